@@ -1,0 +1,202 @@
+//! The `ChunkAllocator` trait (where arrays of entries come from) and the
+//! default heap-backed implementation.
+
+use core::alloc::Layout;
+use core::fmt;
+use core::mem::size_of;
+use core::ptr::NonNull;
+
+use allocator_api2::alloc::{Allocator, Global};
+
+use crate::{Error, SgEntry};
+
+/// Bytes in a full chunk of the default allocator: one 4 KiB page, as the
+/// kernel's `SG_MAX_SINGLE_ALLOC`.
+pub const FULL_CHUNK_BYTES: usize = 4096;
+
+/// A source of arrays of entries ("chunks") for chained tables.
+///
+/// A table asks for arrays of at most [`max_entries`](Self::max_entries)
+/// entries and gives each back with the same count. [`HeapChunks`] serves
+/// them from any [`allocator_api2`] allocator; sg-alloc adds a pool that
+/// allocates nothing after its creation, and sg-testkit counting and failing
+/// wrappers.
+///
+/// # For users
+///
+/// Pass an allocator (or a reference to one: `&C` is an allocator too) when
+/// building a table; most code keeps the default.
+///
+/// # Safety
+///
+/// Implementors promise that a successful [`alloc`](Self::alloc)`(n)`
+/// returns a pointer aligned for `SgEntry<Pg>` and valid for reads and
+/// writes of `n` entries, used by nothing else until it is given to
+/// [`free`](Self::free), and that it fails rather than return less.
+pub unsafe trait ChunkAllocator<Pg: Copy> {
+    /// The largest array, in entries, that [`alloc`](Self::alloc) serves
+    /// (the kernel's `SG_MAX_SINGLE_ALLOC` for the default): at least 2, so
+    /// that a full array holds a data entry and a chain link.
+    fn max_entries(&self) -> usize;
+
+    /// An uninitialised array of `entries` entries.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoEntries`] for 0 entries, [`Error::ChunkTooLarge`] above
+    /// [`max_entries`](Self::max_entries), [`Error::OutOfMemory`] when the
+    /// memory cannot be had.
+    fn alloc(&self, entries: usize) -> Result<NonNull<SgEntry<Pg>>, Error>;
+
+    /// Gives back an array from [`alloc`](Self::alloc).
+    ///
+    /// # Safety
+    ///
+    /// `chunk` came from `alloc(entries)` on this allocator with the same
+    /// `entries`, has not been freed, and is not used afterwards.
+    unsafe fn free(&self, chunk: NonNull<SgEntry<Pg>>, entries: usize);
+}
+
+// SAFETY: every method forwards to `C`, which upholds the contract.
+unsafe impl<Pg: Copy, C: ChunkAllocator<Pg> + ?Sized> ChunkAllocator<Pg> for &C {
+    #[inline]
+    fn max_entries(&self) -> usize {
+        (**self).max_entries()
+    }
+
+    #[inline]
+    fn alloc(&self, entries: usize) -> Result<NonNull<SgEntry<Pg>>, Error> {
+        (**self).alloc(entries)
+    }
+
+    #[inline]
+    unsafe fn free(&self, chunk: NonNull<SgEntry<Pg>>, entries: usize) {
+        // SAFETY: the caller's promise is the one `C::free` needs.
+        unsafe { (**self).free(chunk, entries) }
+    }
+}
+
+/// Arrays of entries from an [`allocator_api2`] allocator, the global one by
+/// default: the default chunk allocator of tables.
+///
+/// A full array is one 4 KiB page ([`FULL_CHUNK_BYTES`]): 128 entries of 32
+/// bytes. [`with_max_entries`](Self::with_max_entries) sets another size.
+///
+/// # Examples
+///
+/// ```
+/// use sg_core::{ChunkAllocator, HeapChunks, SgEntry};
+///
+/// let chunks = HeapChunks::new();
+/// assert_eq!(ChunkAllocator::<usize>::max_entries(&chunks), 128);
+/// let array = ChunkAllocator::<usize>::alloc(&chunks, 10).unwrap();
+/// // SAFETY: allocated above with the same count and not used afterwards.
+/// unsafe { chunks.free(array, 10) };
+/// ```
+#[derive(Clone, Copy, Default)]
+pub struct HeapChunks<A: Allocator = Global> {
+    allocator: A,
+    max_entries: Option<usize>,
+}
+
+impl HeapChunks<Global> {
+    /// Page-sized arrays from the global allocator.
+    pub const fn new() -> Self {
+        HeapChunks {
+            allocator: Global,
+            max_entries: None,
+        }
+    }
+}
+
+impl<A: Allocator> HeapChunks<A> {
+    /// Page-sized arrays from `allocator`.
+    pub const fn new_in(allocator: A) -> Self {
+        HeapChunks {
+            allocator,
+            max_entries: None,
+        }
+    }
+
+    /// The same allocator, serving arrays of at most `max_entries` entries
+    /// instead of one page.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ChunkTooLarge`] when `max_entries` is below 2 (a full array
+    /// must hold a data entry and a link).
+    pub fn with_max_entries(self, max_entries: usize) -> Result<Self, Error> {
+        if max_entries < 2 {
+            return Err(Error::ChunkTooLarge {
+                requested: 2,
+                max: max_entries,
+            });
+        }
+        Ok(HeapChunks {
+            allocator: self.allocator,
+            max_entries: Some(max_entries),
+        })
+    }
+
+    /// The allocator arrays come from.
+    pub fn allocator(&self) -> &A {
+        &self.allocator
+    }
+}
+
+impl<A: Allocator> fmt::Debug for HeapChunks<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HeapChunks")
+            .field("max_entries", &self.max_entries)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Entries of `SgEntry<Pg>` in one full chunk of [`FULL_CHUNK_BYTES`].
+const fn page_entries<Pg: Copy>() -> usize {
+    let per_page = FULL_CHUNK_BYTES / size_of::<SgEntry<Pg>>();
+    if per_page < 2 { 2 } else { per_page }
+}
+
+// SAFETY: arrays come from `Allocator::allocate` with the layout of
+// `entries` entries, which is aligned and sized for them and unique until
+// `deallocate` with the same layout.
+unsafe impl<Pg: Copy, A: Allocator> ChunkAllocator<Pg> for HeapChunks<A> {
+    #[inline]
+    fn max_entries(&self) -> usize {
+        self.max_entries.unwrap_or(const { page_entries::<Pg>() })
+    }
+
+    #[inline]
+    fn alloc(&self, entries: usize) -> Result<NonNull<SgEntry<Pg>>, Error> {
+        if entries == 0 {
+            return Err(Error::NoEntries);
+        }
+        let max = ChunkAllocator::<Pg>::max_entries(self);
+        if entries > max {
+            return Err(Error::ChunkTooLarge {
+                requested: entries,
+                max,
+            });
+        }
+        let layout = Layout::array::<SgEntry<Pg>>(entries).map_err(|_| Error::Overflow {
+            what: "array of entries",
+        })?;
+        let memory = self
+            .allocator
+            .allocate(layout)
+            .map_err(|_| Error::OutOfMemory)?;
+        Ok(memory.cast())
+    }
+
+    #[inline]
+    unsafe fn free(&self, chunk: NonNull<SgEntry<Pg>>, entries: usize) {
+        let Ok(layout) = Layout::array::<SgEntry<Pg>>(entries) else {
+            debug_assert!(false, "free of a count alloc refused");
+            return;
+        };
+        // SAFETY: the caller promises `chunk` came from `alloc(entries)`,
+        // which allocated it from this allocator with this layout.
+        unsafe { self.allocator.deallocate(chunk.cast(), layout) }
+    }
+}

@@ -1,0 +1,279 @@
+//! The error type shared by every crate of the workspace.
+
+/// Everything that can go wrong in a scatter-gather operation.
+///
+/// Each variant says what was wrong and with which value. Bad input never
+/// panics: it gets one of these. Generic code that only cares about the
+/// broad class of a failure matches on [`Error::kind`].
+///
+/// # Examples
+///
+/// ```
+/// use sg_core::{Error, ErrorKind};
+///
+/// let error = Error::ListTooShort { needed: 10, available: 4 };
+/// assert_eq!(error.kind(), ErrorKind::TooShort);
+/// assert_eq!(error.to_string(), "the list holds 4 bytes but 10 are needed");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A table or array of zero entries was asked for.
+    #[error("a list needs at least one entry")]
+    NoEntries,
+    /// A builder was given no pages.
+    #[error("no pages were given")]
+    NoPages,
+    /// A maximum segment size rounds down to less than one page.
+    #[error("max_segment {max_segment} is less than one page of {page_size} bytes")]
+    SegmentTooSmall {
+        /// The maximum segment size given.
+        max_segment: u32,
+        /// The page size of the provider.
+        page_size: usize,
+    },
+    /// An offset into the first page is a page or more.
+    #[error("offset {offset} is not inside the first page of {page_size} bytes")]
+    OffsetTooLarge {
+        /// The offset given.
+        offset: usize,
+        /// The page size of the provider.
+        page_size: usize,
+    },
+    /// A size is larger than the given pages hold after the offset.
+    #[error("size {size} is more than the {available} bytes the pages hold after the offset")]
+    SizeTooLarge {
+        /// The size given.
+        size: u64,
+        /// The bytes the pages hold after the offset.
+        available: u64,
+    },
+    /// A length of zero where at least one byte is needed.
+    #[error("length 0 where at least one byte is needed")]
+    ZeroLength,
+    /// A count or a length does not fit the integer type that must hold it.
+    #[error("{what} overflows")]
+    Overflow {
+        /// What overflowed.
+        what: &'static str,
+    },
+    /// A list holds fewer bytes than an operation needs.
+    #[error("the list holds {available} bytes but {needed} are needed")]
+    ListTooShort {
+        /// The bytes the operation needs.
+        needed: u64,
+        /// The bytes the list holds.
+        available: u64,
+    },
+    /// A list holds fewer entries than an operation needs.
+    #[error("entry {requested} was asked for but the list has {available} entries")]
+    TooFewEntries {
+        /// The entry count asked for.
+        requested: usize,
+        /// The data entries the list has.
+        available: usize,
+    },
+    /// The entry asked for as the last one of a list carries no end mark.
+    #[error("entry {index} is not the last one of its list (no end mark)")]
+    NotLast {
+        /// Index of the entry among the data entries, counting from 0.
+        index: usize,
+    },
+    /// Appending to a non-empty table with an offset into the first page.
+    #[error("appending to a non-empty table needs offset 0, got {offset}")]
+    AppendOffset {
+        /// The offset given.
+        offset: usize,
+    },
+    /// A chunk allocator could not provide an array of entries.
+    #[error("out of memory for an array of entries")]
+    OutOfMemory,
+    /// An array larger than the chunk allocator serves was asked for.
+    #[error("an array of {requested} entries is larger than the {max} the allocator serves")]
+    ChunkTooLarge {
+        /// The entries asked for.
+        requested: usize,
+        /// The largest array the allocator serves.
+        max: usize,
+    },
+    /// A page provider could not allocate 2^order pages.
+    #[error("the page provider could not allocate 2^{order} pages")]
+    PagesUnavailable {
+        /// The order of the allocation.
+        order: u32,
+    },
+    /// DMA limits that contradict each other or are not usable.
+    #[error("invalid DMA limits: {reason}")]
+    InvalidLimits {
+        /// What is wrong with the limits.
+        reason: &'static str,
+    },
+    /// Mapping would need more segments than the device accepts.
+    #[error("the list needs {needed} DMA segments but the device accepts {max}")]
+    TooManySegments {
+        /// Segments needed (at least).
+        needed: usize,
+        /// The device's maximum.
+        max: usize,
+    },
+    /// An entry could only be mapped by splitting it into several segments.
+    #[error("entry {index} of {length} bytes could only be mapped by splitting it")]
+    EntryNeedsSplit {
+        /// Index of the entry among the data entries, counting from 0.
+        index: usize,
+        /// Its length in bytes.
+        length: u32,
+    },
+    /// The device cannot reach an address and no bounce buffer was available.
+    #[error("bus address {address:#x} is above the device's highest address {highest:#x}")]
+    Unreachable {
+        /// The bus address of the first byte that cannot be reached.
+        address: u64,
+        /// The highest bus address the device reaches.
+        highest: u64,
+    },
+    /// A bounce pool has no room for a mapping.
+    #[error("the bounce pool has {available} free bytes but {requested} are needed")]
+    BouncePoolExhausted {
+        /// Bytes needed.
+        requested: usize,
+        /// Bytes free in the pool.
+        available: usize,
+    },
+    /// A DMA mapper failed to map a run of pages.
+    #[error("the DMA mapper failed to map entry {index}")]
+    MapFailed {
+        /// Index of the entry among the data entries, counting from 0.
+        index: usize,
+    },
+    /// An empty table was given to an operation that needs entries.
+    #[error("the table has no data entries")]
+    EmptyTable,
+}
+
+/// The broad class of an [`Error`], for code that handles failures generically.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The caller passed a value the operation does not accept.
+    InvalidInput,
+    /// Memory for entries or pages could not be had.
+    OutOfMemory,
+    /// The list is shorter than the operation needs.
+    TooShort,
+    /// A device's DMA limits cannot be met.
+    DeviceLimits,
+    /// A DMA mapper or its bounce pool failed.
+    MapperFailure,
+}
+
+impl Error {
+    /// The broad class of this error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sg_core::{Error, ErrorKind};
+    ///
+    /// assert_eq!(Error::OutOfMemory.kind(), ErrorKind::OutOfMemory);
+    /// assert_eq!(Error::NoPages.kind(), ErrorKind::InvalidInput);
+    /// ```
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::NoEntries
+            | Error::NoPages
+            | Error::SegmentTooSmall { .. }
+            | Error::OffsetTooLarge { .. }
+            | Error::SizeTooLarge { .. }
+            | Error::ZeroLength
+            | Error::Overflow { .. }
+            | Error::NotLast { .. }
+            | Error::AppendOffset { .. }
+            | Error::ChunkTooLarge { .. }
+            | Error::InvalidLimits { .. }
+            | Error::EmptyTable => ErrorKind::InvalidInput,
+            Error::ListTooShort { .. } | Error::TooFewEntries { .. } => ErrorKind::TooShort,
+            Error::OutOfMemory | Error::PagesUnavailable { .. } => ErrorKind::OutOfMemory,
+            Error::TooManySegments { .. }
+            | Error::EntryNeedsSplit { .. }
+            | Error::Unreachable { .. } => ErrorKind::DeviceLimits,
+            Error::BouncePoolExhausted { .. } | Error::MapFailed { .. } => ErrorKind::MapperFailure,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_variant_has_a_kind_and_a_message() {
+        let all = [
+            Error::NoEntries,
+            Error::NoPages,
+            Error::SegmentTooSmall {
+                max_segment: 1,
+                page_size: 4096,
+            },
+            Error::OffsetTooLarge {
+                offset: 4096,
+                page_size: 4096,
+            },
+            Error::SizeTooLarge {
+                size: 2,
+                available: 1,
+            },
+            Error::ZeroLength,
+            Error::Overflow {
+                what: "entry count",
+            },
+            Error::ListTooShort {
+                needed: 2,
+                available: 1,
+            },
+            Error::TooFewEntries {
+                requested: 2,
+                available: 1,
+            },
+            Error::NotLast { index: 0 },
+            Error::AppendOffset { offset: 1 },
+            Error::OutOfMemory,
+            Error::ChunkTooLarge {
+                requested: 2,
+                max: 1,
+            },
+            Error::PagesUnavailable { order: 3 },
+            Error::InvalidLimits { reason: "zero" },
+            Error::TooManySegments { needed: 2, max: 1 },
+            Error::EntryNeedsSplit {
+                index: 0,
+                length: 1,
+            },
+            Error::Unreachable {
+                address: 1,
+                highest: 0,
+            },
+            Error::BouncePoolExhausted {
+                requested: 2,
+                available: 1,
+            },
+            Error::MapFailed { index: 0 },
+            Error::EmptyTable,
+        ];
+        for error in all {
+            let _ = error.kind();
+            assert!(!alloc::format!("{error}").is_empty());
+        }
+        assert_eq!(
+            Error::SegmentTooSmall {
+                max_segment: 100,
+                page_size: 4096
+            }
+            .to_string(),
+            "max_segment 100 is less than one page of 4096 bytes"
+        );
+    }
+
+    extern crate alloc;
+    use alloc::string::ToString;
+}

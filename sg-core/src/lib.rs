@@ -1,0 +1,97 @@
+//! The core of `sg`: the Linux kernel's scatter-gather lists for Rust, as
+//! traits and one small entry type.
+//!
+//! A scatter-gather list describes bytes scattered over pages as a chain of
+//! arrays of entries, each entry a (page, offset, length) triple. This crate
+//! holds what every other `sg` crate shares:
+//!
+//! - [`PageProvider`]: what a page is, its frame number, how it is mapped
+//!   and allocated. Implement it to put lists over your own memory;
+//!   [`VirtPages`] implements it for process memory.
+//! - [`ChunkAllocator`]: where arrays of entries come from;
+//!   [`HeapChunks`] serves them from any `allocator_api2` allocator.
+//! - [`SgEntry`]: one entry (32 bytes with a pointer-sized page handle),
+//!   with [`init_table`] and [`chain`] for arrays of them.
+//! - [`SgList`] and [`SgListMut`]: borrowed views of a chained list or of a
+//!   byte range of one, with traversal and counting.
+//! - [`Error`]: every failure, typed; bad input never panics.
+//!
+//! Owning tables and builders are in `sg-alloc`, iterators in `sg-iter`,
+//! copying in `sg-copy`.
+//!
+//! # Example
+//!
+//! Two arrays chained into one list over process memory:
+//!
+//! ```
+//! use core::ptr::NonNull;
+//! use sg_core::{PageProvider, SgEntry, SgList, VirtPages};
+//!
+//! let pages = VirtPages::new();
+//! let run = pages.alloc_pages(1)?; // two contiguous pages
+//!
+//! let mut tail: [SgEntry<_>; 2] = Default::default();
+//! sg_core::init_table(&mut tail)?;
+//! tail[0].set_page(run, 100, 4000); // crosses into the second page
+//! tail[1].set_page(pages.nth(run, 1), 8, 200);
+//!
+//! let mut head: [SgEntry<_>; 2] = Default::default();
+//! sg_core::init_table(&mut head)?;
+//! head[0].set_page(run, 16, 0);
+//! // SAFETY: `tail` outlives `head`'s link and is not touched while linked.
+//! unsafe { sg_core::chain(&mut head, NonNull::from(&mut tail[..]))? };
+//!
+//! let list = SgList::new(&head, &pages);
+//! assert_eq!(list.count(), 3); // the link is not an entry
+//! assert_eq!(list.byte_len(), 124);
+//! assert_eq!(list.count_for_len(17)?, 2);
+//! assert!(list.last(3)?.is_last());
+//! # // SAFETY: allocated above with order 1; the list is not used again.
+//! # unsafe { pages.free_pages(run, 1) };
+//! # Ok::<(), sg_core::Error>(())
+//! ```
+//!
+//! # Safety model
+//!
+//! Page handles are capabilities: a provider only hands out handles to
+//! memory that exists (making one from a raw address is `unsafe`), freeing
+//! pages is `unsafe`, and linking raw arrays is `unsafe`. With those
+//! promises kept, every safe operation stays inside the memory a list
+//! describes. Bytes are written only through an exclusive [`SgListMut`].
+//! Two lists that name the same pages are like two raw pointers to the same
+//! buffer: do not write through one while the other is mapped.
+//!
+//! # Features
+//!
+//! - `std` (default): nothing beyond `alloc` today; the crate is `no_std`.
+
+#![no_std]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
+#![warn(missing_docs)]
+
+#[cfg(feature = "std")]
+extern crate std;
+
+mod chunk;
+mod cursor;
+mod entry;
+mod error;
+mod list;
+mod page;
+mod virt;
+
+pub use chunk::{ChunkAllocator, FULL_CHUNK_BYTES, HeapChunks};
+pub use entry::{SgEntry, chain, init_table};
+pub use error::{Error, ErrorKind};
+pub use list::{Entries, Segment, Segments, SgList, SgListMut};
+pub use page::{PageProvider, order_bytes};
+pub use virt::{VIRT_PAGE_SIZE, VirtPage, VirtPages};
+
+/// Re-exported so that users name the same allocator types as this crate.
+pub use allocator_api2;
+
+/// The README's examples, run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

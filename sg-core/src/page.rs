@@ -1,0 +1,237 @@
+//! The `PageProvider` trait: what a page is and how its bytes are reached.
+
+use core::fmt::Debug;
+use core::hash::Hash;
+use core::ptr::NonNull;
+
+use num_traits::{CheckedAdd, NumCast, PrimInt, Unsigned};
+
+use crate::Error;
+
+/// Memory made of pages: the one trait a user implements to put a
+/// scatter-gather list over their own memory.
+///
+/// A provider names pages with small `Copy` handles ([`Page`](Self::Page)),
+/// gives each a frame number ([`pfn`](Self::pfn)) so that physically
+/// consecutive pages can be merged into one entry, maps a page to bytes the
+/// CPU can read and write, and allocates runs of 2^order contiguous pages
+/// for lists that own their data. The process-memory provider
+/// [`VirtPages`](crate::VirtPages) implements it for plain heap memory;
+/// sg-testkit's `MockPages` implements it for tests.
+///
+/// # For users
+///
+/// Pass a provider (or a reference to one: `&P` is a provider too) to the
+/// list views and tables. Page handles are capabilities: a provider only
+/// hands out handles that are valid (from [`alloc_pages`](Self::alloc_pages)
+/// or from its own constructors, which are `unsafe` wherever validity cannot
+/// be checked), so safe code can only build lists over memory that exists.
+///
+/// # Safety
+///
+/// Implementors promise, for every handle `page` they hand out (and every
+/// handle reached from it with [`nth`](Self::nth) inside a run of consecutive
+/// frames), for as long as that handle is valid (until
+/// [`free_pages`](Self::free_pages) for allocated pages, as documented by the
+/// provider otherwise):
+///
+/// - [`PAGE_SIZE`](Self::PAGE_SIZE) is a power of two no smaller than 64 and
+///   no larger than 2^31.
+/// - [`map`](Self::map) returns a pointer to the first byte of the page
+///   from which the bytes of the page that lists describe are valid for
+///   reads and writes until the matching [`unmap`](Self::unmap) (for pages
+///   a provider allocated, that is all `PAGE_SIZE` bytes). Memory reached
+///   through a mapping is not accessed by the provider itself while the
+///   mapping is live.
+/// - Frame numbers are truthful: if `pfn(b) == pfn(a) + k` for handles of
+///   the same provider, then `nth(a, k)` and `b` name the same page.
+/// - If [`is_linear`](Self::is_linear) returns `true`, then for every run of
+///   pages with consecutive frame numbers `a, nth(a, 1), ..., nth(a, n - 1)`,
+///   `map(nth(a, k))` equals `map(a)` plus `k * PAGE_SIZE`, and the pointer
+///   returned by `map(a)` is valid for the whole run of `n * PAGE_SIZE`
+///   bytes until it is unmapped. Mapping costs nothing then, and iterators
+///   hand out a whole run of an entry at once.
+/// - [`alloc_pages`](Self::alloc_pages) returns the first handle of `2^order`
+///   pages with consecutive frame numbers that nothing else uses until they
+///   are given to [`free_pages`](Self::free_pages).
+pub unsafe trait PageProvider {
+    /// A handle naming one page (the kernel's `struct page *`).
+    ///
+    /// Keep it pointer-sized or smaller: an entry is 32 bytes with a
+    /// pointer-sized handle.
+    type Page: Copy + Eq + Debug;
+
+    /// A page frame number: consecutive numbers are physically consecutive
+    /// pages.
+    type Pfn: PrimInt + Unsigned + Hash + Debug;
+
+    /// Bytes in one page: a power of two (see the safety contract).
+    const PAGE_SIZE: usize;
+
+    /// The frame number of `page`.
+    #[doc(alias = "page_to_pfn")]
+    fn pfn(&self, page: Self::Page) -> Self::Pfn;
+
+    /// The handle `n` pages after `page` in a run of consecutive frames.
+    ///
+    /// Only called for pages that the list describes: an entry whose offset
+    /// is a page or more, or whose bytes span several pages of its run.
+    #[doc(alias = "nth_page")]
+    fn nth(&self, page: Self::Page, n: usize) -> Self::Page;
+
+    /// Makes `page` readable and writable by the CPU and returns a pointer
+    /// to its first byte (the kernel's `kmap_local_page`).
+    ///
+    /// Every mapping is later given to [`unmap`](Self::unmap) exactly once.
+    #[doc(alias = "kmap_local_page")]
+    #[doc(alias = "kmap_atomic")]
+    fn map(&self, page: Self::Page) -> NonNull<u8>;
+
+    /// Releases a mapping made by [`map`](Self::map).
+    ///
+    /// # Safety
+    ///
+    /// `mapping` was returned by `map(page)` on this provider and has not
+    /// been released yet; no reference into its bytes outlives this call.
+    #[doc(alias = "kunmap_local")]
+    #[doc(alias = "kunmap_atomic")]
+    unsafe fn unmap(&self, page: Self::Page, mapping: NonNull<u8>);
+
+    /// Called after the CPU wrote to `page` through a mapping, before the
+    /// mapping is released (the kernel's `flush_dcache_page`). The default
+    /// does nothing, which is right for coherent memory.
+    #[doc(alias = "flush_dcache_page")]
+    fn flush_write(&self, page: Self::Page) {
+        let _ = page;
+    }
+
+    /// Whether the provider maps runs of consecutive frames as one
+    /// contiguous range of bytes (a linear map: the kernel's lowmem, or
+    /// plain process memory). See the safety contract. The default is
+    /// `false`.
+    fn is_linear(&self) -> bool {
+        false
+    }
+
+    /// Allocates `2^order` pages with consecutive frame numbers and returns
+    /// the first.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::PagesUnavailable`] when the pages cannot be had, and
+    /// [`Error::Overflow`] when `2^order` pages do not fit in `usize` bytes.
+    fn alloc_pages(&self, order: u32) -> Result<Self::Page, Error>;
+
+    /// Gives back pages allocated by [`alloc_pages`](Self::alloc_pages).
+    ///
+    /// # Safety
+    ///
+    /// `page` was returned by `alloc_pages(order)` on this provider with the
+    /// same `order`, has not been freed since, is not mapped, and no list
+    /// that names it is used again.
+    #[doc(alias = "__free_pages")]
+    unsafe fn free_pages(&self, page: Self::Page, order: u32);
+
+    /// Whether `next` is the page right after the run of `run_pages` pages
+    /// that starts at `first`, judged by frame numbers.
+    ///
+    /// Builders use this to merge pages into one entry.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sg_core::{PageProvider, VirtPages};
+    ///
+    /// let pages = VirtPages::new();
+    /// let first = pages.alloc_pages(1).unwrap(); // two contiguous pages
+    /// let second = pages.nth(first, 1);
+    /// assert!(pages.is_next(first, 1, second));
+    /// assert!(!pages.is_next(second, 1, first));
+    /// // SAFETY: allocated above with order 1, not mapped, no list names it.
+    /// unsafe { pages.free_pages(first, 1) };
+    /// ```
+    #[inline]
+    fn is_next(&self, first: Self::Page, run_pages: usize, next: Self::Page) -> bool {
+        let Some(run) = <Self::Pfn as NumCast>::from(run_pages) else {
+            return false;
+        };
+        self.pfn(first).checked_add(&run) == Some(self.pfn(next))
+    }
+}
+
+// SAFETY: every method forwards to `T`, which upholds the contract.
+unsafe impl<T: PageProvider + ?Sized> PageProvider for &T {
+    type Page = T::Page;
+    type Pfn = T::Pfn;
+    const PAGE_SIZE: usize = T::PAGE_SIZE;
+
+    #[inline]
+    fn pfn(&self, page: Self::Page) -> Self::Pfn {
+        (**self).pfn(page)
+    }
+
+    #[inline]
+    fn nth(&self, page: Self::Page, n: usize) -> Self::Page {
+        (**self).nth(page, n)
+    }
+
+    #[inline]
+    fn map(&self, page: Self::Page) -> NonNull<u8> {
+        (**self).map(page)
+    }
+
+    #[inline]
+    unsafe fn unmap(&self, page: Self::Page, mapping: NonNull<u8>) {
+        // SAFETY: the caller's promise is the one `T::unmap` needs.
+        unsafe { (**self).unmap(page, mapping) }
+    }
+
+    #[inline]
+    fn flush_write(&self, page: Self::Page) {
+        (**self).flush_write(page)
+    }
+
+    #[inline]
+    fn is_linear(&self) -> bool {
+        (**self).is_linear()
+    }
+
+    #[inline]
+    fn alloc_pages(&self, order: u32) -> Result<Self::Page, Error> {
+        (**self).alloc_pages(order)
+    }
+
+    #[inline]
+    unsafe fn free_pages(&self, page: Self::Page, order: u32) {
+        // SAFETY: the caller's promise is the one `T::free_pages` needs.
+        unsafe { (**self).free_pages(page, order) }
+    }
+
+    #[inline]
+    fn is_next(&self, first: Self::Page, run_pages: usize, next: Self::Page) -> bool {
+        (**self).is_next(first, run_pages, next)
+    }
+}
+
+/// Bytes in `2^order` pages of `P`, or an overflow error.
+///
+/// # Errors
+///
+/// [`Error::Overflow`] when the size does not fit in `usize`.
+///
+/// # Examples
+///
+/// ```
+/// use sg_core::{order_bytes, VirtPages};
+///
+/// assert_eq!(order_bytes::<VirtPages>(3), Ok(8 * 4096));
+/// assert!(order_bytes::<VirtPages>(80).is_err());
+/// ```
+pub fn order_bytes<P: PageProvider + ?Sized>(order: u32) -> Result<usize, Error> {
+    1usize
+        .checked_shl(order)
+        .and_then(|pages| pages.checked_mul(P::PAGE_SIZE))
+        .ok_or(Error::Overflow {
+            what: "pages of the order",
+        })
+}

@@ -1,0 +1,321 @@
+//! Lists built by hand across chained arrays: traversal, counting, last,
+//! slicing.
+
+use core::ptr::NonNull;
+
+use quickcheck::{Gen, QuickCheck, TestResult};
+use sg_core::{Error, PageProvider, SgEntry, SgList, chain, init_table};
+
+/// Frames without memory: enough to walk and count lists, never mapped.
+struct Frames;
+
+// SAFETY: `map` never returns (it panics), so no byte is ever reached;
+// frame numbers are the handles themselves, and `nth` adds to them.
+unsafe impl PageProvider for Frames {
+    type Page = u64;
+    type Pfn = u64;
+    const PAGE_SIZE: usize = 4096;
+
+    fn pfn(&self, page: u64) -> u64 {
+        page
+    }
+
+    fn nth(&self, page: u64, n: usize) -> u64 {
+        page + n as u64
+    }
+
+    fn map(&self, _page: u64) -> NonNull<u8> {
+        panic!("Frames has no memory to map")
+    }
+
+    unsafe fn unmap(&self, _page: u64, _mapping: NonNull<u8>) {}
+
+    fn alloc_pages(&self, order: u32) -> Result<u64, Error> {
+        Err(Error::PagesUnavailable { order })
+    }
+
+    unsafe fn free_pages(&self, _page: u64, _order: u32) {}
+}
+
+/// Arrays on the heap, chained in order through the last slot of each.
+struct HandBuilt {
+    arrays: Vec<Box<[SgEntry<u64>]>>,
+}
+
+impl HandBuilt {
+    /// `arrays[i]` lists the data lengths of array i; `None` leaves a slot
+    /// that becomes a link (only the last slot of a non-last array).
+    /// Pages are numbered by the order of data entries.
+    fn new(arrays: &[&[u32]], link_only: &[usize]) -> Self {
+        let mut built: Vec<Box<[SgEntry<u64>]>> = Vec::new();
+        let mut page = 0;
+        let count = arrays.len();
+        for (index, lengths) in arrays.iter().enumerate() {
+            let linked = index + 1 < count;
+            let slots = if link_only.contains(&index) {
+                1
+            } else {
+                lengths.len() + usize::from(linked)
+            };
+            let mut array: Box<[SgEntry<u64>]> = (0..slots).map(|_| SgEntry::new()).collect();
+            init_table(&mut array).unwrap();
+            if !link_only.contains(&index) {
+                for (slot, &length) in lengths.iter().enumerate() {
+                    array[slot].set_page(page, length, 0);
+                    page += 1;
+                }
+                if linked {
+                    array[slots - 1].unmark_end();
+                }
+            }
+            built.push(array);
+        }
+        for index in (0..count.saturating_sub(1)).rev() {
+            let (before, after) = built.split_at_mut(index + 1);
+            let target = NonNull::from(&mut *after[0]);
+            // SAFETY: the boxed arrays never move and live as long as `self`;
+            // the chain only goes forward, so there is no cycle.
+            unsafe { chain(&mut before[index], target) }.unwrap();
+        }
+        HandBuilt { arrays: built }
+    }
+
+    fn list(&self) -> SgList<'_, Frames> {
+        SgList::new(&self.arrays[0], &Frames)
+    }
+}
+
+fn lengths(list: &SgList<'_, Frames>) -> Vec<u32> {
+    list.iter().map(SgEntry::length).collect()
+}
+
+#[test]
+fn walks_three_arrays_through_a_link_that_targets_a_link() {
+    // Array 1 is a single slot that is itself a link: the link from array 0
+    // lands on another link.
+    let built = HandBuilt::new(&[&[10, 20], &[], &[30, 40, 50]], &[1]);
+    let list = built.list();
+    assert_eq!(lengths(&list), [10, 20, 30, 40, 50]);
+    let pages: Vec<u64> = list.iter().filter_map(SgEntry::page).collect();
+    assert_eq!(pages, [0, 1, 2, 3, 4]);
+    assert_eq!(list.count(), 5);
+    assert_eq!(list.byte_len(), 150);
+    assert_eq!(list.count_for_len(0), Ok(0));
+    assert_eq!(list.count_for_len(1), Ok(1));
+    assert_eq!(list.count_for_len(10), Ok(1));
+    assert_eq!(list.count_for_len(11), Ok(2));
+    assert_eq!(list.count_for_len(31), Ok(3));
+    assert_eq!(list.count_for_len(150), Ok(5));
+    assert_eq!(
+        list.count_for_len(151),
+        Err(Error::ListTooShort {
+            needed: 151,
+            available: 150
+        })
+    );
+    assert_eq!(list.last(5).map(SgEntry::length), Ok(50));
+    assert_eq!(list.last(4), Err(Error::NotLast { index: 3 }));
+    assert_eq!(
+        list.last(6),
+        Err(Error::TooFewEntries {
+            requested: 6,
+            available: 5
+        })
+    );
+    assert_eq!(
+        list.last(0),
+        Err(Error::TooFewEntries {
+            requested: 0,
+            available: 5
+        })
+    );
+}
+
+#[test]
+fn a_list_may_start_with_a_link() {
+    let built = HandBuilt::new(&[&[], &[7, 8]], &[0]);
+    let list = built.list();
+    assert_eq!(lengths(&list), [7, 8]);
+    assert_eq!(list.first().map(SgEntry::length), Some(7));
+}
+
+#[test]
+fn the_end_mark_stops_the_walk_before_the_array_ends() {
+    let mut entries: [SgEntry<u64>; 4] = Default::default();
+    init_table(&mut entries).unwrap();
+    for (index, entry) in entries.iter_mut().enumerate() {
+        entry.set_page(index as u64, 1, 0);
+    }
+    entries[1].mark_end();
+    let list = SgList::new(&entries, &Frames);
+    assert_eq!(list.count(), 2);
+    assert_eq!(list.last(2).map(SgEntry::page), Ok(Some(1)));
+}
+
+#[test]
+fn an_array_without_end_mark_ends_at_its_last_slot() {
+    let mut entries: [SgEntry<u64>; 3] = Default::default();
+    init_table(&mut entries).unwrap();
+    entries[2].unmark_end();
+    let list = SgList::new(&entries, &Frames);
+    assert_eq!(list.count(), 3);
+    assert_eq!(list.last(3), Err(Error::NotLast { index: 2 }));
+}
+
+#[test]
+fn an_empty_array_is_an_empty_list() {
+    let list = SgList::new(&[], &Frames);
+    assert!(list.is_empty());
+    assert_eq!(list.count(), 0);
+    assert_eq!(list.byte_len(), 0);
+    assert_eq!(list.count_for_len(0), Ok(0));
+    assert_eq!(
+        list.count_for_len(1),
+        Err(Error::ListTooShort {
+            needed: 1,
+            available: 0
+        })
+    );
+    assert_eq!(list.slice(0, 0).map(|slice| slice.count()), Ok(0));
+    assert!(list.slice(0, 1).is_err());
+}
+
+#[test]
+fn zero_length_entries_count_but_hold_no_bytes() {
+    let built = HandBuilt::new(&[&[0, 5, 0], &[0, 5]], &[]);
+    let list = built.list();
+    assert_eq!(list.count(), 5);
+    assert_eq!(list.count_for_len(5), Ok(2));
+    assert_eq!(list.count_for_len(6), Ok(5));
+    assert_eq!(list.segments().count(), 2);
+}
+
+#[test]
+fn slices_trim_the_first_and_last_entries() {
+    let built = HandBuilt::new(&[&[10, 20], &[30, 40]], &[]);
+    let list = built.list();
+    let slice = list.slice(15, 30).unwrap();
+    let segments: Vec<(u64, u64, u32)> = slice
+        .segments()
+        .map(|segment| (segment.page, segment.offset, segment.len))
+        .collect();
+    assert_eq!(segments, [(1, 5, 15), (2, 0, 15)]);
+    assert_eq!(slice.count(), 2);
+    assert_eq!(slice.byte_len(), 30);
+    assert_eq!(slice.count_for_len(16), Ok(2));
+    // A slice of a slice.
+    let inner = slice.slice(14, 2).unwrap();
+    let inner: Vec<(u64, u64, u32)> = inner
+        .segments()
+        .map(|segment| (segment.page, segment.offset, segment.len))
+        .collect();
+    assert_eq!(inner, [(1, 19, 1), (2, 0, 1)]);
+    // A split point on an entry boundary starts at the next entry.
+    let at_boundary = list.slice(10, 1).unwrap();
+    assert_eq!(at_boundary.first().and_then(SgEntry::page), Some(1));
+    assert_eq!(
+        list.slice(90, 11).map(|slice| slice.count()),
+        Err(Error::ListTooShort {
+            needed: 101,
+            available: 100
+        })
+    );
+    assert_eq!(list.slice(100, 0).map(|slice| slice.count()), Ok(0));
+    assert!(matches!(
+        list.slice(u64::MAX, 2),
+        Err(Error::Overflow { .. })
+    ));
+}
+
+/// A random list: data lengths, and the sizes of the arrays they go into.
+fn build_random(lengths: &[u32], cuts: &[u8]) -> HandBuilt {
+    let mut arrays: Vec<&[u32]> = Vec::new();
+    let mut rest = lengths;
+    for &cut in cuts {
+        if rest.is_empty() {
+            break;
+        }
+        let take = (usize::from(cut) % 4 + 1).min(rest.len());
+        arrays.push(&rest[..take]);
+        rest = &rest[take..];
+    }
+    if !rest.is_empty() || arrays.is_empty() {
+        arrays.push(rest);
+    }
+    HandBuilt::new(&arrays, &[])
+}
+
+/// Fewer and smaller cases under Miri, which runs about 1000 times slower.
+fn checker() -> QuickCheck {
+    if cfg!(miri) {
+        QuickCheck::new().tests(8).rng(Gen::new(12))
+    } else {
+        QuickCheck::new().tests(500)
+    }
+}
+
+#[test]
+fn prop_count_for_len_is_the_shortest_prefix_that_covers_len() {
+    // count_for_len(len) is the smallest k with sum(lengths[..k]) >= len.
+    fn property(lengths: Vec<u16>, cuts: Vec<u8>, len: u32) -> TestResult {
+        if lengths.is_empty() {
+            return TestResult::discard();
+        }
+        let lengths: Vec<u32> = lengths.into_iter().map(u32::from).collect();
+        let built = build_random(&lengths, &cuts);
+        let list = built.list();
+        let total: u64 = lengths.iter().map(|&length| u64::from(length)).sum();
+        let len = u64::from(len) % (total + 2);
+        let expected = if len == 0 {
+            Ok(0)
+        } else {
+            let mut sum = 0u64;
+            lengths
+                .iter()
+                .position(|&length| {
+                    sum += u64::from(length);
+                    sum >= len
+                })
+                .map(|index| index + 1)
+                .ok_or(Error::ListTooShort {
+                    needed: len,
+                    available: total,
+                })
+        };
+        assert_eq!(list.count(), lengths.len());
+        TestResult::from_bool(list.count_for_len(len) == expected)
+    }
+    checker().quickcheck(property as fn(Vec<u16>, Vec<u8>, u32) -> TestResult);
+}
+
+#[test]
+fn prop_slices_cover_exactly_their_byte_range() {
+    // The segments of slice(skip, len) are the bytes skip..skip+len of the list.
+    fn property(lengths: Vec<u8>, cuts: Vec<u8>, skip: u16, len: u16) -> TestResult {
+        if lengths.is_empty() {
+            return TestResult::discard();
+        }
+        let lengths: Vec<u32> = lengths.into_iter().map(u32::from).collect();
+        let built = build_random(&lengths, &cuts);
+        let list = built.list();
+        // Every byte of the list as (page, offset).
+        let bytes: Vec<(u64, u64)> = lengths
+            .iter()
+            .enumerate()
+            .flat_map(|(page, &length)| (0..u64::from(length)).map(move |at| (page as u64, at)))
+            .collect();
+        let (skip, len) = (u64::from(skip) % 300, u64::from(len) % 300);
+        let Ok(slice) = list.slice(skip, len) else {
+            return TestResult::from_bool(skip + len > bytes.len() as u64);
+        };
+        let seen: Vec<(u64, u64)> = slice
+            .segments()
+            .flat_map(|segment| {
+                (0..u64::from(segment.len)).map(move |at| (segment.page, segment.offset + at))
+            })
+            .collect();
+        let expected = &bytes[skip as usize..(skip + len) as usize];
+        TestResult::from_bool(seen == expected && slice.byte_len() == len)
+    }
+    checker().quickcheck(property as fn(Vec<u8>, Vec<u8>, u16, u16) -> TestResult);
+}

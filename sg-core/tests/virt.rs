@@ -1,0 +1,135 @@
+//! The process-memory provider: allocation, mapping and freeing with no leak.
+
+use core::alloc::Layout;
+use core::cell::Cell;
+use core::ptr::NonNull;
+
+use sg_core::allocator_api2::alloc::{AllocError, Allocator, Global};
+use sg_core::{ChunkAllocator, Error, HeapChunks, PageProvider, SgEntry, SgList, VirtPages};
+
+/// The global allocator, counting live allocations and bytes.
+#[derive(Default)]
+struct Counting {
+    live: Cell<usize>,
+    bytes: Cell<usize>,
+    fail: Cell<bool>,
+}
+
+// SAFETY: forwards to `Global`, which upholds the contract.
+unsafe impl Allocator for &Counting {
+    fn allocate(&self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
+        if self.fail.get() {
+            return Err(AllocError);
+        }
+        let memory = Global.allocate(layout)?;
+        self.live.set(self.live.get() + 1);
+        self.bytes.set(self.bytes.get() + layout.size());
+        Ok(memory)
+    }
+
+    unsafe fn deallocate(&self, pointer: NonNull<u8>, layout: Layout) {
+        self.live.set(self.live.get() - 1);
+        self.bytes.set(self.bytes.get() - layout.size());
+        // SAFETY: `pointer` came from `Global.allocate(layout)` above.
+        unsafe { Global.deallocate(pointer, layout) }
+    }
+}
+
+#[test]
+fn pages_of_orders_0_to_4_are_allocated_mapped_and_freed_without_leak() {
+    let counting = Counting::default();
+    let pages = VirtPages::new_in(&counting);
+    for order in 0..=4u32 {
+        let count = 1usize << order;
+        let first = pages.alloc_pages(order).unwrap();
+        assert_eq!(first.addr() % 4096, 0, "pages are page-aligned");
+        assert_eq!(counting.bytes.get(), count * 4096);
+        for index in 0..count {
+            let page = pages.nth(first, index);
+            assert_eq!(pages.pfn(page), pages.pfn(first) + index);
+            assert!(pages.is_next(first, index, page));
+            let mapping = pages.map(page);
+            // SAFETY: the mapping covers the 4096 bytes of an allocated page.
+            unsafe {
+                mapping.as_ptr().write_bytes(index as u8 + 1, 4096);
+            }
+            // SAFETY: mapped just above, released once.
+            unsafe { pages.unmap(page, mapping) };
+        }
+        // Linear: the first page's mapping reaches every page of the run.
+        let whole = pages.map(first);
+        for index in 0..count {
+            // SAFETY: the run is `count` pages of one allocation.
+            let byte = unsafe { whole.as_ptr().add(index * 4096 + 4095).read() };
+            assert_eq!(byte, index as u8 + 1);
+        }
+        // SAFETY: mapped just above.
+        unsafe { pages.unmap(first, whole) };
+        // SAFETY: allocated above with this order, unmapped, in no list.
+        unsafe { pages.free_pages(first, order) };
+        assert_eq!(counting.live.get(), 0, "order {order} leaked");
+    }
+}
+
+#[test]
+fn a_failing_allocator_gives_a_typed_error() {
+    let counting = Counting::default();
+    counting.fail.set(true);
+    let pages = VirtPages::new_in(&counting);
+    assert_eq!(
+        pages.alloc_pages(2),
+        Err(Error::PagesUnavailable { order: 2 })
+    );
+    assert!(matches!(pages.alloc_pages(90), Err(Error::Overflow { .. })));
+    let chunks = HeapChunks::new_in(&counting);
+    assert_eq!(
+        ChunkAllocator::<usize>::alloc(&chunks, 4),
+        Err(Error::OutOfMemory)
+    );
+}
+
+#[test]
+fn heap_chunks_serve_page_sized_arrays_and_refuse_bad_counts() {
+    let counting = Counting::default();
+    let chunks = HeapChunks::new_in(&counting);
+    let full = ChunkAllocator::<usize>::alloc(&chunks, 128).unwrap();
+    assert_eq!(counting.bytes.get(), 4096);
+    assert_eq!(
+        ChunkAllocator::<usize>::alloc(&chunks, 129),
+        Err(Error::ChunkTooLarge {
+            requested: 129,
+            max: 128
+        })
+    );
+    assert_eq!(
+        ChunkAllocator::<usize>::alloc(&chunks, 0),
+        Err(Error::NoEntries)
+    );
+    // SAFETY: allocated above with 128 entries.
+    unsafe { chunks.free(full, 128) };
+    assert_eq!(counting.live.get(), 0);
+    let small = HeapChunks::new_in(&counting).with_max_entries(3).unwrap();
+    assert_eq!(ChunkAllocator::<usize>::max_entries(&small), 3);
+    assert!(HeapChunks::new().with_max_entries(1).is_err());
+}
+
+#[test]
+fn set_buf_points_an_entry_at_bytes_inside_a_buffer() {
+    let mut buffer = vec![0u8; 3 * 4096];
+    let inside = NonNull::from(&mut buffer[5000]);
+    let mut entry = SgEntry::new();
+    // SAFETY: `buffer` outlives `entry` and is not touched while listed.
+    unsafe { entry.set_buf(inside, 100) };
+    assert_eq!(entry.offset(), (inside.as_ptr() as usize % 4096) as u32);
+    assert_eq!(entry.virt(), Some(inside));
+    let pages = VirtPages::new();
+    let physical = entry.phys(&pages).unwrap();
+    assert_eq!(physical, inside.as_ptr() as u64);
+    let list = SgList::new(core::slice::from_ref(&entry), &pages);
+    assert_eq!(list.byte_len(), 100);
+}
+
+#[test]
+fn entry_size_is_at_most_32_bytes() {
+    assert_eq!(core::mem::size_of::<SgEntry<sg_core::VirtPage>>(), 32);
+}

@@ -1,0 +1,2 @@
+//! sg-iter: part of the sg scatter-gather workspace (not yet built).
+#![no_std]

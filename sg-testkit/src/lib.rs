@@ -1,0 +1,1 @@
+//! sg-testkit: part of the sg scatter-gather workspace (not yet built).
