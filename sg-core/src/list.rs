@@ -129,6 +129,21 @@ impl<'a, P: PageProvider> SgList<'a, P> {
         self.provider
     }
 
+    /// The same view limited to its first `n` data entries (the `nents`
+    /// argument of the kernel's iterators).
+    ///
+    /// A view that knew its byte length forgets it when the limit is below
+    /// its entry count, since it may no longer apply.
+    #[inline]
+    pub fn take_entries(&self, n: usize) -> Self {
+        let mut view = *self;
+        if n < view.entries {
+            view.entries = n;
+            view.known_len = None;
+        }
+        view
+    }
+
     /// The data entries of the view, following chain links (the kernel's
     /// `sg_next` loop, `for_each_sg`).
     ///
@@ -176,7 +191,7 @@ impl<'a, P: PageProvider> SgList<'a, P> {
         if self.skip != 0 || self.limit.is_some() {
             return self.iter().count();
         }
-        let Some(mut cursor) = self.head else {
+        let Some(mut cursor) = self.head.filter(|_| self.entries > 0) else {
             return 0;
         };
         let mut count = 1;

@@ -132,6 +132,22 @@ fn walks_three_arrays_through_a_link_that_targets_a_link() {
 }
 
 #[test]
+fn take_entries_limits_the_walk() {
+    let built = HandBuilt::new(&[&[10, 20], &[30, 40, 50]], &[]);
+    let list = built.list();
+    let first_three = list.take_entries(3);
+    assert_eq!(lengths(&first_three), [10, 20, 30]);
+    assert_eq!(first_three.byte_len(), 60);
+    assert_eq!(first_three.count(), 3);
+    assert_eq!(list.take_entries(0).count(), 0);
+    assert_eq!(list.take_entries(99).count(), 5);
+    let slice = list.slice(15, 50).unwrap().take_entries(2);
+    assert_eq!(slice.byte_len(), 15 + 30);
+    assert!(slice.slice(40, 5).is_ok());
+    assert!(slice.slice(40, 6).is_err());
+}
+
+#[test]
 fn a_list_may_start_with_a_link() {
     let built = HandBuilt::new(&[&[], &[7, 8]], &[0]);
     let list = built.list();

@@ -1,1 +1,77 @@
-//! sg-testkit: part of the sg scatter-gather workspace (not yet built).
+//! The test kit of `sg`: everything the workspace's crates are tested with,
+//! built to catch real mistakes.
+//!
+//! - [`MockPages`]: a page provider with frame numbers chosen by the test,
+//!   real bytes behind each page, counts of mappings, allocations and
+//!   flushes, allocation failure on demand, and leak checks (explicit, and
+//!   on drop). Mappings are copies by default, so a forgotten unmap loses
+//!   its writes; [`Mapping::Linear`] tests the fast paths.
+//! - [`CountingChunks`] and [`FailingChunks`]: chunk allocators that count
+//!   live arrays, check every free, and fail at the k-th allocation;
+//!   [`for_each_chunk_failure`] and [`for_each_page_failure`] run an
+//!   operation once for every failure point, checking for leaks each time.
+//! - [`Model`]: a flat byte buffer with the kernel's semantics for copy,
+//!   zero and list-to-list copy, to compare against.
+//! - quickcheck generators with shrinking: [`PageLayout`], [`EntryLayout`],
+//!   [`MaxSegment`], [`SkipLen`], [`ConsumePattern`].
+//! - [`BuiltList`]: a list in chained heap arrays, built by hand.
+//! - [`vectors`]: the kernel's from-pages test vectors as typed cases.
+//!
+//! # Example
+//!
+//! ```
+//! use sg_testkit::{EntryLayout, MockPages, Model};
+//! use quickcheck::{Arbitrary, Gen};
+//!
+//! let mock = MockPages::<4096>::new();
+//! let layout = EntryLayout::arbitrary(&mut Gen::new(10));
+//! let built = layout.build(&mock);
+//! mock.fill(1);
+//! let list = built.list(&mock);
+//! let model = Model::from_list(&mock, list);
+//! assert_eq!(model.len() as u64, layout.byte_len());
+//! model.assert_matches(&mock, list);
+//! ```
+
+#![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
+#![warn(missing_docs)]
+
+mod arbitrary;
+mod built;
+mod chunks;
+mod failure;
+mod mock_pages;
+mod model;
+pub mod vectors;
+
+pub use arbitrary::{
+    Consume, ConsumePattern, EntryLayout, EntrySpec, MaxSegment, PageLayout, Run, SkipLen,
+};
+pub use built::BuiltList;
+pub use chunks::{CountingChunks, FailingChunks};
+pub use failure::{for_each_chunk_failure, for_each_failure_point, for_each_page_failure};
+pub use mock_pages::{Leaks, MAX_MOCK_ORDER, Mapping, MockPage, MockPages, pattern_byte};
+pub use model::{Mismatch, Model};
+
+/// A quickcheck runner sized for the build: `tests` cases normally, and a
+/// handful of small cases under Miri, which is about a thousand times
+/// slower.
+///
+/// ```
+/// let mut checker = sg_testkit::checker(200);
+/// checker.quickcheck((|x: u8| x == x) as fn(u8) -> bool);
+/// ```
+pub fn checker(tests: u64) -> quickcheck::QuickCheck {
+    if cfg!(miri) {
+        quickcheck::QuickCheck::new()
+            .tests(tests.min(6))
+            .rng(quickcheck::Gen::new(8))
+    } else {
+        quickcheck::QuickCheck::new().tests(tests)
+    }
+}
+
+/// The README's examples, run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -1,0 +1,130 @@
+//! Running an operation once for every point at which an allocation can
+//! fail.
+
+use sg_core::{Error, ErrorKind};
+
+use crate::{CountingChunks, FailingChunks, MockPages};
+
+/// Stops a runaway search: no operation under test allocates this often.
+const MAX_FAILURE_POINTS: usize = 1 << 20;
+
+/// Runs `attempt(k)` for k = 0, 1, 2, ... until it succeeds and returns
+/// that k, which is the number of failure points the operation has.
+///
+/// `attempt` sets up its own injector to fail at call `k` and checks what
+/// it must; the kit's injectors ([`MockPages`], [`CountingChunks`]) fail
+/// the test on drop if anything leaked, so building them inside `attempt`
+/// checks every k for leaks.
+///
+/// # Panics
+///
+/// When an attempt fails with an error that is not out-of-memory (the
+/// injected failure must be what surfaces), or after 2^20 failures.
+///
+/// # Examples
+///
+/// ```
+/// use sg_core::{ChunkAllocator, Error};
+/// use sg_testkit::{FailingChunks, for_each_failure_point};
+///
+/// // An "operation" that takes three arrays and gives them back.
+/// let points = for_each_failure_point(|k| {
+///     let chunks = FailingChunks::at(k);
+///     let mut taken = Vec::new();
+///     let mut result = Ok(());
+///     for _ in 0..3 {
+///         match ChunkAllocator::<u64>::alloc(&chunks, 4) {
+///             Ok(array) => taken.push(array),
+///             Err(error) => { result = Err(error); break; }
+///         }
+///     }
+///     for array in taken {
+///         // SAFETY: allocated above with 4 entries.
+///         unsafe { ChunkAllocator::<u64>::free(&chunks, array, 4) };
+///     }
+///     result
+/// });
+/// assert_eq!(points, 3);
+/// ```
+#[track_caller]
+pub fn for_each_failure_point(mut attempt: impl FnMut(usize) -> Result<(), Error>) -> usize {
+    for k in 0..MAX_FAILURE_POINTS {
+        match attempt(k) {
+            Ok(()) => return k,
+            Err(error) => assert_eq!(
+                error.kind(),
+                ErrorKind::OutOfMemory,
+                "failure point {k}: the operation failed with {error:?}, not the injected failure"
+            ),
+        }
+    }
+    panic!("more than {MAX_FAILURE_POINTS} failure points: the operation never succeeds");
+}
+
+/// Runs `attempt` with a [`FailingChunks`] failing at call k, for every k
+/// until it succeeds; checks at each k that every array was given back and
+/// that the failure was injected (not some other error). Returns the number
+/// of failure points.
+///
+/// `max_entries` sets the arrays' size limit (`None`: one page).
+///
+/// # Panics
+///
+/// When an array leaks, or an attempt fails without its allocator failing.
+#[track_caller]
+pub fn for_each_chunk_failure(
+    max_entries: Option<usize>,
+    mut attempt: impl FnMut(&FailingChunks) -> Result<(), Error>,
+) -> usize {
+    for_each_failure_point(|k| {
+        let chunks = match max_entries {
+            Some(max) => CountingChunks::with_max_entries(max),
+            None => CountingChunks::new(),
+        }
+        .fail_at(k);
+        let result = attempt(&chunks);
+        chunks.assert_clean();
+        if result
+            .as_ref()
+            .is_err_and(|error| error.kind() == ErrorKind::OutOfMemory)
+        {
+            assert!(
+                chunks.calls() > k,
+                "failure point {k}: the operation failed but the allocator never failed"
+            );
+        }
+        result
+    })
+}
+
+/// Runs `attempt` with a fresh mock from `setup` whose `alloc_pages` call
+/// k fails, for every k until it succeeds; checks at each k that every page
+/// and mapping was given back. Returns the number of failure points.
+///
+/// # Panics
+///
+/// When a page or mapping leaks, or an attempt fails without its provider
+/// failing.
+#[track_caller]
+pub fn for_each_page_failure<const PAGE_SIZE: usize>(
+    mut setup: impl FnMut() -> MockPages<PAGE_SIZE>,
+    mut attempt: impl FnMut(&MockPages<PAGE_SIZE>) -> Result<(), Error>,
+) -> usize {
+    for_each_failure_point(|k| {
+        let mock = setup();
+        mock.fail_alloc_at(mock.alloc_calls() + k);
+        let calls_before = mock.alloc_calls();
+        let result = attempt(&mock);
+        mock.assert_clean();
+        if result
+            .as_ref()
+            .is_err_and(|error| error.kind() == ErrorKind::OutOfMemory)
+        {
+            assert!(
+                mock.alloc_calls() > calls_before + k,
+                "failure point {k}: the operation failed but the provider never failed"
+            );
+        }
+        result
+    })
+}
