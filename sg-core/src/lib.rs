@@ -14,6 +14,8 @@
 //!   with [`init_table`] and [`chain`] for arrays of them.
 //! - [`SgList`] and [`SgListMut`]: borrowed views of a chained list or of a
 //!   byte range of one, with traversal and counting.
+//! - [`DmaLimits`], [`DmaDirection`] and the [`DmaMapper`] trait: what a
+//!   device accepts and how runs of pages become bus addresses.
 //! - [`Error`]: every failure, typed; bad input never panics.
 //!
 //! Owning tables and builders are in `sg-alloc`, iterators in `sg-iter`,
@@ -75,6 +77,7 @@ extern crate std;
 
 mod chunk;
 mod cursor;
+mod dma;
 mod entry;
 mod error;
 mod list;
@@ -82,6 +85,7 @@ mod page;
 mod virt;
 
 pub use chunk::{ChunkAllocator, FULL_CHUNK_BYTES, HeapChunks};
+pub use dma::{DEFAULT_MAX_SEGMENT_SIZE, DmaDirection, DmaLimits, DmaMapper, DmaRun};
 pub use entry::{SgEntry, chain, init_table};
 pub use error::{Error, ErrorKind};
 pub use list::{Entries, Segment, Segments, SgList, SgListMut};
