@@ -1,2 +1,96 @@
-//! sg-alloc: part of the sg scatter-gather workspace (not yet built).
+//! Owning scatter-gather tables for `sg`: the Linux kernel's `sg_table`
+//! and the ways it builds them (`lib/scatterlist.c`), for Rust.
+//!
+//! - [`SgTable`]: a table that owns chained arrays of entries (the kernel's
+//!   `sg_table`), built with empty entries ([`SgTable::new`]), with a
+//!   caller's first array ([`SgTable::with_first_chunk`]), or from pages
+//!   ([`SgTable::from_pages`]: one entry per run of physically consecutive
+//!   pages, with a segment limit, in one pass over the pages). Its views
+//!   ([`SgTable::as_list`]) are what iterators and copies take.
+//! - [`AppendTable`]: a table built over several calls, merging pages that
+//!   continue the last entry (the kernel's `sg_append_table`).
+//! - [`PageList`]: a list that owns its data pages (the kernel's
+//!   `sgl_alloc`).
+//! - [`split`]: new tables over consecutive byte ranges of a list (the
+//!   kernel's `sg_split`).
+//! - Chunk allocators, where arrays come from: [`HeapChunks`] (the
+//!   default, any `allocator_api2` allocator), [`ChunkPool`] (allocates
+//!   nothing after its creation), and [`FirstChunk`] (a caller's array).
+//!
+//! Every builder returns a typed [`sg_core::Error`] on bad input and when
+//! memory runs out; a failed build gives back everything it took, and a
+//! failed append leaves its table as it was.
+//!
+//! # Example
+//!
+//! A table over pages of process memory, merged where they are contiguous,
+//! then split in two:
+//!
+//! ```
+//! use sg_alloc::{SgTable, split};
+//! use sg_core::{PageProvider, VirtPages};
+//!
+//! let pages = VirtPages::new();
+//! let run = pages.alloc_pages(2)?; // four contiguous pages
+//! // Two runs: pages 0-1 of the run, then pages 3 and 2 (descending).
+//! let handles = [run, pages.nth(run, 1), pages.nth(run, 3), pages.nth(run, 2)];
+//! let table = SgTable::from_pages(&pages, &handles, 100, 3 * 4096)?;
+//! assert_eq!(table.orig_nents(), 3);
+//! assert_eq!(table.byte_len(), 3 * 4096);
+//! let lengths: Vec<u32> = table.as_list().iter().map(|entry| entry.length()).collect();
+//! assert_eq!(lengths, [8092, 4096, 100]);
+//!
+//! let halves = split(table.as_list(), 0, &[6144, 6144])?;
+//! assert_eq!(halves[0].orig_nents(), 1);
+//! assert_eq!(halves[1].orig_nents(), 3);
+//!
+//! drop(halves); // the pieces borrow the table's provider: drop them first
+//! drop(table);
+//! // SAFETY: allocated above with order 2; no table names the pages now.
+//! unsafe { pages.free_pages(run, 2) };
+//! # Ok::<(), sg_core::Error>(())
+//! ```
+//!
+//! # Safety model
+//!
+//! Raw pointers live in three small modules: the chain of arrays (allocate,
+//! link, walk, free, and roll back an append), the pool, and the borrowed
+//! first array. Everything else is safe code on top. A table never hands
+//! out a chain link for writing, so safe code cannot break its chain; it
+//! gives every array back on drop, except a [`FirstChunk`], whose borrow
+//! the table's type carries.
+//!
+//! # Features
+//!
+//! - `std` (default): nothing beyond `alloc` today; the crate is `no_std`.
+
 #![no_std]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
+#![warn(missing_docs)]
+
+extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
+
+mod chain;
+mod chunks;
+mod from_pages;
+mod page_list;
+mod split;
+mod table;
+
+pub use chain::{EntriesMut, EntryMut};
+#[cfg(target_has_atomic = "ptr")]
+pub use chunks::ChunkPool;
+pub use chunks::{FirstChunk, WithFirstChunk, arrays_needed, full_chunk_entries};
+pub use from_pages::AppendTable;
+pub use page_list::PageList;
+pub use sg_core::HeapChunks;
+pub use split::{split, split_in};
+pub use table::SgTable;
+
+/// The README's examples, run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

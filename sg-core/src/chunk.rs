@@ -152,8 +152,24 @@ impl<A: Allocator> fmt::Debug for HeapChunks<A> {
     }
 }
 
-/// Entries of `SgEntry<Pg>` in one full chunk of [`FULL_CHUNK_BYTES`].
-const fn page_entries<Pg: Copy>() -> usize {
+/// Entries of `SgEntry<Pg>` in one full chunk of [`FULL_CHUNK_BYTES`] (the
+/// kernel's `SG_MAX_SINGLE_ALLOC`): 128 for 32-byte entries, and never
+/// fewer than 2, so that a full array holds a data entry and a link.
+///
+/// This is the largest array [`HeapChunks::new`] serves.
+///
+/// # Examples
+///
+/// ```
+/// use sg_core::{ChunkAllocator, HeapChunks, VirtPage};
+///
+/// let full = sg_core::full_chunk_entries::<VirtPage>();
+/// # #[cfg(target_pointer_width = "64")]
+/// assert_eq!(full, 128);
+/// assert_eq!(ChunkAllocator::<VirtPage>::max_entries(&HeapChunks::new()), full);
+/// ```
+#[doc(alias = "SG_MAX_SINGLE_ALLOC")]
+pub const fn full_chunk_entries<Pg: Copy>() -> usize {
     let per_page = FULL_CHUNK_BYTES / size_of::<SgEntry<Pg>>();
     if per_page < 2 { 2 } else { per_page }
 }
@@ -164,7 +180,8 @@ const fn page_entries<Pg: Copy>() -> usize {
 unsafe impl<Pg: Copy, A: Allocator> ChunkAllocator<Pg> for HeapChunks<A> {
     #[inline]
     fn max_entries(&self) -> usize {
-        self.max_entries.unwrap_or(const { page_entries::<Pg>() })
+        self.max_entries
+            .unwrap_or(const { full_chunk_entries::<Pg>() })
     }
 
     #[inline]

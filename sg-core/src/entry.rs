@@ -41,6 +41,9 @@ union Slot<Pg: Copy> {
 /// - A link slot holds a non-null pointer to an array of `dma_address`
 ///   entries, never carries the end mark, and has length 0.
 /// - A non-zero length implies a page.
+/// - An entry whose bytes are all zero is the empty entry
+///   ([`SgEntry::new`]): arrays may be initialised with a plain `memset`
+///   (or come zeroed from an allocator) instead of entry by entry.
 ///
 /// # Examples
 ///
@@ -216,12 +219,12 @@ impl<Pg: Copy> SgEntry<Pg> {
     ///
     /// # Safety
     ///
-    /// `next` points to initialised entries that stay valid, and are neither
-    /// moved nor written except through views of the list that holds this
-    /// link, for as long as this link exists (until it is overwritten or
-    /// dropped). `next` holds at least one entry. Following links from
-    /// `next` never leads back to the array that holds this link (no
-    /// cycles).
+    /// `next` points to entries that are initialised before any view
+    /// follows this link and then stay valid, and are neither moved nor
+    /// written except through views of the list that holds this link, for
+    /// as long as this link exists (until it is overwritten or dropped).
+    /// `next` holds at least one entry. Following links from `next` never
+    /// leads back to the array that holds this link (no cycles).
     #[doc(alias = "sg_chain")]
     #[inline]
     pub unsafe fn set_link(&mut self, next: NonNull<[SgEntry<Pg>]>) {
@@ -413,6 +416,17 @@ mod tests {
         unsafe { entry.set_link(NonNull::from(&mut target[..])) };
         entry.set_dma(5, 5);
         assert_eq!(entry.link().map(|target| target.len()), Some(1));
+    }
+
+    #[test]
+    fn an_all_zero_entry_is_the_empty_entry() {
+        let zeroed = core::mem::MaybeUninit::<SgEntry<u64>>::zeroed();
+        // SAFETY: every field accepts zero bytes: the slot is a union whose
+        // `empty` field needs none, the rest are integers.
+        let zeroed = unsafe { zeroed.assume_init() };
+        assert_eq!(zeroed, SgEntry::new());
+        assert_eq!(zeroed.page(), None);
+        assert!(!zeroed.is_chain() && !zeroed.is_last());
     }
 
     #[test]

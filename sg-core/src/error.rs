@@ -149,6 +149,15 @@ pub enum Error {
     /// An empty table was given to an operation that needs entries.
     #[error("the table has no data entries")]
     EmptyTable,
+    /// Two entries of a list that is written describe some of the same
+    /// bytes, so they cannot be handed out as separate mutable slices.
+    #[error("entries {first} and {second} describe some of the same bytes")]
+    Overlap {
+        /// Index of the earlier entry among the data entries.
+        first: usize,
+        /// Index of the later entry among the data entries.
+        second: usize,
+    },
 }
 
 /// The broad class of an [`Error`], for code that handles failures generically.
@@ -191,7 +200,8 @@ impl Error {
             | Error::AppendOffset { .. }
             | Error::ChunkTooLarge { .. }
             | Error::InvalidLimits { .. }
-            | Error::EmptyTable => ErrorKind::InvalidInput,
+            | Error::EmptyTable
+            | Error::Overlap { .. } => ErrorKind::InvalidInput,
             Error::ListTooShort { .. } | Error::TooFewEntries { .. } => ErrorKind::TooShort,
             Error::OutOfMemory | Error::PagesUnavailable { .. } => ErrorKind::OutOfMemory,
             Error::TooManySegments { .. }
@@ -259,6 +269,10 @@ mod tests {
             },
             Error::MapFailed { index: 0 },
             Error::EmptyTable,
+            Error::Overlap {
+                first: 0,
+                second: 1,
+            },
         ];
         for error in all {
             let _ = error.kind();

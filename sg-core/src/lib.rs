@@ -84,7 +84,7 @@ mod list;
 mod page;
 mod virt;
 
-pub use chunk::{ChunkAllocator, FULL_CHUNK_BYTES, HeapChunks};
+pub use chunk::{ChunkAllocator, FULL_CHUNK_BYTES, HeapChunks, full_chunk_entries};
 pub use dma::{DEFAULT_MAX_SEGMENT_SIZE, DmaDirection, DmaLimits, DmaMapper, DmaRun};
 pub use entry::{SgEntry, chain, init_table};
 pub use error::{Error, ErrorKind};

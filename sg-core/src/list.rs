@@ -472,6 +472,27 @@ impl<'a, P: PageProvider> SgListMut<'a, P> {
         }
     }
 
+    /// An exclusive view of the list a shared view shows.
+    ///
+    /// For types that own an exclusive view and keep shared copies of parts
+    /// of it (a cursor that remembers where it is), to write through one of
+    /// them again.
+    ///
+    /// # Safety
+    ///
+    /// Nothing else reads or writes the bytes of `list`'s pages during
+    /// `'a`, except through the returned view: in particular `list` was
+    /// made from an exclusive view that its owner no longer uses
+    /// meanwhile, and no other view made this way is used at the same
+    /// time.
+    #[inline]
+    pub unsafe fn from_list(list: SgList<'a, P>) -> Self {
+        SgListMut {
+            list,
+            _exclusive: PhantomData,
+        }
+    }
+
     /// A shared view, usable while this one is borrowed.
     #[inline]
     pub fn as_list(&self) -> SgList<'_, P> {
@@ -559,8 +580,14 @@ impl<'a, Pg: Copy> Walk<'a, Pg> {
         // unwritten for `'a`.
         let entry = unsafe { cursor.entry::<'a>() };
         self.entries_left -= 1;
-        // SAFETY: as above.
-        self.cursor = unsafe { cursor.next() };
+        // Step only while entries are left: the slot after a view's last
+        // entry need not be valid (a table's spare slot, say).
+        self.cursor = if self.entries_left > 0 {
+            // SAFETY: as above.
+            unsafe { cursor.next() }
+        } else {
+            None
+        };
         let skip = core::mem::take(&mut self.skip);
         let mut len = entry.length().saturating_sub(skip);
         if let Some(left) = &mut self.bytes_left {

@@ -127,8 +127,9 @@ pub unsafe trait PageProvider {
     /// # Safety
     ///
     /// `page` was returned by `alloc_pages(order)` on this provider with the
-    /// same `order`, has not been freed since, is not mapped, and no list
-    /// that names it is used again.
+    /// same `order`, has not been freed since, no mapping of it is used
+    /// again (a mapping leaked with `mem::forget` may never be released),
+    /// and no list that names it is used again.
     #[doc(alias = "__free_pages")]
     unsafe fn free_pages(&self, page: Self::Page, order: u32);
 

@@ -342,10 +342,15 @@ impl<const PAGE_SIZE: usize> MockPages<PAGE_SIZE> {
         }
     }
 
-    /// Fills every existing page with bytes derived from `seed`, the frame
-    /// number and the position, so that every byte of a test is distinct
-    /// from its neighbours with high probability.
+    /// Fills every existing page with bytes derived from `seed` and the
+    /// frame number ([`pattern_byte`]), so that neighbouring bytes differ and
+    /// no page repeats another at any shift below 4 KiB.
+    ///
+    /// Each page is a window into one pseudo-random table, at a phase that
+    /// depends on `seed` and the frame: the table is computed once per call
+    /// and pages are copied from it, which keeps this cheap under Miri.
     pub fn fill(&self, seed: u64) {
+        let table = pattern_table(seed, PAGE_SIZE);
         let pfns: Vec<(u64, u64)> = self
             .lock()
             .regions
@@ -354,10 +359,8 @@ impl<const PAGE_SIZE: usize> MockPages<PAGE_SIZE> {
             .collect();
         for (first, frames) in pfns {
             for pfn in first..first + frames {
-                let bytes: Vec<u8> = (0..PAGE_SIZE as u64)
-                    .map(|at| pattern_byte(seed, pfn, at))
-                    .collect();
-                self.write(MockPage(pfn), 0, &bytes);
+                let phase = pattern_phase(seed, pfn);
+                self.write(MockPage(pfn), 0, &table[phase..phase + PAGE_SIZE]);
             }
         }
     }
@@ -498,13 +501,54 @@ impl<const PAGE_SIZE: usize> MockPages<PAGE_SIZE> {
     }
 }
 
-/// The byte [`MockPages::fill`] puts at byte `at` of frame `pfn`.
-pub fn pattern_byte(seed: u64, pfn: u64, at: u64) -> u8 {
-    let mut mixed =
-        seed ^ pfn.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ at.wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    mixed ^= mixed >> 31;
-    mixed = mixed.wrapping_mul(0x94D0_49BB_1331_11EB);
-    (mixed >> 56) as u8
+/// Phases of [`MockPages::fill`]'s table: a page starts at one of these.
+const PATTERN_PHASES: usize = 4096;
+
+/// Mixes a word into a well-spread one (a 64-bit finaliser).
+fn mix(mut value: u64) -> u64 {
+    value ^= value >> 31;
+    value = value.wrapping_mul(0x94D0_49BB_1331_11EB);
+    value ^= value >> 29;
+    value = value.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    value ^ (value >> 32)
+}
+
+/// Where in the table the page of frame `pfn` starts.
+fn pattern_phase(seed: u64, pfn: u64) -> usize {
+    (mix(seed ^ pfn.wrapping_mul(0x9E37_79B9_7F4A_7C15)) % PATTERN_PHASES as u64) as usize
+}
+
+/// The table pages are cut from: `page_size + PATTERN_PHASES` bytes, each
+/// different from its neighbours.
+fn pattern_table(seed: u64, page_size: usize) -> Vec<u8> {
+    let mut table = Vec::with_capacity(page_size + PATTERN_PHASES);
+    let mut state = mix(seed.wrapping_add(0x2545_F491_4F6C_DD1D));
+    let mut previous = 0u8;
+    while table.len() < page_size + PATTERN_PHASES {
+        state = mix(state.wrapping_add(0x9E37_79B9_7F4A_7C15));
+        for byte in state.to_le_bytes() {
+            // Never repeat the previous byte, so neighbours always differ.
+            let byte = if byte == previous { byte ^ 0x5A } else { byte };
+            table.push(byte);
+            previous = byte;
+        }
+    }
+    table.truncate(page_size + PATTERN_PHASES);
+    table
+}
+
+/// The byte [`MockPages::fill`] with `seed` puts at byte `at` of the
+/// `PAGE_SIZE`-byte page of frame `pfn`.
+///
+/// # Panics
+///
+/// When `at` is not below `page_size`.
+pub fn pattern_byte(seed: u64, pfn: u64, at: usize, page_size: usize) -> u8 {
+    assert!(
+        at < page_size,
+        "byte {at} is not in a page of {page_size} bytes"
+    );
+    pattern_table(seed, page_size)[pattern_phase(seed, pfn) + at]
 }
 
 impl<const PAGE_SIZE: usize> fmt::Debug for MockPages<PAGE_SIZE> {

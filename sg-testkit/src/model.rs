@@ -163,6 +163,9 @@ impl Model {
 
     /// The first byte where `other` differs from the model.
     pub fn diff(&self, other: &[u8]) -> Option<Mismatch> {
+        if self.bytes == other {
+            return None;
+        }
         let longest = self.bytes.len().max(other.len());
         (0..longest)
             .map(|index| Mismatch {

@@ -98,6 +98,13 @@ fn a_leaked_chunk_fails_on_drop() {
 }
 
 #[test]
+fn a_leak_check_on_drop_can_be_turned_off() {
+    let chunks = CountingChunks::new();
+    let _array = ChunkAllocator::<u64>::alloc(&chunks, 3).unwrap();
+    chunks.skip_check_on_drop();
+}
+
+#[test]
 #[should_panic(expected = "freed as 2")]
 fn freeing_a_chunk_with_the_wrong_size_fails() {
     let chunks = CountingChunks::new();
@@ -334,13 +341,35 @@ fn every_page_failure_point_is_tried_and_leaks_are_checked() {
 }
 
 #[test]
+fn fill_follows_pattern_byte() {
+    let mock = MockPages::<64>::new();
+    let pages = mock.add_pages([3, 9]);
+    mock.fill(77);
+    for &page in &pages {
+        let bytes = mock.read(page, 0, 64);
+        for (at, &byte) in bytes.iter().enumerate() {
+            assert_eq!(byte, sg_testkit::pattern_byte(77, page.pfn(), at, 64));
+        }
+    }
+    assert_ne!(mock.read(pages[0], 0, 64), mock.read(pages[1], 0, 64));
+}
+
+#[test]
 fn fill_gives_neighbouring_bytes_different_values() {
     let mock = Mock::new();
     let pages = mock.add_pages([1, 2]);
     mock.fill(3);
     let bytes = mock.read(pages[0], 4000, 200);
-    let distinct = bytes.windows(2).filter(|pair| pair[0] != pair[1]).count();
-    assert!(distinct > 180, "{distinct} of 199 neighbours differ");
+    assert!(
+        bytes.windows(2).all(|pair| pair[0] != pair[1]),
+        "neighbours differ"
+    );
+    let next_page = mock.read(pages[1], 0, 4096);
+    let first_page = mock.read(pages[0], 0, 4096);
+    assert!(
+        (1..64).all(|shift| first_page[shift..] != next_page[..4096 - shift]),
+        "pages are not shifted copies of each other"
+    );
     let other_seed = Mock::new();
     other_seed.add_pages([1]);
     other_seed.fill(4);

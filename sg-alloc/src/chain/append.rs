@@ -1,0 +1,231 @@
+//! Appending entries to a chain, all or nothing.
+
+use core::ptr::NonNull;
+
+use sg_core::{ChunkAllocator, Error, SgEntry};
+
+use super::{Chain, init_slots, link_target};
+
+/// What an [`Appender`] restores when it is not committed.
+struct Saved<Pg: Copy> {
+    arrays: usize,
+    tail: NonNull<SgEntry<Pg>>,
+    tail_slots: usize,
+    tail_used: usize,
+    entries: usize,
+    byte_len: u64,
+    /// A bitwise copy of the last data entry before the append. Never
+    /// handed out; it only goes back into its slot.
+    last: Option<SgEntry<Pg>>,
+}
+
+/// Entries being added at the end of a chain, all or nothing.
+///
+/// New arrays are allocated as entries need them, sized by how many entries
+/// may still come. Dropping the appender without [`commit`](Self::commit)
+/// puts the chain back exactly as it was: the arrays it allocated are given
+/// back, the slots it wrote in the old tail are emptied again, and the old
+/// last entry gets its length and end mark back.
+pub(crate) struct Appender<'c, Pg: Copy, C: ChunkAllocator<Pg>> {
+    chain: &'c mut Chain<Pg, C>,
+    capacity: usize,
+    saved: Saved<Pg>,
+    committed: bool,
+}
+
+impl<'c, Pg: Copy, C: ChunkAllocator<Pg>> Appender<'c, Pg, C> {
+    /// Starts appending to `chain` with arrays of at most `capacity` slots
+    /// (at least 2). The last entry loses its end mark until the commit.
+    pub(crate) fn begin(chain: &'c mut Chain<Pg, C>, capacity: usize) -> Self {
+        debug_assert!(capacity >= 2 && capacity <= chain.chunks.max_entries());
+        let last = if chain.arrays == 0 {
+            None
+        } else {
+            // SAFETY: the tail's slot `tail_used - 1` is an initialised data
+            // entry; the copy is plain data (not a link) and only ever
+            // written back into that slot.
+            Some(unsafe { chain.tail.add(chain.tail_used - 1).read() })
+        };
+        let saved = Saved {
+            arrays: chain.arrays,
+            tail: chain.tail,
+            tail_slots: chain.tail_slots,
+            tail_used: chain.tail_used,
+            entries: chain.entries,
+            byte_len: chain.byte_len,
+            last,
+        };
+        if let Some(entry) = chain.last_mut() {
+            entry.unmark_end();
+        }
+        Appender {
+            chain,
+            capacity,
+            saved,
+            committed: false,
+        }
+    }
+
+    /// The last data entry so far.
+    #[inline]
+    pub(crate) fn last(&self) -> Option<&SgEntry<Pg>> {
+        self.chain.last()
+    }
+
+    /// Makes the last data entry `bytes` longer (merging pages into it).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Overflow`] when its length would not fit a `u32`, and
+    /// [`Error::EmptyTable`] when there is no entry.
+    pub(crate) fn grow_last(&mut self, bytes: u64) -> Result<(), Error> {
+        let entry = self.chain.last_mut().ok_or(Error::EmptyTable)?;
+        let page = entry.page().ok_or(Error::EmptyTable)?;
+        let length = u64::from(entry.length())
+            .checked_add(bytes)
+            .and_then(|length| u32::try_from(length).ok())
+            .ok_or(Error::Overflow {
+                what: "entry length",
+            })?;
+        let offset = entry.offset();
+        entry.set_page(page, length, offset);
+        self.chain.byte_len += bytes;
+        Ok(())
+    }
+
+    /// Adds a data entry of `length` bytes at `offset` from `page`.
+    ///
+    /// `needed` is how many entries may still be added, this one included,
+    /// by this append and later ones (an upper bound, at least 1): a new
+    /// array gets room for that many, and the last free slot of an array
+    /// takes data only when nothing more is expected.
+    ///
+    /// # Errors
+    ///
+    /// What the chunk allocator returns when a new array is needed.
+    #[inline]
+    pub(crate) fn push(
+        &mut self,
+        page: Pg,
+        length: u32,
+        offset: u32,
+        needed: usize,
+    ) -> Result<(), Error> {
+        let free = self.chain.tail_slots - self.chain.tail_used;
+        if free == 0 || (free == 1 && needed > 1) {
+            self.grow(needed)?;
+        }
+        let chain = &mut *self.chain;
+        let mut entry = SgEntry::new();
+        entry.set_page(page, length, offset);
+        // SAFETY: `tail_used < tail_slots` here: there was a free slot, or
+        // `grow` made a tail with one.
+        unsafe { chain.tail.add(chain.tail_used).write(entry) };
+        chain.tail_used += 1;
+        chain.entries += 1;
+        chain.byte_len += u64::from(length);
+        Ok(())
+    }
+
+    /// Allocates the next array and links it in; when the tail is full,
+    /// its last data entry moves to the new array to make room for the
+    /// link.
+    #[cold]
+    fn grow(&mut self, needed: usize) -> Result<(), Error> {
+        let chain = &mut *self.chain;
+        let relocate = chain.arrays > 0 && chain.tail_used == chain.tail_slots;
+        let slots = needed
+            .max(1)
+            .saturating_add(usize::from(relocate))
+            .min(self.capacity);
+        let array = chain.chunks.alloc(slots)?;
+        // SAFETY: `alloc(slots)` returned room for `slots` entries.
+        unsafe { init_slots(array, slots) };
+        let moved = if relocate {
+            // SAFETY: the full tail's last slot is an initialised data
+            // entry; it is moved, and its slot becomes the link just below.
+            let entry = unsafe { chain.tail.add(chain.tail_slots - 1).read() };
+            // SAFETY: the new array has `slots >= 2` slots (capacity >= 2).
+            unsafe { array.write(entry) };
+            1
+        } else {
+            0
+        };
+        // SAFETY: the array is initialised and came from `chain.chunks` with
+        // `slots`; the old tail's last slot is free or was moved above.
+        unsafe { chain.attach(array, slots, false) };
+        chain.tail_used = moved;
+        Ok(())
+    }
+
+    /// Keeps what was appended; `end` puts the end mark on the last entry.
+    pub(crate) fn commit(mut self, end: bool) {
+        if end {
+            if let Some(entry) = self.chain.last_mut() {
+                entry.mark_end();
+            }
+        }
+        self.committed = true;
+    }
+}
+
+impl<Pg: Copy, C: ChunkAllocator<Pg>> Drop for Appender<'_, Pg, C> {
+    fn drop(&mut self) {
+        if self.committed {
+            return;
+        }
+        let saved = &mut self.saved;
+        let chain = &mut *self.chain;
+        if chain.arrays > saved.arrays {
+            // The first array this append allocated.
+            let first = if saved.arrays == 0 {
+                Some(NonNull::slice_from_raw_parts(chain.head, chain.head_slots))
+            } else {
+                // SAFETY: the old tail's last slot became the link to the
+                // first new array when it was attached.
+                unsafe { link_target(saved.tail.add(saved.tail_slots - 1)) }
+            };
+            let mut next = first;
+            for index in saved.arrays..chain.arrays {
+                let Some(array) = next else {
+                    debug_assert!(false, "a new array is reachable by its link");
+                    break;
+                };
+                let (start, slots) = (array.cast::<SgEntry<Pg>>(), array.len());
+                next = if index + 1 < chain.arrays {
+                    // SAFETY: a non-tail array's last slot is a link written
+                    // by `attach`; read before the array is freed.
+                    unsafe { link_target(start.add(slots - 1)) }
+                } else {
+                    None
+                };
+                // SAFETY: allocated by this appender from `chain.chunks`
+                // with `slots` (the count its link records), freed once.
+                unsafe { chain.chunks.free(start, slots) };
+            }
+        }
+        if saved.arrays == 0 {
+            chain.head = NonNull::dangling();
+            chain.head_slots = 0;
+        } else {
+            // SAFETY: the old tail is still allocated and owned by the
+            // chain; its slots from `tail_used` on were empty before the
+            // append, and the old last entry goes back into its slot.
+            unsafe {
+                init_slots(
+                    saved.tail.add(saved.tail_used),
+                    saved.tail_slots - saved.tail_used,
+                );
+                if let Some(last) = saved.last.take() {
+                    saved.tail.add(saved.tail_used - 1).write(last);
+                }
+            }
+        }
+        chain.arrays = saved.arrays;
+        chain.tail = saved.tail;
+        chain.tail_slots = saved.tail_slots;
+        chain.tail_used = saved.tail_used;
+        chain.entries = saved.entries;
+        chain.byte_len = saved.byte_len;
+    }
+}

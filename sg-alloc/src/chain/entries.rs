@@ -1,0 +1,152 @@
+//! Writing the data entries of a chain, never its links.
+
+use core::cell::Cell;
+use core::fmt;
+use core::iter::FusedIterator;
+use core::marker::PhantomData;
+use core::ops::Deref;
+use core::ptr::NonNull;
+
+use sg_core::{ChunkAllocator, SgEntry};
+
+use super::{Chain, link_target};
+
+/// Iterator over the data entries of a table for writing them: see
+/// [`SgTable::entries_mut`](crate::SgTable::entries_mut).
+///
+/// It never yields a chain link, so the chain cannot be broken through it.
+/// It is neither `Send` nor `Sync`: the entries it yields share the table's
+/// byte count with it.
+pub struct EntriesMut<'a, Pg: Copy> {
+    /// The current array.
+    array: NonNull<SgEntry<Pg>>,
+    /// Its slots.
+    slots: usize,
+    /// Its data entries: all slots but the link, or the tail's used ones.
+    data_slots: usize,
+    /// The next slot to yield in it.
+    index: usize,
+    arrays_left: usize,
+    entries_left: usize,
+    byte_len: &'a Cell<u64>,
+    _entries: PhantomData<&'a mut SgEntry<Pg>>,
+}
+
+impl<'a, Pg: Copy> Iterator for EntriesMut<'a, Pg> {
+    type Item = EntryMut<'a, Pg>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.entries_left == 0 {
+            return None;
+        }
+        if self.index == self.data_slots {
+            // SAFETY: a non-tail array ends with an initialised link slot
+            // (the chain's invariant); no `&mut` handed out covers it.
+            let target = unsafe { link_target(self.array.add(self.slots - 1)) }?;
+            self.array = target.cast();
+            self.slots = target.len();
+            self.index = 0;
+            self.arrays_left -= 1;
+            self.data_slots = if self.arrays_left == 1 {
+                self.entries_left
+            } else {
+                self.slots - 1
+            };
+        }
+        // SAFETY: `index < data_slots`: the slot is an initialised data
+        // entry of an array the chain owns and this iterator borrows
+        // exclusively for `'a`; each slot is handed out once.
+        let entry = unsafe { self.array.add(self.index).as_mut() };
+        self.index += 1;
+        self.entries_left -= 1;
+        Some(EntryMut {
+            entry,
+            byte_len: self.byte_len,
+        })
+    }
+
+    #[inline]
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.entries_left, Some(self.entries_left))
+    }
+}
+
+impl<Pg: Copy> ExactSizeIterator for EntriesMut<'_, Pg> {}
+
+impl<Pg: Copy> FusedIterator for EntriesMut<'_, Pg> {}
+
+impl<Pg: Copy> fmt::Debug for EntriesMut<'_, Pg> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EntriesMut")
+            .field("entries_left", &self.entries_left)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One data entry of a table, for writing: see
+/// [`SgTable::entries_mut`](crate::SgTable::entries_mut).
+///
+/// It reads like an [`SgEntry`] (through `Deref`) and can change the page,
+/// length, offset and DMA fields, keeping the table's byte count right. It
+/// cannot turn the entry into a link or move the end mark, so the table's
+/// chain and its end stay as built.
+pub struct EntryMut<'a, Pg: Copy> {
+    entry: &'a mut SgEntry<Pg>,
+    byte_len: &'a Cell<u64>,
+}
+
+impl<Pg: Copy> EntryMut<'_, Pg> {
+    /// Makes the entry describe `length` bytes at `offset` from the start
+    /// of `page` (the kernel's `sg_set_page`); the end mark stays as it is.
+    #[doc(alias = "sg_set_page")]
+    #[inline]
+    pub fn set_page(&mut self, page: Pg, length: u32, offset: u32) {
+        let old = u64::from(self.entry.length());
+        self.entry.set_page(page, length, offset);
+        // `old` is part of the total, so this cannot underflow.
+        self.byte_len
+            .set(self.byte_len.get() - old + u64::from(length));
+    }
+
+    /// Stores the bus address and length a DMA mapper gave the entry.
+    #[inline]
+    pub fn set_dma(&mut self, address: u64, length: u32) {
+        self.entry.set_dma(address, length);
+    }
+}
+
+impl<Pg: Copy> Deref for EntryMut<'_, Pg> {
+    type Target = SgEntry<Pg>;
+
+    #[inline]
+    fn deref(&self) -> &SgEntry<Pg> {
+        self.entry
+    }
+}
+
+impl<Pg: Copy + fmt::Debug> fmt::Debug for EntryMut<'_, Pg> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.entry, f)
+    }
+}
+
+impl<Pg: Copy, C: ChunkAllocator<Pg>> Chain<Pg, C> {
+    /// The data entries for writing, never the links.
+    pub(crate) fn entries_mut(&mut self) -> EntriesMut<'_, Pg> {
+        EntriesMut {
+            array: self.head,
+            slots: self.head_slots,
+            data_slots: if self.arrays <= 1 {
+                self.entries
+            } else {
+                self.head_slots - 1
+            },
+            index: 0,
+            arrays_left: self.arrays,
+            entries_left: self.entries,
+            byte_len: Cell::from_mut(&mut self.byte_len),
+            _entries: PhantomData,
+        }
+    }
+}

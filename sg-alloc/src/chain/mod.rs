@@ -1,0 +1,388 @@
+//! The raw chain: the one module of this crate that allocates, initialises,
+//! links, walks and frees arrays of entries through raw pointers.
+//!
+//! [`Chain`] owns the arrays of one list and the allocator they came from;
+//! [`Appender`] (in `append.rs`) adds entries at its end and undoes
+//! everything it did unless it is committed; [`EntriesMut`] (in
+//! `entries.rs`) hands out the data entries (never the links) for writing.
+//! Tables, builders and page lists are safe code on top.
+
+mod append;
+mod entries;
+
+use core::fmt;
+use core::mem::size_of;
+use core::ptr::NonNull;
+
+use sg_core::{ChunkAllocator, Error, PageProvider, SgEntry, SgList, SgListMut};
+
+pub(crate) use append::Appender;
+pub use entries::{EntriesMut, EntryMut};
+
+/// The arrays a list of `entries` data entries takes when the first array
+/// holds at most `first_capacity` slots and every later one `capacity`: a
+/// non-last array holds its capacity minus one data entries and a link, the
+/// last one exactly the entries still needed. `None` when the entries cannot
+/// be chained (a capacity below 2 where a link is needed).
+pub(crate) fn arrays_for(entries: usize, first_capacity: usize, capacity: usize) -> Option<usize> {
+    if entries == 0 {
+        return Some(0);
+    }
+    if entries <= first_capacity {
+        return Some(1);
+    }
+    if capacity < 2 || first_capacity < 1 {
+        return None;
+    }
+    // What is left after the first array's data entries: at least 2.
+    let rest = entries - (first_capacity - 1);
+    Some(1 + (rest - 1).div_ceil(capacity - 1))
+}
+
+/// The data entries and chain links of a list, in chained arrays, with the
+/// allocator the arrays came from.
+///
+/// # Invariants
+///
+/// - `arrays == 0` means no array: `entries == 0`, `byte_len == 0`, and
+///   `head` and `tail` are dangling with 0 slots.
+/// - Otherwise arrays `A_0` (at `head`, `head_slots` slots) to
+///   `A_{arrays-1}` (at `tail`, `tail_slots` slots, the tail) form the chain:
+///   the last slot of every non-tail array is a link to the next array that
+///   records that array's slot count, and its other slots are data entries;
+///   the tail holds data entries in its first `tail_used` slots (at least 1)
+///   and empty entries after them.
+/// - Every slot of every array is initialised.
+/// - Every array except a borrowed head (`borrowed_head`) came from
+///   `chunks.alloc(slots)` with its slot count and is given back only by
+///   `Drop` (or by an `Appender` rolling back the arrays it allocated).
+/// - A borrowed head stays valid, and untouched by anything but this chain,
+///   for as long as the chain exists (promised to `with_first_array`).
+/// - `entries` counts the data entries; `byte_len` is the sum of their
+///   lengths. Only the last data entry may carry the end mark.
+pub(crate) struct Chain<Pg: Copy, C: ChunkAllocator<Pg>> {
+    head: NonNull<SgEntry<Pg>>,
+    head_slots: usize,
+    tail: NonNull<SgEntry<Pg>>,
+    tail_slots: usize,
+    tail_used: usize,
+    arrays: usize,
+    entries: usize,
+    byte_len: u64,
+    borrowed_head: bool,
+    chunks: C,
+}
+
+// SAFETY: the chain owns its arrays (or, for a borrowed head, has exclusive
+// use of it for its lifetime), and reaches them only through `&self` (reads)
+// or `&mut self` (writes), like a `Box<[SgEntry<Pg>]>` would; entries may be
+// sent when the handles may be sent and shared, and freeing from another
+// thread needs the allocator to be `Send`.
+unsafe impl<Pg: Copy + Send + Sync, C: ChunkAllocator<Pg> + Send> Send for Chain<Pg, C> {}
+// SAFETY: shared access only reads the entries (`SgEntry<Pg>` is `Sync` for
+// these handles) and lends `&C`, which needs `C: Sync`.
+unsafe impl<Pg: Copy + Send + Sync, C: ChunkAllocator<Pg> + Sync> Sync for Chain<Pg, C> {}
+
+/// Writes `slots` empty entries at `array`.
+///
+/// # Safety
+///
+/// `array` is valid for writes of `slots` entries.
+#[inline]
+unsafe fn init_slots<Pg: Copy>(array: NonNull<SgEntry<Pg>>, slots: usize) {
+    // SAFETY: the caller vouches for `slots` writable entries, and an
+    // all-zero entry is the empty entry (an invariant of `SgEntry`), so one
+    // `memset` initialises them all.
+    unsafe { array.write_bytes(0, slots) };
+}
+
+/// The array that the link in `slot` points to.
+///
+/// # Safety
+///
+/// `slot` points to an initialised entry.
+#[inline]
+unsafe fn link_target<Pg: Copy>(slot: NonNull<SgEntry<Pg>>) -> Option<NonNull<[SgEntry<Pg>]>> {
+    // SAFETY: the caller vouches for the entry; it is only read.
+    unsafe { slot.as_ref() }.link()
+}
+
+impl<Pg: Copy, C: ChunkAllocator<Pg>> Chain<Pg, C> {
+    /// A chain with no array.
+    pub(crate) fn new(chunks: C) -> Self {
+        Chain {
+            head: NonNull::dangling(),
+            head_slots: 0,
+            tail: NonNull::dangling(),
+            tail_slots: 0,
+            tail_used: 0,
+            arrays: 0,
+            entries: 0,
+            byte_len: 0,
+            borrowed_head: false,
+            chunks,
+        }
+    }
+
+    /// `entries` empty data entries in the kernel's layout, arrays of at
+    /// most `capacity` slots, the last entry end-marked. On failure every
+    /// array taken is given back.
+    pub(crate) fn with_entries(chunks: C, entries: usize, capacity: usize) -> Result<Self, Error> {
+        // SAFETY: no borrowed array is given.
+        unsafe { Self::with_first_array(chunks, entries, capacity, None) }
+    }
+
+    /// As [`with_entries`](Self::with_entries), with `first`, when given, as
+    /// the first array (of at most its length in slots), never given back.
+    ///
+    /// # Safety
+    ///
+    /// `first`, when given, is valid for reads and writes of its length in
+    /// entries, holds at least 2 slots, and is neither read nor written by
+    /// anything but the returned chain for as long as the chain exists.
+    pub(crate) unsafe fn with_first_array(
+        chunks: C,
+        entries: usize,
+        capacity: usize,
+        first: Option<NonNull<[SgEntry<Pg>]>>,
+    ) -> Result<Self, Error> {
+        if entries == 0 {
+            return Err(Error::NoEntries);
+        }
+        let capacity = capacity.min(chunks.max_entries());
+        let first_capacity = first.map_or(capacity, |array| array.len());
+        debug_assert!(first.is_none_or(|array| array.len() >= 2));
+        let arrays = arrays_for(entries, first_capacity, capacity).ok_or(Error::ChunkTooLarge {
+            requested: 2,
+            max: capacity,
+        })?;
+        let too_large = Error::Overflow {
+            what: "table of entries",
+        };
+        let bytes = entries
+            .checked_add(arrays - 1)
+            .and_then(|slots| slots.checked_mul(size_of::<SgEntry<Pg>>()))
+            .ok_or(too_large)?;
+        if bytes > isize::MAX as usize {
+            return Err(too_large);
+        }
+
+        let mut chain = Chain::new(chunks);
+        let mut first = first;
+        let mut remaining = entries;
+        let mut limit = first_capacity;
+        loop {
+            let last = remaining <= limit;
+            let slots = if last { remaining } else { limit };
+            let (array, borrowed) = match first.take() {
+                Some(array) => (array.cast::<SgEntry<Pg>>(), true),
+                // On failure `chain` is dropped and gives back what it holds.
+                None => (chain.chunks.alloc(slots)?, false),
+            };
+            // SAFETY: the array holds at least `slots` entries: it came from
+            // `alloc(slots)`, or is the caller's array of `first_capacity`
+            // slots, `slots <= first_capacity`.
+            unsafe { init_slots(array, slots) };
+            // SAFETY: the array is initialised, belongs to the chain from now
+            // on (allocated with `slots`, or borrowed for the chain's life).
+            unsafe { chain.attach(array, slots, borrowed) };
+            let data = if last { slots } else { slots - 1 };
+            chain.tail_used = data;
+            chain.entries += data;
+            remaining -= data;
+            limit = capacity;
+            if last {
+                break;
+            }
+        }
+        debug_assert_eq!(chain.arrays, arrays);
+        if let Some(entry) = chain.last_mut() {
+            entry.mark_end();
+        }
+        Ok(chain)
+    }
+
+    /// Makes `array` the new tail, linked from the old tail's last slot.
+    ///
+    /// # Safety
+    ///
+    /// `array` holds `slots >= 1` initialised entries and belongs to the
+    /// chain: it came from `self.chunks.alloc(slots)`, or (`borrowed`, and
+    /// only as the first array) it is a caller's array with the promise of
+    /// `with_first_array`. If the chain has arrays, the old tail's last slot
+    /// holds no data entry that is still needed.
+    unsafe fn attach(&mut self, array: NonNull<SgEntry<Pg>>, slots: usize, borrowed: bool) {
+        debug_assert!(slots >= 1 && (!borrowed || self.arrays == 0));
+        if self.arrays == 0 {
+            self.head = array;
+            self.head_slots = slots;
+            self.borrowed_head = borrowed;
+        } else {
+            let mut link = SgEntry::new();
+            // SAFETY: the target is initialised and owned by the chain until
+            // `Drop` (or a rollback, which removes this link first) frees it;
+            // it is written only through `&mut self`, while no view exists;
+            // links only point to later arrays, so there is no cycle.
+            unsafe { link.set_link(NonNull::slice_from_raw_parts(array, slots)) };
+            // SAFETY: the tail holds `tail_slots >= 1` slots.
+            unsafe { self.tail.add(self.tail_slots - 1).write(link) };
+        }
+        self.tail = array;
+        self.tail_slots = slots;
+        self.tail_used = 0;
+        self.arrays += 1;
+    }
+
+    /// Data entries.
+    #[inline]
+    pub(crate) fn entries(&self) -> usize {
+        self.entries
+    }
+
+    /// Sum of the data entries' lengths.
+    #[inline]
+    pub(crate) fn byte_len(&self) -> u64 {
+        self.byte_len
+    }
+
+    /// Arrays in the chain.
+    #[inline]
+    pub(crate) fn arrays(&self) -> usize {
+        self.arrays
+    }
+
+    /// The allocator the arrays came from.
+    #[inline]
+    pub(crate) fn chunks(&self) -> &C {
+        &self.chunks
+    }
+
+    /// The last data entry, if any.
+    #[inline]
+    pub(crate) fn last(&self) -> Option<&SgEntry<Pg>> {
+        if self.arrays == 0 {
+            return None;
+        }
+        // SAFETY: the tail holds `tail_used >= 1` initialised data entries;
+        // the borrow of `self` keeps them alive and unwritten.
+        Some(unsafe { self.tail.add(self.tail_used - 1).as_ref() })
+    }
+
+    /// The last data entry, for marking the end.
+    #[inline]
+    pub(crate) fn last_mut(&mut self) -> Option<&mut SgEntry<Pg>> {
+        if self.arrays == 0 {
+            return None;
+        }
+        // SAFETY: as in `last`; `&mut self` makes the access exclusive. The
+        // entry is a data entry, and `SgEntry` only makes links through
+        // `unsafe` methods, so safe callers cannot corrupt the chain.
+        Some(unsafe { self.tail.add(self.tail_used - 1).as_mut() })
+    }
+
+    /// A view of the first `entries` data entries (all of them when
+    /// `entries` is at least their count).
+    pub(crate) fn list<'a, P>(&'a self, entries: usize, provider: &'a P) -> SgList<'a, P>
+    where
+        P: PageProvider<Page = Pg>,
+    {
+        let byte_len = (entries >= self.entries).then_some(self.byte_len);
+        // SAFETY: `head` is the first array with `head_slots` initialised
+        // slots (none when empty, and nothing is read then); the arrays stay
+        // valid and unwritten while `self` is borrowed; links were made by
+        // `attach` under `set_link`'s contract; when given, `byte_len` is the
+        // sum of the lengths of all data entries, which the view visits all
+        // of, since it stops at their count or the end mark of the last one.
+        unsafe {
+            SgList::from_raw(
+                self.head,
+                self.head_slots,
+                entries.min(self.entries),
+                byte_len,
+                provider,
+            )
+        }
+    }
+
+    /// An exclusive view of the first `entries` data entries.
+    pub(crate) fn list_mut<'a, P>(&'a mut self, entries: usize, provider: &'a P) -> SgListMut<'a, P>
+    where
+        P: PageProvider<Page = Pg>,
+    {
+        let byte_len = (entries >= self.entries).then_some(self.byte_len);
+        // SAFETY: as in `list`; `&mut self` also makes this the only view of
+        // the list for `'a`, so nothing else reaches its pages through it.
+        unsafe {
+            SgListMut::from_raw(
+                self.head,
+                self.head_slots,
+                entries.min(self.entries),
+                byte_len,
+                provider,
+            )
+        }
+    }
+}
+
+impl<Pg: Copy, C: ChunkAllocator<Pg>> Drop for Chain<Pg, C> {
+    fn drop(&mut self) {
+        let mut array = self.head;
+        let mut slots = self.head_slots;
+        for index in 0..self.arrays {
+            let next = if index + 1 < self.arrays {
+                // SAFETY: a non-tail array's last slot is an initialised link
+                // (type invariant); it is read before the array is freed.
+                let next = unsafe { link_target(array.add(slots - 1)) };
+                debug_assert!(next.is_some(), "a non-tail array ends in a link");
+                next
+            } else {
+                None
+            };
+            if !(index == 0 && self.borrowed_head) {
+                // SAFETY: the array came from `chunks.alloc(slots)` (the
+                // slot count is the one recorded in the link to it, or
+                // `head_slots`), is freed once, here, and not used again.
+                unsafe { self.chunks.free(array, slots) };
+            }
+            match next {
+                Some(target) => {
+                    array = target.cast();
+                    slots = target.len();
+                }
+                None => break,
+            }
+        }
+    }
+}
+
+impl<Pg: Copy + fmt::Debug, C: ChunkAllocator<Pg>> fmt::Debug for Chain<Pg, C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Chain")
+            .field("entries", &self.entries)
+            .field("arrays", &self.arrays)
+            .field("byte_len", &self.byte_len)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arrays_for_matches_the_layout() {
+        assert_eq!(arrays_for(0, 128, 128), Some(0));
+        assert_eq!(arrays_for(1, 128, 128), Some(1));
+        assert_eq!(arrays_for(128, 128, 128), Some(1));
+        assert_eq!(arrays_for(129, 128, 128), Some(2));
+        assert_eq!(arrays_for(255, 128, 128), Some(2));
+        assert_eq!(arrays_for(256, 128, 128), Some(3));
+        // A first array of 4 holds 3 data entries and a link.
+        assert_eq!(arrays_for(4, 4, 128), Some(1));
+        assert_eq!(arrays_for(5, 4, 128), Some(2));
+        assert_eq!(arrays_for(3 + 128, 4, 128), Some(2));
+        assert_eq!(arrays_for(3 + 129, 4, 128), Some(3));
+        assert_eq!(arrays_for(3, 2, 1), None);
+        assert_eq!(arrays_for(1, 1, 1), Some(1));
+    }
+}

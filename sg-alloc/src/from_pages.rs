@@ -1,0 +1,408 @@
+//! Building tables from pages: one entry per run of physically consecutive
+//! pages, with a segment limit, in one pass; and appending to a table with
+//! merging into its last entry.
+
+use core::fmt;
+
+use sg_core::{ChunkAllocator, Error, HeapChunks, PageProvider, SgList};
+
+use crate::SgTable;
+use crate::chain::{Appender, Chain};
+
+/// When a run of pages ends: the one rule every builder from pages applies,
+/// page by page, both when starting entries and when merging into the last
+/// entry of a table.
+///
+/// A run continues while the next page has the next frame number and the
+/// run stays within the segment limit. A limit on segment boundaries (a run
+/// also ends where its frames cross a multiple of a boundary) belongs here
+/// as one more field and one more condition in [`continues`](Self::continues).
+#[derive(Clone, Copy, Debug)]
+struct RunRule {
+    /// Pages a run may hold: the segment limit in whole pages, at least 1.
+    max_pages: usize,
+}
+
+impl RunRule {
+    /// The rule for a segment limit of `max_segment` bytes, rounded down to
+    /// whole pages.
+    fn new<P: PageProvider>(max_segment: u32) -> Result<Self, Error> {
+        // A page is at most 2^31 bytes, so `usize` holds the count.
+        let max_pages = (u64::from(max_segment) / P::PAGE_SIZE as u64) as usize;
+        if max_pages == 0 {
+            return Err(Error::SegmentTooSmall {
+                max_segment,
+                page_size: P::PAGE_SIZE,
+            });
+        }
+        Ok(RunRule { max_pages })
+    }
+
+    /// Whether the run of `run_pages` pages from `first` takes `next` as its
+    /// next page.
+    #[inline(always)]
+    fn continues<P: PageProvider>(
+        &self,
+        provider: &P,
+        first: P::Page,
+        run_pages: usize,
+        next: P::Page,
+    ) -> bool {
+        run_pages < self.max_pages && provider.is_next(first, run_pages, next)
+    }
+}
+
+/// A table being built from pages over several calls (the kernel's
+/// `struct sg_append_table`): each [`append_pages`](Self::append_pages)
+/// adds entries at the end, merging the first new pages into the last entry
+/// when they continue its physical run; [`finish`](Self::finish) hands out
+/// the [`SgTable`].
+///
+/// Tell each call how many pages later calls will still append
+/// (`left_pages`), so that arrays are sized to leave room for them; the
+/// last call passes 0. A call that fails leaves the table exactly as it
+/// was.
+///
+/// # Examples
+///
+/// ```
+/// use sg_alloc::AppendTable;
+/// use sg_core::{PageProvider, VirtPages};
+///
+/// let pages = VirtPages::new();
+/// let run = pages.alloc_pages(2)?; // four contiguous pages
+/// let first_half = [run, pages.nth(run, 1)];
+/// let second_half = [pages.nth(run, 2), pages.nth(run, 3)];
+///
+/// let mut append = AppendTable::new(&pages);
+/// append.append_pages(&first_half, 0, 8192, u32::MAX, 2)?;
+/// append.append_pages(&second_half, 0, 8000, u32::MAX, 0)?;
+/// let table = append.finish()?;
+/// // The second call continued the run of the first: one entry.
+/// assert_eq!(table.orig_nents(), 1);
+/// assert_eq!(table.byte_len(), 16192);
+/// drop(table);
+/// // SAFETY: allocated above with order 2; the table is gone.
+/// unsafe { pages.free_pages(run, 2) };
+/// # Ok::<(), sg_core::Error>(())
+/// ```
+#[doc(alias = "sg_append_table")]
+pub struct AppendTable<P: PageProvider, C: ChunkAllocator<P::Page> = HeapChunks> {
+    chain: Chain<P::Page, C>,
+    provider: P,
+}
+
+impl<P: PageProvider> AppendTable<P> {
+    /// An empty table whose arrays will be page-sized, from the heap.
+    pub fn new(provider: P) -> Self {
+        Self::new_in(provider, HeapChunks::new())
+    }
+}
+
+impl<P: PageProvider, C: ChunkAllocator<P::Page>> AppendTable<P, C> {
+    /// An empty table whose arrays will come from `chunks`, of at most
+    /// `chunks.max_entries()` slots. Nothing is allocated yet.
+    pub fn new_in(provider: P, chunks: C) -> Self {
+        AppendTable {
+            chain: Chain::new(chunks),
+            provider,
+        }
+    }
+
+    /// Appends the bytes of `pages` (the kernel's
+    /// `sg_alloc_append_table_from_pages`): `size` bytes starting `offset`
+    /// bytes into the first page, one entry per run of pages with
+    /// consecutive frame numbers, no entry longer than `max_segment`
+    /// rounded down to whole pages.
+    ///
+    /// When the table's last entry ends at the end of a page and the first
+    /// new page has the next frame number, new pages merge into that entry
+    /// as long as it stays within the limit. Pages beyond the ones `size`
+    /// needs are not used. `left_pages` is how many pages later calls will
+    /// still append (0 for the last call, which also puts the end mark on
+    /// the last entry); arrays are sized to leave room for them. The pages
+    /// are read once.
+    ///
+    /// # Errors
+    ///
+    /// Checked before anything changes: [`Error::NoPages`] for no pages,
+    /// [`Error::SegmentTooSmall`] when `max_segment` is below one page,
+    /// [`Error::AppendOffset`] for a non-zero offset when the table has
+    /// entries, [`Error::OffsetTooLarge`] for an offset of a page or more,
+    /// [`Error::ZeroLength`] for a size of 0, [`Error::SizeTooLarge`] when
+    /// the pages hold fewer than `size` bytes after the offset,
+    /// [`Error::Overflow`] when the table's byte length would overflow, and
+    /// [`Error::ChunkTooLarge`] when the chunk allocator serves arrays of
+    /// fewer than 2 slots. Then what the chunk allocator returns when an
+    /// array cannot be had; the table is then left exactly as it was
+    /// before the call.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sg_alloc::AppendTable;
+    /// use sg_core::{Error, PageProvider, VirtPages};
+    ///
+    /// let pages = VirtPages::new();
+    /// let page = pages.alloc_pages(0)?;
+    /// let mut append = AppendTable::new(&pages);
+    /// append.append_pages(&[page], 100, 96, u32::MAX, 1)?;
+    /// // Only the first call of an empty table may start inside a page.
+    /// let refused = append.append_pages(&[page], 8, 8, u32::MAX, 0);
+    /// assert_eq!(refused, Err(Error::AppendOffset { offset: 8 }));
+    /// assert_eq!(append.as_list().byte_len(), 96);
+    /// # drop(append);
+    /// # // SAFETY: allocated above with order 0; the table is gone.
+    /// # unsafe { pages.free_pages(page, 0) };
+    /// # Ok::<(), sg_core::Error>(())
+    /// ```
+    #[doc(alias = "sg_alloc_append_table_from_pages")]
+    pub fn append_pages(
+        &mut self,
+        pages: &[P::Page],
+        offset: usize,
+        size: u64,
+        max_segment: u32,
+        left_pages: usize,
+    ) -> Result<(), Error> {
+        let page_size = P::PAGE_SIZE as u64;
+        if pages.is_empty() {
+            return Err(Error::NoPages);
+        }
+        let rule = RunRule::new::<P>(max_segment)?;
+        if offset != 0 && self.chain.entries() != 0 {
+            return Err(Error::AppendOffset { offset });
+        }
+        if offset >= P::PAGE_SIZE {
+            return Err(Error::OffsetTooLarge {
+                offset,
+                page_size: P::PAGE_SIZE,
+            });
+        }
+        if size == 0 {
+            return Err(Error::ZeroLength);
+        }
+        let available = (pages.len() as u64)
+            .checked_mul(page_size)
+            .map_or(u64::MAX, |bytes| bytes - offset as u64);
+        if size > available {
+            return Err(Error::SizeTooLarge { size, available });
+        }
+        if self.chain.byte_len().checked_add(size).is_none() {
+            return Err(Error::Overflow {
+                what: "table byte length",
+            });
+        }
+        let capacity = self.chain.chunks().max_entries();
+        if capacity < 2 {
+            return Err(Error::ChunkTooLarge {
+                requested: 2,
+                max: capacity,
+            });
+        }
+
+        // Only the pages that hold the `size` bytes: at most `pages.len()`,
+        // since `size` fits in them (with a zero-sized page handle, their
+        // byte count may overflow a u64, and then so may this end).
+        let end = (offset as u64).checked_add(size).ok_or(Error::Overflow {
+            what: "offset plus size",
+        })?;
+        let used = usize::try_from(end.div_ceil(page_size))
+            .map_or(pages.len(), |used| used.min(pages.len()));
+        let pages = &pages[..used];
+        let provider = &self.provider;
+        let mut append = Appender::begin(&mut self.chain, capacity);
+        let mut left = size;
+        let mut index = 0;
+
+        // Merge the first pages into the last entry while its run goes on.
+        if let Some((first, mut run)) = append.last().and_then(|last| {
+            let end = u64::from(last.offset()) + u64::from(last.length());
+            let page = last.page()?;
+            (end % page_size == 0).then_some((page, (end / page_size) as usize))
+        }) {
+            let mut grown = 0;
+            while index < pages.len() && rule.continues(provider, first, run, pages[index]) {
+                let bytes = left.min(page_size);
+                grown += bytes;
+                left -= bytes;
+                run += 1;
+                index += 1;
+            }
+            if grown > 0 {
+                append.grow_last(grown)?;
+            }
+        }
+
+        // One entry per run of the remaining pages.
+        let mut offset = offset as u64;
+        while index < pages.len() {
+            let first = pages[index];
+            let mut run = 1;
+            while index + run < pages.len()
+                && rule.continues(provider, first, run, pages[index + run])
+            {
+                run += 1;
+            }
+            // At most `max_pages` pages, so within `max_segment`: a u32.
+            let length = left.min(run as u64 * page_size - offset);
+            // Every entry still to come takes at least one page.
+            let needed = (pages.len() - index).saturating_add(left_pages);
+            append.push(first, length as u32, offset as u32, needed)?;
+            left -= length;
+            offset = 0;
+            index += run;
+        }
+        debug_assert_eq!(left, 0);
+        append.commit(left_pages == 0);
+        Ok(())
+    }
+
+    /// Data entries so far.
+    #[inline]
+    pub fn orig_nents(&self) -> usize {
+        self.chain.entries()
+    }
+
+    /// Bytes so far.
+    #[inline]
+    pub fn byte_len(&self) -> u64 {
+        self.chain.byte_len()
+    }
+
+    /// Whether nothing was appended yet.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.chain.entries() == 0
+    }
+
+    /// Arrays of entries so far.
+    #[inline]
+    pub fn arrays(&self) -> usize {
+        self.chain.arrays()
+    }
+
+    /// The provider that maps the table's pages.
+    #[inline]
+    pub fn provider(&self) -> &P {
+        &self.provider
+    }
+
+    /// A view of the entries so far.
+    #[inline]
+    pub fn as_list(&self) -> SgList<'_, P> {
+        self.chain.list(usize::MAX, &self.provider)
+    }
+
+    /// The finished table; its last entry carries the end mark (whatever
+    /// the last call's `left_pages` said).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoEntries`] when nothing was appended.
+    pub fn finish(self) -> Result<SgTable<P, C>, Error> {
+        let AppendTable {
+            mut chain,
+            provider,
+        } = self;
+        let last = chain.last_mut().ok_or(Error::NoEntries)?;
+        last.mark_end();
+        Ok(SgTable::from_chain(chain, provider))
+    }
+}
+
+impl<P: PageProvider, C: ChunkAllocator<P::Page>> fmt::Debug for AppendTable<P, C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AppendTable")
+            .field("orig_nents", &self.orig_nents())
+            .field("byte_len", &self.byte_len())
+            .field("arrays", &self.arrays())
+            .field("entries", &self.as_list())
+            .finish()
+    }
+}
+
+impl<P: PageProvider> SgTable<P> {
+    /// A table over `size` bytes of `pages` starting `offset` bytes into the
+    /// first page, one entry per run of pages with consecutive frame
+    /// numbers (the kernel's `sg_alloc_table_from_pages`, whose entries are
+    /// limited only by `u32::MAX`); arrays come from the heap.
+    ///
+    /// # Errors
+    ///
+    /// As [`AppendTable::append_pages`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sg_alloc::SgTable;
+    /// use sg_core::{PageProvider, VirtPages};
+    ///
+    /// let pages = VirtPages::new();
+    /// let run = pages.alloc_pages(1)?; // two contiguous pages
+    /// // The run, then its first page again: two runs.
+    /// let table = SgTable::from_pages(&pages, &[run, pages.nth(run, 1), run], 96, 9000)?;
+    /// let lengths: Vec<u32> = table.as_list().iter().map(|entry| entry.length()).collect();
+    /// assert_eq!(lengths, [8096, 904]);
+    /// drop(table);
+    /// // SAFETY: allocated above with order 1; the table is gone.
+    /// unsafe { pages.free_pages(run, 1) };
+    /// # Ok::<(), sg_core::Error>(())
+    /// ```
+    #[doc(alias = "sg_alloc_table_from_pages")]
+    pub fn from_pages(
+        provider: P,
+        pages: &[P::Page],
+        offset: usize,
+        size: u64,
+    ) -> Result<Self, Error> {
+        Self::from_pages_in(provider, pages, offset, size, u32::MAX, HeapChunks::new())
+    }
+
+    /// As [`from_pages`](Self::from_pages), with no entry longer than
+    /// `max_segment` bytes rounded down to whole pages (the kernel's
+    /// `sg_alloc_table_from_pages_segment`).
+    ///
+    /// # Errors
+    ///
+    /// As [`AppendTable::append_pages`].
+    #[doc(alias = "sg_alloc_table_from_pages_segment")]
+    pub fn from_pages_segment(
+        provider: P,
+        pages: &[P::Page],
+        offset: usize,
+        size: u64,
+        max_segment: u32,
+    ) -> Result<Self, Error> {
+        Self::from_pages_in(
+            provider,
+            pages,
+            offset,
+            size,
+            max_segment,
+            HeapChunks::new(),
+        )
+    }
+}
+
+impl<P: PageProvider, C: ChunkAllocator<P::Page>> SgTable<P, C> {
+    /// As [`from_pages_segment`](SgTable::from_pages_segment), with arrays
+    /// from `chunks`: the append form with nothing to come.
+    ///
+    /// # Errors
+    ///
+    /// As [`AppendTable::append_pages`].
+    #[doc(alias = "sg_alloc_table_from_pages_segment")]
+    pub fn from_pages_in(
+        provider: P,
+        pages: &[P::Page],
+        offset: usize,
+        size: u64,
+        max_segment: u32,
+        chunks: C,
+    ) -> Result<Self, Error> {
+        let mut append = AppendTable::new_in(provider, chunks);
+        append.append_pages(pages, offset, size, max_segment, 0)?;
+        append.finish()
+    }
+}

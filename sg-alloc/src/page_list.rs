@@ -1,0 +1,258 @@
+//! `PageList`: a list that owns its data pages (the kernel's `sgl_alloc`).
+
+use core::fmt;
+
+use sg_core::{ChunkAllocator, Error, HeapChunks, PageProvider, SgList, SgListMut, order_bytes};
+
+use crate::SgTable;
+
+/// A list that owns its data: runs of `2^order` pages from the provider,
+/// one per entry, enough to hold a given number of bytes (the kernel's
+/// `sgl_alloc_order`).
+///
+/// Every entry but the last holds `PAGE_SIZE << order` bytes; the last
+/// holds the rest. A chainable list has one spare entry after the data
+/// entries, which carries the end mark instead of the last data entry (the
+/// kernel keeps it for chaining another list there).
+///
+/// Dropping the list gives back every page and array (the kernel's
+/// `sgl_free_order` and `sgl_free`); [`free_n`](Self::free_n) gives back
+/// the pages of the first entries only. The entries cannot be changed from
+/// outside, so the pages given back are exactly the ones allocated; the
+/// bytes can be written through [`as_list_mut`](Self::as_list_mut).
+///
+/// # Examples
+///
+/// ```
+/// use sg_alloc::PageList;
+/// use sg_core::VirtPages;
+///
+/// let list = PageList::with_order(VirtPages::new(), 20_000, 1, false)?;
+/// assert_eq!(list.nents(), 3); // 8192 + 8192 + 3616
+/// let lengths: Vec<u32> = list.as_list().iter().map(|entry| entry.length()).collect();
+/// assert_eq!(lengths, [8192, 8192, 3616]);
+/// assert!(list.as_list().last(3)?.is_last());
+/// # Ok::<(), sg_core::Error>(())
+/// ```
+#[doc(alias = "sgl_free")]
+#[doc(alias = "sgl_free_order")]
+pub struct PageList<P: PageProvider, C: ChunkAllocator<P::Page> = HeapChunks> {
+    /// The data entries, then the spare when chainable.
+    table: SgTable<P, C>,
+    /// Data entries.
+    nents: usize,
+    order: u32,
+    chainable: bool,
+    /// Leading data entries whose pages this list gives back.
+    owned: usize,
+}
+
+impl<P: PageProvider> PageList<P> {
+    /// A list of single pages holding `length` bytes, not chainable, with
+    /// page-sized arrays from the heap (the kernel's `sgl_alloc`).
+    ///
+    /// # Errors
+    ///
+    /// As [`with_order_in`](Self::with_order_in).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sg_alloc::PageList;
+    /// use sg_core::VirtPages;
+    ///
+    /// let list = PageList::new(VirtPages::new(), 10_000)?;
+    /// assert_eq!((list.nents(), list.byte_len()), (3, 10_000));
+    /// # Ok::<(), sg_core::Error>(())
+    /// ```
+    #[doc(alias = "sgl_alloc")]
+    pub fn new(provider: P, length: u64) -> Result<Self, Error> {
+        Self::with_order_in(provider, length, 0, false, HeapChunks::new())
+    }
+
+    /// A list of runs of `2^order` pages holding `length` bytes, with a
+    /// spare entry when `chainable`, and page-sized arrays from the heap
+    /// (the kernel's `sgl_alloc_order`).
+    ///
+    /// # Errors
+    ///
+    /// As [`with_order_in`](Self::with_order_in).
+    #[doc(alias = "sgl_alloc_order")]
+    pub fn with_order(
+        provider: P,
+        length: u64,
+        order: u32,
+        chainable: bool,
+    ) -> Result<Self, Error> {
+        Self::with_order_in(provider, length, order, chainable, HeapChunks::new())
+    }
+}
+
+impl<P: PageProvider, C: ChunkAllocator<P::Page>> PageList<P, C> {
+    /// A list of runs of `2^order` pages holding `length` bytes, with a
+    /// spare entry when `chainable`, and arrays from `chunks` (the kernel's
+    /// `sgl_alloc_order`). Lengths of 4 GiB and more work wherever the
+    /// entry count fits a `usize`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ZeroLength`] for a length of 0; [`Error::Overflow`] when
+    /// `2^order` pages do not fit an entry's `u32` length or the entry
+    /// count does not fit (in a `usize`, or in memory); then what `chunks`
+    /// or the provider return when memory cannot be had, after giving back
+    /// every page and array taken.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sg_alloc::PageList;
+    /// use sg_core::{HeapChunks, VirtPages};
+    ///
+    /// let list = PageList::with_order_in(VirtPages::new(), 4096, 0, true, HeapChunks::new())?;
+    /// assert_eq!(list.nents(), 1);
+    /// // The data entry has no end mark: the spare after it has.
+    /// assert!(!list.as_list().first().unwrap().is_last());
+    /// # Ok::<(), sg_core::Error>(())
+    /// ```
+    #[doc(alias = "sgl_alloc_order")]
+    pub fn with_order_in(
+        provider: P,
+        length: u64,
+        order: u32,
+        chainable: bool,
+        chunks: C,
+    ) -> Result<Self, Error> {
+        if length == 0 {
+            return Err(Error::ZeroLength);
+        }
+        let element = order_bytes::<P>(order)? as u64;
+        if element > u64::from(u32::MAX) {
+            return Err(Error::Overflow {
+                what: "entry length of the order",
+            });
+        }
+        let count_overflow = Error::Overflow {
+            what: "entry count",
+        };
+        let nents = usize::try_from(length.div_ceil(element)).map_err(|_| count_overflow)?;
+        let slots = nents
+            .checked_add(usize::from(chainable))
+            .ok_or(count_overflow)?;
+        let table = SgTable::new_in(provider, slots, chunks)?;
+        let mut list = PageList {
+            table,
+            nents,
+            order,
+            chainable,
+            owned: 0,
+        };
+        let (entries, provider) = list.table.entries_mut_and_provider();
+        let mut left = length;
+        for mut entry in entries.take(nents) {
+            // On failure `list` is dropped, which gives back the `owned`
+            // pages taken so far and the arrays.
+            let page = provider.alloc_pages(order)?;
+            let bytes = left.min(element);
+            // At most `element`, which fits a u32 (checked above).
+            entry.set_page(page, bytes as u32, 0);
+            left -= bytes;
+            list.owned += 1;
+        }
+        debug_assert_eq!((left, list.owned), (0, nents));
+        Ok(list)
+    }
+
+    /// Data entries (the kernel's `nent`), the spare not included.
+    #[inline]
+    pub fn nents(&self) -> usize {
+        self.nents
+    }
+
+    /// Each entry's pages are a run of `2^order` pages.
+    #[inline]
+    pub fn order(&self) -> u32 {
+        self.order
+    }
+
+    /// Whether a spare entry follows the data entries.
+    #[inline]
+    pub fn is_chainable(&self) -> bool {
+        self.chainable
+    }
+
+    /// The bytes the list holds: the length it was made for.
+    #[inline]
+    pub fn byte_len(&self) -> u64 {
+        self.table.byte_len()
+    }
+
+    /// The provider the pages came from.
+    #[inline]
+    pub fn provider(&self) -> &P {
+        self.table.provider()
+    }
+
+    /// A view of the data entries.
+    #[inline]
+    pub fn as_list(&self) -> SgList<'_, P> {
+        self.table.prefix(self.nents)
+    }
+
+    /// An exclusive view of the data entries, for writing the bytes.
+    #[inline]
+    pub fn as_list_mut(&mut self) -> SgListMut<'_, P> {
+        self.table.prefix_mut(self.nents)
+    }
+
+    /// Gives back the pages of the first `n` data entries, stopping early
+    /// at an entry without a page, and the arrays (the kernel's
+    /// `sgl_free_n_order`).
+    ///
+    /// The pages of later entries are not given back: they stay allocated
+    /// for good, as in the kernel, where their owner has taken them over.
+    /// Drop the list instead to give everything back.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sg_alloc::PageList;
+    /// use sg_testkit::MockPages;
+    ///
+    /// let mock = MockPages::<4096>::new();
+    /// let list = PageList::new(&mock, 3 * 4096)?;
+    /// list.free_n(2);
+    /// assert_eq!(mock.live_allocations(), 1); // the third page is kept
+    /// # mock.skip_check_on_drop();
+    /// # Ok::<(), sg_core::Error>(())
+    /// ```
+    #[doc(alias = "sgl_free_n_order")]
+    pub fn free_n(mut self, n: usize) {
+        self.owned = self.owned.min(n);
+    }
+}
+
+impl<P: PageProvider, C: ChunkAllocator<P::Page>> Drop for PageList<P, C> {
+    fn drop(&mut self) {
+        let provider = self.table.provider();
+        for entry in self.table.prefix(self.owned).iter() {
+            let Some(page) = entry.page() else { break };
+            // SAFETY: the first `owned` data entries hold the pages this
+            // list allocated from `provider` with `order` (their entries are
+            // never changed after that), each freed once, here; no view of
+            // the list outlives it.
+            unsafe { provider.free_pages(page, self.order) };
+        }
+    }
+}
+
+impl<P: PageProvider, C: ChunkAllocator<P::Page>> fmt::Debug for PageList<P, C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PageList")
+            .field("nents", &self.nents)
+            .field("order", &self.order)
+            .field("chainable", &self.chainable)
+            .field("byte_len", &self.byte_len())
+            .field("entries", &self.as_list())
+            .finish()
+    }
+}

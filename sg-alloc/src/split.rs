@@ -1,0 +1,192 @@
+//! `split`: new tables over consecutive byte ranges of a list (the
+//! kernel's `sg_split`).
+
+use alloc::vec;
+use alloc::vec::Vec;
+
+use sg_core::{ChunkAllocator, Error, HeapChunks, PageProvider, Segments, SgList};
+
+use crate::SgTable;
+
+/// Splits `sizes.len()` consecutive byte ranges off `list`, starting `skip`
+/// bytes in, each into a new table with page-sized arrays from the heap
+/// (the kernel's `sg_split`).
+///
+/// Table `i` covers `sizes[i]` bytes, right after the bytes of table
+/// `i - 1`. Its first entry is trimmed at the front and its last at the
+/// back (and end-marked); an entry boundary never gives a leading entry of
+/// zero length, and entries of zero length in the input are left out. The
+/// tables name the input's pages but not its arrays, and carry no DMA
+/// fields. They borrow the input's provider for the input's lifetime, so
+/// they cannot outlive the list whose pages they name (such as a
+/// [`PageList`](crate::PageList), which frees its pages on drop). The input
+/// may itself be a byte-range slice of a list.
+///
+/// # Errors
+///
+/// [`Error::ZeroLength`] for a size of 0, [`Error::Overflow`] when the
+/// sizes and skip overflow a `u64`, [`Error::ListTooShort`] when the list
+/// holds fewer than `skip` plus the sizes, and what the chunk allocator
+/// returns (the tables built so far are dropped).
+///
+/// # Examples
+///
+/// ```
+/// use sg_alloc::{SgTable, split};
+/// use sg_core::{PageProvider, VirtPages};
+///
+/// let pages = VirtPages::new();
+/// let run = pages.alloc_pages(1)?; // two contiguous pages
+/// let table = SgTable::from_pages(&pages, &[run, pages.nth(run, 1), run], 0, 10_000)?;
+/// let pieces = split(table.as_list(), 100, &[8092, 1000])?;
+/// // The first piece ends exactly at the end of the first entry, so the
+/// // second starts with the second entry, untrimmed.
+/// assert_eq!(pieces[0].as_list().count(), 1);
+/// assert_eq!(pieces[1].as_list().first().unwrap().offset(), 0);
+/// assert_eq!(pieces[1].byte_len(), 1000);
+/// drop(pieces);
+/// drop(table);
+/// // SAFETY: allocated above with order 1; the tables are gone.
+/// unsafe { pages.free_pages(run, 1) };
+/// # Ok::<(), sg_core::Error>(())
+/// ```
+#[doc(alias = "sg_split")]
+pub fn split<'a, P: PageProvider>(
+    list: SgList<'a, P>,
+    skip: u64,
+    sizes: &[u64],
+) -> Result<Vec<SgTable<&'a P>>, Error> {
+    split_in(list, skip, sizes, HeapChunks::new())
+}
+
+/// As [`split`], with each table's arrays from a clone of `chunks` (pass a
+/// reference to share one allocator, such as a [`ChunkPool`](crate::ChunkPool)).
+///
+/// # Errors
+///
+/// As [`split`].
+#[doc(alias = "sg_split")]
+pub fn split_in<'a, P, C>(
+    list: SgList<'a, P>,
+    skip: u64,
+    sizes: &[u64],
+    chunks: C,
+) -> Result<Vec<SgTable<&'a P, C>>, Error>
+where
+    P: PageProvider,
+    C: ChunkAllocator<P::Page> + Clone,
+{
+    if sizes.contains(&0) {
+        return Err(Error::ZeroLength);
+    }
+    let total = sizes
+        .iter()
+        .try_fold(0u64, |total, &size| total.checked_add(size))
+        .ok_or(Error::Overflow {
+            what: "split sizes",
+        })?;
+    skip.checked_add(total)
+        .ok_or(Error::Overflow { what: "split end" })?;
+    let range = list.slice(skip, total)?;
+    let provider = list.provider();
+
+    let mut counts = vec![0usize; sizes.len()];
+    for piece in Pieces::new(range.segments(), sizes) {
+        counts[piece.index] += 1;
+    }
+
+    let mut tables = Vec::with_capacity(sizes.len());
+    let mut pieces = Pieces::new(range.segments(), sizes);
+    for &count in &counts {
+        let mut table = SgTable::new_in(provider, count, chunks.clone())?;
+        for mut entry in table.entries_mut() {
+            let Some(piece) = pieces.next() else {
+                debug_assert!(false, "the second walk sees what the first saw");
+                break;
+            };
+            let (page, offset) = page_and_offset(provider, piece.page, piece.offset);
+            entry.set_page(page, piece.len, offset);
+        }
+        tables.push(table);
+    }
+    Ok(tables)
+}
+
+/// `offset` bytes from the start of `page` as an entry's page and `u32`
+/// offset: the same page when the offset fits, otherwise the page the
+/// bytes start in.
+fn page_and_offset<P: PageProvider>(provider: &P, page: P::Page, offset: u64) -> (P::Page, u32) {
+    match u32::try_from(offset) {
+        Ok(offset) => (page, offset),
+        Err(_) => {
+            let page_size = P::PAGE_SIZE as u64;
+            // Less than a page after the division: fits a u32. The page
+            // count fits a usize: the bytes are in memory.
+            let later = provider.nth(page, (offset / page_size) as usize);
+            (later, (offset % page_size) as u32)
+        }
+    }
+}
+
+/// A part of a segment of the input that goes to one table.
+struct Piece<Pg> {
+    /// Which table.
+    index: usize,
+    page: Pg,
+    /// Where the bytes start, from the start of `page`.
+    offset: u64,
+    len: u32,
+}
+
+/// Walks the segments of the range once, cutting them where the tables'
+/// sizes say.
+struct Pieces<'a, 's, Pg: Copy> {
+    segments: Segments<'a, Pg>,
+    /// What is left of the segment being cut: page, offset, length.
+    current: Option<(Pg, u64, u32)>,
+    sizes: &'s [u64],
+    index: usize,
+    left_in_piece: u64,
+}
+
+impl<'a, 's, Pg: Copy> Pieces<'a, 's, Pg> {
+    fn new(segments: Segments<'a, Pg>, sizes: &'s [u64]) -> Self {
+        Pieces {
+            segments,
+            current: None,
+            sizes,
+            index: 0,
+            left_in_piece: sizes.first().copied().unwrap_or(0),
+        }
+    }
+}
+
+impl<Pg: Copy> Iterator for Pieces<'_, '_, Pg> {
+    type Item = Piece<Pg>;
+
+    fn next(&mut self) -> Option<Piece<Pg>> {
+        while self.left_in_piece == 0 {
+            self.index += 1;
+            self.left_in_piece = *self.sizes.get(self.index)?;
+        }
+        let (page, offset, len) = match self.current.take() {
+            Some(rest) => rest,
+            None => {
+                let segment = self.segments.next()?;
+                (segment.page, segment.offset, segment.len)
+            }
+        };
+        // At most `len`, a u32.
+        let take = u64::from(len).min(self.left_in_piece) as u32;
+        if take < len {
+            self.current = Some((page, offset + u64::from(take), len - take));
+        }
+        self.left_in_piece -= u64::from(take);
+        Some(Piece {
+            index: self.index,
+            page,
+            offset,
+            len: take,
+        })
+    }
+}
