@@ -154,7 +154,9 @@ impl<P: PageProvider, C: ChunkAllocator<P::Page>> PageList<P, C> {
             let page = provider.alloc_pages(order)?;
             let bytes = left.min(element);
             // At most `element`, which fits a u32 (checked above).
-            entry.set_page(page, bytes as u32, 0);
+            // SAFETY: the bytes lie in the pages just allocated, which the
+            // list owns and reaches through no other list.
+            unsafe { entry.set_page(page, bytes as u32, 0) };
             left -= bytes;
             list.owned += 1;
         }

@@ -105,7 +105,10 @@ where
                 break;
             };
             let (page, offset) = page_and_offset(provider, piece.page, piece.offset);
-            entry.set_page(page, piece.len, offset);
+            // SAFETY: the piece is a part of an entry of the input list,
+            // whose bytes its maker vouched for; the pieces borrow the
+            // input's provider for the input's lifetime.
+            unsafe { entry.set_page(page, piece.len, offset) };
         }
         tables.push(table);
     }

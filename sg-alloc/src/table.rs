@@ -42,7 +42,8 @@ use crate::chunks::{FirstChunk, WithFirstChunk, chain_with_first};
 /// let mut table = SgTable::new(&pages, 300)?; // three arrays: 127 + 127 + 46
 /// assert_eq!((table.orig_nents(), table.arrays()), (300, 3));
 /// for (index, mut entry) in table.entries_mut().enumerate() {
-///     entry.set_page(page, 8, (index % 512) as u32 * 8);
+///     // SAFETY: 8 bytes of the page allocated above, in no other list.
+///     unsafe { entry.set_page(page, 8, (index % 512) as u32 * 8) };
 /// }
 /// assert_eq!(table.byte_len(), 2400);
 /// assert_eq!(table.as_list().count(), 300);
@@ -223,8 +224,11 @@ impl<P: PageProvider, C: ChunkAllocator<P::Page>> SgTable<P, C> {
     /// let page = pages.alloc_pages(0)?;
     /// let mut table = SgTable::new(&pages, 2)?;
     /// let mut entries = table.entries_mut();
-    /// entries.next().unwrap().set_page(page, 100, 0);
-    /// entries.next().unwrap().set_page(page, 50, 200);
+    /// // SAFETY: bytes of the page allocated above, in no other list.
+    /// unsafe {
+    ///     entries.next().unwrap().set_page(page, 100, 0);
+    ///     entries.next().unwrap().set_page(page, 50, 200);
+    /// }
     /// assert_eq!(table.as_list().byte_len(), 150);
     /// # drop(table);
     /// # // SAFETY: allocated above with order 0; the table is gone.

@@ -132,7 +132,8 @@ fn threads_share_a_pool() {
                     let Ok(array) = pool.alloc(4) else { continue };
                     let mark = thread << 32 | round;
                     // SAFETY: the array is this thread's until freed: 4
-                    // entries valid for writes.
+                    // entries valid for writes; the entries are never made a
+                    // list.
                     unsafe {
                         for slot in 0..4 {
                             let mut entry = SgEntry::new();

@@ -55,7 +55,9 @@ fn work(
     let mut total = 0;
     let mut table = SgTable::new_in(provider, 300, pool)?;
     for (index, mut entry) in table.entries_mut().enumerate() {
-        entry.set_page(pages[index % pages.len()], 64, 0);
+        // SAFETY: 64 bytes of a page the caller allocated; the table only
+        // counts them.
+        unsafe { entry.set_page(pages[index % pages.len()], 64, 0) };
     }
     total += table.as_list().byte_len() + table.as_list().count() as u64;
     drop(table);

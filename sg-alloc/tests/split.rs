@@ -15,6 +15,7 @@ fn sample(mock: &Mock4k) -> BuiltList<MockPage> {
     let pages = mock.add_pages([10, 20, 30]);
     fill(mock, [10, 20, 30], 7);
     BuiltList::new(
+        mock,
         &[
             (pages[0], 100, 50),
             (pages[1], 0, 0),
@@ -128,7 +129,7 @@ fn offsets_past_u32_move_to_a_later_page() {
     let mock = MockPages::<4096>::new();
     let pages = mock.add_pages([1_048_575, 1_048_576]);
     fill(&mock, [1_048_575, 1_048_576], 3);
-    let built = BuiltList::new(&[(MockPage::new(0), 16, u32::MAX - 7)], &[]);
+    let built = BuiltList::new(&mock, &[(MockPage::new(0), 16, u32::MAX - 7)], &[]);
     let list = built.list(&mock);
     let pieces = split(list, 8, &[8]).unwrap();
     assert_eq!(spans(pieces[0].as_list()), [(1_048_576, 0, 8)]);
@@ -143,7 +144,7 @@ fn a_failed_split_gives_back_every_array() {
     let mock = Mock4k::new();
     let pages = mock.add_pages(0..12);
     let entries: Vec<(MockPage, u32, u32)> = pages.iter().map(|&page| (page, 4096, 0)).collect();
-    let built = BuiltList::new(&entries, &[5]);
+    let built = BuiltList::new(&mock, &entries, &[5]);
     let list = built.list(&mock);
     let points = for_each_chunk_failure(Some(3), |chunks| {
         let pieces = split_in(list, 100, &[5 * 4096, 5 * 4096], chunks)?;

@@ -207,7 +207,8 @@ fn entries_mut_writes_data_entries_and_keeps_the_byte_count() {
     assert_eq!(table.entries_mut().len(), 10);
     for (index, mut entry) in table.entries_mut().enumerate() {
         assert!(!entry.is_chain());
-        entry.set_page(pages[index], 100 + index as u32, 8 * index as u32);
+        // SAFETY: bytes inside the mock's page, in no other list.
+        unsafe { entry.set_page(pages[index], 100 + index as u32, 8 * index as u32) };
         entry.set_dma(0x1000 * index as u64, 7);
     }
     let expected: u64 = (0..10).map(|index| 100 + index).sum();
@@ -221,8 +222,11 @@ fn entries_mut_writes_data_entries_and_keeps_the_byte_count() {
     assert_eq!(walked, expected);
     // Shortening and lengthening keep the count right.
     let mut first = table.entries_mut().next().unwrap();
-    first.set_page(pages[0], 1, 0);
-    first.set_page(pages[0], 4096, 0);
+    // SAFETY: bytes inside the mock's page, in no other list.
+    unsafe {
+        first.set_page(pages[0], 1, 0);
+        first.set_page(pages[0], 4096, 0);
+    }
     assert_eq!(table.byte_len(), expected - 100 + 4096);
     let found = entries(table.as_list());
     assert_eq!(found[3].pfn, 3);

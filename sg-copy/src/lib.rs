@@ -1,2 +1,94 @@
-//! sg-copy: part of the sg scatter-gather workspace (not yet built).
+//! Copying scatter-gather lists at the speed of `memcpy`: to and from
+//! linear buffers with a skip, zeroing, list to list, and (with `std`)
+//! `std::io` adapters and vectored-I/O slices.
+//!
+//! Every function takes a borrowed view from `sg-core`: [`SgList`] to read
+//! the list's bytes, [`SgListMut`] to write them. A view can be a whole
+//! table, its first `n` entries ([`SgList::take_entries`]) or a byte range
+//! ([`SgList::slice`]), so a range of a list is copied without a new list.
+//!
+//! | kernel | here |
+//! |---|---|
+//! | `sg_copy_to_buffer`, `sg_pcopy_to_buffer` | [`copy_to_slice`] |
+//! | `sg_copy_from_buffer`, `sg_pcopy_from_buffer` | [`copy_from_slice`] |
+//! | `sg_copy_buffer` | either, by direction |
+//! | `sg_zero_buffer` | [`zero`] |
+//! | (none) | [`copy_list`], [`ListReader`], [`ListCursor`], [`with_io_slices`], [`with_io_slices_mut`] |
+//!
+//! Every function returns the bytes it actually copied or zeroed (the
+//! kernel's semantics: short when the list ends first, 0 when the skip is
+//! past the end); none allocates but the io-slice helpers.
+//!
+//! # Speed
+//!
+//! On a linearly mapped provider (process memory, a kernel-style lowmem),
+//! each contiguous run of bytes is one `memcpy` or `memset`, including runs
+//! that continue across neighbouring entries at a page boundary (the next
+//! entry starts the page after the previous one's last). The
+//! kernel maps and copies page by page; other providers here do the same.
+//!
+//! # Example
+//!
+//! ```
+//! use core::ptr::NonNull;
+//! use sg_core::{SgEntry, SgList, SgListMut, VirtPages};
+//!
+//! // A list over two separate buffers.
+//! let mut header = [0u8; 4];
+//! let mut body = [0u8; 12];
+//! let mut entries: [SgEntry<_>; 2] = Default::default();
+//! sg_core::init_table(&mut entries)?;
+//! // SAFETY: the buffers outlive the list and are only reached through it
+//! // while it is used.
+//! unsafe {
+//!     entries[0].set_buf(NonNull::from(&mut header).cast(), 4);
+//!     entries[1].set_buf(NonNull::from(&mut body).cast(), 12);
+//! }
+//! let pages = VirtPages::new();
+//!
+//! let written = sg_copy::copy_from_slice(SgListMut::new(&mut entries, &pages), 0, b"LEN=hello, world");
+//! assert_eq!(written, 16);
+//!
+//! let list = SgList::new(&entries, &pages);
+//! let mut greeting = [0u8; 5];
+//! assert_eq!(sg_copy::copy_to_slice(list, 4, &mut greeting), 5);
+//! assert_eq!(&greeting, b"hello");
+//! drop(entries);
+//! assert_eq!(&header, b"LEN=");
+//! # Ok::<(), sg_core::Error>(())
+//! ```
+//!
+//! # Features
+//!
+//! - `std` (default): [`ListReader`], [`ListCursor`], [`with_io_slices`]
+//!   and [`with_io_slices_mut`]. Without it the crate is `no_std`.
+
 #![no_std]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
+#![warn(missing_docs)]
+
+#[cfg(feature = "std")]
+extern crate std;
+
+mod copy;
+#[cfg(feature = "std")]
+mod io;
+#[cfg(feature = "std")]
+mod io_slices;
+mod zero;
+
+pub use copy::{copy_from_slice, copy_list, copy_to_slice};
+#[cfg(feature = "std")]
+pub use io::{ListCursor, ListReader};
+#[cfg(feature = "std")]
+pub use io_slices::{with_io_slices, with_io_slices_mut};
+pub use zero::zero;
+
+#[cfg(doc)]
+use sg_core::{SgList, SgListMut};
+
+/// The README's examples, run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -15,13 +15,20 @@ fn main() -> Result<(), Error> {
     // Two arrays: the last slot of the first links to the second.
     let mut tail: [SgEntry<VirtPage>; 2] = Default::default();
     sg_core::init_table(&mut tail)?;
-    tail[0].set_page(pages.nth(run, 2), 8192, 0); // pages 2 and 3 of the run
-    tail[1].set_page(lone, 100, 50);
+    // SAFETY: the bytes lie in the pages allocated above, which only this
+    // list reaches.
+    unsafe {
+        tail[0].set_page(pages.nth(run, 2), 8192, 0); // pages 2 and 3 of the run
+        tail[1].set_page(lone, 100, 50);
+    }
 
     let mut head: [SgEntry<VirtPage>; 3] = Default::default();
     sg_core::init_table(&mut head)?;
-    head[0].set_page(run, 4096, 0);
-    head[1].set_page(run, 1000, 5000); // offset past the first page
+    // SAFETY: as above.
+    unsafe {
+        head[0].set_page(run, 4096, 0);
+        head[1].set_page(run, 1000, 5000); // offset past the first page
+    }
     // SAFETY: `tail` outlives `head`'s link and is not touched while linked.
     unsafe { sg_core::chain(&mut head, NonNull::from(&mut tail[..]))? };
 

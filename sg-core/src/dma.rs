@@ -425,8 +425,11 @@ impl<P: PageProvider> SgList<'_, P> {
     /// let run = pages.alloc_pages(2)?;
     /// let mut entries: [SgEntry<_>; 2] = Default::default();
     /// sg_core::init_table(&mut entries)?;
-    /// entries[0].set_page(run, 10_000, 0); // 3 pieces of at most 4096
-    /// entries[1].set_page(run, 4096, 0); // 1 piece
+    /// // SAFETY: both describe bytes of the four pages allocated above.
+    /// unsafe {
+    ///     entries[0].set_page(run, 10_000, 0); // 3 pieces of at most 4096
+    ///     entries[1].set_page(run, 4096, 0); // 1 piece
+    /// }
     /// assert_eq!(SgList::new(&entries, &pages).count_for_dma(4096), Ok(4));
     /// # // SAFETY: allocated above with order 2; the list is not used again.
     /// # unsafe { pages.free_pages(run, 2) };

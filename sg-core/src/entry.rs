@@ -54,7 +54,8 @@ union Slot<Pg: Copy> {
 ///
 /// let mut entries: [SgEntry<u64>; 4] = Default::default();
 /// sg_core::init_table(&mut entries).unwrap();
-/// entries[0].set_page(7, 100, 8);
+/// // SAFETY: no list is made of these entries.
+/// unsafe { entries[0].set_page(7, 100, 8) };
 /// assert_eq!(entries[0].page(), Some(7));
 /// assert_eq!((entries[0].offset(), entries[0].length()), (8, 100));
 /// assert!(entries[3].is_last());
@@ -170,9 +171,25 @@ impl<Pg: Copy> SgEntry<Pg> {
 
     /// Makes this entry describe `length` bytes at `offset` from the start
     /// of `page`. A chain link becomes a data entry; the end mark is kept.
+    ///
+    /// # Safety
+    ///
+    /// The entry makes a claim that iterators and copies rely on, so the
+    /// caller promises, for as long as a list holding this entry is used
+    /// with a provider:
+    ///
+    /// - the bytes `offset..offset + length` of the run of pages from
+    ///   `page` (the page, then the pages after it in frame order) are
+    ///   initialised memory of pages the provider holds valid (for a page
+    ///   from `alloc_pages`, inside the pages allocated);
+    /// - while one list writes those bytes, no other list reads or writes
+    ///   them, and the other way round.
+    ///
+    /// A length of 0 claims nothing. Builders in `sg-alloc` make entries
+    /// over pages safely; this is for lists made by hand.
     #[doc(alias = "sg_set_page")]
     #[inline]
-    pub fn set_page(&mut self, page: Pg, length: u32, offset: u32) {
+    pub unsafe fn set_page(&mut self, page: Pg, length: u32, offset: u32) {
         self.slot = Slot { page };
         self.length = length;
         self.offset = offset;
@@ -245,7 +262,8 @@ impl<Pg: Copy> SgEntry<Pg> {
     /// let pages = VirtPages::new();
     /// let page = pages.alloc_pages(0).unwrap();
     /// let mut entry = SgEntry::new();
-    /// entry.set_page(page, 10, 5);
+    /// // SAFETY: bytes 5..15 of a page allocated above; no list is made.
+    /// unsafe { entry.set_page(page, 10, 5) };
     /// assert_eq!(entry.phys(&pages), Some(page.addr() as u64 + 5));
     /// // SAFETY: allocated above with order 0; `entry` is not used again.
     /// unsafe { pages.free_pages(page, 0) };
@@ -314,7 +332,8 @@ impl<Pg: Copy + fmt::Debug> fmt::Debug for SgEntry<Pg> {
 ///
 /// ```
 /// let mut entries: [sg_core::SgEntry<u64>; 3] = Default::default();
-/// entries[1].set_page(9, 1, 0);
+/// // SAFETY: no list is made of these entries.
+/// unsafe { entries[1].set_page(9, 1, 0) };
 /// sg_core::init_table(&mut entries).unwrap();
 /// assert_eq!(entries[1].page(), None);
 /// assert!(entries[2].is_last() && !entries[1].is_last());
@@ -395,12 +414,14 @@ mod tests {
         assert_eq!(entry.dma_address(), 0);
         entry.mark_end();
         assert!(!entry.is_last(), "a link never carries the end mark");
-        entry.set_page(3, 10, 20);
+        // SAFETY: the entry is never made a list.
+        unsafe { entry.set_page(3, 10, 20) };
         assert!(!entry.is_chain());
         assert_eq!(entry.link(), None);
         assert_eq!(entry.page(), Some(3));
         entry.mark_end();
-        entry.set_page(4, 1, 2);
+        // SAFETY: the entry is never made a list.
+        unsafe { entry.set_page(4, 1, 2) };
         assert!(entry.is_last());
         entry.unmark_end();
         assert!(!entry.is_last());
@@ -451,7 +472,8 @@ mod tests {
     #[test]
     fn debug_shows_data_and_links() {
         let mut entry = SgEntry::<u64>::new();
-        entry.set_page(1, 2, 3);
+        // SAFETY: the entry is never made a list.
+        unsafe { entry.set_page(1, 2, 3) };
         entry.set_dma(0x10, 2);
         let text = alloc::format!("{entry:?}");
         assert!(

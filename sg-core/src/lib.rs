@@ -34,12 +34,17 @@
 //!
 //! let mut tail: [SgEntry<_>; 2] = Default::default();
 //! sg_core::init_table(&mut tail)?;
-//! tail[0].set_page(run, 100, 4000); // crosses into the second page
-//! tail[1].set_page(pages.nth(run, 1), 8, 200);
+//! // SAFETY: the bytes lie in the two pages allocated above, and only
+//! // this list reaches them.
+//! unsafe {
+//!     tail[0].set_page(run, 100, 4000); // crosses into the second page
+//!     tail[1].set_page(pages.nth(run, 1), 8, 200);
+//! }
 //!
 //! let mut head: [SgEntry<_>; 2] = Default::default();
 //! sg_core::init_table(&mut head)?;
-//! head[0].set_page(run, 16, 0);
+//! // SAFETY: as above.
+//! unsafe { head[0].set_page(run, 16, 0) };
 //! // SAFETY: `tail` outlives `head`'s link and is not touched while linked.
 //! unsafe { sg_core::chain(&mut head, NonNull::from(&mut tail[..]))? };
 //!
@@ -55,13 +60,20 @@
 //!
 //! # Safety model
 //!
-//! Page handles are capabilities: a provider only hands out handles to
-//! memory that exists (making one from a raw address is `unsafe`), freeing
-//! pages is `unsafe`, and linking raw arrays is `unsafe`. With those
-//! promises kept, every safe operation stays inside the memory a list
-//! describes. Bytes are written only through an exclusive [`SgListMut`].
-//! Two lists that name the same pages are like two raw pointers to the same
-//! buffer: do not write through one while the other is mapped.
+//! - Page handles are capabilities: a provider only hands out handles to
+//!   whole, initialised pages that exist (making one from a raw address is
+//!   `unsafe`), and freeing pages is `unsafe`.
+//! - An entry is a claim about memory, so making one by hand
+//!   ([`SgEntry::set_page`], [`SgEntry::set_buf`]) and linking raw arrays
+//!   ([`chain`]) are `unsafe`; `sg-alloc`'s builders make entries over the
+//!   pages they are given, safely.
+//! - Bytes are written only through an exclusive [`SgListMut`]; iterators
+//!   hand out `&[u8]` and `&mut [u8]` slices of mapped pages.
+//!
+//! With those promises kept, every safe operation stays inside the memory a
+//! list describes. One rule is left to users, since handles are `Copy`: two
+//! lists that name the same pages are like two raw pointers to one buffer;
+//! do not write through one while the other is used.
 //!
 //! # Features
 //!

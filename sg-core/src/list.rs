@@ -30,9 +30,12 @@ use crate::{Error, PageProvider, SgEntry};
 /// let page = pages.alloc_pages(0).unwrap();
 /// let mut entries: [SgEntry<_>; 3] = Default::default();
 /// sg_core::init_table(&mut entries).unwrap();
-/// entries[0].set_page(page, 100, 0);
-/// entries[1].set_page(page, 50, 100);
-/// entries[2].set_page(page, 10, 150);
+/// // SAFETY: bytes 0..160 of the page allocated above, in no other list.
+/// unsafe {
+///     entries[0].set_page(page, 100, 0);
+///     entries[1].set_page(page, 50, 100);
+///     entries[2].set_page(page, 10, 150);
+/// }
 ///
 /// let list = SgList::new(&entries, &pages);
 /// assert_eq!(list.count(), 3);
@@ -423,7 +426,8 @@ impl<P: PageProvider> fmt::Debug for DebugEntries<'_, P> {
 /// let page = pages.alloc_pages(0).unwrap();
 /// let mut entries: [SgEntry<_>; 1] = Default::default();
 /// sg_core::init_table(&mut entries).unwrap();
-/// entries[0].set_page(page, 4096, 0);
+/// // SAFETY: the whole page allocated above, in no other list.
+/// unsafe { entries[0].set_page(page, 4096, 0) };
 /// let mut list = SgListMut::new(&mut entries, &pages);
 /// let tail = list.slice_mut(4000, 96).unwrap();
 /// assert_eq!(tail.as_list().byte_len(), 96);
@@ -612,6 +616,12 @@ impl<Pg: Copy> Clone for Entries<'_, Pg> {
     }
 }
 
+// SAFETY: the iterator reads entries of a view, shared and read-only, like
+// `SgList` (which is `Send` and `Sync` under the same bounds).
+unsafe impl<Pg: Copy + Send + Sync> Send for Entries<'_, Pg> {}
+// SAFETY: as for `Send`; `&Entries` allows nothing but reading.
+unsafe impl<Pg: Copy + Send + Sync> Sync for Entries<'_, Pg> {}
+
 impl<'a, Pg: Copy> Iterator for Entries<'a, Pg> {
     type Item = &'a SgEntry<Pg>;
 
@@ -655,6 +665,11 @@ impl<Pg: Copy> Clone for Segments<'_, Pg> {
         Segments { walk: self.walk }
     }
 }
+
+// SAFETY: as for `Entries`.
+unsafe impl<Pg: Copy + Send + Sync> Send for Segments<'_, Pg> {}
+// SAFETY: as for `Entries`.
+unsafe impl<Pg: Copy + Send + Sync> Sync for Segments<'_, Pg> {}
 
 impl<'a, Pg: Copy> Iterator for Segments<'a, Pg> {
     type Item = Segment<'a, Pg>;

@@ -39,8 +39,9 @@ use crate::Error;
 ///   no larger than 2^31.
 /// - [`map`](Self::map) returns a pointer to the first byte of the page
 ///   from which the bytes of the page that lists describe are valid for
-///   reads and writes until the matching [`unmap`](Self::unmap) (for pages
-///   a provider allocated, that is all `PAGE_SIZE` bytes). Memory reached
+///   reads and writes, and initialised, until the matching
+///   [`unmap`](Self::unmap) (for pages a provider allocated, that is all
+///   `PAGE_SIZE` bytes, initialised by `alloc_pages`). Memory reached
 ///   through a mapping is not accessed by the provider itself while the
 ///   mapping is live.
 /// - Frame numbers are truthful: if `pfn(b) == pfn(a) + k` for handles of
@@ -52,8 +53,8 @@ use crate::Error;
 ///   bytes until it is unmapped. Mapping costs nothing then, and iterators
 ///   hand out a whole run of an entry at once.
 /// - [`alloc_pages`](Self::alloc_pages) returns the first handle of `2^order`
-///   pages with consecutive frame numbers that nothing else uses until they
-///   are given to [`free_pages`](Self::free_pages).
+///   pages with consecutive frame numbers, with initialised bytes, that
+///   nothing else uses until they are given to [`free_pages`](Self::free_pages).
 pub unsafe trait PageProvider {
     /// A handle naming one page (the kernel's `struct page *`).
     ///

@@ -35,13 +35,13 @@ impl VirtPage {
     ///
     /// # Safety
     ///
-    /// The bytes of the page that lists describe are memory valid for reads
-    /// and writes, reachable from `address`, for as long as any list naming
-    /// the page is used, and are not accessed otherwise while a list maps
-    /// them (as for memory handed to a device). Pages at consecutive
-    /// addresses merge into one entry and may be reached with one pointer,
-    /// so a page that directly follows another in a list belongs to the same
-    /// allocation.
+    /// The [`VIRT_PAGE_SIZE`] bytes from `address` are initialised memory,
+    /// valid for reads and writes through `address`, for as long as any
+    /// list naming the page is used, and are not accessed otherwise while a
+    /// list maps them (as for memory handed to a device). Pages at
+    /// consecutive addresses merge into one entry and may be reached with
+    /// one pointer, so a page whose address directly follows another page
+    /// named in lists belongs to the same allocation.
     pub unsafe fn from_ptr(address: NonNull<u8>) -> Option<Self> {
         if address.as_ptr() as usize % VIRT_PAGE_SIZE != 0 {
             return None;
@@ -54,9 +54,10 @@ impl VirtPage {
     ///
     /// # Safety
     ///
-    /// As for [`from_ptr`](Self::from_ptr), for the page that holds
-    /// `address`; the bytes lists describe need not include the start of
-    /// the page.
+    /// The handle stands only for the bytes that entries made with it by
+    /// hand ([`SgEntry::set_page`], whose contract the caller keeps)
+    /// describe, not for the whole page: it must not be given to a builder
+    /// that describes whole pages (such as `sg-alloc`'s `from_pages`).
     pub unsafe fn containing(address: NonNull<u8>) -> (Self, u32) {
         let offset = address.as_ptr() as usize % VIRT_PAGE_SIZE;
         // The page may start before the allocation that holds `address`, so
@@ -196,9 +197,11 @@ unsafe impl<A: Allocator> PageProvider for VirtPages<A> {
 
     fn alloc_pages(&self, order: u32) -> Result<VirtPage, Error> {
         let layout = Self::layout(order)?;
+        // Zeroed: lists expose page bytes as slices, which must be
+        // initialised.
         let memory = self
             .allocator
-            .allocate(layout)
+            .allocate_zeroed(layout)
             .map_err(|_| Error::PagesUnavailable { order })?;
         Ok(VirtPage(memory.cast::<u8>()))
     }
@@ -220,14 +223,18 @@ impl SgEntry<VirtPage> {
     ///
     /// # Safety
     ///
-    /// The bytes are valid memory for as long as any list holding this entry
-    /// is used, and are not accessed otherwise while the list maps them (the
-    /// promise of [`VirtPage::from_ptr`] for each page they touch).
+    /// The `len` bytes at `buffer` are one allocation's initialised memory,
+    /// valid for reads and writes through `buffer` for as long as any list
+    /// holding this entry is used, and are not accessed otherwise while a
+    /// list maps them.
     #[doc(alias = "sg_set_buf")]
     pub unsafe fn set_buf(&mut self, buffer: NonNull<u8>, len: u32) {
-        // SAFETY: the caller's promise covers the page holding `buffer`.
+        // SAFETY: the handle is used for this entry only, whose bytes the
+        // caller vouches for.
         let (page, offset) = unsafe { VirtPage::containing(buffer) };
-        self.set_page(page, len, offset);
+        // SAFETY: the caller promises the `len` bytes at `buffer`, which
+        // are bytes `offset..offset + len` of the run from `page`.
+        unsafe { self.set_page(page, len, offset) };
     }
 
     /// A pointer to the first byte of this entry's data (the kernel's

@@ -219,7 +219,30 @@ impl EntryLayout {
             next_pfn += frames + 1;
             index = end;
         }
-        BuiltList::new(&placed, &self.arrays)
+        BuiltList::new(mock, &placed, &self.arrays)
+    }
+
+    /// The same layout for pages of `page_size` bytes instead of 4 KiB:
+    /// offsets and lengths divided by `4096 / page_size`, so that an offset
+    /// of a page or more stays one, and byte counts shrink with the pages.
+    ///
+    /// # Panics
+    ///
+    /// When `page_size` is not a power of two from 64 to 4096.
+    pub fn scaled(&self, page_size: usize) -> EntryLayout {
+        let factor = scale_factor(page_size);
+        EntryLayout {
+            entries: self
+                .entries
+                .iter()
+                .map(|spec| EntrySpec {
+                    offset: spec.offset / factor,
+                    len: spec.len / factor,
+                    ..*spec
+                })
+                .collect(),
+            arrays: self.arrays.clone(),
+        }
     }
 
     /// Total bytes of the entries.
@@ -315,10 +338,36 @@ impl Arbitrary for EntryLayout {
     }
 }
 
+/// `4096 / page_size`, for scaling generated sizes to smaller pages.
+fn scale_factor(page_size: usize) -> u32 {
+    assert!(
+        page_size.is_power_of_two() && (64..=4096).contains(&page_size),
+        "page size {page_size} is not a power of two from 64 to 4096"
+    );
+    (4096 / page_size) as u32
+}
+
 /// A maximum segment size for the builders from pages, for 4 KiB pages:
 /// whole pages, sizes between pages, sizes below one page, and `u32::MAX`.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct MaxSegment(pub u32);
+
+impl MaxSegment {
+    /// The same kind of limit for pages of `page_size` bytes: below one
+    /// page, whole pages, between pages or near `u32::MAX` as before.
+    ///
+    /// # Panics
+    ///
+    /// When `page_size` is not a power of two from 64 to 4096.
+    pub fn scaled(self, page_size: usize) -> u32 {
+        let factor = scale_factor(page_size);
+        if self.0 > u32::MAX - 8192 {
+            self.0
+        } else {
+            self.0 / factor
+        }
+    }
+}
 
 impl Arbitrary for MaxSegment {
     fn arbitrary(g: &mut Gen) -> Self {
@@ -361,6 +410,22 @@ fn position(g: &mut Gen) -> u64 {
         2 => small(g, 16),
         3 if cap >= 18_000 => u64::arbitrary(g) % (1 << 20),
         _ => u64::arbitrary(g) % (cap + 2_000),
+    }
+}
+
+impl SkipLen {
+    /// The same skip and length for pages of `page_size` bytes (divided by
+    /// `4096 / page_size`).
+    ///
+    /// # Panics
+    ///
+    /// When `page_size` is not a power of two from 64 to 4096.
+    pub fn scaled(self, page_size: usize) -> SkipLen {
+        let factor = u64::from(scale_factor(page_size));
+        SkipLen {
+            skip: self.skip / factor,
+            len: self.len / factor,
+        }
     }
 }
 

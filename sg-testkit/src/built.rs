@@ -6,11 +6,17 @@ use std::ptr::NonNull;
 
 use sg_core::{PageProvider, SgEntry, SgList, SgListMut, chain, init_table};
 
+use crate::{MockPage, MockPages};
+
 /// Data entries spread over chained arrays of chosen sizes.
 ///
 /// Every array but the last ends with a link to the next, the last data
 /// entry carries the end mark, and the arrays live on the heap for as long
 /// as the `BuiltList`.
+///
+/// Build it with [`new`](BuiltList::new), which checks every entry against
+/// the mock whose pages it names, and view it through that mock (or a
+/// provider that wraps it).
 ///
 /// # Examples
 ///
@@ -20,30 +26,64 @@ use sg_core::{PageProvider, SgEntry, SgList, SgListMut, chain, init_table};
 ///
 /// let mock = MockPages::<4096>::new();
 /// let pages = mock.add_pages([1, 2, 3]);
-/// let entries: Vec<(_, u32, u32)> = pages.iter().map(|&page| (page, 100, 0)).collect();
-/// let built = BuiltList::new(&entries, &[2, 1]); // arrays of 2 and 1 data entries
+/// let entries: Vec<_> = pages.iter().map(|&page| (page, 100, 0)).collect();
+/// let built = BuiltList::new(&mock, &entries, &[2, 1]); // arrays of 2 and 1 data entries
 /// let list = built.list(&mock);
 /// assert_eq!(list.count(), 3);
 /// assert_eq!(built.arrays(), 2);
 /// ```
 pub struct BuiltList<Pg: Copy> {
-    arrays: Vec<Box<[SgEntry<Pg>]>>,
+    /// The arrays, owned (made with `Box::into_raw`, freed on drop). They
+    /// are kept as raw pointers, never as boxes, so that reaching one array
+    /// never invalidates the links other arrays hold to it.
+    arrays: Vec<NonNull<[SgEntry<Pg>]>>,
     entries: usize,
 }
 
-// SAFETY: the arrays are owned boxes; links point only into them and are
-// only read through views borrowed from `self`.
+// SAFETY: the arrays are owned allocations; links point only into them and
+// are only read through views borrowed from `self`.
 unsafe impl<Pg: Copy + Send + Sync> Send for BuiltList<Pg> {}
 // SAFETY: as for `Send`.
 unsafe impl<Pg: Copy + Send + Sync> Sync for BuiltList<Pg> {}
 
+impl BuiltList<MockPage> {
+    /// Builds a list of `entries` (page, length, offset) over `mock`'s
+    /// pages, putting `data_per_array[i]` data entries in array i (a count
+    /// of 0 is taken as 1; the counts repeat cyclically until every entry
+    /// is placed; an empty `data_per_array` puts everything in one array).
+    /// An empty `entries` gives one array of one empty, end-marked entry.
+    ///
+    /// # Panics
+    ///
+    /// When an entry describes bytes of frames `mock` does not have.
+    #[track_caller]
+    pub fn new<const PAGE_SIZE: usize>(
+        mock: &MockPages<PAGE_SIZE>,
+        entries: &[(MockPage, u32, u32)],
+        data_per_array: &[usize],
+    ) -> Self {
+        for (index, &(page, length, offset)) in entries.iter().enumerate() {
+            assert!(
+                mock.holds(page, u64::from(offset), u64::from(length)),
+                "BuiltList: entry {index} ({length} bytes at {offset} from frame {}) is not on the mock's frames",
+                page.pfn()
+            );
+        }
+        // SAFETY: every entry's bytes lie on frames of `mock`, whose memory
+        // is initialised from the start and lives as long as the mock; tests
+        // keep to one writing list at a time.
+        unsafe { Self::new_unchecked(entries, data_per_array) }
+    }
+}
+
 impl<Pg: Copy> BuiltList<Pg> {
-    /// Builds a list of `entries` (page, length, offset), putting
-    /// `data_per_array[i]` data entries in array i (a count of 0 is taken
-    /// as 1; the counts repeat cyclically until every entry is placed; an
-    /// empty `data_per_array` puts everything in one array). An empty
-    /// `entries` gives one array of one empty, end-marked entry.
-    pub fn new(entries: &[(Pg, u32, u32)], data_per_array: &[usize]) -> Self {
+    /// [`BuiltList::new`] without the check, for any page type.
+    ///
+    /// # Safety
+    ///
+    /// The contract of [`SgEntry::set_page`] for every entry, with the
+    /// provider the list will be viewed through.
+    pub unsafe fn new_unchecked(entries: &[(Pg, u32, u32)], data_per_array: &[usize]) -> Self {
         let mut arrays: Vec<Box<[SgEntry<Pg>]>> = Vec::new();
         let mut rest = entries;
         let mut sizes = data_per_array.iter().cycle();
@@ -58,7 +98,8 @@ impl<Pg: Copy> BuiltList<Pg> {
             let mut array: Box<[SgEntry<Pg>]> = (0..slots.max(1)).map(|_| SgEntry::new()).collect();
             init_table(&mut array).expect("at least one slot");
             for (slot, &(page, length, offset)) in rest[..take].iter().enumerate() {
-                array[slot].set_page(page, length, offset);
+                // SAFETY: the caller's promise, entry by entry.
+                unsafe { array[slot].set_page(page, length, offset) };
             }
             arrays.push(array);
             rest = &rest[take..];
@@ -66,12 +107,16 @@ impl<Pg: Copy> BuiltList<Pg> {
                 break;
             }
         }
-        for index in (0..arrays.len() - 1).rev() {
-            let (before, after) = arrays.split_at_mut(index + 1);
-            let target = NonNull::from(&mut *after[0]);
-            // SAFETY: boxed arrays never move while `self` lives and are not
-            // written after construction; the chain only goes forward.
-            unsafe { chain(&mut before[index], target) }.expect("non-empty arrays");
+        let arrays: Vec<NonNull<[SgEntry<Pg>]>> = arrays
+            .into_iter()
+            .map(|array| NonNull::from(Box::leak(array)))
+            .collect();
+        for pair in arrays.windows(2) {
+            // SAFETY: the arrays are live, distinct allocations owned by the
+            // list, freed only on drop; the link targets the next array
+            // (never a cycle), which is not moved and is written only
+            // through views of this list.
+            unsafe { chain(&mut *pair[0].as_ptr(), pair[1]) }.expect("non-empty arrays");
         }
         BuiltList {
             arrays,
@@ -79,9 +124,35 @@ impl<Pg: Copy> BuiltList<Pg> {
         }
     }
 
+    /// Stores DMA fields in data entry `index` (counting from 0), as a DMA
+    /// mapper would.
+    ///
+    /// # Panics
+    ///
+    /// When there is no such entry.
+    pub fn set_dma(&mut self, index: usize, address: u64, length: u32) {
+        let mut left = index;
+        for &array in &self.arrays {
+            // SAFETY: the array is live and owned by `self`, borrowed
+            // mutably here; no view of the list is alive (views borrow
+            // `self`).
+            let array = unsafe { &mut *array.as_ptr() };
+            for entry in array.iter_mut().filter(|entry| !entry.is_chain()) {
+                if left == 0 {
+                    entry.set_dma(address, length);
+                    return;
+                }
+                left -= 1;
+            }
+        }
+        panic!("BuiltList::set_dma: no entry {index}");
+    }
+
     /// A view of the list through `provider`.
     pub fn list<'a, P: PageProvider<Page = Pg>>(&'a self, provider: &'a P) -> SgList<'a, P> {
-        SgList::new(&self.arrays[0], provider)
+        // SAFETY: the first array is live and owned by `self`, which is
+        // borrowed for the view's lifetime.
+        SgList::new(unsafe { self.arrays[0].as_ref() }, provider)
     }
 
     /// An exclusive view of the list through `provider`.
@@ -89,7 +160,9 @@ impl<Pg: Copy> BuiltList<Pg> {
         &'a mut self,
         provider: &'a P,
     ) -> SgListMut<'a, P> {
-        SgListMut::new(&mut self.arrays[0], provider)
+        // SAFETY: the first array is live and owned by `self`, which is
+        // borrowed mutably for the view's lifetime.
+        SgListMut::new(unsafe { self.arrays[0].as_mut() }, provider)
     }
 
     /// Number of data entries.
@@ -116,5 +189,15 @@ impl<Pg: Copy + fmt::Debug> fmt::Debug for BuiltList<Pg> {
                     .collect::<Vec<_>>(),
             )
             .finish()
+    }
+}
+
+impl<Pg: Copy> Drop for BuiltList<Pg> {
+    fn drop(&mut self) {
+        for &array in &self.arrays {
+            // SAFETY: made with `Box::leak` in `new_unchecked` and freed only
+            // here; no view outlives `self`.
+            drop(unsafe { Box::from_raw(array.as_ptr()) });
+        }
     }
 }

@@ -50,8 +50,17 @@ pub use arbitrary::{
 pub use built::BuiltList;
 pub use chunks::{CountingChunks, FailingChunks};
 pub use failure::{for_each_chunk_failure, for_each_failure_point, for_each_page_failure};
-pub use mock_pages::{Leaks, MAX_MOCK_ORDER, Mapping, MockPage, MockPages, pattern_byte};
+pub use mock_pages::{Leaks, MAX_MOCK_ORDER, Mapping, MockPage, MockPages, pattern_page};
 pub use model::{Mismatch, Model};
+
+/// The page size property tests should use: 4 KiB, or 64 bytes under
+/// Miri, where every byte a test allocates, copies or compares costs about
+/// a thousand times more (scale the generators with their `scaled`
+/// methods).
+pub const TEST_PAGE_SIZE: usize = if cfg!(miri) { 64 } else { 4096 };
+
+/// [`MockPages`] with [`TEST_PAGE_SIZE`]-byte pages.
+pub type TestPages = MockPages<TEST_PAGE_SIZE>;
 
 /// A quickcheck runner sized for the build: `tests` cases normally, and a
 /// handful of small cases under Miri, which is about a thousand times

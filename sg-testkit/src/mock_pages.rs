@@ -133,7 +133,8 @@ pub const MAX_MOCK_ORDER: u32 = 12;
 /// mock.write(pages[2], 0, b"bytes");
 /// let mut entries: [SgEntry<_>; 1] = Default::default();
 /// sg_core::init_table(&mut entries).unwrap();
-/// entries[0].set_page(pages[2], 5, 0);
+/// // SAFETY: bytes of a page the mock has; no other list names them.
+/// unsafe { entries[0].set_page(pages[2], 5, 0) };
 /// assert_eq!(mock.list_bytes(SgList::new(&entries, &mock)), b"bytes");
 /// mock.assert_clean(); // also checked on drop
 /// ```
@@ -343,8 +344,9 @@ impl<const PAGE_SIZE: usize> MockPages<PAGE_SIZE> {
     }
 
     /// Fills every existing page with bytes derived from `seed` and the
-    /// frame number ([`pattern_byte`]), so that neighbouring bytes differ and
-    /// no page repeats another at any shift below 4 KiB.
+    /// frame number ([`pattern_page`]), so that neighbouring bytes differ and
+    /// no page repeats another at a small shift (below the page size, at
+    /// least 256 bytes and at most 4 KiB).
     ///
     /// Each page is a window into one pseudo-random table, at a phase that
     /// depends on `seed` and the frame: the table is computed once per call
@@ -359,7 +361,7 @@ impl<const PAGE_SIZE: usize> MockPages<PAGE_SIZE> {
             .collect();
         for (first, frames) in pfns {
             for pfn in first..first + frames {
-                let phase = pattern_phase(seed, pfn);
+                let phase = pattern_phase(seed, pfn, PAGE_SIZE);
                 self.write(MockPage(pfn), 0, &table[phase..phase + PAGE_SIZE]);
             }
         }
@@ -397,6 +399,35 @@ impl<const PAGE_SIZE: usize> MockPages<PAGE_SIZE> {
             bytes.len(),
             "set_list_bytes: length differs from the list"
         );
+    }
+
+    /// Whether the `len` bytes starting `offset` bytes after the start of
+    /// `page` (running on into the following frames) all lie on pages this
+    /// mock has; always true for `len` 0.
+    pub fn holds(&self, page: MockPage, offset: u64, len: u64) -> bool {
+        if len == 0 {
+            return true;
+        }
+        let page_size = PAGE_SIZE as u64;
+        let (Some(first), Some(last)) = (
+            page.0.checked_add(offset / page_size),
+            offset
+                .checked_add(len - 1)
+                .and_then(|end| page.0.checked_add(end / page_size)),
+        ) else {
+            return false;
+        };
+        let state = self.lock();
+        (first..=last).all(|pfn| Self::find(&state, pfn).is_some())
+    }
+
+    /// The frame numbers of every page, in order.
+    pub fn frames(&self) -> Vec<u64> {
+        self.lock()
+            .regions
+            .iter()
+            .flat_map(|(&first, region)| first..first + region.frames)
+            .collect()
     }
 
     /// Mappings made and not yet released.
@@ -501,8 +532,11 @@ impl<const PAGE_SIZE: usize> MockPages<PAGE_SIZE> {
     }
 }
 
-/// Phases of [`MockPages::fill`]'s table: a page starts at one of these.
-const PATTERN_PHASES: usize = 4096;
+/// Phases of [`MockPages::fill`]'s table for a page size: a page starts at
+/// one of these, so pages are never shifted copies of each other by less.
+fn pattern_phases(page_size: usize) -> usize {
+    page_size.clamp(256, 4096)
+}
 
 /// Mixes a word into a well-spread one (a 64-bit finaliser).
 fn mix(mut value: u64) -> u64 {
@@ -514,17 +548,19 @@ fn mix(mut value: u64) -> u64 {
 }
 
 /// Where in the table the page of frame `pfn` starts.
-fn pattern_phase(seed: u64, pfn: u64) -> usize {
-    (mix(seed ^ pfn.wrapping_mul(0x9E37_79B9_7F4A_7C15)) % PATTERN_PHASES as u64) as usize
+fn pattern_phase(seed: u64, pfn: u64, page_size: usize) -> usize {
+    (mix(seed ^ pfn.wrapping_mul(0x9E37_79B9_7F4A_7C15)) % pattern_phases(page_size) as u64)
+        as usize
 }
 
-/// The table pages are cut from: `page_size + PATTERN_PHASES` bytes, each
+/// The table pages are cut from: `page_size` bytes plus the phases, each
 /// different from its neighbours.
 fn pattern_table(seed: u64, page_size: usize) -> Vec<u8> {
-    let mut table = Vec::with_capacity(page_size + PATTERN_PHASES);
+    let len = page_size + pattern_phases(page_size);
+    let mut table = Vec::with_capacity(len);
     let mut state = mix(seed.wrapping_add(0x2545_F491_4F6C_DD1D));
     let mut previous = 0u8;
-    while table.len() < page_size + PATTERN_PHASES {
+    while table.len() < len {
         state = mix(state.wrapping_add(0x9E37_79B9_7F4A_7C15));
         for byte in state.to_le_bytes() {
             // Never repeat the previous byte, so neighbours always differ.
@@ -533,22 +569,15 @@ fn pattern_table(seed: u64, page_size: usize) -> Vec<u8> {
             previous = byte;
         }
     }
-    table.truncate(page_size + PATTERN_PHASES);
+    table.truncate(len);
     table
 }
 
-/// The byte [`MockPages::fill`] with `seed` puts at byte `at` of the
-/// `PAGE_SIZE`-byte page of frame `pfn`.
-///
-/// # Panics
-///
-/// When `at` is not below `page_size`.
-pub fn pattern_byte(seed: u64, pfn: u64, at: usize, page_size: usize) -> u8 {
-    assert!(
-        at < page_size,
-        "byte {at} is not in a page of {page_size} bytes"
-    );
-    pattern_table(seed, page_size)[pattern_phase(seed, pfn) + at]
+/// The bytes [`MockPages::fill`] with `seed` puts in the `page_size`-byte
+/// page of frame `pfn`.
+pub fn pattern_page(seed: u64, pfn: u64, page_size: usize) -> Vec<u8> {
+    let phase = pattern_phase(seed, pfn, page_size);
+    pattern_table(seed, page_size)[phase..phase + page_size].to_vec()
 }
 
 impl<const PAGE_SIZE: usize> fmt::Debug for MockPages<PAGE_SIZE> {

@@ -118,7 +118,7 @@ fn freeing_a_chunk_with_the_wrong_size_fails() {
 fn a_wrong_byte_fails_the_model_check() {
     let mock = Mock::new();
     let pages = mock.add_pages([1]);
-    let built = BuiltList::new(&[(pages[0], 8, 0)], &[]);
+    let built = BuiltList::new(&mock, &[(pages[0], 8, 0)], &[]);
     let list = built.list(&mock);
     let mut model = Model::from_list(&mock, list);
     model.copy_from_slice(3, &[9]);
@@ -341,15 +341,15 @@ fn every_page_failure_point_is_tried_and_leaks_are_checked() {
 }
 
 #[test]
-fn fill_follows_pattern_byte() {
+fn fill_follows_pattern_page() {
     let mock = MockPages::<64>::new();
     let pages = mock.add_pages([3, 9]);
     mock.fill(77);
     for &page in &pages {
-        let bytes = mock.read(page, 0, 64);
-        for (at, &byte) in bytes.iter().enumerate() {
-            assert_eq!(byte, sg_testkit::pattern_byte(77, page.pfn(), at, 64));
-        }
+        assert_eq!(
+            mock.read(page, 0, 64),
+            sg_testkit::pattern_page(77, page.pfn(), 64)
+        );
     }
     assert_ne!(mock.read(pages[0], 0, 64), mock.read(pages[1], 0, 64));
 }
@@ -381,7 +381,7 @@ fn list_bytes_follow_offsets_past_the_first_page() {
     let mock = Mock::new();
     let run = mock.add_pages([7, 8]);
     mock.fill(1);
-    let built = BuiltList::new(&[(run[0], 10, 5000)], &[]);
+    let built = BuiltList::new(&mock, &[(run[0], 10, 5000)], &[]);
     let bytes = mock.list_bytes(built.list(&mock));
     assert_eq!(bytes, mock.read(run[1], 904, 10));
 }
@@ -394,14 +394,44 @@ fn built_lists_chain_arrays_as_asked() {
         .iter()
         .map(|&page| (page, 1 + page.pfn() as u32, 0))
         .collect();
-    let built = BuiltList::new(&entries, &[3, 1]);
+    let built = BuiltList::new(&mock, &entries, &[3, 1]);
     assert_eq!(built.arrays(), 3); // 3 + 1 + 3, the sizes cycled
     let list = built.list(&mock);
     let lengths: Vec<u32> = list.iter().map(SgEntry::length).collect();
     assert_eq!(lengths, [1, 2, 3, 4, 5, 6, 7]);
     assert!(list.last(7).is_ok());
-    let empty = BuiltList::<MockPage>::new(&[], &[]);
+    let empty = BuiltList::new(&mock, &[], &[]);
     assert_eq!(empty.list(&mock).byte_len(), 0);
+}
+
+#[test]
+#[should_panic(expected = "is not on the mock's frames")]
+fn a_built_list_refuses_bytes_the_mock_does_not_have() {
+    let mock = Mock::new();
+    let pages = mock.add_pages([1, 2]);
+    let _ = BuiltList::new(&mock, &[(pages[1], 10, 4090)], &[]);
+}
+
+#[test]
+fn holds_and_frames_describe_the_mock() {
+    let mock = Mock::new();
+    let pages = mock.add_pages([5, 6, 9]);
+    assert_eq!(mock.frames(), [5, 6, 9]);
+    assert!(mock.holds(pages[0], 4000, 4192));
+    assert!(!mock.holds(pages[0], 4000, 4193));
+    assert!(mock.holds(pages[2], 1 << 40, 0));
+    assert!(!mock.holds(pages[2], u64::MAX, 2));
+}
+
+#[test]
+fn dma_fields_can_be_set_on_a_built_list() {
+    let mock = Mock::new();
+    let pages = mock.add_pages([1, 2, 3]);
+    let entries: Vec<_> = pages.iter().map(|&page| (page, 8, 0)).collect();
+    let mut built = BuiltList::new(&mock, &entries, &[1]);
+    built.set_dma(2, 0xABC000, 8);
+    let list = built.list(&mock);
+    assert_eq!(list.dma_segments().collect::<Vec<_>>(), [(0xABC000, 8)]);
 }
 
 #[test]

@@ -88,7 +88,10 @@ impl<'c, Pg: Copy, C: ChunkAllocator<Pg>> Appender<'c, Pg, C> {
                 what: "entry length",
             })?;
         let offset = entry.offset();
-        entry.set_page(page, length, offset);
+        // SAFETY: the builder only grows the last entry over the pages an
+        // append was given (which continue its run), whose bytes the
+        // provider's handles vouch for.
+        unsafe { entry.set_page(page, length, offset) };
         self.chain.byte_len += bytes;
         Ok(())
     }
@@ -117,7 +120,9 @@ impl<'c, Pg: Copy, C: ChunkAllocator<Pg>> Appender<'c, Pg, C> {
         }
         let chain = &mut *self.chain;
         let mut entry = SgEntry::new();
-        entry.set_page(page, length, offset);
+        // SAFETY: the builder only describes bytes of the pages it was
+        // given, whose handles vouch for them.
+        unsafe { entry.set_page(page, length, offset) };
         // SAFETY: `tail_used < tail_slots` here: there was a free slot, or
         // `grow` made a tail with one.
         unsafe { chain.tail.add(chain.tail_used).write(entry) };

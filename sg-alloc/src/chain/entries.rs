@@ -99,11 +99,18 @@ pub struct EntryMut<'a, Pg: Copy> {
 impl<Pg: Copy> EntryMut<'_, Pg> {
     /// Makes the entry describe `length` bytes at `offset` from the start
     /// of `page` (the kernel's `sg_set_page`); the end mark stays as it is.
+    ///
+    /// # Safety
+    ///
+    /// The contract of [`SgEntry::set_page`]: the bytes are initialised
+    /// memory of valid pages for as long as the table is used, and no
+    /// other list reaches them while one writes.
     #[doc(alias = "sg_set_page")]
     #[inline]
-    pub fn set_page(&mut self, page: Pg, length: u32, offset: u32) {
+    pub unsafe fn set_page(&mut self, page: Pg, length: u32, offset: u32) {
         let old = u64::from(self.entry.length());
-        self.entry.set_page(page, length, offset);
+        // SAFETY: the caller's promise is `SgEntry::set_page`'s.
+        unsafe { self.entry.set_page(page, length, offset) };
         // `old` is part of the total, so this cannot underflow.
         self.byte_len
             .set(self.byte_len.get() - old + u64::from(length));

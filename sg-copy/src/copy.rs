@@ -1,0 +1,179 @@
+//! Copying between a list and a linear buffer, and between two lists.
+
+use sg_core::{PageProvider, SgList, SgListMut};
+use sg_iter::{MappingIter, MappingIterMut};
+
+/// Copies the list's bytes from `skip` on into `buffer` (the kernel's
+/// `sg_pcopy_to_buffer`; `sg_copy_to_buffer` is `skip` 0).
+///
+/// Returns the bytes copied: the smaller of `buffer.len()` and the bytes
+/// the list holds after `skip`, 0 when `skip` is at or past the end.
+///
+/// On a linear provider every contiguous run of bytes, including runs that
+/// continue across neighbouring entries at a page boundary, is one
+/// `memcpy`; other providers
+/// are mapped page by page.
+///
+/// # Examples
+///
+/// ```
+/// use core::ptr::NonNull;
+/// use sg_core::{SgEntry, SgList, VirtPages};
+///
+/// let mut hello = *b"hello, ";
+/// let mut world = *b"world";
+/// let mut entries: [SgEntry<_>; 2] = Default::default();
+/// sg_core::init_table(&mut entries)?;
+/// // SAFETY: the buffers outlive the list and are not touched meanwhile.
+/// unsafe {
+///     entries[0].set_buf(NonNull::from(&mut hello).cast(), 7);
+///     entries[1].set_buf(NonNull::from(&mut world).cast(), 5);
+/// }
+/// let pages = VirtPages::new();
+/// let list = SgList::new(&entries, &pages);
+///
+/// let mut out = [0u8; 8];
+/// assert_eq!(sg_copy::copy_to_slice(list, 3, &mut out), 8);
+/// assert_eq!(&out, b"lo, worl");
+/// assert_eq!(sg_copy::copy_to_slice(list, 10, &mut out), 2);
+/// assert_eq!(sg_copy::copy_to_slice(list, 99, &mut out), 0);
+/// # Ok::<(), sg_core::Error>(())
+/// ```
+#[doc(alias = "sg_copy_to_buffer")]
+#[doc(alias = "sg_pcopy_to_buffer")]
+#[doc(alias = "sg_copy_buffer")]
+pub fn copy_to_slice<P: PageProvider>(list: SgList<'_, P>, skip: u64, buffer: &mut [u8]) -> usize {
+    if buffer.is_empty() {
+        return 0;
+    }
+    let mut reader = MappingIter::new(list).merge_adjacent();
+    if !reader.skip(skip) {
+        return 0;
+    }
+    let mut done = 0;
+    while let Some(bytes) = reader.next() {
+        let rest = &mut buffer[done..];
+        let count = bytes.len().min(rest.len());
+        rest[..count].copy_from_slice(&bytes[..count]);
+        done += count;
+        if done == buffer.len() {
+            break;
+        }
+    }
+    done
+}
+
+/// Copies `buffer` into the list's bytes from `skip` on (the kernel's
+/// `sg_pcopy_from_buffer`; `sg_copy_from_buffer` is `skip` 0).
+///
+/// Returns the bytes copied: the smaller of `buffer.len()` and the bytes
+/// the list holds after `skip`, 0 when `skip` is at or past the end.
+/// Written pages are flushed through the provider.
+///
+/// # Examples
+///
+/// ```
+/// use core::ptr::NonNull;
+/// use sg_core::{SgEntry, SgListMut, VirtPages};
+///
+/// let mut first = [0u8; 4];
+/// let mut second = [0u8; 4];
+/// let mut entries: [SgEntry<_>; 2] = Default::default();
+/// sg_core::init_table(&mut entries)?;
+/// // SAFETY: the buffers outlive the list and are not touched meanwhile.
+/// unsafe {
+///     entries[0].set_buf(NonNull::from(&mut first).cast(), 4);
+///     entries[1].set_buf(NonNull::from(&mut second).cast(), 4);
+/// }
+/// let pages = VirtPages::new();
+/// let list = SgListMut::new(&mut entries, &pages);
+/// assert_eq!(sg_copy::copy_from_slice(list, 2, b"abcdefgh"), 6);
+/// assert_eq!((&first, &second), (b"\0\0ab", b"cdef"));
+/// # Ok::<(), sg_core::Error>(())
+/// ```
+#[doc(alias = "sg_copy_from_buffer")]
+#[doc(alias = "sg_pcopy_from_buffer")]
+#[doc(alias = "sg_copy_buffer")]
+pub fn copy_from_slice<P: PageProvider>(list: SgListMut<'_, P>, skip: u64, buffer: &[u8]) -> usize {
+    if buffer.is_empty() {
+        return 0;
+    }
+    let mut writer = MappingIterMut::new(list).merge_adjacent();
+    if !writer.skip(skip) {
+        return 0;
+    }
+    let mut done = 0;
+    while let Some(bytes) = writer.next() {
+        let rest = &buffer[done..];
+        let count = bytes.len().min(rest.len());
+        bytes[..count].copy_from_slice(&rest[..count]);
+        done += count;
+        if done == buffer.len() {
+            break;
+        }
+    }
+    done
+}
+
+/// Copies up to `len` bytes from one list to another, each from its own
+/// skip; returns the bytes copied: the least of `len` and the bytes each
+/// list holds after its skip.
+///
+/// The two lists may use different providers. They must not describe the
+/// same bytes (an [`SgListMut`] is exclusive; see the safety model of
+/// `sg-core`).
+///
+/// # Examples
+///
+/// ```
+/// use core::ptr::NonNull;
+/// use sg_core::{SgEntry, SgList, SgListMut, VirtPages};
+///
+/// let mut source = *b"0123456789";
+/// let mut target = [b'.'; 6];
+/// let mut from: [SgEntry<_>; 1] = Default::default();
+/// let mut to: [SgEntry<_>; 1] = Default::default();
+/// // SAFETY: the buffers outlive the lists and are not touched meanwhile.
+/// unsafe {
+///     from[0].init_one(NonNull::from(&mut source).cast(), 10);
+///     to[0].init_one(NonNull::from(&mut target).cast(), 6);
+/// }
+/// let pages = VirtPages::new();
+/// let copied = sg_copy::copy_list(
+///     SgListMut::new(&mut to, &pages),
+///     1,
+///     SgList::new(&from, &pages),
+///     7,
+///     100,
+/// );
+/// assert_eq!(copied, 3);
+/// assert_eq!(&target, b".789..");
+/// ```
+pub fn copy_list<D: PageProvider, S: PageProvider>(
+    destination: SgListMut<'_, D>,
+    destination_skip: u64,
+    source: SgList<'_, S>,
+    source_skip: u64,
+    len: u64,
+) -> u64 {
+    if len == 0 {
+        return 0;
+    }
+    let mut writer = MappingIterMut::new(destination).merge_adjacent();
+    let mut reader = MappingIter::new(source).merge_adjacent();
+    if !writer.skip(destination_skip) || !reader.skip(source_skip) {
+        return 0;
+    }
+    let mut done = 0u64;
+    while done < len {
+        let Some(target) = writer.next() else { break };
+        let Some(bytes) = reader.next() else { break };
+        let wanted = usize::try_from(len - done).unwrap_or(usize::MAX);
+        let count = target.len().min(bytes.len()).min(wanted);
+        target[..count].copy_from_slice(&bytes[..count]);
+        writer.consume(count);
+        reader.consume(count);
+        done += count as u64;
+    }
+    done
+}

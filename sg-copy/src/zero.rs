@@ -1,0 +1,51 @@
+//! Zeroing a list's bytes.
+
+use sg_core::{PageProvider, SgListMut};
+use sg_iter::MappingIterMut;
+
+/// Zeroes `len` bytes of the list from `skip` on (the kernel's
+/// `sg_zero_buffer`); returns the bytes zeroed: the smaller of `len` and
+/// the bytes the list holds after `skip`, 0 when `skip` is at or past the
+/// end.
+///
+/// On a linear provider every contiguous run of bytes, including runs that
+/// continue across neighbouring entries at a page boundary, is one
+/// `memset`; other providers
+/// are mapped page by page. Written pages are flushed through the provider.
+///
+/// # Examples
+///
+/// ```
+/// use core::ptr::NonNull;
+/// use sg_core::{SgEntry, SgListMut, VirtPages};
+///
+/// let mut bytes = [0xFFu8; 8];
+/// let mut entry = SgEntry::new();
+/// // SAFETY: `bytes` outlives the list and is not touched meanwhile.
+/// unsafe { entry.init_one(NonNull::from(&mut bytes).cast(), 8) };
+/// let pages = VirtPages::new();
+/// let list = SgListMut::new(core::slice::from_mut(&mut entry), &pages);
+/// assert_eq!(sg_copy::zero(list, 5, 100), 3);
+/// assert_eq!(bytes, [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0]);
+/// ```
+#[doc(alias = "sg_zero_buffer")]
+pub fn zero<P: PageProvider>(list: SgListMut<'_, P>, skip: u64, len: u64) -> u64 {
+    if len == 0 {
+        return 0;
+    }
+    let mut writer = MappingIterMut::new(list).merge_adjacent();
+    if !writer.skip(skip) {
+        return 0;
+    }
+    let mut done = 0u64;
+    while let Some(bytes) = writer.next() {
+        let wanted = usize::try_from(len - done).unwrap_or(usize::MAX);
+        let count = bytes.len().min(wanted);
+        bytes[..count].fill(0);
+        done += count as u64;
+        if done == len {
+            break;
+        }
+    }
+    done
+}
