@@ -4,7 +4,7 @@
 
 use core::fmt;
 
-use sg_core::{ChunkAllocator, Error, HeapChunks, PageProvider, SgList};
+use sg_core::{ChunkAllocator, DmaLimits, DmaRun, Error, HeapChunks, PageProvider, SgList};
 
 use crate::SgTable;
 use crate::chain::{Appender, Chain};
@@ -13,14 +13,19 @@ use crate::chain::{Appender, Chain};
 /// page by page, both when starting entries and when merging into the last
 /// entry of a table.
 ///
-/// A run continues while the next page has the next frame number and the
-/// run stays within the segment limit. A limit on segment boundaries (a run
-/// also ends where its frames cross a multiple of a boundary) belongs here
-/// as one more field and one more condition in [`continues`](Self::continues).
+/// A run continues while the next page has the next frame number, the run
+/// stays within the segment limit, and, for a device with a segment
+/// boundary, the run's physical addresses stay between two multiples of
+/// the boundary. The rule also caps the table's entries, for a device that
+/// takes a limited number of segments.
 #[derive(Clone, Copy, Debug)]
 struct RunRule {
     /// Pages a run may hold: the segment limit in whole pages, at least 1.
     max_pages: usize,
+    /// The segment boundary, a power of two of at least one page, if any.
+    boundary: Option<u64>,
+    /// Entries the table may hold.
+    max_entries: usize,
 }
 
 impl RunRule {
@@ -35,7 +40,27 @@ impl RunRule {
                 page_size: P::PAGE_SIZE,
             });
         }
-        Ok(RunRule { max_pages })
+        Ok(RunRule {
+            max_pages,
+            boundary: None,
+            max_entries: usize::MAX,
+        })
+    }
+
+    /// The rule for a device's limits: runs within its maximum segment
+    /// size (rounded down to whole pages) and its segment boundary, and at
+    /// most its maximum number of segments.
+    fn for_device<P: PageProvider>(limits: &DmaLimits) -> Result<Self, Error> {
+        limits.validate()?;
+        let rule = RunRule::new::<P>(limits.get_max_segment_size())?;
+        // Valid limits put the boundary at or above the maximum segment
+        // size, which is at least a page here: both are powers of two, so
+        // boundaries fall between pages.
+        Ok(RunRule {
+            boundary: limits.get_segment_boundary(),
+            max_entries: limits.get_max_segments(),
+            ..rule
+        })
     }
 
     /// Whether the run of `run_pages` pages from `first` takes `next` as its
@@ -48,7 +73,40 @@ impl RunRule {
         run_pages: usize,
         next: P::Page,
     ) -> bool {
-        run_pages < self.max_pages && provider.is_next(first, run_pages, next)
+        run_pages < self.max_pages
+            && provider.is_next(first, run_pages, next)
+            && self
+                .boundary
+                .is_none_or(|boundary| Self::within(provider, first, run_pages, boundary))
+    }
+
+    /// Whether the page `run_pages` pages after `first` starts between the
+    /// same two multiples of `boundary` as `first`, judged on physical
+    /// addresses (frame number times page size). Since boundaries fall
+    /// between pages, the whole grown run then stays between them.
+    #[inline]
+    fn within<P: PageProvider>(
+        provider: &P,
+        first: P::Page,
+        run_pages: usize,
+        boundary: u64,
+    ) -> bool {
+        let start = DmaRun {
+            page: first,
+            offset: 0,
+            len: 0,
+        }
+        .phys(provider);
+        let next = start.and_then(|start| {
+            (run_pages as u64)
+                .checked_mul(P::PAGE_SIZE as u64)
+                .and_then(|bytes| start.checked_add(bytes))
+        });
+        match (start, next) {
+            (Some(start), Some(next)) => start / boundary == next / boundary,
+            // Beyond 64-bit addresses: end the run.
+            _ => false,
+        }
     }
 }
 
@@ -165,11 +223,83 @@ impl<P: PageProvider, C: ChunkAllocator<P::Page>> AppendTable<P, C> {
         max_segment: u32,
         left_pages: usize,
     ) -> Result<(), Error> {
-        let page_size = P::PAGE_SIZE as u64;
         if pages.is_empty() {
             return Err(Error::NoPages);
         }
         let rule = RunRule::new::<P>(max_segment)?;
+        self.append_runs(pages, offset, size, rule, left_pages)
+    }
+
+    /// As [`append_pages`](Self::append_pages), for a device with `limits`
+    /// (FreeBSD's `bus_dmamap_load` with a `bus_dma` tag): no entry is
+    /// longer than the maximum segment size rounded down to whole pages,
+    /// no entry's physical addresses (frame number times page size plus
+    /// offset) cross a multiple of the segment boundary, and the table
+    /// holds at most the maximum number of segments.
+    ///
+    /// Pages merge into the last entry under the same rule. So every entry
+    /// maps as one segment, and with a [`DirectMapper`](crate::DirectMapper)
+    /// the table maps whenever its pages are within the device's reach and
+    /// alignment (which the builder does not check: an IOMMU or a bounce
+    /// mapper takes care of those).
+    ///
+    /// # Errors
+    ///
+    /// As [`append_pages`](Self::append_pages), with
+    /// [`Error::InvalidLimits`] for contradictory limits,
+    /// [`Error::SegmentTooSmall`] when the maximum segment size is below
+    /// one page, and [`Error::TooManySegments`] when the table would hold
+    /// more entries than the device's maximum number of segments (with
+    /// `needed` a lower bound); the table is then left as it was.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sg_alloc::AppendTable;
+    /// use sg_core::{DmaLimits, PageProvider, VirtPages};
+    ///
+    /// let pages = VirtPages::new();
+    /// let run = pages.alloc_pages(2)?; // four contiguous pages
+    /// let handles: Vec<_> = (0..4).map(|index| pages.nth(run, index)).collect();
+    /// let limits = DmaLimits::new().max_segment_size(8192);
+    /// let mut append = AppendTable::new(&pages);
+    /// append.append_pages_for_device(&handles[..1], 0, 4096, &limits, 3)?;
+    /// append.append_pages_for_device(&handles[1..], 0, 3 * 4096, &limits, 0)?;
+    /// let table = append.finish()?;
+    /// let lengths: Vec<u32> = table.as_list().iter().map(|entry| entry.length()).collect();
+    /// assert_eq!(lengths, [8192, 8192]);
+    /// # drop(table);
+    /// # // SAFETY: allocated above with order 2; the table is gone.
+    /// # unsafe { pages.free_pages(run, 2) };
+    /// # Ok::<(), sg_core::Error>(())
+    /// ```
+    #[doc(alias = "sg_alloc_append_table_from_pages")]
+    #[doc(alias = "bus_dmamap_load")]
+    pub fn append_pages_for_device(
+        &mut self,
+        pages: &[P::Page],
+        offset: usize,
+        size: u64,
+        limits: &DmaLimits,
+        left_pages: usize,
+    ) -> Result<(), Error> {
+        if pages.is_empty() {
+            return Err(Error::NoPages);
+        }
+        let rule = RunRule::for_device::<P>(limits)?;
+        self.append_runs(pages, offset, size, rule, left_pages)
+    }
+
+    /// The body of the appends, after the pages and the limits are checked.
+    fn append_runs(
+        &mut self,
+        pages: &[P::Page],
+        offset: usize,
+        size: u64,
+        rule: RunRule,
+        left_pages: usize,
+    ) -> Result<(), Error> {
+        let page_size = P::PAGE_SIZE as u64;
         if offset != 0 && self.chain.entries() != 0 {
             return Err(Error::AppendOffset { offset });
         }
@@ -211,6 +341,7 @@ impl<P: PageProvider, C: ChunkAllocator<P::Page>> AppendTable<P, C> {
             .map_or(pages.len(), |used| used.min(pages.len()));
         let pages = &pages[..used];
         let provider = &self.provider;
+        let mut entries = self.chain.entries();
         let mut append = Appender::begin(&mut self.chain, capacity);
         let mut left = size;
         let mut index = 0;
@@ -244,6 +375,14 @@ impl<P: PageProvider, C: ChunkAllocator<P::Page>> AppendTable<P, C> {
             {
                 run += 1;
             }
+            if entries == rule.max_entries {
+                // Dropping the appender puts the table back as it was.
+                return Err(Error::TooManySegments {
+                    needed: entries + 1,
+                    max: rule.max_entries,
+                });
+            }
+            entries += 1;
             // At most `max_pages` pages, so within `max_segment`: a u32.
             let length = left.min(run as u64 * page_size - offset);
             // Every entry still to come takes at least one page.
@@ -385,7 +524,86 @@ impl<P: PageProvider> SgTable<P> {
     }
 }
 
+impl<P: PageProvider> SgTable<P> {
+    /// A table over `size` bytes of `pages` starting `offset` bytes into the
+    /// first page, built for a device with `limits`; arrays come from the
+    /// heap.
+    ///
+    /// One entry per run of pages with consecutive frame numbers, and a run
+    /// also ends at the device's maximum segment size (rounded down to
+    /// whole pages) and where its physical addresses (frame number times
+    /// page size plus offset) would cross a multiple of the segment
+    /// boundary; the table holds at most the maximum number of segments.
+    /// So every entry maps as one segment ([`SgTable::map_dma`] never
+    /// refuses it with [`Error::EntryNeedsSplit`]), and with a
+    /// [`DirectMapper`](crate::DirectMapper) the table maps whenever its
+    /// pages are within the device's reach and alignment.
+    ///
+    /// # Errors
+    ///
+    /// As [`AppendTable::append_pages_for_device`].
+    ///
+    /// # Examples
+    ///
+    /// Sixteen contiguous pages for a device with 64 KiB segments on 64 KiB
+    /// boundaries: the entries end wherever the addresses cross a multiple
+    /// of 64 KiB.
+    ///
+    /// ```
+    /// use sg_alloc::SgTable;
+    /// use sg_core::{DmaLimits, PageProvider, VirtPages};
+    ///
+    /// let pages = VirtPages::new();
+    /// let run = pages.alloc_pages(4)?;
+    /// let handles: Vec<_> = (0..16).map(|index| pages.nth(run, index)).collect();
+    /// let limits = DmaLimits::new()
+    ///     .max_segment_size(64 * 1024)
+    ///     .segment_boundary(Some(64 * 1024));
+    /// let table = SgTable::from_pages_for_device(&pages, &handles, 0, 16 * 4096, &limits)?;
+    /// for entry in table.as_list() {
+    ///     let start = entry.phys(&pages).unwrap();
+    ///     assert!(!limits.crosses_boundary(start, u64::from(entry.length())));
+    /// }
+    /// assert_eq!(table.byte_len(), 16 * 4096);
+    /// drop(table);
+    /// // SAFETY: allocated above with order 4; the table is gone.
+    /// unsafe { pages.free_pages(run, 4) };
+    /// # Ok::<(), sg_core::Error>(())
+    /// ```
+    #[doc(alias = "sg_alloc_table_from_pages_segment")]
+    #[doc(alias = "bus_dmamap_load")]
+    pub fn from_pages_for_device(
+        provider: P,
+        pages: &[P::Page],
+        offset: usize,
+        size: u64,
+        limits: &DmaLimits,
+    ) -> Result<Self, Error> {
+        Self::from_pages_for_device_in(provider, pages, offset, size, limits, HeapChunks::new())
+    }
+}
+
 impl<P: PageProvider, C: ChunkAllocator<P::Page>> SgTable<P, C> {
+    /// As [`from_pages_for_device`](SgTable::from_pages_for_device), with
+    /// arrays from `chunks`.
+    ///
+    /// # Errors
+    ///
+    /// As [`AppendTable::append_pages_for_device`].
+    #[doc(alias = "bus_dmamap_load")]
+    pub fn from_pages_for_device_in(
+        provider: P,
+        pages: &[P::Page],
+        offset: usize,
+        size: u64,
+        limits: &DmaLimits,
+        chunks: C,
+    ) -> Result<Self, Error> {
+        let mut append = AppendTable::new_in(provider, chunks);
+        append.append_pages_for_device(pages, offset, size, limits, 0)?;
+        append.finish()
+    }
+
     /// As [`from_pages_segment`](SgTable::from_pages_segment), with arrays
     /// from `chunks`: the append form with nothing to come.
     ///

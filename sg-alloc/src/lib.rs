@@ -13,6 +13,18 @@
 //!   `sgl_alloc`).
 //! - [`split`]: new tables over consecutive byte ranges of a list (the
 //!   kernel's `sg_split`).
+//! - List algebra: [`SgTable::join`] chains a second table after a first
+//!   and takes its arrays over (FreeBSD's `sglist_join`);
+//!   [`SgTable::clone_in`] and [`SgTable::clone_merged_in`] copy a table
+//!   into new arrays from any allocator (`sglist_clone`). [`SameSource`]
+//!   says which providers and allocators may be combined.
+//! - DMA: [`SgTable::map_dma`] maps a table for a device under its
+//!   [`DmaLimits`](sg_core::DmaLimits) (the kernel's `dma_map_sgtable`),
+//!   merging bus-contiguous entries, and returns a [`MappedTable`] guard
+//!   that syncs explicitly and unmaps once on drop;
+//!   [`SgTable::from_pages_for_device`] builds tables whose entries always
+//!   map whole; [`DirectMapper`] (bus address = physical address) and
+//!   [`BounceMapper`] (a bounce pool over any mapper, swiotlb) map them.
 //! - Chunk allocators, where arrays come from: [`HeapChunks`] (the
 //!   default, any `allocator_api2` allocator), [`ChunkPool`] (allocates
 //!   nothing after its creation), and [`FirstChunk`] (a caller's array).
@@ -51,14 +63,37 @@
 //! # Ok::<(), sg_core::Error>(())
 //! ```
 //!
+//! # Views or owned pieces: slice, split, join, clone
+//!
+//! - A byte range to read, write, copy, iterate or pass to vectored I/O:
+//!   take a view with [`SgList::slice`](sg_core::SgList::slice) (or
+//!   `slice_mut`). It allocates nothing, touches no entry, and costs at
+//!   most a walk to the range's first entry; a table's views know their
+//!   byte length ([`SgTable::byte_len`], FreeBSD's `sglist_length`), so
+//!   slicing them never walks further. Slices of slices work.
+//! - Pieces that must be owned lists of their own (handed to different
+//!   owners or threads, kept after the input's borrow ends, mapped for DMA
+//!   separately): [`split`], which allocates arrays and copies entries.
+//! - Two owned tables as one: [`SgTable::join`], which copies no entry of
+//!   the second table (one small array at most is allocated for the link).
+//! - An owned copy whose arrays are independent of the original, from any
+//!   allocator, optionally with runs merged: [`SgTable::clone_in`],
+//!   [`SgTable::clone_merged_in`].
+//!
 //! # Safety model
 //!
 //! Raw pointers live in three small modules: the chain of arrays (allocate,
-//! link, walk, free, and roll back an append), the pool, and the borrowed
-//! first array. Everything else is safe code on top. A table never hands
+//! link, walk, free, roll back an append, and join two chains), the pool,
+//! and the borrowed first array. Everything else is safe code on top. A table never hands
 //! out a chain link for writing, so safe code cannot break its chain; it
 //! gives every array back on drop, except a [`FirstChunk`], whose borrow
-//! the table's type carries.
+//! the table's type carries. The bounce mapper's copies reach the pages'
+//! bytes through the provider's mappings in one small file of the DMA
+//! module.
+//!
+//! A mapped table is lent out shared only, so its entries and DMA fields
+//! cannot change while its guard unmaps them; handing bus addresses to a
+//! device is where DMA's own promise lies (see [`MappedTable`]).
 //!
 //! # Features
 //!
@@ -73,17 +108,21 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+mod algebra;
 mod chain;
 mod chunks;
+mod dma;
 mod from_pages;
 mod page_list;
 mod split;
 mod table;
 
+pub use algebra::{JoinError, JoinFailure, SameSource};
 pub use chain::{EntriesMut, EntryMut};
 #[cfg(target_has_atomic = "ptr")]
 pub use chunks::ChunkPool;
 pub use chunks::{FirstChunk, WithFirstChunk, arrays_needed, full_chunk_entries};
+pub use dma::{BounceMapper, BounceStats, DirectMapper, MappedTable};
 pub use from_pages::AppendTable;
 pub use page_list::PageList;
 pub use sg_core::HeapChunks;

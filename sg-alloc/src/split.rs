@@ -1,5 +1,6 @@
 //! `split`: new tables over consecutive byte ranges of a list (the
-//! kernel's `sg_split`).
+//! kernel's `sg_split`). For a range that need not be owned, a view
+//! ([`SgList::slice`]) allocates nothing.
 
 use alloc::vec;
 use alloc::vec::Vec;
@@ -21,6 +22,18 @@ use crate::SgTable;
 /// they cannot outlive the list whose pages they name (such as a
 /// [`PageList`](crate::PageList), which frees its pages on drop). The input
 /// may itself be a byte-range slice of a list.
+///
+/// # Split or slice?
+///
+/// To read, write, copy, iterate or hand to vectored I/O a byte range of a
+/// list, take a view: [`SgList::slice`] (or
+/// [`SgListMut::slice_mut`](sg_core::SgListMut::slice_mut)) allocates
+/// nothing, costs no more than walking to the range's first entry, and
+/// every iterator and copy takes it. Split only when the pieces must be
+/// owned lists of their own: handed to different owners or threads, kept
+/// after the borrow of the input ends, mapped for DMA separately, or
+/// joined to other tables ([`SgTable::join`]). Splitting allocates arrays
+/// and copies (trimmed) entries.
 ///
 /// # Errors
 ///

@@ -5,7 +5,7 @@ use core::fmt;
 use sg_core::{ChunkAllocator, Error, HeapChunks, PageProvider, SgList, SgListMut};
 
 use crate::EntriesMut;
-use crate::chain::Chain;
+use crate::chain::{Chain, DmaFieldsMut};
 use crate::chunks::{FirstChunk, WithFirstChunk, chain_with_first};
 
 /// An owning scatter-gather table (the kernel's `struct sg_table`): data
@@ -153,14 +153,14 @@ impl<P: PageProvider, C: ChunkAllocator<P::Page>> SgTable<P, C> {
 
     /// Sets the entries of the DMA view, for a DMA mapper that merged
     /// entries; at most [`orig_nents`](Self::orig_nents).
-    #[allow(dead_code, reason = "for the DMA mapping of tables")]
     pub(crate) fn set_nents(&mut self, nents: usize) {
         debug_assert!(nents <= self.orig_nents());
         self.nents = nents.min(self.orig_nents());
     }
 
     /// Total length in bytes of the data entries, kept up to date as
-    /// entries change.
+    /// entries change (FreeBSD's `sglist_length`, without a walk).
+    #[doc(alias = "sglist_length")]
     #[inline]
     pub fn byte_len(&self) -> u64 {
         self.chain.byte_len()
@@ -238,6 +238,29 @@ impl<P: PageProvider, C: ChunkAllocator<P::Page>> SgTable<P, C> {
     #[inline]
     pub fn entries_mut(&mut self) -> EntriesMut<'_, P::Page> {
         self.chain.entries_mut()
+    }
+
+    /// Links the arrays of `other` after this table's, taking them over
+    /// (see [`SgTable::join`]); the DMA view then covers every entry.
+    ///
+    /// The caller promises that `other`'s arrays may be given back to this
+    /// table's allocator. On failure `other` comes back unchanged.
+    pub(crate) fn append_arrays(&mut self, mut other: Self) -> Result<(), (Error, Self)> {
+        match self.chain.join(&mut other.chain) {
+            // `other` is dropped without arrays: its allocator and provider
+            // go, its entries now live in this table.
+            Ok(()) => {
+                self.nents = self.chain.entries();
+                Ok(())
+            }
+            Err(error) => Err((error, other)),
+        }
+    }
+
+    /// The data entries for mapping them for DMA, and the provider beside
+    /// them.
+    pub(crate) fn dma_fields_and_provider(&mut self) -> (DmaFieldsMut<'_, P::Page>, &P) {
+        (self.chain.dma_fields_mut(), &self.provider)
     }
 
     /// The data entries for writing, and the provider beside them.

@@ -3,6 +3,8 @@
 use sg_core::{PageProvider, SgList, SgListMut};
 use sg_iter::{MappingIter, MappingIterMut};
 
+use crate::runs::{copy_chunked, for_each_run};
+
 /// Copies the list's bytes from `skip` on into `buffer` (the kernel's
 /// `sg_pcopy_to_buffer`; `sg_copy_to_buffer` is `skip` 0).
 ///
@@ -42,11 +44,37 @@ use sg_iter::{MappingIter, MappingIterMut};
 #[doc(alias = "sg_copy_to_buffer")]
 #[doc(alias = "sg_pcopy_to_buffer")]
 #[doc(alias = "sg_copy_buffer")]
+#[inline]
 pub fn copy_to_slice<P: PageProvider>(list: SgList<'_, P>, skip: u64, buffer: &mut [u8]) -> usize {
     if buffer.is_empty() {
         return 0;
     }
-    let mut reader = MappingIter::new(list).merge_adjacent();
+    if list.provider().is_linear() {
+        let mut done = 0;
+        // SAFETY: the provider is linear and the runs are only read; each
+        // run is `len` valid bytes of the list, copied into the next `len`
+        // bytes of `buffer` (the runs add up to at most `buffer.len()`),
+        // which the list cannot reach: `buffer` is borrowed mutably here.
+        unsafe {
+            for_each_run(list, skip, buffer.len() as u64, false, |run, len| {
+                copy_chunked(run, buffer[done..done + len].as_mut_ptr(), len);
+                done += len;
+            })
+        };
+        return done;
+    }
+    copy_out_page_by_page(list, skip, buffer)
+}
+
+/// [`copy_to_slice`] on a provider that is not linear: page by page through
+/// the mapping iterator, kept out of line so that the linear path inlines.
+#[inline(never)]
+fn copy_out_page_by_page<P: PageProvider>(
+    list: SgList<'_, P>,
+    skip: u64,
+    buffer: &mut [u8],
+) -> usize {
+    let mut reader = MappingIter::new(list);
     if !reader.skip(skip) {
         return 0;
     }
@@ -94,11 +122,44 @@ pub fn copy_to_slice<P: PageProvider>(list: SgList<'_, P>, skip: u64, buffer: &m
 #[doc(alias = "sg_copy_from_buffer")]
 #[doc(alias = "sg_pcopy_from_buffer")]
 #[doc(alias = "sg_copy_buffer")]
+#[inline]
 pub fn copy_from_slice<P: PageProvider>(list: SgListMut<'_, P>, skip: u64, buffer: &[u8]) -> usize {
     if buffer.is_empty() {
         return 0;
     }
-    let mut writer = MappingIterMut::new(list).merge_adjacent();
+    if list.as_list().provider().is_linear() {
+        let mut done = 0;
+        // SAFETY: the provider is linear and the view was exclusive; each
+        // run is `len` bytes of the list valid for writes, filled from the
+        // next `len` bytes of `buffer` (the runs add up to at most its
+        // length), which the list cannot reach while it is borrowed.
+        unsafe {
+            for_each_run(
+                list.into_list(),
+                skip,
+                buffer.len() as u64,
+                true,
+                |run, len| {
+                    copy_chunked(buffer[done..done + len].as_ptr(), run, len);
+                    done += len;
+                },
+            )
+        };
+        return done;
+    }
+    copy_in_page_by_page(list, skip, buffer)
+}
+
+/// [`copy_from_slice`] on a provider that is not linear: page by page
+/// through the mapping iterator, kept out of line so that the linear path
+/// inlines.
+#[inline(never)]
+fn copy_in_page_by_page<P: PageProvider>(
+    list: SgListMut<'_, P>,
+    skip: u64,
+    buffer: &[u8],
+) -> usize {
+    let mut writer = MappingIterMut::new(list);
     if !writer.skip(skip) {
         return 0;
     }

@@ -76,6 +76,7 @@ mod copy;
 mod io;
 #[cfg(feature = "std")]
 mod io_slices;
+mod runs;
 mod zero;
 
 pub use copy::{copy_from_slice, copy_list, copy_to_slice};

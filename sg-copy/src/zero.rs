@@ -3,6 +3,8 @@
 use sg_core::{PageProvider, SgListMut};
 use sg_iter::MappingIterMut;
 
+use crate::runs::for_each_run;
+
 /// Zeroes `len` bytes of the list from `skip` on (the kernel's
 /// `sg_zero_buffer`); returns the bytes zeroed: the smaller of `len` and
 /// the bytes the list holds after `skip`, 0 when `skip` is at or past the
@@ -33,7 +35,16 @@ pub fn zero<P: PageProvider>(list: SgListMut<'_, P>, skip: u64, len: u64) -> u64
     if len == 0 {
         return 0;
     }
-    let mut writer = MappingIterMut::new(list).merge_adjacent();
+    if list.as_list().provider().is_linear() {
+        // SAFETY: the provider is linear and the view was exclusive; each
+        // run's bytes are valid for writes while it is visited.
+        return unsafe {
+            for_each_run(list.into_list(), skip, len, true, |run, len| {
+                run.write_bytes(0, len);
+            })
+        };
+    }
+    let mut writer = MappingIterMut::new(list);
     if !writer.skip(skip) {
         return 0;
     }

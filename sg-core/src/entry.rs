@@ -153,6 +153,13 @@ impl<Pg: Copy> SgEntry<Pg> {
         self.flags & IS_CHAIN != 0
     }
 
+    /// Whether this slot is a chain link or carries the end mark: the two
+    /// things a walk must stop at, tested at once.
+    #[inline]
+    pub(crate) fn is_chain_or_last(&self) -> bool {
+        self.flags & (IS_CHAIN | IS_END) != 0
+    }
+
     /// The array this link points to; `None` for a data entry.
     #[inline]
     pub fn link(&self) -> Option<NonNull<[SgEntry<Pg>]>> {

@@ -132,6 +132,15 @@ pub enum Error {
         /// The highest bus address the device reaches.
         highest: u64,
     },
+    /// A bus address is not a multiple of the alignment the device needs
+    /// for a segment's start, and nothing can move it.
+    #[error("bus address {address:#x} is not a multiple of the device's alignment {alignment}")]
+    Misaligned {
+        /// The bus address of the segment's first byte.
+        address: u64,
+        /// The alignment the device needs.
+        alignment: u64,
+    },
     /// A bounce pool has no room for a mapping.
     #[error("the bounce pool has {available} free bytes but {requested} are needed")]
     BouncePoolExhausted {
@@ -206,7 +215,8 @@ impl Error {
             Error::OutOfMemory | Error::PagesUnavailable { .. } => ErrorKind::OutOfMemory,
             Error::TooManySegments { .. }
             | Error::EntryNeedsSplit { .. }
-            | Error::Unreachable { .. } => ErrorKind::DeviceLimits,
+            | Error::Unreachable { .. }
+            | Error::Misaligned { .. } => ErrorKind::DeviceLimits,
             Error::BouncePoolExhausted { .. } | Error::MapFailed { .. } => ErrorKind::MapperFailure,
         }
     }
@@ -262,6 +272,10 @@ mod tests {
             Error::Unreachable {
                 address: 1,
                 highest: 0,
+            },
+            Error::Misaligned {
+                address: 1,
+                alignment: 2,
             },
             Error::BouncePoolExhausted {
                 requested: 2,

@@ -101,7 +101,7 @@ pub use dma::{DEFAULT_MAX_SEGMENT_SIZE, DmaDirection, DmaLimits, DmaMapper, DmaR
 pub use entry::{SgEntry, chain, init_table};
 pub use error::{Error, ErrorKind};
 pub use list::{Entries, Segment, Segments, SgList, SgListMut};
-pub use page::{PageProvider, order_bytes};
+pub use page::{PageProvider, order_bytes, run_continues};
 pub use virt::{VIRT_PAGE_SIZE, VirtPage, VirtPages};
 
 /// Re-exported so that users name the same allocator types as this crate.

@@ -8,6 +8,17 @@ use core::ptr::NonNull;
 use crate::cursor::Cursor;
 use crate::{Error, PageProvider, SgEntry};
 
+/// "No value" for a view's byte counts: no list holds `u64::MAX` bytes (a
+/// slice's end must fit a `u64`), so the value is free, and it keeps views
+/// small enough to pass around in registers.
+const NONE: u64 = u64::MAX;
+
+/// A view's byte count as an `Option`.
+#[inline]
+fn known(bytes: u64) -> Option<u64> {
+    (bytes != NONE).then_some(bytes)
+}
+
 /// A borrowed, read-only view of a chained scatter-gather list, or of a byte
 /// range of one.
 ///
@@ -51,8 +62,10 @@ pub struct SgList<'a, P: PageProvider> {
     head: Option<Cursor<P::Page>>,
     entries: usize,
     skip: u32,
-    limit: Option<u64>,
-    known_len: Option<u64>,
+    /// The byte length of a slice, or [`NONE`] for a whole view.
+    limit: u64,
+    /// The byte length when known without walking, or [`NONE`].
+    known_len: u64,
     provider: &'a P,
     _entries: PhantomData<&'a [SgEntry<P::Page>]>,
 }
@@ -88,8 +101,8 @@ impl<'a, P: PageProvider> SgList<'a, P> {
             head,
             entries: usize::MAX,
             skip: 0,
-            limit: None,
-            known_len: None,
+            limit: NONE,
+            known_len: NONE,
             provider,
             _entries: PhantomData,
         }
@@ -119,8 +132,8 @@ impl<'a, P: PageProvider> SgList<'a, P> {
             head: unsafe { Cursor::first(first, slots) },
             entries,
             skip: 0,
-            limit: None,
-            known_len: byte_len,
+            limit: NONE,
+            known_len: byte_len.unwrap_or(NONE),
             provider,
             _entries: PhantomData,
         }
@@ -142,7 +155,7 @@ impl<'a, P: PageProvider> SgList<'a, P> {
         let mut view = *self;
         if n < view.entries {
             view.entries = n;
-            view.known_len = None;
+            view.known_len = NONE;
         }
         view
     }
@@ -169,7 +182,7 @@ impl<'a, P: PageProvider> SgList<'a, P> {
     /// The DMA address and length of each entry of the view, as a DMA
     /// mapper stored them (the kernel's `for_each_sg` over `sg_dma_address`
     /// and `sg_dma_len`); entries with DMA length 0 are skipped.
-    pub fn dma_segments(&self) -> impl Iterator<Item = (u64, u32)> + 'a {
+    pub fn dma_segments(&self) -> impl Iterator<Item = (u64, u32)> + use<'a, P> {
         self.iter()
             .filter(|entry| entry.dma_length() != 0)
             .map(|entry| (entry.dma_address(), entry.dma_length()))
@@ -191,22 +204,14 @@ impl<'a, P: PageProvider> SgList<'a, P> {
     /// kernel's `sg_nents`).
     #[doc(alias = "sg_nents")]
     pub fn count(&self) -> usize {
-        if self.skip != 0 || self.limit.is_some() {
+        if self.skip != 0 || self.limit != NONE {
             return self.iter().count();
         }
-        let Some(mut cursor) = self.head.filter(|_| self.entries > 0) else {
+        let Some(head) = self.head.filter(|_| self.entries > 0) else {
             return 0;
         };
-        let mut count = 1;
-        while count < self.entries {
-            // SAFETY: the view's arrays are valid for `'a` (type invariant).
-            match unsafe { cursor.next() } {
-                Some(next) => cursor = next,
-                None => break,
-            }
-            count += 1;
-        }
-        count
+        // SAFETY: the view's arrays are valid for `'a` (type invariant).
+        unsafe { head.count_up_to(self.entries) }
     }
 
     /// The smallest number of leading entries whose lengths add up to at
@@ -267,7 +272,7 @@ impl<'a, P: PageProvider> SgList<'a, P> {
     /// Known at once for tables and slices; other views are walked.
     #[doc(alias = "sglist_length")]
     pub fn byte_len(&self) -> u64 {
-        match self.known_len {
+        match known(self.known_len) {
             Some(len) => len,
             None => self.segments().map(|segment| u64::from(segment.len)).sum(),
         }
@@ -277,26 +282,75 @@ impl<'a, P: PageProvider> SgList<'a, P> {
     /// allocating nothing and leaving the entries untouched.
     ///
     /// The first and last entries are trimmed virtually. Slicing a slice
-    /// works. It costs a walk to the first entry of the range when the view
-    /// knows its length (tables and slices do), and a walk to the end of the
-    /// range otherwise.
+    /// works. When the view knows its length (tables and slices do), it
+    /// costs a walk to the first entry of the range that only sums entry
+    /// lengths, and nothing for an empty range; otherwise a walk to the
+    /// end of the range.
     ///
     /// # Errors
     ///
     /// [`Error::ListTooShort`] when `skip + len` is past the end of the
     /// view, [`Error::Overflow`] when it overflows `u64`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sg_core::{Error, PageProvider, SgEntry, SgList, VirtPages};
+    ///
+    /// let pages = VirtPages::new();
+    /// let page = pages.alloc_pages(0)?;
+    /// let mut entries: [SgEntry<_>; 2] = Default::default();
+    /// sg_core::init_table(&mut entries)?;
+    /// // SAFETY: bytes 0..150 of the page allocated above, in no other list.
+    /// unsafe {
+    ///     entries[0].set_page(page, 100, 0);
+    ///     entries[1].set_page(page, 50, 100);
+    /// }
+    /// let list = SgList::new(&entries, &pages);
+    /// let middle = list.slice(90, 40)?; // bytes 90..130: 10 of one entry, 30 of the other
+    /// let lengths: Vec<u32> = middle.segments().map(|segment| segment.len).collect();
+    /// assert_eq!((lengths, middle.byte_len()), (vec![10, 30], 40));
+    /// let inner = middle.slice(5, 10)?; // bytes 95..105 of the list
+    /// assert_eq!(inner.segments().map(|segment| segment.offset).collect::<Vec<_>>(), [95, 100]);
+    /// // A slice ends where its range ends, not where the list does.
+    /// assert_eq!(middle.slice(30, 20).err(), Some(Error::ListTooShort { needed: 50, available: 40 }));
+    /// # // SAFETY: allocated above with order 0; the views are not used again.
+    /// # unsafe { pages.free_pages(page, 0) };
+    /// # Ok::<(), sg_core::Error>(())
+    /// ```
     #[doc(alias = "sglist_slice")]
     pub fn slice(&self, skip: u64, len: u64) -> Result<Self, Error> {
         let end = skip
             .checked_add(len)
             .ok_or(Error::Overflow { what: "slice end" })?;
-        if let Some(total) = self.known_len {
+        if let Some(total) = known(self.known_len) {
             if end > total {
                 return Err(Error::ListTooShort {
                     needed: end,
                     available: total,
                 });
             }
+            // The range is inside the view: only its first entry is to be
+            // found, and an empty range needs none.
+            if len == 0 {
+                return Ok(self.empty());
+            }
+            let Some((head, entries, skip_in_head)) = self.seek(skip) else {
+                debug_assert!(false, "a view holds the bytes its known length says");
+                return Err(Error::ListTooShort {
+                    needed: end,
+                    available: total,
+                });
+            };
+            return Ok(SgList {
+                head: Some(head),
+                entries,
+                skip: skip_in_head,
+                limit: len,
+                known_len: len,
+                provider: self.provider,
+                _entries: PhantomData,
+            });
         }
         let mut walk = self.walk();
         let mut position = 0u64;
@@ -307,31 +361,20 @@ impl<'a, P: PageProvider> SgList<'a, P> {
             let step_end = position + u64::from(step.len);
             if start.is_none() && step_end > skip && len > 0 {
                 start = Some((before, skip - position));
-                if self.known_len.is_some() {
-                    break;
-                }
             }
             position = step_end;
             if position >= end && (start.is_some() || len == 0) {
                 break;
             }
         }
-        if self.known_len.is_none() && position < end {
+        if position < end {
             return Err(Error::ListTooShort {
                 needed: end,
                 available: position,
             });
         }
         let Some((at, into_entry)) = start else {
-            return Ok(SgList {
-                head: None,
-                entries: 0,
-                skip: 0,
-                limit: Some(0),
-                known_len: Some(0),
-                provider: self.provider,
-                _entries: PhantomData,
-            });
+            return Ok(self.empty());
         };
         // `into_entry` is less than the entry's remaining length, a u32.
         let skip_in_head = at.skip + into_entry as u32;
@@ -339,21 +382,66 @@ impl<'a, P: PageProvider> SgList<'a, P> {
             head: at.cursor,
             entries: at.entries_left,
             skip: skip_in_head,
-            limit: Some(len),
-            known_len: Some(len),
+            limit: len,
+            known_len: len,
             provider: self.provider,
             _entries: PhantomData,
         })
     }
 
+    /// An empty view with this view's provider.
+    #[inline]
+    fn empty(&self) -> Self {
+        SgList {
+            head: None,
+            entries: 0,
+            skip: 0,
+            limit: 0,
+            known_len: 0,
+            provider: self.provider,
+            _entries: PhantomData,
+        }
+    }
+
+    /// The entry holding byte `skip` of the view, the entries left from it
+    /// on (itself included), and how far into it that byte is; `None` when
+    /// the view ends first.
+    ///
+    /// This is the walk of a slice of a view that knows its length, with
+    /// nothing done per entry but summing its length. Only for `skip`
+    /// below that length: the view's own byte limit (a slice's) then never
+    /// ends the view before the byte, so it need not be counted.
+    #[inline]
+    fn seek(&self, skip: u64) -> Option<(Cursor<P::Page>, usize, u32)> {
+        let mut cursor = self.head?;
+        let mut entries_left = self.entries;
+        let mut skip_in_entry = self.skip;
+        let mut position = 0u64;
+        while entries_left > 0 {
+            // SAFETY: the view's arrays are valid for `'a` (type invariant).
+            let length = unsafe { cursor.entry::<'a>() }.length();
+            let entry_end = position + u64::from(length.saturating_sub(skip_in_entry));
+            if entry_end > skip {
+                // Less than the entry's length, so it fits a u32.
+                let into_entry = skip_in_entry + (skip - position) as u32;
+                return Some((cursor, entries_left, into_entry));
+            }
+            position = entry_end;
+            skip_in_entry = 0;
+            entries_left -= 1;
+            if entries_left > 0 {
+                // SAFETY: as above; the slot after the entry is the view's,
+                // since entries are left.
+                cursor = unsafe { cursor.next() }?;
+            }
+        }
+        None
+    }
+
     #[inline]
     fn walk(&self) -> Walk<'a, P::Page> {
         Walk {
-            cursor: if self.limit == Some(0) {
-                None
-            } else {
-                self.head
-            },
+            cursor: if self.limit == 0 { None } else { self.head },
             entries_left: self.entries,
             skip: self.skip,
             bytes_left: self.limit,
@@ -383,9 +471,9 @@ impl<'a, P: PageProvider> IntoIterator for &SgList<'a, P> {
 impl<P: PageProvider> fmt::Debug for SgList<'_, P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut out = f.debug_struct("SgList");
-        if self.skip != 0 || self.limit.is_some() {
+        if self.skip != 0 || self.limit != NONE {
             out.field("skip_in_first", &self.skip)
-                .field("byte_len", &self.limit);
+                .field("byte_len", &known(self.limit));
         }
         out.field("entries", &DebugEntries(*self)).finish()
     }
@@ -524,6 +612,7 @@ impl<'a, P: PageProvider> SgListMut<'a, P> {
     /// # Errors
     ///
     /// As [`SgList::slice`].
+    #[doc(alias = "sglist_slice")]
     pub fn slice_mut(&mut self, skip: u64, len: u64) -> Result<SgListMut<'_, P>, Error> {
         self.reborrow().into_slice(skip, len)
     }
@@ -534,6 +623,7 @@ impl<'a, P: PageProvider> SgListMut<'a, P> {
     /// # Errors
     ///
     /// As [`SgList::slice`].
+    #[doc(alias = "sglist_slice")]
     pub fn into_slice(self, skip: u64, len: u64) -> Result<SgListMut<'a, P>, Error> {
         Ok(SgListMut {
             list: self.list.slice(skip, len)?,
@@ -561,7 +651,9 @@ struct Walk<'a, Pg: Copy> {
     cursor: Option<Cursor<Pg>>,
     entries_left: usize,
     skip: u32,
-    bytes_left: Option<u64>,
+    /// Bytes the view still covers; `u64::MAX` when it has no byte limit
+    /// (no list holds that many bytes, so the count never runs out then).
+    bytes_left: u64,
     _entries: PhantomData<&'a [SgEntry<Pg>]>,
 }
 
@@ -576,7 +668,7 @@ impl<Pg: Copy> Copy for Walk<'_, Pg> {}
 impl<'a, Pg: Copy> Walk<'a, Pg> {
     #[inline]
     fn next(&mut self) -> Option<Step<'a, Pg>> {
-        if self.entries_left == 0 || self.bytes_left == Some(0) {
+        if self.entries_left == 0 || self.bytes_left == 0 {
             return None;
         }
         let cursor = self.cursor?;
@@ -593,14 +685,9 @@ impl<'a, Pg: Copy> Walk<'a, Pg> {
             None
         };
         let skip = core::mem::take(&mut self.skip);
-        let mut len = entry.length().saturating_sub(skip);
-        if let Some(left) = &mut self.bytes_left {
-            if u64::from(len) > *left {
-                // Less than `len`, so it fits a u32.
-                len = *left as u32;
-            }
-            *left -= u64::from(len);
-        }
+        // At most the entry's length, so it fits a u32.
+        let len = u64::from(entry.length().saturating_sub(skip)).min(self.bytes_left) as u32;
+        self.bytes_left -= u64::from(len);
         Some(Step { entry, skip, len })
     }
 }
@@ -699,7 +786,10 @@ impl<Pg: Copy> FusedIterator for Segments<'_, Pg> {}
 impl<Pg: Copy + fmt::Debug> fmt::Debug for Segments<'_, Pg> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Segments")
-            .field("bytes_left", &self.walk.bytes_left)
+            .field(
+                "bytes_left",
+                &Some(self.walk.bytes_left).filter(|&left| left != u64::MAX),
+            )
             .finish_non_exhaustive()
     }
 }

@@ -215,6 +215,53 @@ unsafe impl<T: PageProvider + ?Sized> PageProvider for &T {
     }
 }
 
+/// Whether bytes that end `end_offset` bytes after the start of `end_page`
+/// are continued, across a page boundary, by bytes that start
+/// `next_offset` bytes after the start of `next_page`: the first bytes end
+/// exactly at the end of a page and the next ones start exactly at the
+/// start of the page with the next frame number.
+///
+/// Offsets may be a page or more (counted along the page's run). On a
+/// linear provider one mapping reaches both ranges then; ranges that meet
+/// inside a page are never joined, since they may belong to separate
+/// allocations that happen to be neighbours.
+///
+/// # Examples
+///
+/// ```
+/// use sg_core::{PageProvider, VirtPages, run_continues};
+///
+/// let pages = VirtPages::new();
+/// let run = pages.alloc_pages(1)?; // two contiguous pages
+/// let second = pages.nth(run, 1);
+/// assert!(run_continues(&pages, run, 4096, second, 0));
+/// assert!(run_continues(&pages, run, 4096, run, 4096)); // the same page, named twice
+/// assert!(!run_continues(&pages, run, 100, run, 100)); // inside a page
+/// # // SAFETY: allocated above with order 1, in no list.
+/// # unsafe { pages.free_pages(run, 1) };
+/// # Ok::<(), sg_core::Error>(())
+/// ```
+#[inline]
+pub fn run_continues<P: PageProvider + ?Sized>(
+    provider: &P,
+    end_page: P::Page,
+    end_offset: u64,
+    next_page: P::Page,
+    next_offset: u64,
+) -> bool {
+    let page_size = P::PAGE_SIZE as u64;
+    if end_offset % page_size != 0 || next_offset % page_size != 0 || end_offset == 0 {
+        return false;
+    }
+    let (end_index, next_index) = (end_offset / page_size, next_offset / page_size);
+    // Page indices of entry offsets fit a usize (offsets stay below 2^33).
+    if end_index >= next_index {
+        provider.is_next(end_page, (end_index - next_index) as usize, next_page)
+    } else {
+        provider.is_next(next_page, (next_index - end_index) as usize, end_page)
+    }
+}
+
 /// Bytes in `2^order` pages of `P`, or an overflow error.
 ///
 /// # Errors

@@ -19,7 +19,7 @@ use core::fmt;
 use core::marker::PhantomData;
 use core::ptr::NonNull;
 
-use sg_core::{PageProvider, Segment, Segments, SgEntry, SgList, SgListMut};
+use sg_core::{PageProvider, Segment, Segments, SgEntry, SgList, SgListMut, run_continues};
 
 /// Longest slice a mapping exposes: a slice may not exceed `isize::MAX`
 /// bytes (which only matters for linear runs on 32-bit targets).
@@ -282,7 +282,8 @@ impl<'a, P: PageProvider, const WRITE: bool> Core<'a, P, WRITE> {
         let mut ahead = self.segments.clone();
         while len < MAX_MAPPING {
             let Some(next) = ahead.next() else { break };
-            if !self.follows(end_page, end_offset, next.page, next.offset) {
+            // Only page boundaries join entries (see `run_continues`).
+            if !run_continues(self.provider, end_page, end_offset, next.page, next.offset) {
                 break;
             }
             len += u64::from(next.len);
@@ -292,38 +293,6 @@ impl<'a, P: PageProvider, const WRITE: bool> Core<'a, P, WRITE> {
         let len = len.min(MAX_MAPPING);
         self.run_end = self.position + len;
         len
-    }
-
-    /// Whether the entry at `next_offset` from `next_page` starts the page
-    /// right after the one that the previous entry's bytes end with (before
-    /// `end_offset` from `end_page`), judged by frame numbers.
-    ///
-    /// Only page boundaries join entries: the linear contract makes one
-    /// mapping reach a run of consecutive pages, but two entries that meet
-    /// inside a page may describe separate allocations that happen to be
-    /// neighbours (two buffers on the stack, say), which one pointer must
-    /// not span.
-    fn follows(
-        &self,
-        end_page: P::Page,
-        end_offset: u64,
-        next_page: P::Page,
-        next_offset: u64,
-    ) -> bool {
-        let page_size = P::PAGE_SIZE as u64;
-        if end_offset % page_size != 0 || next_offset % page_size != 0 {
-            return false;
-        }
-        let end_index = end_offset / page_size;
-        let next_index = next_offset / page_size;
-        // Page indices fit in 27 bits (see `map_next`).
-        if end_index >= next_index {
-            self.provider
-                .is_next(end_page, (end_index - next_index) as usize, next_page)
-        } else {
-            self.provider
-                .is_next(next_page, (next_index - end_index) as usize, end_page)
-        }
     }
 
     /// Moves `bytes` forward from the position, releasing the live mapping

@@ -15,6 +15,12 @@
 //! - quickcheck generators with shrinking: [`PageLayout`], [`EntryLayout`],
 //!   [`MaxSegment`], [`SkipLen`], [`ConsumePattern`].
 //! - [`BuiltList`]: a list in chained heap arrays, built by hand.
+//! - [`FramePages`]: pages that are bare frame numbers without memory, for
+//!   building and walking lists of any size without touching bytes.
+//! - [`MockIommu`]: a DMA mapper that hands out bus addresses like an
+//!   IOMMU, records live mappings (translating bus addresses back to
+//!   pages), fails at the k-th map and checks for leaks; [`DeviceLimits`]
+//!   generates a device's DMA limits.
 //! - [`vectors`]: the kernel's from-pages test vectors as typed cases.
 //!
 //! # Example
@@ -39,7 +45,10 @@
 mod arbitrary;
 mod built;
 mod chunks;
+mod device_limits;
 mod failure;
+mod frames;
+mod iommu;
 mod mock_pages;
 mod model;
 pub mod vectors;
@@ -49,7 +58,10 @@ pub use arbitrary::{
 };
 pub use built::BuiltList;
 pub use chunks::{CountingChunks, FailingChunks};
+pub use device_limits::DeviceLimits;
 pub use failure::{for_each_chunk_failure, for_each_failure_point, for_each_page_failure};
+pub use frames::FramePages;
+pub use iommu::{DEFAULT_IOVA_SPACE, IommuMapping, MockIommu, Translation};
 pub use mock_pages::{Leaks, MAX_MOCK_ORDER, Mapping, MockPage, MockPages, pattern_page};
 pub use model::{Mismatch, Model};
 

@@ -23,7 +23,7 @@ type Step = fn() -> Result<(), String>;
 const USAGE: &str = "\
 usage: cargo xtask ci [--skip STEP]...
 
-Runs, in order: fmt, clippy, test, doc, no_std, miri.
+Runs, in order: fmt, clippy, test, doc, no_std, miri, bench.
 --skip STEP leaves a step out (for local iteration only: CI runs them all).
 ";
 
@@ -45,13 +45,14 @@ pub fn main(arguments: &[String]) -> Result<(), String> {
         }
     }
 
-    let steps: [(&str, Step); 6] = [
+    let steps: [(&str, Step); 7] = [
         ("fmt", fmt),
         ("clippy", clippy),
         ("test", test),
         ("doc", doc),
         ("no_std", no_std),
         ("miri", miri),
+        ("bench", bench),
     ];
     for name in &skipped {
         if !steps.iter().any(|(step, _)| step == name) {
@@ -132,6 +133,13 @@ fn miri() -> Result<(), String> {
                 "--all-features",
             ]),
     )
+}
+
+/// A smoke run of every benchmark workload: `cargo xtask perf --quick`
+/// (a release build and a few seconds of small sizes; it checks that every
+/// workload runs and checks its own results, not how fast).
+fn bench() -> Result<(), String> {
+    crate::perf::main(&["--quick".to_owned()])
 }
 
 fn rustup() -> Command {

@@ -1,23 +1,32 @@
 //! The project's automation, run as `cargo xtask <command>`.
 //!
 //! - `cargo xtask ci`: the one gate (see `ci.rs` for the steps).
+//! - `cargo xtask perf`: the workloads of PERF.md (see `perf.rs`).
 
 use std::process::ExitCode;
 
 mod ci;
 mod command;
+mod measure;
+mod perf;
+mod workloads;
 
 const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
-  ci      run the whole check: fmt, clippy, tests, docs, no_std build, Miri
+  ci      run the whole check: fmt, clippy, tests, docs, no_std build, Miri,
+          a benchmark smoke run
+  perf    run the workloads of PERF.md against memcpy/memset [--quick] [--reps N]
 ";
 
 fn main() -> ExitCode {
     let arguments: Vec<String> = std::env::args().skip(1).collect();
     let result = match arguments.first().map(String::as_str) {
         Some("ci") => ci::main(&arguments[1..]),
+        Some("perf") => perf::main(&arguments[1..]),
+        // The release process `perf` starts.
+        Some("perf-run") => perf::run(&arguments[1..]),
         Some("help" | "--help" | "-h") | None => {
             print!("{USAGE}");
             return ExitCode::SUCCESS;

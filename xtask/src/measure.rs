@@ -33,7 +33,11 @@ pub fn repeat(reps: usize, mut work: impl FnMut()) -> Vec<f64> {
 /// Times `work` and `baseline` alternately, `reps` times each after one
 /// warm-up of each, flipping which goes first every repetition; returns the
 /// seconds of each run of each.
-pub fn interleave(reps: usize, mut work: impl FnMut(), mut baseline: impl FnMut()) -> (Vec<f64>, Vec<f64>) {
+pub fn interleave(
+    reps: usize,
+    mut work: impl FnMut(),
+    mut baseline: impl FnMut(),
+) -> (Vec<f64>, Vec<f64>) {
     work();
     baseline();
     let mut work_times = Vec::with_capacity(reps);
@@ -63,7 +67,12 @@ pub struct Row {
 
 impl Row {
     /// A row from per-run figures (already in the row's unit).
-    pub fn new(name: &'static str, unit: &'static str, mut figures: Vec<f64>, note: impl Into<String>) -> Self {
+    pub fn new(
+        name: &'static str,
+        unit: &'static str,
+        mut figures: Vec<f64>,
+        note: impl Into<String>,
+    ) -> Self {
         let min = figures.iter().copied().fold(f64::INFINITY, f64::min);
         let max = figures.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         Row {

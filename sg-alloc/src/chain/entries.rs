@@ -157,3 +157,91 @@ impl<Pg: Copy, C: ChunkAllocator<Pg>> Chain<Pg, C> {
         }
     }
 }
+
+/// The data entries of a chain walked twice at once, for mapping it for
+/// DMA: a reader that goes ahead, and a writer of DMA fields that only
+/// writes entries the reader has passed.
+///
+/// Mapping reads each entry's run and stores the merged segments in the
+/// first entries (segment `j` in entry `j`), so the writer lags behind the
+/// reader. Both walks belong to this type alone, which never lets two
+/// references to one entry live at once: the reader's entry is lent for a
+/// borrow of `self` only, and the writer makes its reference to an entry
+/// after the reader is done with it.
+pub(crate) struct DmaFieldsMut<'a, Pg: Copy> {
+    reader: EntriesMut<'a, Pg>,
+    writer: EntriesMut<'a, Pg>,
+    /// Entries the reader has yielded.
+    read: usize,
+    /// Entries the writer has written.
+    written: usize,
+}
+
+impl<Pg: Copy> DmaFieldsMut<'_, Pg> {
+    /// The next entry, for reading; `None` after the last one.
+    #[inline]
+    pub(crate) fn read(&mut self) -> Option<&SgEntry<Pg>> {
+        let entry = self.reader.next()?;
+        self.read += 1;
+        Some(entry.entry)
+    }
+
+    /// Stores a segment in the DMA fields of the next entry to write.
+    /// Returns `false`, writing nothing, when the reader has not passed
+    /// that entry yet.
+    #[inline]
+    pub(crate) fn write(&mut self, address: u64, length: u32) -> bool {
+        if self.written >= self.read {
+            return false;
+        }
+        match self.writer.next() {
+            Some(mut entry) => {
+                entry.set_dma(address, length);
+                self.written += 1;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Clears the DMA fields of every entry the writer has not written.
+    pub(crate) fn clear_rest(self) {
+        // The reader is done: its walk ends here.
+        let DmaFieldsMut { writer, .. } = self;
+        for mut entry in writer {
+            entry.set_dma(0, 0);
+        }
+    }
+}
+
+impl<Pg: Copy, C: ChunkAllocator<Pg>> Chain<Pg, C> {
+    /// The data entries for mapping: see [`DmaFieldsMut`].
+    pub(crate) fn dma_fields_mut(&mut self) -> DmaFieldsMut<'_, Pg> {
+        let data_slots = if self.arrays <= 1 {
+            self.entries
+        } else {
+            self.head_slots - 1
+        };
+        let byte_len = Cell::from_mut(&mut self.byte_len);
+        // Two walks over the same entries, each handing out every entry
+        // once, so every entry is reached twice: `DmaFieldsMut` keeps this
+        // sound by never holding the reader's reference to an entry when
+        // the writer makes one, and by never letting either out.
+        let walk = || EntriesMut {
+            array: self.head,
+            slots: self.head_slots,
+            data_slots,
+            index: 0,
+            arrays_left: self.arrays,
+            entries_left: self.entries,
+            byte_len,
+            _entries: PhantomData,
+        };
+        DmaFieldsMut {
+            reader: walk(),
+            writer: walk(),
+            read: 0,
+            written: 0,
+        }
+    }
+}

@@ -4,11 +4,14 @@
 //! [`Chain`] owns the arrays of one list and the allocator they came from;
 //! [`Appender`] (in `append.rs`) adds entries at its end and undoes
 //! everything it did unless it is committed; [`EntriesMut`] (in
-//! `entries.rs`) hands out the data entries (never the links) for writing.
+//! `entries.rs`) hands out the data entries (never the links) for writing,
+//! and walks them twice at once for DMA mapping (`DmaFieldsMut`);
+//! `join.rs` links a second chain's arrays after the first's.
 //! Tables, builders and page lists are safe code on top.
 
 mod append;
 mod entries;
+mod join;
 
 use core::fmt;
 use core::mem::size_of;
@@ -17,6 +20,7 @@ use core::ptr::NonNull;
 use sg_core::{ChunkAllocator, Error, PageProvider, SgEntry, SgList, SgListMut};
 
 pub(crate) use append::Appender;
+pub(crate) use entries::DmaFieldsMut;
 pub use entries::{EntriesMut, EntryMut};
 
 /// The arrays a list of `entries` data entries takes when the first array
@@ -54,8 +58,10 @@ pub(crate) fn arrays_for(entries: usize, first_capacity: usize, capacity: usize)
 ///   and empty entries after them.
 /// - Every slot of every array is initialised.
 /// - Every array except a borrowed head (`borrowed_head`) came from
-///   `chunks.alloc(slots)` with its slot count and is given back only by
-///   `Drop` (or by an `Appender` rolling back the arrays it allocated).
+///   `chunks.alloc(slots)` with its slot count (or, for arrays a join took
+///   over, from an allocator whose arrays `chunks` may free) and is given
+///   back only by `Drop` (or by an `Appender` rolling back the arrays it
+///   allocated, or a join replacing a last array it copied).
 /// - A borrowed head stays valid, and untouched by anything but this chain,
 ///   for as long as the chain exists (promised to `with_first_array`).
 /// - `entries` counts the data entries; `byte_len` is the sum of their
@@ -280,19 +286,35 @@ impl<Pg: Copy, C: ChunkAllocator<Pg>> Chain<Pg, C> {
         Some(unsafe { self.tail.add(self.tail_used - 1).as_mut() })
     }
 
+    /// The total length of the first `entries` data entries when it is
+    /// known without a walk: all of them, or all but a last entry of
+    /// length 0 (the spare of a chainable page list).
+    ///
+    /// The views made with it stop after that many entries, or at the end
+    /// mark of the last one, so the length is the sum of what they visit.
+    #[inline]
+    fn prefix_byte_len(&self, entries: usize) -> Option<u64> {
+        if entries >= self.entries {
+            return Some(self.byte_len);
+        }
+        let all_but_last = entries + 1 == self.entries;
+        (all_but_last && self.last().is_some_and(|last| last.length() == 0))
+            .then_some(self.byte_len)
+    }
+
     /// A view of the first `entries` data entries (all of them when
     /// `entries` is at least their count).
     pub(crate) fn list<'a, P>(&'a self, entries: usize, provider: &'a P) -> SgList<'a, P>
     where
         P: PageProvider<Page = Pg>,
     {
-        let byte_len = (entries >= self.entries).then_some(self.byte_len);
+        let byte_len = self.prefix_byte_len(entries);
         // SAFETY: `head` is the first array with `head_slots` initialised
         // slots (none when empty, and nothing is read then); the arrays stay
         // valid and unwritten while `self` is borrowed; links were made by
         // `attach` under `set_link`'s contract; when given, `byte_len` is the
-        // sum of the lengths of all data entries, which the view visits all
-        // of, since it stops at their count or the end mark of the last one.
+        // sum of the lengths of the entries the view visits (see
+        // `prefix_byte_len`).
         unsafe {
             SgList::from_raw(
                 self.head,
@@ -309,7 +331,7 @@ impl<Pg: Copy, C: ChunkAllocator<Pg>> Chain<Pg, C> {
     where
         P: PageProvider<Page = Pg>,
     {
-        let byte_len = (entries >= self.entries).then_some(self.byte_len);
+        let byte_len = self.prefix_byte_len(entries);
         // SAFETY: as in `list`; `&mut self` also makes this the only view of
         // the list for `'a`, so nothing else reaches its pages through it.
         unsafe {
@@ -384,5 +406,22 @@ mod tests {
         assert_eq!(arrays_for(3 + 129, 4, 128), Some(3));
         assert_eq!(arrays_for(3, 2, 1), None);
         assert_eq!(arrays_for(1, 1, 1), Some(1));
+    }
+
+    #[test]
+    fn a_prefix_knows_its_length_when_only_an_empty_last_entry_is_left_out() {
+        let mut chain = Chain::<u64, _>::with_entries(sg_core::HeapChunks::new(), 3, 2).unwrap();
+        for (index, mut entry) in chain.entries_mut().enumerate() {
+            // SAFETY: no list of this chain is used with a provider.
+            unsafe { entry.set_page(index as u64, [10, 20, 0][index], 0) };
+        }
+        assert_eq!(chain.prefix_byte_len(3), Some(30));
+        assert_eq!(chain.prefix_byte_len(usize::MAX), Some(30));
+        // The spare of a chainable page list: all but an empty last entry.
+        assert_eq!(chain.prefix_byte_len(2), Some(30));
+        assert_eq!(chain.prefix_byte_len(1), None);
+        // SAFETY: as above.
+        unsafe { chain.entries_mut().nth(2).unwrap().set_page(2, 5, 0) };
+        assert_eq!(chain.prefix_byte_len(2), None);
     }
 }

@@ -1,0 +1,250 @@
+//! Joining two chains: the second chain's arrays are linked after the
+//! first chain's last array and change owner, without copying their
+//! entries.
+//!
+//! A link needs a slot of its own at the end of an array, and the first
+//! chain's last array may have none to spare. What happens depends on how
+//! many of its slots are unused (see `Room`). Every array this needs is
+//! allocated before anything changes, so a failed join leaves both chains
+//! as they were.
+
+use core::ptr::NonNull;
+
+use sg_core::{ChunkAllocator, Error, SgEntry};
+
+use super::{Chain, init_slots, link_target};
+
+/// How the first chain's last array (its tail) makes room for the link,
+/// with the new array each way needs.
+enum Room<Pg: Copy> {
+    /// Exactly one slot is unused, the last one: the link goes there.
+    LastSlot,
+    /// Every slot holds data: the last data entry moves to a new array of
+    /// two slots (this one), itself and the link, and its old slot links to
+    /// that array.
+    Bridge(NonNull<SgEntry<Pg>>),
+    /// Two or more slots are unused: the data entries (at most one array's
+    /// worth) move to a new array (this one, of this many slots) of exactly
+    /// their count plus the link, which replaces the tail. The old tail is
+    /// given back (or, a caller's first array, just released).
+    Refit(NonNull<SgEntry<Pg>>, usize),
+}
+
+impl<Pg: Copy, C: ChunkAllocator<Pg>> Chain<Pg, C> {
+    /// Appends the arrays of `other` to this chain; `other` is left empty.
+    ///
+    /// The end mark of this chain's last entry goes; `other`'s stays. The
+    /// entries of `other` stay in its arrays, which this chain now frees,
+    /// with the exception of a borrowed first array of `other` (a caller's
+    /// first chunk), which this chain must never free: its slots move to a
+    /// new array, and the borrowed array is cleared and released.
+    ///
+    /// The caller promises that arrays allocated by `other.chunks` may be
+    /// given back to `self.chunks` (see `SameSource`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Overflow`] when the counts of the joined chain overflow,
+    /// and what the allocator returns when a new array cannot be had (a
+    /// borrowed first array of `other` larger than the allocator serves
+    /// gives [`Error::ChunkTooLarge`]). Both chains are then unchanged.
+    pub(crate) fn join(&mut self, other: &mut Self) -> Result<(), Error> {
+        if other.arrays == 0 {
+            return Ok(());
+        }
+        if self.arrays == 0 {
+            // Nothing to link from: this chain becomes `other`. A borrowed
+            // head stays the head, so it stays borrowed and unfreed.
+            core::mem::swap(self, other);
+            return Ok(());
+        }
+        let overflow = Error::Overflow {
+            what: "joined table",
+        };
+        let entries = self.entries.checked_add(other.entries).ok_or(overflow)?;
+        let byte_len = self.byte_len.checked_add(other.byte_len).ok_or(overflow)?;
+        let arrays = self
+            .arrays
+            .checked_add(other.arrays)
+            .and_then(|arrays| arrays.checked_add(1))
+            .ok_or(overflow)?;
+        debug_assert!(self.tail_used >= 1 && self.tail_used <= self.tail_slots);
+
+        // Every allocation first; nothing has changed if one fails.
+        let room = match self.tail_slots - self.tail_used {
+            0 => Room::Bridge(self.chunks.alloc(2)?),
+            1 => Room::LastSlot,
+            _ => {
+                let slots = self.tail_used + 1;
+                Room::Refit(self.chunks.alloc(slots)?, slots)
+            }
+        };
+        let head_copy = if other.borrowed_head {
+            match self.chunks.alloc(other.head_slots) {
+                Ok(array) => Some(array),
+                Err(error) => {
+                    let allocated = match room {
+                        Room::LastSlot => None,
+                        Room::Bridge(array) => Some((array, 2)),
+                        Room::Refit(array, slots) => Some((array, slots)),
+                    };
+                    if let Some((array, slots)) = allocated {
+                        // SAFETY: allocated just above from `self.chunks`
+                        // with `slots`, never used.
+                        unsafe { self.chunks.free(array, slots) };
+                    }
+                    return Err(error);
+                }
+            }
+        } else {
+            None
+        };
+
+        if let Some(copy) = head_copy {
+            // SAFETY: `copy` has room for `head_slots` entries and is not
+            // the borrowed head; the head's slots are initialised. The copy
+            // takes over the head's entries and its link (whose target is
+            // unchanged); the borrowed array is then emptied, so it holds no
+            // stale link, and released (the promise of `with_first_array`
+            // ends with `other`'s ownership of it, which ends here).
+            unsafe {
+                copy.copy_from_nonoverlapping(other.head, other.head_slots);
+                init_slots(other.head, other.head_slots);
+            }
+            if other.arrays == 1 {
+                other.tail = copy;
+            }
+            other.head = copy;
+            other.borrowed_head = false;
+        }
+
+        let target = NonNull::slice_from_raw_parts(other.head, other.head_slots);
+        match room {
+            Room::LastSlot => {
+                if let Some(last) = self.last_mut() {
+                    last.unmark_end();
+                }
+                // SAFETY: the tail's last slot is unused (`tail_used ==
+                // tail_slots - 1`). `target` is `other`'s first array,
+                // initialised and owned by this chain from now on; `other`'s
+                // arrays are not this chain's, so there is no cycle.
+                unsafe { self.tail.add(self.tail_slots - 1).write(make_link(target)) };
+            }
+            Room::Bridge(bridge) => {
+                // SAFETY: the full tail's last slot is an initialised data
+                // entry; it moves to the bridge's first slot and its own
+                // slot becomes the link to the bridge, which is initialised
+                // by then, owned by the chain from now on (allocated from
+                // `self.chunks` with 2 slots, the count its link records).
+                // The bridge links to `other`'s first array as above.
+                unsafe {
+                    let mut moved = self.tail.add(self.tail_slots - 1).read();
+                    moved.unmark_end();
+                    bridge.write(moved);
+                    bridge.add(1).write(make_link(target));
+                    let to_bridge = NonNull::slice_from_raw_parts(bridge, 2);
+                    self.tail
+                        .add(self.tail_slots - 1)
+                        .write(make_link(to_bridge));
+                }
+                self.arrays += 1;
+            }
+            Room::Refit(array, slots) => {
+                let used = self.tail_used;
+                // SAFETY: `array` has room for `used + 1` entries; the
+                // tail's first `used` slots are initialised data entries,
+                // which move there, the last of them losing its end mark;
+                // the last slot links to `other`'s first array as above.
+                unsafe {
+                    array.copy_from_nonoverlapping(self.tail, used);
+                    array.add(used - 1).as_mut().unmark_end();
+                    array.add(used).write(make_link(target));
+                }
+                let (old, old_slots) = (self.tail, self.tail_slots);
+                if self.arrays == 1 {
+                    if self.borrowed_head {
+                        // SAFETY: the borrowed head is this chain's to use
+                        // while it exists; emptied so that it holds no stale
+                        // data, and from now on no longer part of the chain.
+                        unsafe { init_slots(old, old_slots) };
+                    } else {
+                        // SAFETY: the old tail, not borrowed, came from
+                        // `self.chunks` (or an allocator whose arrays it may
+                        // free) with `tail_slots` slots, and nothing refers
+                        // to it now.
+                        unsafe { self.chunks.free(old, old_slots) };
+                    }
+                    self.head = array;
+                    self.head_slots = slots;
+                    self.borrowed_head = false;
+                } else {
+                    let (previous, previous_slots) = self.array_before_tail();
+                    let to_array = NonNull::slice_from_raw_parts(array, slots);
+                    // SAFETY: the previous array's last slot is the link to
+                    // the old tail; it now links to its replacement, owned
+                    // by the chain (allocated from `self.chunks` with
+                    // `slots`). The old tail, not borrowed (only a head can
+                    // be), came from `self.chunks` (or an allocator whose
+                    // arrays it may free) with `tail_slots`, and is
+                    // unreachable now.
+                    unsafe {
+                        previous.add(previous_slots - 1).write(make_link(to_array));
+                        self.chunks.free(old, old_slots);
+                    }
+                }
+            }
+        }
+
+        self.tail = other.tail;
+        self.tail_slots = other.tail_slots;
+        self.tail_used = other.tail_used;
+        self.arrays += other.arrays;
+        debug_assert!(self.arrays <= arrays);
+        self.entries = entries;
+        self.byte_len = byte_len;
+        // `other` gives up its arrays: they belong to this chain now.
+        other.head = NonNull::dangling();
+        other.head_slots = 0;
+        other.tail = NonNull::dangling();
+        other.tail_slots = 0;
+        other.tail_used = 0;
+        other.arrays = 0;
+        other.entries = 0;
+        other.byte_len = 0;
+        Ok(())
+    }
+
+    /// The array whose last slot links to the tail, and its slot count
+    /// (a walk over the links, one step per array; no entry is read).
+    fn array_before_tail(&self) -> (NonNull<SgEntry<Pg>>, usize) {
+        debug_assert!(self.arrays >= 2);
+        let mut array = self.head;
+        let mut slots = self.head_slots;
+        for _ in 2..self.arrays {
+            // SAFETY: arrays before the tail end with an initialised link
+            // (type invariant).
+            let Some(next) = (unsafe { link_target(array.add(slots - 1)) }) else {
+                debug_assert!(false, "a non-tail array ends in a link");
+                break;
+            };
+            array = next.cast();
+            slots = next.len();
+        }
+        (array, slots)
+    }
+}
+
+/// A link slot to `target`.
+///
+/// # Safety
+///
+/// `target` is an initialised array owned by the chain that will hold the
+/// link (freed only by its `Drop`, after the link is read), written only
+/// through that chain, and later in the chain than the link, so that there
+/// is no cycle: the contract of [`SgEntry::set_link`].
+unsafe fn make_link<Pg: Copy>(target: NonNull<[SgEntry<Pg>]>) -> SgEntry<Pg> {
+    let mut link = SgEntry::new();
+    // SAFETY: the caller's promise is `set_link`'s.
+    unsafe { link.set_link(target) };
+    link
+}

@@ -1,0 +1,18 @@
+//! Mapping tables for a device: [`SgTable::map_dma`](crate::SgTable::map_dma)
+//! and its guard [`MappedTable`], and two mappers: [`DirectMapper`] (bus
+//! address = physical address) and [`BounceMapper`] (a bounce pool over
+//! any other mapper, the kernel's swiotlb).
+//!
+//! Raw pointers stay out of this module but for `cpu_bytes.rs`, which
+//! copies a run's bytes through the provider's mappings for the bounce
+//! pool; writing the DMA fields of a table goes through the chain's
+//! `DmaFieldsMut`.
+
+mod bounce;
+mod cpu_bytes;
+mod direct;
+mod map;
+
+pub use bounce::{BounceMapper, BounceStats};
+pub use direct::DirectMapper;
+pub use map::MappedTable;

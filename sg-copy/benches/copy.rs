@@ -1,0 +1,141 @@
+//! The copy workloads of PERF.md under criterion, each beside its
+//! baseline: `cargo bench -p sg-copy`. `cargo xtask perf` runs the same
+//! workloads interleaved with their baselines and prints the ratios.
+
+use std::hint::black_box;
+use std::ptr::NonNull;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use sg_alloc::SgTable;
+use sg_copy::{copy_from_slice, copy_to_slice, zero};
+use sg_core::{VIRT_PAGE_SIZE, VirtPage, VirtPages};
+
+const PAGE: usize = VIRT_PAGE_SIZE;
+const BUFFER: usize = 64 << 20;
+
+/// Page-aligned memory for the lists' pages, reached only through one
+/// pointer taken at creation.
+struct Pages {
+    _memory: Vec<u8>,
+    base: NonNull<u8>,
+}
+
+impl Pages {
+    fn new(bytes: usize) -> Self {
+        let mut memory = vec![0u8; bytes + PAGE];
+        let start = memory.as_ptr().align_offset(PAGE);
+        // A pointer to the whole buffer, so that it reaches every page.
+        let base = NonNull::new(memory.as_mut_ptr().wrapping_add(start))
+            .expect("a vector's buffer is not null");
+        Pages {
+            _memory: memory,
+            base,
+        }
+    }
+
+    fn page(&self, index: usize) -> VirtPage {
+        // SAFETY: page `index` lies inside `memory`, which outlives the
+        // tables of the benchmarks and is reached only through one list at
+        // a time.
+        unsafe { VirtPage::from_ptr(self.base.add(index * PAGE)) }.expect("page-aligned")
+    }
+}
+
+/// A table of one entry per page, in `order`, set entry by entry.
+fn page_table<'a>(
+    provider: &'a VirtPages,
+    memory: &Pages,
+    order: &[usize],
+) -> SgTable<&'a VirtPages> {
+    let mut table = SgTable::new(provider, order.len()).expect("table");
+    for (mut entry, &index) in table.entries_mut().zip(order) {
+        // SAFETY: a whole page of `memory` (see `Pages::page`).
+        unsafe { entry.set_page(memory.page(index), PAGE as u32, 0) };
+    }
+    table
+}
+
+fn shuffled(count: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..count).collect();
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    for index in (1..count).rev() {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        order.swap(index, (state % (index as u64 + 1)) as usize);
+    }
+    order
+}
+
+fn copies(c: &mut Criterion) {
+    let provider = VirtPages::new();
+    let memory = Pages::new(BUFFER);
+    let in_order: Vec<usize> = (0..BUFFER / PAGE).collect();
+    let mut four_k = page_table(&provider, &memory, &in_order);
+    let shuffled_table = page_table(&provider, &memory, &shuffled(BUFFER / PAGE));
+    let handles: Vec<VirtPage> = in_order.iter().map(|&index| memory.page(index)).collect();
+    let merged = SgTable::from_pages_segment(&provider, &handles, 0, BUFFER as u64, 0xFFFF_F000)
+        .expect("merged");
+    let source = vec![7u8; BUFFER];
+    let mut target = vec![0u8; BUFFER];
+
+    let mut group = c.benchmark_group("copy_64m");
+    group
+        .sample_size(10)
+        .throughput(Throughput::Bytes(BUFFER as u64));
+    group.bench_function("memcpy_64m", |b| {
+        b.iter(|| target.copy_from_slice(black_box(&source)))
+    });
+    group.bench_function("copy_from_buf_4k", |b| {
+        b.iter(|| copy_from_slice(four_k.as_list_mut(), 0, black_box(&source)))
+    });
+    for (name, table) in [
+        ("copy_to_buf_4k", &four_k),
+        ("copy_to_buf_shuffled", &shuffled_table),
+        ("copy_to_buf_merged", &merged),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter(|| copy_to_slice(table.as_list(), 0, black_box(&mut target)))
+        });
+    }
+    group.bench_function("memset_64m", |b| b.iter(|| black_box(&mut target).fill(0)));
+    group.bench_function("zero_4k", |b| {
+        b.iter(|| zero(four_k.as_list_mut(), 0, BUFFER as u64))
+    });
+    group.finish();
+
+    let (skip, len) = ((32 << 20) + 100, 16 << 20);
+    let mut group = c.benchmark_group("pcopy_16m");
+    group
+        .sample_size(10)
+        .throughput(Throughput::Bytes(len as u64));
+    group.bench_function("pcopy_to_buf_skip", |b| {
+        b.iter(|| copy_to_slice(four_k.as_list(), skip, black_box(&mut target[..len])))
+    });
+    group.finish();
+}
+
+fn small(c: &mut Criterion) {
+    let provider = VirtPages::new();
+    let memory = Pages::new(3 * PAGE);
+    let base = memory.base.as_ptr();
+    let mut table = SgTable::new(&provider, 1).expect("table");
+    if let Some(mut entry) = table.entries_mut().next() {
+        // SAFETY: a whole page of `memory` (see `Pages::page`).
+        unsafe { entry.set_page(memory.page(0), PAGE as u32, 0) };
+    }
+    // The destination is 64-byte aligned and 2048 bytes from the source
+    // modulo 4096, as in the C reference; both come from one pointer.
+    // SAFETY: bytes `PAGE + PAGE / 2 ..` of the three pages, which the
+    // table does not reach.
+    let out = unsafe { std::slice::from_raw_parts_mut(base.add(PAGE + PAGE / 2), 512) };
+    let mut group = c.benchmark_group("copy_small");
+    group.throughput(Throughput::Bytes(512));
+    group.bench_function("copy_small_512", |b| {
+        b.iter(|| copy_to_slice(black_box(table.as_list()), 0, black_box(&mut *out)))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, copies, small);
+criterion_main!(benches);

@@ -1,0 +1,468 @@
+//! The workloads of PERF.md, each measured with its baseline in one run.
+
+use std::alloc::{Layout, alloc_zeroed, dealloc};
+use std::hint::black_box;
+use std::ptr::NonNull;
+
+use sg_alloc::SgTable;
+use sg_copy::{copy_from_slice, copy_to_slice, zero};
+use sg_core::{SgEntry, VIRT_PAGE_SIZE, VirtPage, VirtPages};
+use sg_testkit::FramePages;
+
+use crate::measure::{Row, gigabytes_per_second, interleave, nanoseconds_per, repeat};
+
+const PAGE: usize = VIRT_PAGE_SIZE;
+
+/// Sizes of one run: the full sizes of PERF.md, or small ones for a smoke
+/// test.
+pub struct Sizes {
+    pub buffer: usize,
+    pub skip: usize,
+    pub skip_len: usize,
+    pub small_calls: usize,
+    pub small_tables: usize,
+    pub big_entries: usize,
+    pub pages: usize,
+    pub page_builds: usize,
+    pub walks: usize,
+    pub reps: usize,
+}
+
+impl Sizes {
+    pub fn full(reps: usize) -> Self {
+        Sizes {
+            buffer: 64 << 20,
+            skip: (32 << 20) + 100,
+            skip_len: 16 << 20,
+            small_calls: 1_000_000,
+            small_tables: 1000,
+            big_entries: 1 << 20,
+            pages: 1 << 18,
+            page_builds: 20,
+            walks: 10,
+            reps,
+        }
+    }
+
+    pub fn quick() -> Self {
+        Sizes {
+            buffer: 4 << 20,
+            skip: (2 << 20) + 100,
+            skip_len: 1 << 20,
+            small_calls: 100_000,
+            small_tables: 100,
+            big_entries: 1 << 16,
+            pages: 1 << 14,
+            page_builds: 5,
+            walks: 3,
+            reps: 7,
+        }
+    }
+}
+
+/// Page-aligned, zero-filled memory.
+struct Block {
+    memory: NonNull<u8>,
+    layout: Layout,
+}
+
+impl Block {
+    fn new(bytes: usize) -> Self {
+        let layout = Layout::from_size_align(bytes, PAGE).expect("block layout");
+        // SAFETY: the size is non-zero (every workload asks for pages).
+        let memory = NonNull::new(unsafe { alloc_zeroed(layout) }).expect("out of memory");
+        Block { memory, layout }
+    }
+
+    fn bytes(&mut self) -> &mut [u8] {
+        // SAFETY: the block owns `layout.size()` initialised bytes.
+        unsafe { std::slice::from_raw_parts_mut(self.memory.as_ptr(), self.layout.size()) }
+    }
+
+    /// The handle of page `index`.
+    fn page(&self, index: usize) -> VirtPage {
+        // SAFETY: page `index` lies inside the block, which outlives every
+        // table of the workloads (they are dropped before the block), and
+        // each workload reaches its bytes only through one list at a time.
+        unsafe { VirtPage::from_ptr(self.memory.add(index * PAGE)) }.expect("page-aligned")
+    }
+}
+
+impl Drop for Block {
+    fn drop(&mut self) {
+        // SAFETY: allocated in `new` with this layout.
+        unsafe { dealloc(self.memory.as_ptr(), self.layout) }
+    }
+}
+
+/// A deterministic pseudo-random sequence (xorshift), for patterns and
+/// shuffles.
+struct Random(u64);
+
+impl Random {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+/// A table of one entry per page of `block`, in `order`, set entry by
+/// entry so that nothing merges in the table itself.
+fn page_list<'a>(pages: &'a VirtPages, block: &Block, order: &[usize]) -> SgTable<&'a VirtPages> {
+    let mut table = SgTable::new(pages, order.len()).expect("table");
+    for (mut entry, &index) in table.entries_mut().zip(order) {
+        // SAFETY: a whole page of the block (see `Block::page`).
+        unsafe { entry.set_page(block.page(index), PAGE as u32, 0) };
+    }
+    table
+}
+
+/// A pattern of frames for the from-pages workloads: a name, and the frame
+/// of page `index`.
+type Pattern = (&'static str, fn(usize) -> u64);
+
+/// Every workload of PERF.md, in its order; only those named in `only`
+/// (and the copies' baselines) when it is not empty.
+pub fn run(sizes: &Sizes, only: &[String]) -> Vec<Row> {
+    let wanted = |name: &str| only.is_empty() || only.iter().any(|wanted| wanted == name);
+    let mut rows = Vec::new();
+    let copy_names = [
+        "memcpy_64m",
+        "memset_64m",
+        "copy_from_buf_4k",
+        "copy_to_buf_4k",
+        "copy_to_buf_shuffled",
+        "copy_to_buf_merged",
+        "pcopy_to_buf_skip",
+        "zero_4k",
+    ];
+    if copy_names.iter().any(|name| wanted(name)) {
+        rows.extend(
+            copies(sizes)
+                .into_iter()
+                .filter(|row| wanted(row.name) || row.baseline.is_none()),
+        );
+    }
+    if wanted("copy_small_512") {
+        rows.push(small_copy(sizes));
+    }
+    if wanted("alloc_free_4096") {
+        rows.push(alloc_free(
+            sizes,
+            4096,
+            sizes.small_tables,
+            "alloc_free_4096",
+        ));
+    }
+    if wanted("alloc_free_1m") {
+        rows.push(alloc_free(sizes, sizes.big_entries, 2, "alloc_free_1m"));
+    }
+    let patterns: [Pattern; 3] = [
+        ("from_pages_contig", |index| index as u64),
+        ("from_pages_scattered", |index| 2 * index as u64),
+        ("from_pages_runs8", |index| {
+            (index / 8 * 16 + index % 8) as u64
+        }),
+    ];
+    for (name, frame) in patterns {
+        if wanted(name) {
+            rows.push(from_pages(sizes, frame, name));
+        }
+    }
+    if wanted("walk_1m") {
+        rows.push(walk(sizes));
+    }
+    if wanted("entry_bytes") {
+        rows.push(Row::new(
+            "entry_bytes",
+            "bytes",
+            vec![size_of::<SgEntry<VirtPage>>() as f64],
+            "size of one entry",
+        ));
+    }
+    rows
+}
+
+/// The baselines: a plain copy and a plain zeroing of the whole buffer.
+struct Baseline {
+    source: Block,
+    target: Block,
+}
+
+impl Baseline {
+    fn memcpy(&mut self) {
+        let source = black_box(self.source.bytes().as_ptr());
+        let bytes = self.target.bytes();
+        // SAFETY: the two blocks are distinct allocations of the same size.
+        unsafe { std::ptr::copy_nonoverlapping(source, bytes.as_mut_ptr(), bytes.len()) };
+        black_box(bytes.as_ptr());
+    }
+
+    fn memset(&mut self) {
+        self.target.bytes().fill(0);
+        black_box(self.target.bytes().as_ptr());
+    }
+}
+
+/// The bandwidth workloads and their baselines.
+fn copies(sizes: &Sizes) -> Vec<Row> {
+    let n = sizes.buffer;
+    let pages = VirtPages::new();
+    let mut baseline = Baseline {
+        source: Block::new(n),
+        target: Block::new(n),
+    };
+    let list_memory = Block::new(n);
+    let mut random = Random(0x9E37_79B9_7F4A_7C15);
+    let data: Vec<u8> = (0..n).map(|_| random.next() as u8).collect();
+    baseline.source.bytes().copy_from_slice(&data);
+    baseline.target.bytes().fill(1);
+    let mut out = vec![1u8; n];
+
+    let in_order: Vec<usize> = (0..n / PAGE).collect();
+    let mut shuffled = in_order.clone();
+    for index in (1..shuffled.len()).rev() {
+        let other = (random.next() % (index as u64 + 1)) as usize;
+        shuffled.swap(index, other);
+    }
+    let mut four_k = page_list(&pages, &list_memory, &in_order);
+    let shuffled_list = page_list(&pages, &list_memory, &shuffled);
+    let handles: Vec<VirtPage> = in_order
+        .iter()
+        .map(|&index| list_memory.page(index))
+        .collect();
+    let merged =
+        SgTable::from_pages_segment(&pages, &handles, 0, n as u64, 0xFFFF_F000).expect("merged");
+    assert_eq!(merged.orig_nents(), 1, "contiguous pages make one entry");
+
+    // Check the lists before timing them.
+    assert_eq!(copy_from_slice(four_k.as_list_mut(), 0, &data), n);
+    for list in [four_k.as_list(), merged.as_list()] {
+        out.fill(0);
+        assert_eq!(copy_to_slice(list, 0, &mut out), n);
+        assert!(out == data, "a list in page order holds the bytes in order");
+    }
+    assert_eq!(copy_to_slice(shuffled_list.as_list(), 0, &mut out), n);
+    for (position, &index) in shuffled.iter().enumerate().step_by(97) {
+        assert_eq!(out[position * PAGE..][..PAGE], data[index * PAGE..][..PAGE]);
+    }
+
+    let mut rows = Vec::new();
+    let seconds = repeat(sizes.reps, || baseline.memcpy());
+    rows.push(Row::new(
+        "memcpy_64m",
+        "GB/s",
+        gigabytes_per_second(n, &seconds),
+        "memcpy between two pre-touched buffers",
+    ));
+    let seconds = repeat(sizes.reps, || baseline.memset());
+    rows.push(Row::new(
+        "memset_64m",
+        "GB/s",
+        gigabytes_per_second(n, &seconds),
+        "memset to 0 of a pre-touched buffer",
+    ));
+
+    let (work, base) = interleave(
+        sizes.reps,
+        || {
+            black_box(copy_from_slice(four_k.as_list_mut(), 0, black_box(&data)));
+        },
+        || baseline.memcpy(),
+    );
+    rows.push(bandwidth(
+        "copy_from_buf_4k",
+        n,
+        &work,
+        n,
+        &base,
+        "linear -> list of one-page entries",
+    ));
+
+    let cases = [
+        (
+            "copy_to_buf_4k",
+            four_k.as_list(),
+            "list of one-page entries -> linear",
+        ),
+        (
+            "copy_to_buf_shuffled",
+            shuffled_list.as_list(),
+            "one-page entries in shuffled page order -> linear",
+        ),
+        (
+            "copy_to_buf_merged",
+            merged.as_list(),
+            "one merged entry (from-pages builder) -> linear",
+        ),
+    ];
+    for (name, list, note) in cases {
+        let (work, base) = interleave(
+            sizes.reps,
+            || {
+                let copied = copy_to_slice(list, 0, black_box(&mut out));
+                black_box(copied + out[copied / 2] as usize);
+            },
+            || baseline.memcpy(),
+        );
+        rows.push(bandwidth(name, n, &work, n, &base, note));
+    }
+
+    let (work, base) = interleave(
+        sizes.reps,
+        || {
+            let copied = copy_to_slice(
+                four_k.as_list(),
+                sizes.skip as u64,
+                black_box(&mut out[..sizes.skip_len]),
+            );
+            black_box(copied + out[copied / 2] as usize);
+        },
+        || baseline.memcpy(),
+    );
+    assert!(out[..sizes.skip_len] == data[sizes.skip..][..sizes.skip_len]);
+    rows.push(bandwidth(
+        "pcopy_to_buf_skip",
+        sizes.skip_len,
+        &work,
+        n,
+        &base,
+        "skip 32 MiB + 100 B, copy 16 MiB; baseline is a 64 MiB memcpy",
+    ));
+
+    let (work, base) = interleave(
+        sizes.reps,
+        || {
+            black_box(zero(four_k.as_list_mut(), 0, n as u64));
+        },
+        || baseline.memset(),
+    );
+    rows.push(
+        Row::new(
+            "zero_4k",
+            "GB/s",
+            gigabytes_per_second(n, &work),
+            "zero a list of one-page entries",
+        )
+        .with_baseline("memset_64m", gigabytes_per_second(n, &base)),
+    );
+    out.fill(1);
+    assert_eq!(copy_to_slice(four_k.as_list(), 0, &mut out), n);
+    assert!(out.iter().all(|&byte| byte == 0), "zero wrote zeros");
+    rows
+}
+
+fn bandwidth(
+    name: &'static str,
+    bytes: usize,
+    work: &[f64],
+    baseline_bytes: usize,
+    baseline: &[f64],
+    note: &str,
+) -> Row {
+    Row::new(name, "GB/s", gigabytes_per_second(bytes, work), note)
+        .with_baseline("memcpy_64m", gigabytes_per_second(baseline_bytes, baseline))
+}
+
+/// 512 bytes out of a one-entry list per call. The source page and the
+/// destination share one block: the destination is 64-byte aligned and
+/// 2048 bytes from the source modulo 4096, as in the C reference, so that
+/// placement does not move the figure from run to run.
+fn small_copy(sizes: &Sizes) -> Row {
+    let pages = VirtPages::new();
+    let mut block = Block::new(3 * PAGE);
+    let mut random = Random(99);
+    for byte in &mut block.bytes()[..PAGE] {
+        *byte = random.next() as u8;
+    }
+    let mut table = SgTable::new(&pages, 1).expect("table");
+    if let Some(mut entry) = table.entries_mut().next() {
+        // SAFETY: the first page of the block (see `Block::page`).
+        unsafe { entry.set_page(block.page(0), PAGE as u32, 0) };
+    }
+    let source: Vec<u8> = block.bytes()[..512].to_vec();
+    let (_, rest) = block.bytes().split_at_mut(PAGE + PAGE / 2);
+    let out = &mut rest[..512];
+    assert_eq!(copy_to_slice(table.as_list(), 0, out), 512);
+    assert_eq!(out, &source[..]);
+    let list = table.as_list();
+    let seconds = repeat(sizes.reps, || {
+        for _ in 0..sizes.small_calls {
+            black_box(copy_to_slice(black_box(list), 0, black_box(&mut *out)));
+        }
+    });
+    Row::new(
+        "copy_small_512",
+        "ns/call",
+        nanoseconds_per(sizes.small_calls, &seconds),
+        "512 B out of a one-entry list, per call",
+    )
+}
+
+/// Builds and drops a chained table of `entries` entries, `tables` times per
+/// repetition.
+fn alloc_free(sizes: &Sizes, entries: usize, tables: usize, name: &'static str) -> Row {
+    let frames = FramePages::<PAGE>;
+    let seconds = repeat(sizes.reps, || {
+        for _ in 0..tables {
+            let table = SgTable::new(&frames, entries).expect("table");
+            black_box(table.as_list().first());
+            drop(black_box(table));
+        }
+    });
+    Row::new(
+        name,
+        "ns/entry",
+        nanoseconds_per(entries * tables, &seconds),
+        "allocate + free a chained table",
+    )
+}
+
+/// Builds and drops a table from `sizes.pages` fake pages whose frames
+/// `frame(index)` gives, with max_segment 0xFFFFF000 as the C reference.
+fn from_pages(sizes: &Sizes, frame: impl Fn(usize) -> u64, name: &'static str) -> Row {
+    let frames = FramePages::<PAGE>;
+    let base = 1u64 << 28;
+    let handles: Vec<u64> = (0..sizes.pages).map(|index| base + frame(index)).collect();
+    let size = (sizes.pages * PAGE) as u64;
+    let table =
+        SgTable::from_pages_segment(&frames, &handles, 0, size, 0xFFFF_F000).expect("from pages");
+    assert_eq!(table.byte_len(), size);
+    drop(table);
+    let seconds = repeat(sizes.reps, || {
+        for _ in 0..sizes.page_builds {
+            let table =
+                SgTable::from_pages_segment(&frames, black_box(&handles), 0, size, 0xFFFF_F000)
+                    .expect("from pages");
+            black_box(table.orig_nents());
+        }
+    });
+    Row::new(
+        name,
+        "ns/page",
+        nanoseconds_per(sizes.pages * sizes.page_builds, &seconds),
+        "build + free timed together",
+    )
+}
+
+/// Counts the entries of a chained table with `sizes.big_entries` entries.
+fn walk(sizes: &Sizes) -> Row {
+    let frames = FramePages::<PAGE>;
+    let table = SgTable::new(&frames, sizes.big_entries).expect("table");
+    assert_eq!(table.as_list().count(), sizes.big_entries);
+    let seconds = repeat(sizes.reps, || {
+        let mut total = 0;
+        for _ in 0..sizes.walks {
+            total += black_box(table.as_list()).count();
+        }
+        assert_eq!(total, sizes.walks * sizes.big_entries);
+    });
+    Row::new(
+        "walk_1m",
+        "ns/entry",
+        nanoseconds_per(sizes.walks * sizes.big_entries, &seconds),
+        "count entries with next()",
+    )
+}
