@@ -4,7 +4,9 @@
 
 use core::fmt;
 
-use sg_core::{ChunkAllocator, DmaLimits, DmaRun, Error, HeapChunks, PageProvider, SgList};
+use sg_core::{
+    ChunkAllocator, DmaLimits, DmaRun, Error, HeapChunks, PageProvider, SgEntry, SgList,
+};
 
 use crate::SgTable;
 use crate::chain::{Appender, Chain};
@@ -365,16 +367,10 @@ impl<P: PageProvider, C: ChunkAllocator<P::Page>> AppendTable<P, C> {
             }
         }
 
-        // One entry per run of the remaining pages.
+        // One entry per run of the remaining pages, written straight into
+        // the free slots of the tail, as many as it offers at a time.
         let mut offset = offset as u64;
         while index < pages.len() {
-            let first = pages[index];
-            let mut run = 1;
-            while index + run < pages.len()
-                && rule.continues(provider, first, run, pages[index + run])
-            {
-                run += 1;
-            }
             if entries == rule.max_entries {
                 // Dropping the appender puts the table back as it was.
                 return Err(Error::TooManySegments {
@@ -382,15 +378,38 @@ impl<P: PageProvider, C: ChunkAllocator<P::Page>> AppendTable<P, C> {
                     max: rule.max_entries,
                 });
             }
-            entries += 1;
-            // At most `max_pages` pages, so within `max_segment`: a u32.
-            let length = left.min(run as u64 * page_size - offset);
             // Every entry still to come takes at least one page.
             let needed = (pages.len() - index).saturating_add(left_pages);
-            append.push(first, length as u32, offset as u32, needed)?;
-            left -= length;
-            offset = 0;
-            index += run;
+            let (slots, usable) = append.room(needed)?;
+            let usable = usable.min(rule.max_entries - entries);
+            let mut written = 0;
+            let mut bytes = 0;
+            while written < usable && index < pages.len() {
+                let first = pages[index];
+                let mut run = 1;
+                while index + run < pages.len()
+                    && rule.continues(provider, first, run, pages[index + run])
+                {
+                    run += 1;
+                }
+                // At most `max_pages` pages, so within `max_segment`: a u32.
+                let length = left.min(run as u64 * page_size - offset);
+                let mut entry = SgEntry::new();
+                // SAFETY: the entry describes bytes of the pages the caller
+                // gave, whose handles vouch for them.
+                unsafe { entry.set_page(first, length as u32, offset as u32) };
+                // SAFETY: `written < usable`, a slot `room` offered.
+                unsafe { slots.add(written).write(entry) };
+                written += 1;
+                bytes += length;
+                left -= length;
+                offset = 0;
+                index += run;
+            }
+            entries += written;
+            // SAFETY: `written` slots from `slots` now hold data entries of
+            // `bytes` bytes in all; the appender was not used meanwhile.
+            unsafe { append.filled(written, bytes) };
         }
         debug_assert_eq!(left, 0);
         append.commit(left_pages == 0);

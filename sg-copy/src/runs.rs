@@ -56,12 +56,50 @@ impl<P: PageProvider> Drop for Mapped<'_, P> {
 #[inline]
 pub(crate) unsafe fn for_each_run<P: PageProvider>(
     list: SgList<'_, P>,
-    mut skip: u64,
+    skip: u64,
     budget: u64,
     write: bool,
     mut visit: impl FnMut(*mut u8, usize),
 ) -> u64 {
     debug_assert!(list.provider().is_linear());
+    // The common case of small copies: the bytes wanted lie in the first
+    // entry, found without preparing a walk.
+    if let Some(first) = list.head_segment() {
+        let len = u64::from(first.len);
+        if skip < len && budget <= len - skip {
+            // SAFETY: the caller's promise; `budget` bytes of the entry.
+            unsafe {
+                visit_run(
+                    list.provider(),
+                    first.page,
+                    first.offset + skip,
+                    budget,
+                    write,
+                    &mut visit,
+                )
+            };
+            return budget;
+        }
+    }
+    // SAFETY: the caller's promise.
+    unsafe { walk_runs(list, skip, budget, write, &mut visit) }
+}
+
+/// [`for_each_run`] when the bytes do not all lie in the first entry: finds
+/// the entry where they start, then visits the runs from there. Kept out of
+/// line so that the one-entry case stays small.
+///
+/// # Safety
+///
+/// As for [`for_each_run`].
+#[inline(never)]
+unsafe fn walk_runs<P: PageProvider>(
+    list: SgList<'_, P>,
+    mut skip: u64,
+    budget: u64,
+    write: bool,
+    visit: &mut impl FnMut(*mut u8, usize),
+) -> u64 {
     let provider = list.provider();
     let mut segments = list.segments();
     let first = loop {
@@ -78,32 +116,16 @@ pub(crate) unsafe fn for_each_run<P: PageProvider>(
         }
         skip -= len;
     };
-    // The common case of small copies: the bytes wanted lie in one entry.
-    if budget <= u64::from(first.len) {
-        // SAFETY: the caller's promise; `budget` bytes of the entry.
-        unsafe {
-            visit_run(
-                provider,
-                first.page,
-                first.offset,
-                budget,
-                write,
-                &mut visit,
-            )
-        };
-        return budget;
-    }
     // SAFETY: the caller's promise.
-    unsafe { visit_runs(provider, segments, first, budget, write, &mut visit) }
+    unsafe { visit_runs(provider, segments, first, budget, write, visit) }
 }
 
-/// The general case of [`for_each_run`], from its first (trimmed) segment:
-/// kept out of line so that the one-entry case stays small.
+/// The runs of [`for_each_run`] from its first (trimmed) segment on.
 ///
 /// # Safety
 ///
 /// As for [`for_each_run`]; `first` and `segments` come from its view.
-#[inline(never)]
+#[inline]
 unsafe fn visit_runs<'a, P: PageProvider>(
     provider: &P,
     mut segments: Segments<'a, P::Page>,
@@ -130,6 +152,11 @@ unsafe fn visit_runs<'a, P: PageProvider>(
             (end_page, end_offset) = (segment.page, segment.offset + u64::from(segment.len));
         }
         let len = len.min(budget);
+        if let Some(next) = &following {
+            if budget > len {
+                prefetch_run(provider, next.page, next.offset);
+            }
+        }
         // SAFETY: the caller's promise; `len` bytes of a run of entries that
         // continue each other.
         unsafe { visit_run(provider, first.page, first.offset, len, write, visit) };
@@ -140,6 +167,29 @@ unsafe fn visit_runs<'a, P: PageProvider>(
             _ => return done,
         }
     }
+}
+
+/// Cache lines at the start of the next run to ask for before visiting
+/// the current one.
+const PREFETCH_LINES: usize = 16;
+
+/// Asks the processor to start loading the first lines of the run at
+/// `offset` from `page`, so that a run elsewhere in memory (entries in no
+/// particular page order) does not start with a stall: the processor's
+/// own prefetcher does not cross into an unrelated page.
+#[inline]
+fn prefetch_run<P: PageProvider>(provider: &P, page: P::Page, offset: u64) {
+    let page_size = P::PAGE_SIZE as u64;
+    // As in `visit_run`: the page index fits a usize, the offset a page.
+    let page = provider.nth(page, (offset / page_size) as usize);
+    let start = (offset % page_size) as usize;
+    let mapping = provider.map(page);
+    for line in 0..PREFETCH_LINES {
+        sg_core::hint::prefetch(mapping.as_ptr().wrapping_add(start + line * 64));
+    }
+    // SAFETY: `mapping` came from `map(page)` just above, is released once,
+    // and nothing was read through it (a prefetch only hints at addresses).
+    unsafe { provider.unmap(page, mapping) };
 }
 
 /// Maps the run of `len` bytes at `offset` from `page`, visits it, flushes

@@ -7,24 +7,10 @@
 use core::ptr::NonNull;
 
 use crate::SgEntry;
+use crate::hint::prefetch;
 
 /// Cache lines of the next array to prefetch when a walk enters an array.
 const LOOKAHEAD_LINES: usize = 4;
-
-/// Asks the processor to start loading the cache line at `pointer`; only
-/// a hint, which never faults.
-#[inline(always)]
-fn prefetch(pointer: *const u8) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use core::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-        // SAFETY: a prefetch is a hint that never faults, whatever the
-        // address; SSE, which provides it, is part of the x86_64 baseline.
-        unsafe { _mm_prefetch::<_MM_HINT_T0>(pointer.cast::<i8>()) };
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = pointer;
-}
 
 /// A data entry of a chained list and the slots after it in its array.
 ///

@@ -92,6 +92,7 @@ mod cursor;
 mod dma;
 mod entry;
 mod error;
+pub mod hint;
 mod list;
 mod page;
 mod virt;

@@ -179,6 +179,54 @@ impl<'a, P: PageProvider> SgList<'a, P> {
         Segments { walk: self.walk() }
     }
 
+    /// The bytes of the view's first data entry, as
+    /// [`segments`](Self::segments) would yield them, or `None` when the view
+    /// has no entry or its first entry has no byte in it (a zero-length
+    /// entry, say) — unlike `segments().next()`, it never looks further.
+    ///
+    /// A cheap first step for code with a fast path for lists of one entry.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sg_core::{PageProvider, SgEntry, SgList, VirtPages};
+    ///
+    /// let pages = VirtPages::new();
+    /// let page = pages.alloc_pages(0)?;
+    /// let mut entries: [SgEntry<_>; 2] = Default::default();
+    /// sg_core::init_table(&mut entries)?;
+    /// // SAFETY: bytes 0..200 of the page allocated above, in no other list.
+    /// unsafe {
+    ///     entries[0].set_page(page, 100, 0);
+    ///     entries[1].set_page(page, 100, 100);
+    /// }
+    /// let list = SgList::new(&entries, &pages);
+    /// let head = list.head_segment().unwrap();
+    /// assert_eq!((head.offset, head.len), (0, 100));
+    /// let tail = list.slice(150, 20)?.head_segment().unwrap();
+    /// assert_eq!((tail.offset, tail.len), (150, 20));
+    /// # // SAFETY: allocated above with order 0; the views are not used again.
+    /// # unsafe { pages.free_pages(page, 0) };
+    /// # Ok::<(), sg_core::Error>(())
+    /// ```
+    #[inline]
+    pub fn head_segment(&self) -> Option<Segment<'a, P::Page>> {
+        let cursor = self.head.filter(|_| self.entries > 0 && self.limit > 0)?;
+        // SAFETY: the view's arrays are valid and unwritten for `'a`.
+        let entry = unsafe { cursor.entry::<'a>() };
+        // At most the entry's length, so it fits a u32.
+        let len = u64::from(entry.length().saturating_sub(self.skip)).min(self.limit) as u32;
+        if len == 0 {
+            return None;
+        }
+        Some(Segment {
+            entry,
+            page: entry.page()?,
+            offset: u64::from(entry.offset()) + u64::from(self.skip),
+            len,
+        })
+    }
+
     /// The DMA address and length of each entry of the view, as a DMA
     /// mapper stored them (the kernel's `for_each_sg` over `sg_dma_address`
     /// and `sg_dma_len`); entries with DMA length 0 are skipped.

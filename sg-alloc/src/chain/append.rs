@@ -96,40 +96,50 @@ impl<'c, Pg: Copy, C: ChunkAllocator<Pg>> Appender<'c, Pg, C> {
         Ok(())
     }
 
-    /// Adds a data entry of `length` bytes at `offset` from `page`.
+    /// Room for data entries at the end of the chain: the first free slot
+    /// of the tail and how many data entries may be written from it.
     ///
-    /// `needed` is how many entries may still be added, this one included,
-    /// by this append and later ones (an upper bound, at least 1): a new
-    /// array gets room for that many, and the last free slot of an array
-    /// takes data only when nothing more is expected.
+    /// `needed` is how many entries may still be added by this append and
+    /// later ones (an upper bound, at least 1): a new array gets room for
+    /// that many, and the last free slot of an array is offered for data
+    /// only when all of them fit (otherwise it is kept for a link). The
+    /// slots offered may be uninitialised; write them, then report them
+    /// with [`filled`](Self::filled).
     ///
     /// # Errors
     ///
     /// What the chunk allocator returns when a new array is needed.
     #[inline]
-    pub(crate) fn push(
-        &mut self,
-        page: Pg,
-        length: u32,
-        offset: u32,
-        needed: usize,
-    ) -> Result<(), Error> {
-        let free = self.chain.tail_slots - self.chain.tail_used;
-        if free == 0 || (free == 1 && needed > 1) {
+    pub(crate) fn room(&mut self, needed: usize) -> Result<(NonNull<SgEntry<Pg>>, usize), Error> {
+        let mut free = self.chain.tail_slots - self.chain.tail_used;
+        // Twice at most: with arrays of 2 slots, a full tail's last entry
+        // moves to the new array and fills all but its link slot.
+        while free == 0 || (free == 1 && needed > 1) {
             self.grow(needed)?;
+            free = self.chain.tail_slots - self.chain.tail_used;
         }
-        let chain = &mut *self.chain;
-        let mut entry = SgEntry::new();
-        // SAFETY: the builder only describes bytes of the pages it was
-        // given, whose handles vouch for them.
-        unsafe { entry.set_page(page, length, offset) };
-        // SAFETY: `tail_used < tail_slots` here: there was a free slot, or
-        // `grow` made a tail with one.
-        unsafe { chain.tail.add(chain.tail_used).write(entry) };
-        chain.tail_used += 1;
-        chain.entries += 1;
-        chain.byte_len += u64::from(length);
-        Ok(())
+        // At least 1: `free >= 2`, or `free == 1` with `needed <= 1`.
+        let usable = if needed <= free { free } else { free - 1 };
+        // SAFETY: `tail_used <= tail_slots`, so the slot is within the tail
+        // or one past its end (never written then: `usable` is 0).
+        let slot = unsafe { self.chain.tail.add(self.chain.tail_used) };
+        Ok((slot, usable))
+    }
+
+    /// Takes in the `count` data entries written at the slot
+    /// [`room`](Self::room) gave, holding `bytes` bytes in all.
+    ///
+    /// # Safety
+    ///
+    /// `count` is at most what `room` offered, those slots were written with
+    /// data entries since (no end mark) describing `bytes` bytes of pages
+    /// the builder was given, and nothing else changed the chain meanwhile.
+    #[inline]
+    pub(crate) unsafe fn filled(&mut self, count: usize, bytes: u64) {
+        debug_assert!(self.chain.tail_used + count <= self.chain.tail_slots);
+        self.chain.tail_used += count;
+        self.chain.entries += count;
+        self.chain.byte_len += bytes;
     }
 
     /// Allocates the next array and links it in; when the tail is full,
@@ -143,9 +153,10 @@ impl<'c, Pg: Copy, C: ChunkAllocator<Pg>> Appender<'c, Pg, C> {
             .max(1)
             .saturating_add(usize::from(relocate))
             .min(self.capacity);
+        // The new slots stay uninitialised until written: data entries by
+        // the builder, the link by the next `attach`, the rest by `commit`.
+        // A rollback reads only the links.
         let array = chain.chunks.alloc(slots)?;
-        // SAFETY: `alloc(slots)` returned room for `slots` entries.
-        unsafe { init_slots(array, slots) };
         let moved = if relocate {
             // SAFETY: the full tail's last slot is an initialised data
             // entry; it is moved, and its slot becomes the link just below.
@@ -156,8 +167,9 @@ impl<'c, Pg: Copy, C: ChunkAllocator<Pg>> Appender<'c, Pg, C> {
         } else {
             0
         };
-        // SAFETY: the array is initialised and came from `chain.chunks` with
-        // `slots`; the old tail's last slot is free or was moved above.
+        // SAFETY: the array came from `chain.chunks` with `slots`; its slots
+        // are initialised before the appender lets go of the chain (see
+        // above); the old tail's last slot is free or was moved above.
         unsafe { chain.attach(array, slots, false) };
         chain.tail_used = moved;
         Ok(())
@@ -165,6 +177,18 @@ impl<'c, Pg: Copy, C: ChunkAllocator<Pg>> Appender<'c, Pg, C> {
 
     /// Keeps what was appended; `end` puts the end mark on the last entry.
     pub(crate) fn commit(mut self, end: bool) {
+        let chain = &mut *self.chain;
+        if chain.arrays > 0 {
+            // SAFETY: the tail has `tail_slots` slots; those from `tail_used`
+            // on are not data (maybe never written), and become empty
+            // entries, restoring the chain's invariant.
+            unsafe {
+                init_slots(
+                    chain.tail.add(chain.tail_used),
+                    chain.tail_slots - chain.tail_used,
+                );
+            }
+        }
         if end {
             if let Some(entry) = self.chain.last_mut() {
                 entry.mark_end();

@@ -56,7 +56,9 @@ pub(crate) fn arrays_for(entries: usize, first_capacity: usize, capacity: usize)
 ///   records that array's slot count, and its other slots are data entries;
 ///   the tail holds data entries in its first `tail_used` slots (at least 1)
 ///   and empty entries after them.
-/// - Every slot of every array is initialised.
+/// - Every slot of every array is initialised (while an `Appender` holds
+///   the chain, the free slots of arrays it allocated may not be yet; it
+///   initialises them before letting go).
 /// - Every array except a borrowed head (`borrowed_head`) came from
 ///   `chunks.alloc(slots)` with its slot count (or, for arrays a join took
 ///   over, from an allocator whose arrays `chunks` may free) and is given
@@ -212,7 +214,8 @@ impl<Pg: Copy, C: ChunkAllocator<Pg>> Chain<Pg, C> {
     ///
     /// # Safety
     ///
-    /// `array` holds `slots >= 1` initialised entries and belongs to the
+    /// `array` holds `slots >= 1` entries, initialised before the chain is
+    /// used outside the `Appender` attaching it, and belongs to the
     /// chain: it came from `self.chunks.alloc(slots)`, or (`borrowed`, and
     /// only as the first array) it is a caller's array with the promise of
     /// `with_first_array`. If the chain has arrays, the old tail's last slot
