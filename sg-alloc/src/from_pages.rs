@@ -180,8 +180,7 @@ impl<P: PageProvider, C: ChunkAllocator<P::Page>> AppendTable<P, C> {
     /// as long as it stays within the limit. Pages beyond the ones `size`
     /// needs are not used. `left_pages` is how many pages later calls will
     /// still append (0 for the last call, which also puts the end mark on
-    /// the last entry); arrays are sized to leave room for them. The pages
-    /// are read once.
+    /// the last entry); arrays are sized to leave room for them.
     ///
     /// # Errors
     ///
@@ -191,7 +190,9 @@ impl<P: PageProvider, C: ChunkAllocator<P::Page>> AppendTable<P, C> {
     /// entries, [`Error::OffsetTooLarge`] for an offset of a page or more,
     /// [`Error::ZeroLength`] for a size of 0, [`Error::SizeTooLarge`] when
     /// the pages hold fewer than `size` bytes after the offset,
-    /// [`Error::Overflow`] when the table's byte length would overflow, and
+    /// [`Error::Overflow`] when the table's byte length would overflow,
+    /// [`Error::PartialPage`] when a page the bytes lie in has a handle that
+    /// stands for part of its page only ([`PageProvider::is_whole_page`]), and
     /// [`Error::ChunkTooLarge`] when the chunk allocator serves arrays of
     /// fewer than 2 slots. Then what the chunk allocator returns when an
     /// array cannot be had; the table is then left exactly as it was
@@ -342,6 +343,12 @@ impl<P: PageProvider, C: ChunkAllocator<P::Page>> AppendTable<P, C> {
         let used = usize::try_from(end.div_ceil(page_size))
             .map_or(pages.len(), |used| used.min(pages.len()));
         let pages = &pages[..used];
+        if let Some(index) = pages
+            .iter()
+            .position(|&page| !self.provider.is_whole_page(page))
+        {
+            return Err(Error::PartialPage { index });
+        }
         let provider = &self.provider;
         let mut entries = self.chain.entries();
         let mut append = Appender::begin(&mut self.chain, capacity);

@@ -11,6 +11,9 @@
 //!   continue the last entry (the kernel's `sg_append_table`).
 //! - [`PageList`]: a list that owns its data pages (the kernel's
 //!   `sgl_alloc`).
+//! - [`SliceTable`]: a table over a caller's `&mut [u8]` slices (an
+//!   iovec's buffers, a virtqueue's descriptors) that borrows them instead
+//!   of copying; [`SharedSliceTable`] for read-only `&[u8]` slices.
 //! - [`split`]: new tables over consecutive byte ranges of a list (the
 //!   kernel's `sg_split`).
 //! - List algebra: [`SgTable::join`] chains a second table after a first
@@ -84,7 +87,9 @@
 //!
 //! Raw pointers live in three small modules: the chain of arrays (allocate,
 //! link, walk, free, roll back an append, and join two chains), the pool,
-//! and the borrowed first array. Everything else is safe code on top. A table never hands
+//! and the borrowed first array; the provider of tables over slices
+//! ([`SlicePages`]) holds the slices' addresses, whose borrow the table's
+//! type carries. Everything else is safe code on top. A table never hands
 //! out a chain link for writing, so safe code cannot break its chain; it
 //! gives every array back on drop, except a [`FirstChunk`], whose borrow
 //! the table's type carries. The bounce mapper's copies reach the pages'
@@ -113,6 +118,7 @@ mod chain;
 mod chunks;
 mod dma;
 mod from_pages;
+mod from_slices;
 mod page_list;
 mod split;
 mod table;
@@ -124,6 +130,7 @@ pub use chunks::ChunkPool;
 pub use chunks::{FirstChunk, WithFirstChunk, arrays_needed, full_chunk_entries};
 pub use dma::{BounceMapper, BounceStats, DirectMapper, MappedTable};
 pub use from_pages::AppendTable;
+pub use from_slices::{SharedSliceTable, SlicePage, SlicePages, SliceTable};
 pub use page_list::PageList;
 pub use sg_core::HeapChunks;
 pub use split::{split, split_in};

@@ -60,7 +60,11 @@ fn layouts(max: usize, largest_power: u32) {
 }
 
 #[test]
-#[cfg_attr(miri, ignore = "millions of entries take too long under Miri")]
+#[cfg_attr(
+    miri,
+    ignore = "millions of entries take too long under Miri; \
+              `small_tables_of_two_to_the_k_plus_minus_one_entries` runs the same layouts there"
+)]
 fn tables_of_two_to_the_k_plus_minus_one_entries_up_to_k_20() {
     layouts(sg_alloc::full_chunk_entries::<VirtPage>(), 20);
 }

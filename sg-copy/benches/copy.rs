@@ -3,41 +3,47 @@
 //! workloads interleaved with their baselines and prints the ratios.
 
 use std::hint::black_box;
-use std::ptr::NonNull;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use sg_alloc::SgTable;
 use sg_copy::{copy_from_slice, copy_to_slice, zero};
-use sg_core::{VIRT_PAGE_SIZE, VirtPage, VirtPages};
+use sg_core::{PageProvider, VIRT_PAGE_SIZE, VirtPage, VirtPages};
 
 const PAGE: usize = VIRT_PAGE_SIZE;
 const BUFFER: usize = 64 << 20;
 
-/// Page-aligned memory for the lists' pages, reached only through one
-/// pointer taken at creation.
+/// Pages of one allocation of the process-memory provider, so that runs of
+/// them merge and copies may cross from page to page.
 struct Pages {
-    _memory: Vec<u8>,
-    base: NonNull<u8>,
+    provider: VirtPages,
+    first: VirtPage,
+    order: u32,
 }
 
 impl Pages {
+    /// At least `bytes` bytes: the next power of two of pages.
     fn new(bytes: usize) -> Self {
-        let mut memory = vec![0u8; bytes + PAGE];
-        let start = memory.as_ptr().align_offset(PAGE);
-        // A pointer to the whole buffer, so that it reaches every page.
-        let base = NonNull::new(memory.as_mut_ptr().wrapping_add(start))
-            .expect("a vector's buffer is not null");
+        let provider = VirtPages::new();
+        let order = bytes.div_ceil(PAGE).next_power_of_two().trailing_zeros();
+        let first = provider.alloc_pages(order).expect("out of memory");
         Pages {
-            _memory: memory,
-            base,
+            provider,
+            first,
+            order,
         }
     }
 
     fn page(&self, index: usize) -> VirtPage {
-        // SAFETY: page `index` lies inside `memory`, which outlives the
-        // tables of the benchmarks and is reached only through one list at
-        // a time.
-        unsafe { VirtPage::from_ptr(self.base.add(index * PAGE)) }.expect("page-aligned")
+        assert!(index < 1 << self.order, "page {index} is outside the pages");
+        self.provider.nth(self.first, index)
+    }
+}
+
+impl Drop for Pages {
+    fn drop(&mut self) {
+        // SAFETY: allocated in `new` with this order; the tables of the
+        // benchmarks are dropped before their pages.
+        unsafe { self.provider.free_pages(self.first, self.order) }
     }
 }
 
@@ -118,7 +124,7 @@ fn copies(c: &mut Criterion) {
 fn small(c: &mut Criterion) {
     let provider = VirtPages::new();
     let memory = Pages::new(3 * PAGE);
-    let base = memory.base.as_ptr();
+    let base = memory.first.as_ptr();
     let mut table = SgTable::new(&provider, 1).expect("table");
     if let Some(mut entry) = table.entries_mut().next() {
         // SAFETY: a whole page of `memory` (see `Pages::page`).

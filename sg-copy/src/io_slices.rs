@@ -63,12 +63,14 @@ impl<'a, P: PageProvider> Mapped<'a, P> {
                 let page = provider.nth(segment.page, (offset / page_size) as usize);
                 let start = (offset % page_size) as usize;
                 let len = if provider.is_linear() {
-                    left
+                    // A slice holds at most `isize::MAX` bytes: on 32-bit
+                    // targets an entry may be longer, and takes two.
+                    left.min(isize::MAX as u64)
                 } else {
                     left.min(page_size - start as u64)
                 };
                 let mapping = provider.map(page);
-                // `len` is at most a u32 entry length.
+                // `len` is at most a u32 entry length and `isize::MAX`.
                 let len = len as usize;
                 mapped.pieces.push(Piece {
                     entry,
@@ -121,7 +123,8 @@ impl<P: PageProvider> Drop for Mapped<'_, P> {
 /// write (`writev`, `pwritev`, [`Write::write_vectored`](std::io::Write::write_vectored)),
 /// and releases every mapping when it returns.
 ///
-/// On a linear provider each entry is one slice; otherwise each page of
+/// On a linear provider each entry is one slice (two for an entry longer
+/// than `isize::MAX` bytes, on 32-bit targets); otherwise each page of
 /// each entry is. Systems accept a limited number of slices per call
 /// (`IOV_MAX`, often 1024); split longer lists with [`SgList::slice`] or
 /// [`SgList::take_entries`].

@@ -14,6 +14,7 @@
 //! | `sg_copy_buffer` | either, by direction |
 //! | `sg_zero_buffer` | [`zero`] |
 //! | (none) | [`copy_list`], [`ListReader`], [`ListCursor`], [`with_io_slices`], [`with_io_slices_mut`] |
+//! | (none; `pwritev`, `preadv` of a list) | `write_at`, `write_all_at`, `read_at`, `read_exact_at` |
 //!
 //! Every function returns the bytes it actually copied or zeroed (the
 //! kernel's semantics: short when the list ends first, 0 when the skip is
@@ -62,6 +63,10 @@
 //!
 //! - `std` (default): [`ListReader`], [`ListCursor`], [`with_io_slices`]
 //!   and [`with_io_slices_mut`]. Without it the crate is `no_std`.
+//! - `fs` (default; needs `std`, does something on unix targets only):
+//!   `write_at` / `read_at`, a list to or from a file at an offset in one
+//!   `pwritev` / `preadv` call through `rustix`, and `write_all_at` /
+//!   `read_exact_at`, which loop until done.
 
 #![no_std]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -72,6 +77,8 @@
 extern crate std;
 
 mod copy;
+#[cfg(all(feature = "fs", unix))]
+mod file;
 #[cfg(feature = "std")]
 mod io;
 #[cfg(feature = "std")]
@@ -80,6 +87,9 @@ mod runs;
 mod zero;
 
 pub use copy::{copy_from_slice, copy_list, copy_to_slice};
+#[cfg(all(feature = "fs", unix))]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "fs", unix))))]
+pub use file::{MAX_IO_SLICES, read_at, read_exact_at, write_all_at, write_at};
 #[cfg(feature = "std")]
 pub use io::{ListCursor, ListReader};
 #[cfg(feature = "std")]

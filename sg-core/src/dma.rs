@@ -77,6 +77,7 @@ pub const DEFAULT_MAX_SEGMENT_SIZE: u32 = 64 * 1024;
 /// ```
 #[doc(alias = "device_dma_parameters")]
 #[doc(alias = "bus_dma_tag")]
+#[doc(alias = "bus_dma")]
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct DmaLimits {
     max_segment_size: u32,
@@ -568,7 +569,9 @@ impl<P: PageProvider> SgList<'_, P> {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidLimits`] when `max_len` is 0.
+    /// [`Error::InvalidLimits`] when `max_len` is 0, and
+    /// [`Error::Overflow`] when the count does not fit a `usize` (on
+    /// 32-bit targets, for lists of more than 4 GiB in small pieces).
     ///
     /// # Examples
     ///
@@ -596,10 +599,15 @@ impl<P: PageProvider> SgList<'_, P> {
                 reason: "the maximum segment size is 0",
             });
         }
-        Ok(self
-            .segments()
-            .map(|segment| segment.len.div_ceil(max_len) as usize)
-            .sum())
+        self.segments()
+            .try_fold(0usize, |count, segment| {
+                usize::try_from(segment.len.div_ceil(max_len))
+                    .ok()
+                    .and_then(|pieces| count.checked_add(pieces))
+            })
+            .ok_or(Error::Overflow {
+                what: "segment count",
+            })
     }
 
     /// The number of DMA segments a direct mapping of the view under

@@ -32,6 +32,13 @@ pub enum Error {
         /// The page size of the provider.
         page_size: usize,
     },
+    /// A page handle stands for some bytes of its page only (a buffer's),
+    /// so a builder that describes whole pages cannot take it.
+    #[error("page {index} stands for part of its page only, not the whole page")]
+    PartialPage {
+        /// Its index among the pages given.
+        index: usize,
+    },
     /// An offset into the first page is a page or more.
     #[error("offset {offset} is not inside the first page of {page_size} bytes")]
     OffsetTooLarge {
@@ -201,6 +208,7 @@ impl Error {
             Error::NoEntries
             | Error::NoPages
             | Error::SegmentTooSmall { .. }
+            | Error::PartialPage { .. }
             | Error::OffsetTooLarge { .. }
             | Error::SizeTooLarge { .. }
             | Error::ZeroLength
@@ -235,6 +243,7 @@ mod tests {
                 max_segment: 1,
                 page_size: 4096,
             },
+            Error::PartialPage { index: 1 },
             Error::OffsetTooLarge {
                 offset: 4096,
                 page_size: 4096,

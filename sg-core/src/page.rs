@@ -46,12 +46,21 @@ use crate::Error;
 ///   mapping is live.
 /// - Frame numbers are truthful: if `pfn(b) == pfn(a) + k` for handles of
 ///   the same provider, then `nth(a, k)` and `b` name the same page.
+/// - [`is_next`](Self::is_next)`(a, k, b)` is true only when `b` names
+///   the same page as `nth(a, k)`, and, on a linear provider, the pages from
+///   `a` to `b` are one piece of memory (see the next point). A provider may
+///   answer `false` for pages with consecutive frame numbers that it cannot
+///   vouch for as one piece (separate allocations that happen to be
+///   neighbours); nothing merges then.
 /// - If [`is_linear`](Self::is_linear) returns `true`, then for every run of
-///   pages with consecutive frame numbers `a, nth(a, 1), ..., nth(a, n - 1)`,
-///   `map(nth(a, k))` equals `map(a)` plus `k * PAGE_SIZE`, and the pointer
-///   returned by `map(a)` is valid for the whole run of `n * PAGE_SIZE`
-///   bytes until it is unmapped. Mapping costs nothing then, and iterators
-///   hand out a whole run of an entry at once.
+///   pages `a, nth(a, 1), ..., nth(a, n - 1)` that lie in one entry, or that
+///   `is_next` joins, `map(nth(a, k))` equals `map(a)` plus `k * PAGE_SIZE`,
+///   and the pointer returned by `map(a)` is valid for the whole run (for
+///   the bytes of it that lists describe) until it is unmapped. Mapping
+///   costs nothing then, and iterators and copies hand out a whole run at
+///   once.
+/// - If [`is_whole_page`](Self::is_whole_page) returns `true` for a handle,
+///   the `PAGE_SIZE` bytes of its page may all be described by a list.
 /// - [`alloc_pages`](Self::alloc_pages) returns the first handle of `2^order`
 ///   pages with consecutive frame numbers, with initialised bytes, that
 ///   nothing else uses until they are given to [`free_pages`](Self::free_pages).
@@ -134,10 +143,26 @@ pub unsafe trait PageProvider {
     #[doc(alias = "__free_pages")]
     unsafe fn free_pages(&self, page: Self::Page, order: u32);
 
-    /// Whether `next` is the page right after the run of `run_pages` pages
-    /// that starts at `first`, judged by frame numbers.
+    /// Whether the handle stands for all the bytes of its page, so that a
+    /// builder from pages may describe them all. The default is `true`.
     ///
-    /// Builders use this to merge pages into one entry.
+    /// Providers whose handles may stand for some bytes of a page only (a
+    /// buffer's, as with [`SgEntry::set_buf`](crate::SgEntry::set_buf))
+    /// answer `false` for those, and builders that describe whole pages
+    /// refuse them with [`Error::PartialPage`].
+    #[inline]
+    fn is_whole_page(&self, page: Self::Page) -> bool {
+        let _ = page;
+        true
+    }
+
+    /// Whether `next` is the page right after the run of `run_pages` pages
+    /// that starts at `first`: by default, judged by frame numbers. A
+    /// linear provider answers `true` only when one mapping reaches both
+    /// (see the safety contract).
+    ///
+    /// Builders use this to merge pages into one entry, and copies to join
+    /// the bytes of neighbouring entries.
     ///
     /// # Examples
     ///
@@ -212,6 +237,11 @@ unsafe impl<T: PageProvider + ?Sized> PageProvider for &T {
     #[inline]
     fn is_next(&self, first: Self::Page, run_pages: usize, next: Self::Page) -> bool {
         (**self).is_next(first, run_pages, next)
+    }
+
+    #[inline]
+    fn is_whole_page(&self, page: Self::Page) -> bool {
+        (**self).is_whole_page(page)
     }
 }
 

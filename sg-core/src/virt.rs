@@ -2,6 +2,7 @@
 
 use core::alloc::Layout;
 use core::fmt;
+use core::num::NonZeroUsize;
 use core::ptr::NonNull;
 
 use allocator_api2::alloc::{Allocator, Global};
@@ -11,14 +12,34 @@ use crate::{Error, PageProvider, SgEntry, order_bytes};
 /// Bytes in a page of process memory as [`VirtPages`] counts them.
 pub const VIRT_PAGE_SIZE: usize = 4096;
 
-/// A page of process memory: its page-aligned address.
+/// The low bits of a handle that hold the order of its allocation (the
+/// address itself is page-aligned, so they are free).
+const ORDER_BITS: usize = 0x3f;
+
+/// The bit of a handle that marks it as standing for part of its page only
+/// (a buffer's, made by [`VirtPage::containing`]).
+const PARTIAL: usize = 0x40;
+
+/// Every tag bit.
+const TAG_BITS: usize = ORDER_BITS | PARTIAL;
+
+/// A page of process memory: its page-aligned address, and what the
+/// provider knows of the allocation it lies in.
 ///
-/// The frame number is the address divided by [`VIRT_PAGE_SIZE`], so pages
-/// at consecutive addresses merge into one entry.
+/// The frame number is the address divided by [`VIRT_PAGE_SIZE`]. Pages of
+/// one [`VirtPages::alloc_pages`] call, reached with
+/// [`nth`](PageProvider::nth), are one piece of memory, so their runs merge
+/// into one entry and copies reach them with one pointer. Handles made with
+/// the `unsafe` constructors stand for their own page only: pages from
+/// separate allocations are never joined, even when their addresses happen
+/// to follow each other, since one pointer may not reach from one
+/// allocation into another.
 ///
 /// A handle says "these bytes exist and may be accessed through a list": it
 /// comes from [`VirtPages::alloc_pages`] or from the `unsafe`
-/// constructors, whose callers promise exactly that.
+/// constructors, whose callers promise exactly that. Two handles of the
+/// same page made in different ways may differ (they compare unequal) while
+/// naming the same bytes.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct VirtPage(NonNull<u8>);
 
@@ -29,7 +50,24 @@ unsafe impl Send for VirtPage {}
 unsafe impl Sync for VirtPage {}
 
 impl VirtPage {
-    /// The handle of the page that starts at `address`.
+    /// The handle of the page at `start` (page-aligned, non-null) with the
+    /// tag bits `tag`.
+    #[inline]
+    fn tagged(start: NonNull<u8>, tag: usize) -> Self {
+        debug_assert!(start.as_ptr() as usize % VIRT_PAGE_SIZE == 0 && tag & !TAG_BITS == 0);
+        // Setting low bits of a non-null, page-aligned address keeps it
+        // non-null; the pointer keeps its provenance.
+        VirtPage(start.map_addr(|address| address | tag))
+    }
+
+    /// The tag bits of the handle.
+    #[inline]
+    fn tag(self) -> usize {
+        self.0.as_ptr() as usize & TAG_BITS
+    }
+
+    /// The handle of the page that starts at `address`, standing for that
+    /// page alone.
     ///
     /// Returns `None` when `address` is null or not page-aligned.
     ///
@@ -38,26 +76,26 @@ impl VirtPage {
     /// The [`VIRT_PAGE_SIZE`] bytes from `address` are initialised memory,
     /// valid for reads and writes through `address`, for as long as any
     /// list naming the page is used, and are not accessed otherwise while a
-    /// list maps them (as for memory handed to a device). Pages at
-    /// consecutive addresses merge into one entry and may be reached with
-    /// one pointer, so a page whose address directly follows another page
-    /// named in lists belongs to the same allocation.
+    /// list maps them (as for memory handed to a device).
     pub unsafe fn from_ptr(address: NonNull<u8>) -> Option<Self> {
         if address.as_ptr() as usize % VIRT_PAGE_SIZE != 0 {
             return None;
         }
-        Some(VirtPage(address))
+        Some(VirtPage::tagged(address, 0))
     }
 
     /// The page holding the byte at `address`, and the offset of that byte
     /// in it.
     ///
+    /// The handle stands only for the bytes that entries made with it by
+    /// hand describe: [`VirtPages::is_whole_page`](PageProvider::is_whole_page)
+    /// says `false` for it, so builders that describe whole pages (such as
+    /// `sg-alloc`'s `from_pages`) refuse it.
+    ///
     /// # Safety
     ///
-    /// The handle stands only for the bytes that entries made with it by
-    /// hand ([`SgEntry::set_page`], whose contract the caller keeps)
-    /// describe, not for the whole page: it must not be given to a builder
-    /// that describes whole pages (such as `sg-alloc`'s `from_pages`).
+    /// Entries made with the handle keep [`SgEntry::set_page`]'s contract,
+    /// as [`SgEntry::set_buf`] does.
     pub unsafe fn containing(address: NonNull<u8>) -> (Self, u32) {
         let offset = address.as_ptr() as usize % VIRT_PAGE_SIZE;
         // The page may start before the allocation that holds `address`, so
@@ -67,21 +105,47 @@ impl VirtPage {
         // The start of a page holding a non-null address is non-null (page 0
         // holds only address 0..4096 and `address` would have to be in it,
         // which no allocation is), but stay total anyway.
-        let start = NonNull::new(start).unwrap_or(address);
+        let Some(start) = NonNull::new(start) else {
+            return (VirtPage::tagged(address, PARTIAL), 0);
+        };
         // `offset < VIRT_PAGE_SIZE`, which fits a u32.
-        (VirtPage(start), offset as u32)
+        (VirtPage::tagged(start, PARTIAL), offset as u32)
     }
 
     /// The address of the first byte of the page.
     #[inline]
     pub fn addr(self) -> usize {
-        self.0.as_ptr() as usize
+        self.0.as_ptr() as usize & !TAG_BITS
     }
 
     /// A pointer to the first byte of the page.
     #[inline]
     pub fn as_ptr(self) -> *mut u8 {
-        self.0.as_ptr()
+        self.start().as_ptr()
+    }
+
+    /// The first byte of the page, with the handle's provenance.
+    #[inline]
+    fn start(self) -> NonNull<u8> {
+        // Clearing the tag bits leaves the page's non-null address.
+        self.0
+            .map_addr(|address| NonZeroUsize::new(address.get() & !TAG_BITS).unwrap_or(address))
+    }
+
+    /// The aligned block of `2^order` pages of one allocation that the
+    /// page lies in, as the frame number of its first page; `None` when
+    /// the handle vouches for its page alone.
+    #[inline]
+    fn block(self) -> Option<usize> {
+        if self.tag() & PARTIAL != 0 {
+            return None;
+        }
+        let order = self.tag() & ORDER_BITS;
+        Some(
+            (self.addr() / VIRT_PAGE_SIZE)
+                .checked_shr(order as u32)
+                .unwrap_or(0),
+        )
     }
 }
 
@@ -140,9 +204,11 @@ impl<A: Allocator> VirtPages<A> {
         &self.allocator
     }
 
+    /// The layout of `2^order` pages: aligned to their size, so that the
+    /// handles can tell which pages share an allocation (see [`VirtPage`]).
     fn layout(order: u32) -> Result<Layout, Error> {
         let size = order_bytes::<Self>(order)?;
-        Layout::from_size_align(size, VIRT_PAGE_SIZE).map_err(|_| Error::Overflow {
+        Layout::from_size_align(size, size).map_err(|_| Error::Overflow {
             what: "pages of the order",
         })
     }
@@ -158,11 +224,13 @@ impl<A: Allocator> fmt::Debug for VirtPages<A> {
 
 // SAFETY: pages are real memory at their own address, so a mapping is the
 // address itself and is valid for as long as the page is (promised by whoever
-// made the handle); frame numbers are addresses divided by the page size, so
-// consecutive frames are consecutive addresses and the provider is linear
-// (handles made from one pointer keep its provenance, and consecutive pages
-// of a list belong to one allocation by `from_ptr`'s contract);
-// `alloc_pages` returns fresh, aligned, contiguous memory.
+// made the handle); frame numbers are addresses divided by the page size.
+// The provider is linear: `nth` keeps the handle's provenance, so a run of
+// one entry is reached from its first page (its maker vouched for those
+// bytes), and `is_next` joins pages only inside one aligned block of one
+// `alloc_pages` call, whose pointer reaches the whole block. `alloc_pages`
+// returns fresh, zeroed, aligned, contiguous memory; only `containing`
+// makes handles for part of a page, and `is_whole_page` says so.
 unsafe impl<A: Allocator> PageProvider for VirtPages<A> {
     type Page = VirtPage;
     type Pfn = usize;
@@ -175,8 +243,9 @@ unsafe impl<A: Allocator> PageProvider for VirtPages<A> {
 
     #[inline]
     fn nth(&self, page: VirtPage, n: usize) -> VirtPage {
-        // Wrapping arithmetic keeps the provenance of the run's allocation.
-        let pointer = page.as_ptr().wrapping_add(n.wrapping_mul(VIRT_PAGE_SIZE));
+        // Wrapping arithmetic keeps the provenance of the run's allocation,
+        // and the tag bits, since the step is a multiple of the page size.
+        let pointer = page.0.as_ptr().wrapping_add(n.wrapping_mul(VIRT_PAGE_SIZE));
         // A run of valid pages never wraps to address 0; should a caller
         // ask for a page outside a run anyway, stay on the first page.
         VirtPage(NonNull::new(pointer).unwrap_or(page.0))
@@ -184,7 +253,7 @@ unsafe impl<A: Allocator> PageProvider for VirtPages<A> {
 
     #[inline]
     fn map(&self, page: VirtPage) -> NonNull<u8> {
-        page.0
+        page.start()
     }
 
     #[inline]
@@ -203,7 +272,9 @@ unsafe impl<A: Allocator> PageProvider for VirtPages<A> {
             .allocator
             .allocate_zeroed(layout)
             .map_err(|_| Error::PagesUnavailable { order })?;
-        Ok(VirtPage(memory.cast::<u8>()))
+        // `order` is below the bits of a usize (`layout` checked the size),
+        // so it fits the order bits.
+        Ok(VirtPage::tagged(memory.cast::<u8>(), order as usize))
     }
 
     unsafe fn free_pages(&self, page: VirtPage, order: u32) {
@@ -212,8 +283,25 @@ unsafe impl<A: Allocator> PageProvider for VirtPages<A> {
             return;
         };
         // SAFETY: the caller promises `page` came from `alloc_pages(order)`
-        // here, so it was allocated by this allocator with this layout.
-        unsafe { self.allocator.deallocate(page.0, layout) }
+        // here, so it was allocated by this allocator with this layout, at
+        // the address `start` gives back.
+        unsafe { self.allocator.deallocate(page.start(), layout) }
+    }
+
+    #[inline]
+    fn is_next(&self, first: VirtPage, run_pages: usize, next: VirtPage) -> bool {
+        // One piece of memory only inside one block of one allocation; the
+        // same tag makes the same block size.
+        first.tag() == next.tag()
+            && first.block().is_some()
+            && first.block() == next.block()
+            && (first.addr() / VIRT_PAGE_SIZE).checked_add(run_pages)
+                == Some(next.addr() / VIRT_PAGE_SIZE)
+    }
+
+    #[inline]
+    fn is_whole_page(&self, page: VirtPage) -> bool {
+        page.tag() & PARTIAL == 0
     }
 }
 

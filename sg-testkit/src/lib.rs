@@ -22,6 +22,9 @@
 //!   pages), fails at the k-th map and checks for leaks; [`DeviceLimits`]
 //!   generates a device's DMA limits.
 //! - [`vectors`]: the kernel's from-pages test vectors as typed cases.
+//! - [`assert_send`], [`assert_sync`], [`assert_not_send!`] and
+//!   [`assert_not_sync!`]: compile-time checks of which types may cross
+//!   threads.
 //!
 //! # Example
 //!
@@ -43,6 +46,7 @@
 #![warn(missing_docs)]
 
 mod arbitrary;
+mod auto_traits;
 mod built;
 mod chunks;
 mod device_limits;
@@ -56,6 +60,7 @@ pub mod vectors;
 pub use arbitrary::{
     Consume, ConsumePattern, EntryLayout, EntrySpec, MaxSegment, PageLayout, Run, SkipLen,
 };
+pub use auto_traits::{IsSend, IsSync, NotSend, NotSync, assert_send, assert_sync};
 pub use built::BuiltList;
 pub use chunks::{CountingChunks, FailingChunks};
 pub use device_limits::DeviceLimits;

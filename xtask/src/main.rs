@@ -2,11 +2,13 @@
 //!
 //! - `cargo xtask ci`: the one gate (see `ci.rs` for the steps).
 //! - `cargo xtask perf`: the workloads of PERF.md (see `perf.rs`).
+//! - `cargo xtask fuzz`: the cargo-fuzz targets (see `fuzz.rs`).
 
 use std::process::ExitCode;
 
 mod ci;
 mod command;
+mod fuzz;
 mod measure;
 mod perf;
 mod workloads;
@@ -15,9 +17,10 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
-  ci      run the whole check: fmt, clippy, tests, docs, no_std build, Miri,
-          a benchmark smoke run
+  ci      run the whole check: fmt, clippy, tests, docs, no_std build,
+          cargo package, Miri, a benchmark smoke run
   perf    run the workloads of PERF.md against memcpy/memset [--quick] [--reps N]
+  fuzz    run every cargo-fuzz target of fuzz/ [--seconds N] (nightly)
 ";
 
 fn main() -> ExitCode {
@@ -25,6 +28,7 @@ fn main() -> ExitCode {
     let result = match arguments.first().map(String::as_str) {
         Some("ci") => ci::main(&arguments[1..]),
         Some("perf") => perf::main(&arguments[1..]),
+        Some("fuzz") => fuzz::main(&arguments[1..]),
         // The release process `perf` starts.
         Some("perf-run") => perf::run(&arguments[1..]),
         Some("help" | "--help" | "-h") | None => {

@@ -1,0 +1,785 @@
+//! Random sequences of operations on a table over mock pages, checked
+//! against sg-testkit's `Model` after every step.
+//!
+//! The state is a table over pages of a random layout (mapped as copies,
+//! in place, or linearly), its model, and a second table over other pages
+//! with its model. Each step builds, appends, splits (keeping or joining
+//! the pieces), slices, clones, iterates (pages, mappings with partial
+//! consumption), copies, zeroes, reads and writes through the io
+//! adapters, or maps for DMA; its result and the bytes of both tables
+//! must be what the models say, bad input must get the exact error, and
+//! no mapping may stay live. Dropping the mocks at the end checks that
+//! every page, mapping and array was given back.
+
+#![no_main]
+
+use std::io::{Cursor, Read, Seek, SeekFrom, Write};
+
+use arbitrary::Arbitrary;
+use libfuzzer_sys::fuzz_target;
+use sg_alloc::{AppendTable, SgTable, split};
+use sg_copy::{ListCursor, ListReader, copy_from_slice, copy_list, copy_to_slice, zero};
+use sg_core::{DmaDirection, DmaLimits, Error, HeapChunks, PageProvider, SgList};
+use sg_iter::{MappingIter, MappingIterMut, PageIter};
+use sg_testkit::{Mapping, MockIommu, MockPage, MockPages, Model};
+
+/// Small pages: many of them in little memory.
+const PAGE: usize = 256;
+const PAGE_U64: u64 = PAGE as u64;
+
+type Mock = MockPages<PAGE>;
+type Table<'m> = SgTable<&'m Mock>;
+
+#[derive(Arbitrary, Debug)]
+struct Input {
+    mapping: u8,
+    seed: u8,
+    /// Runs of the layout: frames (1 to 8), gap before (0 to 3), reversed.
+    runs: Vec<(u8, u8, bool)>,
+    ops: Vec<Op>,
+}
+
+/// How far a mapping iterator's mappings reach.
+#[derive(Arbitrary, Debug, Clone, Copy)]
+enum Span {
+    Default,
+    PageByPage,
+    MergeAdjacent,
+}
+
+#[derive(Arbitrary, Debug)]
+enum SeekTo {
+    Start(u16),
+    End(i16),
+    Current(i16),
+}
+
+#[derive(Arbitrary, Debug)]
+enum IoStep {
+    Read(u16),
+    Write(u16, u8),
+    Seek(SeekTo),
+}
+
+#[derive(Arbitrary, Debug)]
+enum Op {
+    /// A new table from `pages` pool pages from `first` on.
+    Build {
+        first: u8,
+        pages: u8,
+        offset: u16,
+        size: Option<u16>,
+        max_segment: u32,
+    },
+    /// A new table from append calls over consecutive pool pages.
+    Append {
+        first: u8,
+        calls: Vec<(u8, u16, Option<u16>, u32, u8)>,
+    },
+    /// Splits the table; keeps piece `keep` or the pieces joined again.
+    Split {
+        skip: u16,
+        sizes: Vec<u16>,
+        keep: Option<u8>,
+    },
+    /// Reads a slice through a mapping iterator.
+    Slice {
+        skip: u16,
+        len: u16,
+        span: Span,
+    },
+    /// Reads the table with partial consumption and skips.
+    Read {
+        skip: u16,
+        steps: Vec<u8>,
+        span: Span,
+    },
+    /// Writes the table through a mapping iterator.
+    Write {
+        skip: u16,
+        steps: Vec<u8>,
+        seed: u8,
+        span: Span,
+    },
+    Pages {
+        pgoffset: u8,
+        nents: u8,
+    },
+    CopyTo {
+        skip: u16,
+        len: u16,
+    },
+    CopyFrom {
+        skip: u16,
+        len: u16,
+        seed: u8,
+    },
+    Zero {
+        skip: u16,
+        len: u16,
+    },
+    /// List to list, into the other table or from it.
+    CopyList {
+        into_other: bool,
+        skip: u16,
+        other_skip: u16,
+        len: u16,
+    },
+    /// Writes into a byte-range slice of the table.
+    WriteSlice {
+        skip: u16,
+        len: u16,
+        seed: u8,
+    },
+    Clone {
+        merged: bool,
+    },
+    Io {
+        steps: Vec<IoStep>,
+    },
+    Map {
+        max_segment: u32,
+        boundary: Option<u8>,
+        alignment: u8,
+        max_segments: Option<u8>,
+        fail_at: Option<u8>,
+    },
+}
+
+/// `len` bytes that differ from their neighbours, from `seed`.
+fn data(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|index| (index as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect()
+}
+
+/// The bytes of pool pages: `size` from `offset` into the first.
+fn page_bytes(mock: &Mock, pages: &[MockPage], offset: usize, size: u64) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    for &page in pages {
+        bytes.extend(mock.read(page, 0, PAGE));
+    }
+    bytes[offset..offset + size as usize].to_vec()
+}
+
+/// The error a builder from pages gives, if any.
+fn build_error(
+    pages: usize,
+    offset: usize,
+    size: u64,
+    max_segment: u32,
+    entries: usize,
+) -> Option<Error> {
+    let available = (pages as u64 * PAGE_U64).checked_sub(offset as u64);
+    if pages == 0 {
+        Some(Error::NoPages)
+    } else if u64::from(max_segment) < PAGE_U64 {
+        Some(Error::SegmentTooSmall {
+            max_segment,
+            page_size: PAGE,
+        })
+    } else if offset != 0 && entries != 0 {
+        Some(Error::AppendOffset { offset })
+    } else if offset >= PAGE {
+        Some(Error::OffsetTooLarge {
+            offset,
+            page_size: PAGE,
+        })
+    } else if size == 0 {
+        Some(Error::ZeroLength)
+    } else if size > available.unwrap_or(0) {
+        Some(Error::SizeTooLarge {
+            size,
+            available: available.unwrap_or(0),
+        })
+    } else {
+        None
+    }
+}
+
+/// A segment limit from raw input: often unlimited, sometimes small.
+fn segment_limit(raw: u32) -> u32 {
+    match raw % 3 {
+        0 => u32::MAX,
+        _ => (raw >> 2) % (8 * PAGE as u32),
+    }
+}
+
+/// A table over the same entries, mapped through `mock` itself: pieces of
+/// a split map through a reference to the table's provider.
+fn adopt<'m, P: PageProvider<Page = MockPage>>(mock: &'m Mock, list: SgList<'_, P>) -> Table<'m> {
+    let mut table = SgTable::new(mock, list.count()).expect("a list with entries");
+    for (mut entry, source) in table.entries_mut().zip(list.iter()) {
+        if let Some(page) = source.page() {
+            // SAFETY: the same bytes as an entry of a list over `mock`'s
+            // pages (the provider of `list` maps through `mock`).
+            unsafe { entry.set_page(page, source.length(), source.offset()) };
+        }
+    }
+    table
+}
+
+/// Reads through a mapping iterator, consuming as `steps` say (0: the
+/// whole mapping; otherwise that many bytes, at most the mapping).
+fn read_all(mut reader: MappingIter<'_, impl PageProvider>, steps: &[u8]) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    let mut steps = steps.iter().cycle();
+    while let Some(piece) = reader.next() {
+        let take = match steps.next() {
+            Some(&step) if step != 0 => usize::from(step).min(piece.len()),
+            _ => piece.len(),
+        };
+        bytes.extend_from_slice(&piece[..take]);
+        reader.consume(take);
+    }
+    bytes
+}
+
+fn with_span<'a, P: PageProvider>(reader: MappingIter<'a, P>, span: Span) -> MappingIter<'a, P> {
+    match span {
+        Span::Default => reader,
+        Span::PageByPage => reader.page_by_page(),
+        Span::MergeAdjacent => reader.merge_adjacent(),
+    }
+}
+
+struct State<'m> {
+    mock: &'m Mock,
+    pool: Vec<MockPage>,
+    table: Table<'m>,
+    model: Model,
+    other: Table<'m>,
+    other_model: Model,
+}
+
+impl<'m> State<'m> {
+    fn check(&self) {
+        self.model.assert_matches(self.mock, self.table.as_list());
+        self.other_model
+            .assert_matches(self.mock, self.other.as_list());
+        assert_eq!(self.table.byte_len(), self.model.len() as u64);
+        assert_eq!(self.mock.live_mappings(), 0);
+    }
+
+    fn len(&self) -> u64 {
+        self.model.len() as u64
+    }
+
+    /// Pool pages from `first`, at most `count`.
+    fn pool_range(&self, first: u8, count: u8) -> &[MockPage] {
+        let start = usize::from(first) % (self.pool.len() + 1);
+        let end = (start + usize::from(count % 16)).min(self.pool.len());
+        &self.pool[start..end]
+    }
+
+    fn step(&mut self, op: &Op) {
+        let mock = self.mock;
+        match *op {
+            Op::Build {
+                first,
+                pages,
+                offset,
+                size,
+                max_segment,
+            } => {
+                let pages = self.pool_range(first, pages);
+                let offset = usize::from(offset) % (PAGE + 8);
+                let size = size.map_or(
+                    (pages.len() as u64 * PAGE_U64).saturating_sub(offset as u64),
+                    u64::from,
+                );
+                let max_segment = segment_limit(max_segment);
+                let built = SgTable::from_pages_segment(mock, pages, offset, size, max_segment);
+                match build_error(pages.len(), offset, size, max_segment, 0) {
+                    Some(error) => assert_eq!(built.err(), Some(error)),
+                    None => {
+                        let table = built.expect("a build of good input");
+                        self.model = Model::new(page_bytes(mock, pages, offset, size));
+                        self.table = table;
+                    }
+                }
+            }
+            Op::Append { first, ref calls } => {
+                let mut start = usize::from(first) % (self.pool.len() + 1);
+                let mut append = AppendTable::new(mock);
+                let mut bytes = Vec::new();
+                for (index, &(count, offset, size, max_segment, left)) in
+                    calls.iter().take(5).enumerate()
+                {
+                    let end = (start + usize::from(count % 8)).min(self.pool.len());
+                    let pages = &self.pool[start..end];
+                    let offset = if index == 0 || offset % 4 == 0 {
+                        usize::from(offset) % (PAGE + 8)
+                    } else {
+                        0
+                    };
+                    let size = size.map_or(
+                        (pages.len() as u64 * PAGE_U64).saturating_sub(offset as u64),
+                        u64::from,
+                    );
+                    let max_segment = segment_limit(max_segment);
+                    let entries = append.orig_nents();
+                    let before = (entries, append.byte_len(), append.arrays());
+                    let done = append.append_pages(
+                        pages,
+                        offset,
+                        size,
+                        max_segment,
+                        usize::from(left % 4),
+                    );
+                    match build_error(pages.len(), offset, size, max_segment, entries) {
+                        Some(error) => {
+                            assert_eq!(done, Err(error));
+                            assert_eq!(
+                                (append.orig_nents(), append.byte_len(), append.arrays()),
+                                before
+                            );
+                        }
+                        None => {
+                            done.expect("an append of good input");
+                            bytes.extend(page_bytes(mock, pages, offset, size));
+                            // Pages are never appended twice.
+                            start = end;
+                        }
+                    }
+                    Model::new(bytes.clone()).assert_matches(mock, append.as_list());
+                }
+                match append.finish() {
+                    Ok(table) => {
+                        self.table = table;
+                        self.model = Model::new(bytes);
+                    }
+                    Err(error) => assert_eq!((error, bytes.len()), (Error::NoEntries, 0)),
+                }
+            }
+            Op::Split {
+                skip,
+                ref sizes,
+                keep,
+            } => {
+                let skip = u64::from(skip);
+                let sizes: Vec<u64> = sizes.iter().take(6).map(|&size| u64::from(size)).collect();
+                let total: u64 = sizes.iter().sum();
+                let pieces = split(self.table.as_list(), skip, &sizes);
+                if sizes.contains(&0) {
+                    assert_eq!(pieces.err(), Some(Error::ZeroLength));
+                    return;
+                }
+                if skip + total > self.len() {
+                    assert_eq!(
+                        pieces.err(),
+                        Some(Error::ListTooShort {
+                            needed: skip + total,
+                            available: self.len()
+                        })
+                    );
+                    return;
+                }
+                let mut pieces = pieces.expect("a split inside the list");
+                let mut at = skip;
+                for (piece, &size) in pieces.iter().zip(&sizes) {
+                    let wanted = self.model.range(at, size).expect("inside the model");
+                    assert_eq!(piece.byte_len(), size);
+                    assert!(mock.list_bytes(piece.as_list()) == wanted);
+                    assert!(piece.as_list().iter().all(|entry| entry.length() > 0));
+                    assert!(piece.as_list().last(piece.orig_nents()).is_ok());
+                    at += size;
+                }
+                let Some(keep) = keep else { return };
+                if pieces.is_empty() {
+                    return;
+                }
+                let (list_of, skip, len) = if keep % 2 == 0 {
+                    let index = usize::from(keep / 2) % pieces.len();
+                    let before: u64 = sizes[..index].iter().sum();
+                    (pieces.swap_remove(index), skip + before, sizes[index])
+                } else {
+                    let mut joined = pieces.remove(0);
+                    for piece in pieces.drain(..) {
+                        joined
+                            .join(piece)
+                            .map_err(|refused| refused.reason())
+                            .expect("same source");
+                    }
+                    (joined, skip, total)
+                };
+                let model = Model::new(self.model.range(skip, len).expect("inside").to_vec());
+                model.assert_matches(mock, list_of.as_list());
+                let table = adopt(mock, list_of.as_list());
+                drop(list_of);
+                drop(pieces);
+                self.table = table;
+                self.model = model;
+            }
+            Op::Slice { skip, len, span } => {
+                let (skip, len) = (u64::from(skip), u64::from(len));
+                let slice = self.table.as_list().slice(skip, len);
+                let Some(wanted) = self.model.range(skip, len) else {
+                    assert_eq!(
+                        slice.err(),
+                        Some(Error::ListTooShort {
+                            needed: skip + len,
+                            available: self.len()
+                        })
+                    );
+                    return;
+                };
+                let slice = slice.expect("a range inside the list");
+                assert_eq!(slice.byte_len(), len);
+                assert!(read_all(with_span(MappingIter::new(slice), span), &[]) == wanted);
+            }
+            Op::Read {
+                skip,
+                ref steps,
+                span,
+            } => {
+                let mut reader = with_span(MappingIter::new(self.table.as_list()), span);
+                let skip = u64::from(skip);
+                assert_eq!(reader.skip(skip), skip <= self.len());
+                let read = read_all(reader, steps);
+                let start = skip.min(self.len()) as usize;
+                assert!(read == self.model.bytes()[start..]);
+            }
+            Op::Write {
+                skip,
+                ref steps,
+                seed,
+                span,
+            } => {
+                let len = self.len();
+                let mut writer = MappingIterMut::new(self.table.as_list_mut());
+                writer = match span {
+                    Span::Default => writer,
+                    Span::PageByPage => writer.page_by_page(),
+                    Span::MergeAdjacent => writer.merge_adjacent(),
+                };
+                let skip = u64::from(skip);
+                assert_eq!(writer.skip(skip), skip <= len);
+                let mut written = Vec::new();
+                let mut steps = steps.iter().cycle();
+                while let Some(piece) = writer.next() {
+                    let take = match steps.next() {
+                        Some(&step) if step != 0 => usize::from(step).min(piece.len()),
+                        _ => piece.len(),
+                    };
+                    let bytes = data(take, seed.wrapping_add(written.len() as u8));
+                    piece[..take].copy_from_slice(&bytes);
+                    written.extend(bytes);
+                    writer.consume(take);
+                }
+                drop(writer);
+                self.model.copy_from_slice(skip, &written);
+            }
+            Op::Pages { pgoffset, nents } => {
+                let list = self.table.as_list().take_entries(usize::from(nents));
+                let mut wanted = Vec::new();
+                for entry in list.iter() {
+                    let Some(page) = entry.page() else { continue };
+                    let touched =
+                        (u64::from(entry.offset()) + u64::from(entry.length())).div_ceil(PAGE_U64);
+                    wanted.extend((0..touched).map(|index| MockPage::new(page.pfn() + index)));
+                }
+                let visited: Vec<MockPage> = PageIter::new(list, usize::from(pgoffset)).collect();
+                let from = usize::from(pgoffset).min(wanted.len());
+                assert_eq!(visited, wanted[from..]);
+            }
+            Op::CopyTo { skip, len } => {
+                let mut got = vec![0xA5; usize::from(len)];
+                let mut wanted = got.clone();
+                let copied = copy_to_slice(self.table.as_list(), u64::from(skip), &mut got);
+                assert_eq!(
+                    copied,
+                    self.model.copy_to_slice(u64::from(skip), &mut wanted)
+                );
+                assert!(got == wanted);
+            }
+            Op::CopyFrom { skip, len, seed } => {
+                let bytes = data(usize::from(len), seed);
+                let copied = copy_from_slice(self.table.as_list_mut(), u64::from(skip), &bytes);
+                assert_eq!(copied, self.model.copy_from_slice(u64::from(skip), &bytes));
+            }
+            Op::Zero { skip, len } => {
+                let zeroed = zero(self.table.as_list_mut(), u64::from(skip), u64::from(len));
+                assert_eq!(
+                    zeroed,
+                    self.model.zero(u64::from(skip), usize::from(len)) as u64
+                );
+            }
+            Op::CopyList {
+                into_other,
+                skip,
+                other_skip,
+                len,
+            } => {
+                let (skip, other_skip, len) =
+                    (u64::from(skip), u64::from(other_skip), u64::from(len));
+                let copied = if into_other {
+                    let copied = copy_list(
+                        self.other.as_list_mut(),
+                        other_skip,
+                        self.table.as_list(),
+                        skip,
+                        len,
+                    );
+                    let wanted = self.other_model.copy_from_model(
+                        other_skip,
+                        &self.model,
+                        skip,
+                        len as usize,
+                    );
+                    (copied, wanted)
+                } else {
+                    let copied = copy_list(
+                        self.table.as_list_mut(),
+                        skip,
+                        self.other.as_list(),
+                        other_skip,
+                        len,
+                    );
+                    let wanted = self.model.copy_from_model(
+                        skip,
+                        &self.other_model,
+                        other_skip,
+                        len as usize,
+                    );
+                    (copied, wanted)
+                };
+                assert_eq!(copied.0, copied.1 as u64);
+            }
+            Op::WriteSlice { skip, len, seed } => {
+                let (skip, len) = (u64::from(skip), u64::from(len));
+                let mut list = self.table.as_list_mut();
+                let Ok(slice) = list.slice_mut(skip, len) else {
+                    assert!(self.model.range(skip, len).is_none());
+                    return;
+                };
+                let bytes = data(len as usize + 3, seed);
+                // The slice ends where its range does: only `len` bytes land.
+                assert_eq!(copy_from_slice(slice, 0, &bytes), len as usize);
+                self.model.copy_from_slice(skip, &bytes[..len as usize]);
+            }
+            Op::Clone { merged } => {
+                let copy = if merged {
+                    self.table.clone_merged_in(HeapChunks::new())
+                } else {
+                    self.table.clone_in(HeapChunks::new())
+                }
+                .expect("a clone");
+                if merged {
+                    assert!(copy.orig_nents() <= self.table.orig_nents().max(1));
+                } else {
+                    let spans = |table: &Table<'_>| -> Vec<(Option<MockPage>, u32, u32)> {
+                        table
+                            .as_list()
+                            .iter()
+                            .map(|entry| (entry.page(), entry.offset(), entry.length()))
+                            .collect()
+                    };
+                    assert_eq!(spans(&copy), spans(&self.table));
+                }
+                self.model.assert_matches(mock, copy.as_list());
+                self.table = copy;
+            }
+            Op::Io { ref steps } => {
+                let steps = &steps[..steps.len().min(12)];
+                // Read-only first, against a cursor over the model's bytes.
+                let mut reader = ListReader::new(self.table.as_list());
+                let mut cursor = Cursor::new(self.model.bytes().to_vec());
+                for step in steps {
+                    match *step {
+                        IoStep::Read(count) | IoStep::Write(count, _) => {
+                            let (mut got, mut wanted) =
+                                (vec![0; usize::from(count)], vec![0; usize::from(count)]);
+                            let got_count = fill(&mut reader, &mut got);
+                            let wanted_count = fill(&mut cursor, &mut wanted);
+                            assert_eq!(got_count, wanted_count);
+                            assert!(got == wanted);
+                        }
+                        IoStep::Seek(ref to) => {
+                            let to = seek_from(to);
+                            let got = reader.seek(to).map_err(|error| error.kind());
+                            let wanted = cursor.seek(to).map_err(|error| error.kind());
+                            assert_eq!(got, wanted);
+                        }
+                    }
+                    assert_eq!(reader.position(), cursor.position());
+                }
+                drop(reader);
+                // Then reading and writing, against a cursor over a copy.
+                let mut bytes = self.model.bytes().to_vec();
+                let mut list_cursor = ListCursor::new(self.table.as_list_mut());
+                let mut cursor = Cursor::new(&mut bytes[..]);
+                for step in steps {
+                    match *step {
+                        IoStep::Read(count) => {
+                            let (mut got, mut wanted) =
+                                (vec![0; usize::from(count)], vec![0; usize::from(count)]);
+                            assert_eq!(
+                                fill(&mut list_cursor, &mut got),
+                                fill(&mut cursor, &mut wanted)
+                            );
+                            assert!(got == wanted);
+                        }
+                        IoStep::Write(count, seed) => {
+                            let bytes = data(usize::from(count), seed);
+                            assert_eq!(drain(&mut list_cursor, &bytes), drain(&mut cursor, &bytes));
+                        }
+                        IoStep::Seek(ref to) => {
+                            let to = seek_from(to);
+                            let got = list_cursor.seek(to).map_err(|error| error.kind());
+                            let wanted = cursor.seek(to).map_err(|error| error.kind());
+                            assert_eq!(got, wanted);
+                        }
+                    }
+                    assert_eq!(list_cursor.position(), cursor.position());
+                }
+                list_cursor.flush().expect("flush");
+                drop(list_cursor);
+                self.model = Model::new(bytes);
+            }
+            Op::Map {
+                max_segment,
+                boundary,
+                alignment,
+                max_segments,
+                fail_at,
+            } => {
+                let limits = DmaLimits::new()
+                    .max_segment_size(segment_limit(max_segment))
+                    .segment_boundary(boundary.map(|shift| 1u64 << (8 + shift % 12)))
+                    .alignment(1 << (alignment % 10))
+                    .max_segments(max_segments.map_or(usize::MAX, usize::from));
+                let iommu = MockIommu::new();
+                if let Some(call) = fail_at {
+                    iommu.fail_map_at(usize::from(call % 8));
+                }
+                let before: Vec<(u64, u32)> = self
+                    .table
+                    .as_list()
+                    .iter()
+                    .map(|entry| (entry.dma_address(), entry.dma_length()))
+                    .collect();
+                let refused = match self
+                    .table
+                    .map_dma(&iommu, DmaDirection::Bidirectional, &limits)
+                {
+                    Ok(mapped) => {
+                        assert!(limits.validate().is_ok());
+                        assert!(mapped.nents() <= mapped.orig_nents());
+                        // The segments tile the bytes in order.
+                        let mut bytes = Vec::new();
+                        for (address, length) in mapped.segments() {
+                            assert!(length <= limits.get_max_segment_size());
+                            assert!(!limits.crosses_boundary(address, u64::from(length)));
+                            assert_eq!(address % limits.get_alignment(), 0);
+                            bytes.extend(
+                                iommu
+                                    .device_read(mock, address, length as usize)
+                                    .expect("mapped"),
+                            );
+                        }
+                        assert!(mapped.segments().count() <= limits.get_max_segments());
+                        self.model.assert_eq_bytes(&bytes);
+                        mapped.unmap();
+                        None
+                    }
+                    Err(error) => Some(error),
+                };
+                if let Some(error) = refused {
+                    if limits.validate().is_err() {
+                        assert!(matches!(error, Error::InvalidLimits { .. }));
+                    }
+                    let after: Vec<(u64, u32)> = self
+                        .table
+                        .as_list()
+                        .iter()
+                        .map(|entry| (entry.dma_address(), entry.dma_length()))
+                        .collect();
+                    assert_eq!(after, before, "a failed mapping puts the DMA fields back");
+                }
+                assert_eq!(self.table.nents(), self.table.orig_nents());
+                iommu.assert_clean();
+            }
+        }
+    }
+}
+
+/// Reads into `buffer` until it is full or the reader ends.
+fn fill(reader: &mut impl Read, buffer: &mut [u8]) -> usize {
+    let mut done = 0;
+    while done < buffer.len() {
+        match reader.read(&mut buffer[done..]) {
+            Ok(0) => break,
+            Ok(count) => done += count,
+            Err(error) => panic!("read failed: {error}"),
+        }
+    }
+    done
+}
+
+/// Writes `bytes` until they are all written or the writer is full.
+fn drain(writer: &mut impl Write, bytes: &[u8]) -> usize {
+    let mut done = 0;
+    while done < bytes.len() {
+        match writer.write(&bytes[done..]) {
+            Ok(0) => break,
+            Ok(count) => done += count,
+            Err(error) => panic!("write failed: {error}"),
+        }
+    }
+    done
+}
+
+fn seek_from(to: &SeekTo) -> SeekFrom {
+    match *to {
+        SeekTo::Start(offset) => SeekFrom::Start(u64::from(offset)),
+        SeekTo::End(delta) => SeekFrom::End(i64::from(delta)),
+        SeekTo::Current(delta) => SeekFrom::Current(i64::from(delta)),
+    }
+}
+
+fuzz_target!(|input: Input| {
+    let mapping =
+        [Mapping::Copied, Mapping::Direct, Mapping::Linear][usize::from(input.mapping % 3)];
+    let mock = Mock::with_mapping(mapping);
+    // The layout's pages, then the other table's: two lone frames and a
+    // run of two, far from the layout.
+    let mut pfns = Vec::new();
+    let mut next = 16u64;
+    for &(frames, gap, reversed) in input.runs.iter().take(16) {
+        let first = next + u64::from(gap % 4);
+        let run: Vec<u64> = (first..first + 1 + u64::from(frames % 8)).collect();
+        next = first + run.len() as u64;
+        if reversed {
+            pfns.extend(run.into_iter().rev());
+        } else {
+            pfns.extend(run);
+        }
+    }
+    if pfns.is_empty() {
+        pfns.push(16);
+    }
+    let pool = mock.add_pages(pfns);
+    let other_pages = mock.add_pages([10_000, 10_002, 10_003]);
+    mock.fill(u64::from(input.seed));
+
+    let table = SgTable::from_pages(&mock, &pool, 0, pool.len() as u64 * PAGE_U64)
+        .expect("the first table");
+    let other =
+        SgTable::from_pages(&mock, &other_pages, 7, 3 * PAGE_U64 - 20).expect("the other table");
+    let mut state = State {
+        mock: &mock,
+        model: Model::from_list(&mock, table.as_list()),
+        other_model: Model::from_list(&mock, other.as_list()),
+        pool,
+        table,
+        other,
+    };
+    state.check();
+    for op in input.ops.iter().take(24) {
+        state.step(op);
+        state.check();
+    }
+    drop(state);
+    mock.assert_clean();
+});

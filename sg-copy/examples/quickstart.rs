@@ -1,0 +1,223 @@
+//! A tour of `sg` in one run: tables over process memory, a table built
+//! from pages whose runs merge under a segment limit, a message copied in
+//! and out, the layout of a chained table (entries, frame ranges, chain
+//! links), and copy throughput over a large list.
+//!
+//! Run with `cargo run --release --example quickstart`.
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use sg_alloc::{PageList, SgTable, SliceTable};
+use sg_copy::{copy_from_slice, copy_to_slice};
+use sg_core::{Error, HeapChunks, PageProvider, SgList, VirtPage, VirtPages};
+
+/// Bytes in a page of process memory.
+const PAGE: usize = 4096;
+
+fn main() -> Result<(), Error> {
+    let pages = VirtPages::new();
+
+    heading("1. Tables over process memory");
+    // A list that owns its pages, allocated from the heap (the kernel's
+    // `sgl_alloc`): one entry per page.
+    let owned = PageList::new(VirtPages::new(), 10_000)?;
+    println!(
+        "PageList::new(10_000 bytes): {} entries, {} bytes",
+        owned.nents(),
+        owned.byte_len()
+    );
+    // A table over buffers you already have, borrowed, not copied: the
+    // buffers of an iovec.
+    let mut header = *b"GET /index.html\r\n";
+    let mut body = vec![0u8; 6000];
+    let mut iov: [&mut [u8]; 2] = [&mut header, &mut body];
+    let borrowed = SliceTable::new(&mut iov)?;
+    println!(
+        "SliceTable::new(2 slices): {} entries, {} bytes, no byte copied",
+        borrowed.orig_nents(),
+        borrowed.byte_len()
+    );
+    drop(borrowed);
+
+    heading("2. A table from pages: runs of consecutive frames merge");
+    let run = pages.alloc_pages(3)?; // eight contiguous pages
+    // Pages 0-4 in order, then 6, 7, then 5: three runs.
+    let handles: Vec<VirtPage> = [0, 1, 2, 3, 4, 6, 7, 5]
+        .iter()
+        .map(|&index| pages.nth(run, index))
+        .collect();
+    let size = (handles.len() * PAGE - 100) as u64; // 100 bytes short of the end
+    let merged = SgTable::from_pages(&pages, &handles, 0, size)?;
+    println!("8 pages, no segment limit:");
+    print_entries(merged.as_list(), pages.pfn(run));
+    let mut limited = SgTable::from_pages_segment(&pages, &handles, 0, size, 2 * PAGE as u32)?;
+    println!("the same pages, no entry over 8 KiB (a device's max segment):");
+    print_entries(limited.as_list(), pages.pfn(run));
+
+    heading("3. A message in and out, across entry boundaries");
+    let message = b"scatter-gather lists describe bytes spread over pages";
+    let skip = 2 * PAGE as u64 - 20; // ends in the next entry
+    let written = copy_from_slice(limited.as_list_mut(), skip, message);
+    let mut back = vec![0u8; message.len()];
+    let read = copy_to_slice(limited.as_list(), skip, &mut back);
+    println!(
+        "wrote {written} bytes at byte {skip}, read {read} back: {:?}",
+        String::from_utf8_lossy(&back)
+    );
+    assert_eq!(&back, message);
+    let entries_touched = limited.as_list().slice(skip, message.len() as u64)?.count();
+    println!("the message lies in {entries_touched} entries");
+    drop((merged, limited));
+
+    heading("4. The layout of a chained table");
+    // Every other page, so nothing merges, in arrays of four slots: three
+    // entries and a link to the next array in each full array.
+    let scattered: Vec<VirtPage> = (0..8)
+        .step_by(2)
+        .chain((1..8).step_by(2))
+        .map(|index| pages.nth(run, index))
+        .collect();
+    let chunks = HeapChunks::new().with_max_entries(4)?;
+    let chained = SgTable::from_pages_in(
+        &pages,
+        &scattered,
+        64,
+        8 * PAGE as u64 - 64,
+        u32::MAX,
+        chunks,
+    )?;
+    println!(
+        "{} entries in {} arrays of at most 4 slots:",
+        chained.orig_nents(),
+        chained.arrays()
+    );
+    print_layout(chained.as_list(), pages.pfn(run));
+    drop(chained);
+    // SAFETY: allocated above with order 3; every table over the pages is
+    // gone.
+    unsafe { pages.free_pages(run, 3) };
+
+    heading("5. Copy throughput");
+    throughput()?;
+    Ok(())
+}
+
+fn heading(title: &str) {
+    println!("\n{title}");
+}
+
+/// The frames an entry's bytes lie in, as offsets from `base`.
+fn frames(
+    pages: &VirtPages,
+    page: VirtPage,
+    offset: u32,
+    length: u32,
+    base: usize,
+) -> (usize, usize) {
+    let first = pages.pfn(page) + offset as usize / PAGE;
+    let last = pages.pfn(page) + (offset as usize + length.max(1) as usize - 1) / PAGE;
+    (first - base, last - base)
+}
+
+/// One line per entry: its frames (relative to `base`), offset and length.
+fn print_entries(list: SgList<'_, &VirtPages>, base: usize) {
+    for (index, entry) in list.iter().enumerate() {
+        let Some(page) = entry.page() else { continue };
+        let (first, last) = frames(list.provider(), page, entry.offset(), entry.length(), base);
+        println!(
+            "  entry {index}: frames {first}..={last}, offset {:>4}, {:>5} bytes{}",
+            entry.offset(),
+            entry.length(),
+            if entry.is_last() { " (end)" } else { "" }
+        );
+    }
+}
+
+/// The entries with the arrays they sit in: where the next entry is not in
+/// the slot right after the previous one, the slot in between is a chain
+/// link to another array.
+fn print_layout(list: SgList<'_, &VirtPages>, base: usize) {
+    let slot = size_of::<sg_core::SgEntry<VirtPage>>();
+    let mut array = 0;
+    let mut previous: Option<usize> = None;
+    for (index, entry) in list.iter().enumerate() {
+        let address = std::ptr::from_ref(entry).addr();
+        match previous {
+            None => println!("  array {array} at {address:#x}:"),
+            Some(previous) if address != previous + slot => {
+                array += 1;
+                println!(
+                    "    slot at {:#x}: link -> array {array} at {address:#x}",
+                    previous + slot
+                );
+                println!("  array {array} at {address:#x}:");
+            }
+            Some(_) => {}
+        }
+        let page = entry.page().expect("a data entry");
+        let (first, last) = frames(list.provider(), page, entry.offset(), entry.length(), base);
+        println!(
+            "    entry {index}: frames {first}..={last}, offset {:>3}, {:>4} bytes{}",
+            entry.offset(),
+            entry.length(),
+            if entry.is_last() { " (end)" } else { "" }
+        );
+        previous = Some(address);
+    }
+}
+
+/// Copies a buffer into a 64 MiB list of single pages and back, over and
+/// over for about two seconds, and prints the rate of each direction
+/// beside a plain `memcpy` of the same bytes.
+fn throughput() -> Result<(), Error> {
+    const BYTES: usize = 64 << 20;
+    let mut list = PageList::new(VirtPages::new(), BYTES as u64)?;
+    let source = vec![0x5au8; BYTES];
+    let mut target = vec![0u8; BYTES];
+    println!(
+        "a list of {} single pages ({} MiB), copied for about a second each way:",
+        list.nents(),
+        BYTES >> 20
+    );
+    let into = measure("into the list", || {
+        copy_from_slice(list.as_list_mut(), 0, &source) == BYTES
+    });
+    let out = measure("out of the list", || {
+        copy_to_slice(list.as_list(), 0, &mut target) == BYTES
+    });
+    assert_eq!(target, source);
+    let mut plain = vec![0u8; BYTES];
+    let memcpy = measure("memcpy, for comparison", || {
+        plain.copy_from_slice(&source);
+        std::hint::black_box(&plain);
+        true
+    });
+    println!("  into the list:   {into:>5.1} GB/s");
+    println!("  out of the list: {out:>5.1} GB/s");
+    println!("  memcpy:          {memcpy:>5.1} GB/s (one contiguous buffer)");
+    Ok(())
+}
+
+/// Runs `copy` (which copies 64 MiB and says whether it copied them all)
+/// for about a second, with a progress line on stderr, and returns GB/s.
+fn measure(what: &str, mut copy: impl FnMut() -> bool) -> f64 {
+    const BYTES: f64 = (64 << 20) as f64;
+    const TIME: Duration = Duration::from_millis(800);
+    assert!(copy(), "{what}: a short copy"); // warm up: touch every page
+    let start = Instant::now();
+    let mut copies = 0u32;
+    let mut shown = start;
+    while start.elapsed() < TIME {
+        assert!(copy(), "{what}: a short copy");
+        copies += 1;
+        if shown.elapsed() > Duration::from_millis(100) {
+            shown = Instant::now();
+            let done = start.elapsed().as_secs_f64() / TIME.as_secs_f64();
+            eprint!("\r  {what}: {:>3.0}% ", (done * 100.0).min(100.0));
+            let _ = std::io::stderr().flush();
+        }
+    }
+    eprint!("\r{:60}\r", "");
+    f64::from(copies) * BYTES / start.elapsed().as_secs_f64() / 1e9
+}

@@ -1,0 +1,219 @@
+//! Positional vectored I/O of a list through `rustix`: a list's bytes go to
+//! a file, or come from one, in one `pwritev` or `preadv` call, with no
+//! bounce buffer.
+
+use std::io;
+
+use rustix::fd::AsFd;
+use sg_core::{PageProvider, SgList, SgListMut};
+
+use crate::{with_io_slices, with_io_slices_mut};
+
+/// Most entries one call hands to the system: Linux's `UIO_MAXIOV`, and
+/// the `IOV_MAX` of most systems. A longer view is written or read up to
+/// that many pieces per call, which then returns a short count.
+pub const MAX_IO_SLICES: usize = 1024;
+
+/// Writes the bytes of `list` to the file `fd` at `offset`, in one
+/// `pwritev` call; returns the bytes written, which may be fewer than the
+/// list holds (as with any write), and does not move the file's position.
+///
+/// The list's pieces (each entry on a linear provider, each page of each
+/// entry otherwise) are handed to the system as they are: nothing is copied.
+/// At most [`MAX_IO_SLICES`] entries go in one call; write a byte range of a
+/// list with [`SgList::slice`], and everything with
+/// [`write_all_at`].
+///
+/// # Errors
+///
+/// What the system call returns.
+///
+/// # Examples
+///
+/// ```
+/// # #[cfg(miri)] fn main() {} // Miri cannot write files
+/// # #[cfg(not(miri))]
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use sg_alloc::SliceTable;
+///
+/// let path = std::env::temp_dir().join(format!("sg-copy-doc-write-{}", std::process::id()));
+/// let file = std::fs::File::create(&path)?;
+/// let (mut head, mut tail) = (*b"vectored ", *b"write");
+/// let mut iov: [&mut [u8]; 2] = [&mut head, &mut tail];
+/// let table = SliceTable::new(&mut iov)?;
+/// assert_eq!(sg_copy::write_at(&file, table.as_list(), 2)?, 14);
+/// assert_eq!(std::fs::read(&path)?, b"\0\0vectored write");
+/// # std::fs::remove_file(&path)?;
+/// # Ok(())
+/// # }
+/// ```
+#[doc(alias = "pwritev")]
+#[doc(alias = "pwrite")]
+pub fn write_at<P: PageProvider, Fd: AsFd>(
+    fd: Fd,
+    list: SgList<'_, P>,
+    offset: u64,
+) -> io::Result<usize> {
+    with_io_slices(window(list), |slices| {
+        rustix::io::pwritev(fd, slices, offset)
+    })
+    .map_err(io::Error::from)
+}
+
+/// Reads from the file `fd` at `offset` into the bytes of `list`, in one
+/// `preadv` call; returns the bytes read, which are fewer than the list
+/// holds when the file ends first (0 at its end), and does not move the
+/// file's position.
+///
+/// Pieces and limits are as in [`write_at`]; read everything with
+/// [`read_exact_at`].
+///
+/// # Errors
+///
+/// What the system call returns, and [`io::ErrorKind::InvalidInput`] when
+/// two entries describe some of the same bytes (see
+/// [`with_io_slices_mut`]).
+///
+/// # Examples
+///
+/// ```
+/// # #[cfg(miri)] fn main() {} // Miri cannot read files
+/// # #[cfg(not(miri))]
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use sg_alloc::SliceTable;
+///
+/// let path = std::env::temp_dir().join(format!("sg-copy-doc-read-{}", std::process::id()));
+/// std::fs::write(&path, b"--scatter-gather")?;
+/// let file = std::fs::File::open(&path)?;
+/// let (mut first, mut second) = ([0u8; 8], [0u8; 6]);
+/// let mut iov: [&mut [u8]; 2] = [&mut first, &mut second];
+/// let mut table = SliceTable::new(&mut iov)?;
+/// assert_eq!(sg_copy::read_at(&file, table.as_list_mut(), 2)?, 14);
+/// drop(table);
+/// assert_eq!((&first, &second), (b"scatter-", b"gather"));
+/// # std::fs::remove_file(&path)?;
+/// # Ok(())
+/// # }
+/// ```
+#[doc(alias = "preadv")]
+#[doc(alias = "pread")]
+pub fn read_at<P: PageProvider, Fd: AsFd>(
+    fd: Fd,
+    list: SgListMut<'_, P>,
+    offset: u64,
+) -> io::Result<usize> {
+    // SAFETY: the window is a view of some of `list`'s bytes, and `list`,
+    // exclusive, is consumed here, so the new exclusive view is the only one
+    // for the same lifetime.
+    let window = unsafe { SgListMut::from_list(window(list.into_list())) };
+    with_io_slices_mut(window, |slices| rustix::io::preadv(fd, slices, offset))
+        .map_err(invalid_input)?
+        .map_err(io::Error::from)
+}
+
+/// Writes every byte of `list` to the file `fd` at `offset`, calling
+/// [`write_at`] until done (again after an interrupted call).
+///
+/// # Errors
+///
+/// What the system call returns; [`io::ErrorKind::WriteZero`] when a call
+/// writes nothing; [`io::ErrorKind::InvalidInput`] when the file offset
+/// would overflow.
+#[doc(alias = "pwritev")]
+pub fn write_all_at<P: PageProvider, Fd: AsFd>(
+    fd: Fd,
+    list: SgList<'_, P>,
+    offset: u64,
+) -> io::Result<()> {
+    let mut rest = list;
+    let mut left = list.byte_len();
+    let mut position = offset;
+    while left > 0 {
+        let written = match write_at(fd.as_fd(), rest, position) {
+            Ok(0) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::WriteZero,
+                    "the file took none of the list's bytes",
+                ));
+            }
+            Ok(written) => written as u64,
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+            Err(error) => return Err(error),
+        };
+        // The system writes at most what it was given.
+        let written = written.min(left);
+        left -= written;
+        position = advance(position, written)?;
+        rest = rest.slice(written, left).map_err(invalid_input)?;
+    }
+    Ok(())
+}
+
+/// Fills every byte of `list` from the file `fd` at `offset`, calling
+/// [`read_at`] until done (again after an interrupted call).
+///
+/// # Errors
+///
+/// What the system call returns; [`io::ErrorKind::UnexpectedEof`] when the
+/// file ends first (some bytes of the list may have been read);
+/// [`io::ErrorKind::InvalidInput`] when entries overlap or the file offset
+/// would overflow.
+#[doc(alias = "preadv")]
+pub fn read_exact_at<P: PageProvider, Fd: AsFd>(
+    fd: Fd,
+    list: SgListMut<'_, P>,
+    offset: u64,
+) -> io::Result<()> {
+    let mut rest = list;
+    let mut left = rest.as_list().byte_len();
+    let mut position = offset;
+    while left > 0 {
+        let read = match read_at(fd.as_fd(), rest.reborrow(), position) {
+            Ok(0) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the file ended before the list was filled",
+                ));
+            }
+            Ok(read) => read as u64,
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+            Err(error) => return Err(error),
+        };
+        let read = read.min(left);
+        left -= read;
+        position = advance(position, read)?;
+        rest = rest.into_slice(read, left).map_err(invalid_input)?;
+    }
+    Ok(())
+}
+
+/// The part of `list` one call hands to the system: its first
+/// [`MAX_IO_SLICES`] entries, and on a provider mapped page by page (one
+/// piece per page) at most as many pages' worth of bytes, so that mapping
+/// the pieces stays in proportion to what one call can take.
+fn window<P: PageProvider>(list: SgList<'_, P>) -> SgList<'_, P> {
+    let list = list.take_entries(MAX_IO_SLICES);
+    if list.provider().is_linear() {
+        return list;
+    }
+    let most = MAX_IO_SLICES as u64 * P::PAGE_SIZE as u64;
+    if list.byte_len() <= most {
+        return list;
+    }
+    list.slice(0, most).unwrap_or(list)
+}
+
+/// The file offset `bytes` after `position`.
+fn advance(position: u64, bytes: u64) -> io::Result<u64> {
+    position.checked_add(bytes).ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "the file offset overflows a u64",
+        )
+    })
+}
+
+/// A list error as an I/O error.
+fn invalid_input(error: sg_core::Error) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, error)
+}

@@ -1,0 +1,790 @@
+//! Rows for sg-alloc's tables and builders: empty tables, the builders
+//! from pages, appends, page lists, split, clones and chunk pools.
+
+use std::ptr::NonNull;
+
+use sg_alloc::{AppendTable, BounceMapper, ChunkPool, DirectMapper, FirstChunk, PageList, SgTable};
+use sg_alloc::{arrays_needed, split, split_in};
+use sg_core::{ChunkAllocator, Error, HeapChunks, PageProvider, SgEntry, VirtPage, VirtPages};
+use sg_testkit::{CountingChunks, FramePages, MockPage, MockPages};
+
+use crate::kit::{
+    Builder, Mock, PAGE, PAGE_U64, SAMPLE_BYTES, append_snapshot, counting, sample_pages,
+    sample_table,
+};
+use crate::{Case, Row};
+
+/// Rows of `check(builder)` for the given builders.
+macro_rules! builder_rows {
+    ($case:expr, $check:path: $($builder:ident),* $(,)?) => {
+        [$(Row::new($case, Builder::$builder.name(), || $check(Builder::$builder))),*]
+    };
+}
+
+pub(crate) fn rows() -> Vec<Row> {
+    let mut rows = vec![
+        Row::new(Case::ZeroEntries, "SgTable::new", table_of_zero_entries),
+        Row::new(
+            Case::ZeroEntries,
+            "SgTable::new_in",
+            table_of_zero_entries_in,
+        ),
+        Row::new(
+            Case::ZeroEntries,
+            "SgTable::with_max_entries_in",
+            table_of_zero_entries_with_max,
+        ),
+        Row::new(
+            Case::ZeroEntries,
+            "SgTable::with_first_chunk",
+            first_chunk_table_of_zero_entries,
+        ),
+        Row::new(
+            Case::ZeroEntries,
+            "SgTable::with_first_chunk_in",
+            first_chunk_table_of_zero_entries_in,
+        ),
+        Row::new(
+            Case::ZeroEntries,
+            "AppendTable::finish",
+            finish_with_nothing_appended,
+        ),
+        Row::new(
+            Case::ZeroEntries,
+            "ChunkPool::alloc",
+            pool_array_of_zero_entries,
+        ),
+        Row::new(Case::ZeroEntries, "ChunkPool::new", pool_of_zero_arrays),
+        Row::new(
+            Case::ZeroEntries,
+            "ChunkPool::new_in",
+            pool_arrays_of_fewer_than_two,
+        ),
+        Row::new(Case::ZeroEntries, "arrays_needed", arrays_for_zero_entries),
+        Row::new(Case::ZeroEntries, "split", split_into_nothing),
+        Row::new(Case::ZeroEntries, "split_in", split_into_nothing_in),
+        Row::new(
+            Case::ZeroEntries,
+            "SgTable::clone_in",
+            clone_of_entries_without_bytes,
+        ),
+        Row::new(
+            Case::ZeroEntries,
+            "SgTable::clone_merged_in",
+            merged_clone_of_entries_without_bytes,
+        ),
+        Row::new(Case::ZeroLength, "PageList::new", page_list_of_nothing),
+        Row::new(
+            Case::ZeroLength,
+            "PageList::with_order",
+            page_list_of_nothing_with_order,
+        ),
+        Row::new(
+            Case::ZeroLength,
+            "PageList::with_order_in",
+            page_list_of_nothing_in,
+        ),
+        Row::new(Case::ZeroLength, "split", split_of_an_empty_size),
+        Row::new(Case::ZeroLength, "split_in", split_of_an_empty_size_in),
+        Row::new(
+            Case::ZeroLength,
+            "BounceMapper::new",
+            bounce_pool_of_nothing,
+        ),
+        Row::new(
+            Case::ZeroLength,
+            "BounceMapper::with_pool_size",
+            bounce_pool_of_nothing_on_the_heap,
+        ),
+        Row::new(Case::Overflow, "SgTable::new", table_past_memory),
+        Row::new(Case::Overflow, "SgTable::new_in", table_past_memory_in),
+        Row::new(
+            Case::Overflow,
+            "SgTable::with_max_entries_in",
+            table_past_memory_with_max,
+        ),
+        Row::new(
+            Case::Overflow,
+            "SgTable::with_first_chunk",
+            first_chunk_table_past_memory,
+        ),
+        Row::new(Case::Overflow, "PageList::new", page_list_past_memory),
+        Row::new(
+            Case::Overflow,
+            "PageList::with_order",
+            page_list_of_an_order_past_u32,
+        ),
+        Row::new(
+            Case::Overflow,
+            "PageList::with_order_in",
+            page_list_past_memory_in,
+        ),
+        Row::new(Case::Overflow, "split", split_sizes_past_u64),
+        Row::new(Case::Overflow, "split_in", split_sizes_past_u64_in),
+        Row::new(Case::Overflow, "ChunkPool::new", pool_past_memory),
+        Row::new(
+            Case::Overflow,
+            "ChunkPool::with_max_entries",
+            pool_of_huge_arrays,
+        ),
+        Row::new(Case::Overflow, "BounceMapper::new", bounce_pool_past_u64),
+        Row::new(Case::Overflow, "SgTable::from_pages", runs_past_u32_are_cut),
+        Row::new(
+            Case::Overflow,
+            "AppendTable::append_pages",
+            merges_past_u32_are_cut,
+        ),
+        Row::new(
+            Case::NentsPastList,
+            "PageList::free_n",
+            free_more_entries_than_the_list,
+        ),
+        Row::new(
+            Case::AppendOffset,
+            "AppendTable::append_pages",
+            append_with_an_offset,
+        ),
+        Row::new(
+            Case::AppendOffset,
+            "AppendTable::append_pages_for_device",
+            append_for_device_with_an_offset,
+        ),
+        Row::new(Case::SplitPastInput, "split", split_past_the_end),
+        Row::new(Case::SplitPastInput, "split_in", split_past_the_end_in),
+        Row::new(
+            Case::Other,
+            "SgTable::with_max_entries_in",
+            arrays_too_small_to_chain,
+        ),
+        Row::new(
+            Case::Other,
+            "SgTable::from_pages",
+            builders_refuse_part_of_a_page,
+        ),
+    ];
+    rows.extend(builder_rows!(Case::ZeroPages, no_pages:
+        FromPages, FromPagesSegment, FromPagesIn, ForDevice, ForDeviceIn, Append, AppendForDevice));
+    rows.extend(builder_rows!(Case::SegmentBelowPage, segment_below_a_page:
+        FromPagesSegment, FromPagesIn, ForDevice, ForDeviceIn, Append, AppendForDevice));
+    rows.extend(
+        builder_rows!(Case::OffsetPastFirstPage, offset_past_the_first_page:
+        FromPages, FromPagesSegment, FromPagesIn, ForDevice, ForDeviceIn, Append, AppendForDevice),
+    );
+    rows.extend(builder_rows!(Case::SizePastPages, size_past_the_pages:
+        FromPages, FromPagesSegment, FromPagesIn, ForDevice, ForDeviceIn, Append, AppendForDevice));
+    rows.extend(builder_rows!(Case::ZeroLength, size_zero:
+        FromPages, FromPagesSegment, FromPagesIn, ForDevice, ForDeviceIn, Append, AppendForDevice));
+    rows
+}
+
+fn table_of_zero_entries() {
+    let mock = Mock::new();
+    assert_eq!(SgTable::new(&mock, 0).err(), Some(Error::NoEntries));
+}
+
+fn table_of_zero_entries_in() {
+    let (mock, chunks) = (Mock::new(), counting());
+    assert_eq!(
+        SgTable::new_in(&mock, 0, &chunks).err(),
+        Some(Error::NoEntries)
+    );
+    assert_eq!(chunks.allocations(), 0);
+}
+
+fn table_of_zero_entries_with_max() {
+    let (mock, chunks) = (Mock::new(), counting());
+    for max in [0, 1, 4] {
+        let table = SgTable::with_max_entries_in(&mock, 0, max, &chunks);
+        assert_eq!(table.err(), Some(Error::NoEntries));
+    }
+    assert_eq!(chunks.allocations(), 0);
+}
+
+fn first_chunk_table_of_zero_entries() {
+    let mock = Mock::new();
+    let mut first = FirstChunk::<MockPage, 4>::new();
+    let table = SgTable::with_first_chunk(&mock, 0, &mut first);
+    assert_eq!(table.err(), Some(Error::NoEntries));
+    // The first chunk is free again.
+    assert!(SgTable::with_first_chunk(&mock, 4, &mut first).is_ok());
+}
+
+fn first_chunk_table_of_zero_entries_in() {
+    let (mock, chunks) = (Mock::new(), counting());
+    let mut first = FirstChunk::<MockPage, 2>::new();
+    let table = SgTable::with_first_chunk_in(&mock, 0, &mut first, &chunks);
+    assert_eq!(table.err(), Some(Error::NoEntries));
+    assert_eq!(chunks.allocations(), 0);
+}
+
+fn finish_with_nothing_appended() {
+    let (mock, chunks) = (Mock::new(), counting());
+    let append = AppendTable::new_in(&mock, &chunks);
+    assert_eq!(append.finish().err(), Some(Error::NoEntries));
+    assert_eq!(chunks.allocations(), 0);
+}
+
+fn pool_array_of_zero_entries() {
+    let pool = ChunkPool::<MockPage>::with_max_entries(2, 4).unwrap();
+    assert_eq!(pool.alloc(0), Err(Error::NoEntries));
+    assert_eq!(
+        pool.alloc(5),
+        Err(Error::ChunkTooLarge {
+            requested: 5,
+            max: 4
+        })
+    );
+    assert_eq!(pool.available(), 2);
+}
+
+fn pool_of_zero_arrays() {
+    let mock = Mock::new();
+    let pool = ChunkPool::<MockPage>::new(0).unwrap();
+    assert_eq!((pool.capacity(), pool.available()), (0, 0));
+    assert_eq!(
+        SgTable::new_in(&mock, 1, &pool).err(),
+        Some(Error::OutOfMemory)
+    );
+}
+
+fn pool_arrays_of_fewer_than_two() {
+    let refused = |max| Err(Error::ChunkTooLarge { requested: 2, max });
+    for max in [0, 1] {
+        let pool = ChunkPool::<MockPage>::new_in(sg_core::allocator_api2::alloc::Global, 3, max);
+        assert_eq!(pool.map(drop), refused(max));
+        let pool = ChunkPool::<MockPage>::with_max_entries(3, max);
+        assert_eq!(pool.map(drop), refused(max));
+    }
+}
+
+fn arrays_for_zero_entries() {
+    assert_eq!(arrays_needed(0, 128), Some(0));
+    assert_eq!(arrays_needed(0, 0), Some(0));
+    assert_eq!(arrays_needed(1, 1), Some(1));
+    // More entries than an array of fewer than 2 slots can chain.
+    assert_eq!(arrays_needed(2, 1), None);
+    assert_eq!(arrays_needed(usize::MAX, 0), None);
+    // One data entry and a link per array, the last array holding two.
+    assert_eq!(arrays_needed(usize::MAX, 2), Some(usize::MAX - 1));
+}
+
+fn split_into_nothing() {
+    let mock = Mock::new();
+    let pages = sample_pages(&mock);
+    let table = sample_table(&mock, &pages, HeapChunks::new());
+    assert_eq!(
+        split(table.as_list(), 0, &[]).map(|pieces| pieces.len()),
+        Ok(0)
+    );
+    assert_eq!(
+        split(table.as_list(), SAMPLE_BYTES, &[]).map(|pieces| pieces.len()),
+        Ok(0)
+    );
+}
+
+fn split_into_nothing_in() {
+    let (mock, chunks) = (Mock::new(), counting());
+    let pages = sample_pages(&mock);
+    let table = sample_table(&mock, &pages, HeapChunks::new());
+    let pieces = split_in(table.as_list(), 5, &[], &chunks);
+    assert_eq!(pieces.map(|pieces| pieces.len()), Ok(0));
+    assert_eq!(chunks.allocations(), 0);
+}
+
+/// A table of three entries that describe no byte.
+fn table_without_bytes<'m>(
+    mock: &'m Mock,
+    chunks: &'m CountingChunks,
+) -> SgTable<&'m Mock, &'m CountingChunks> {
+    SgTable::new_in(mock, 3, chunks).unwrap()
+}
+
+fn clone_of_entries_without_bytes() {
+    let (mock, chunks) = (Mock::new(), counting());
+    let table = table_without_bytes(&mock, &chunks);
+    let copy = table.clone_in(&chunks).unwrap();
+    assert_eq!((copy.orig_nents(), copy.byte_len()), (3, 0));
+    assert!(copy.as_list().iter().all(|entry| entry.page().is_none()));
+    drop((copy, table));
+    chunks.assert_clean();
+}
+
+fn merged_clone_of_entries_without_bytes() {
+    let (mock, chunks) = (Mock::new(), counting());
+    let table = table_without_bytes(&mock, &chunks);
+    let copy = table.clone_merged_in(&chunks).unwrap();
+    assert_eq!((copy.orig_nents(), copy.byte_len()), (1, 0));
+    assert!(copy.as_list().last(1).is_ok());
+    drop((copy, table));
+    chunks.assert_clean();
+}
+
+fn page_list_of_nothing() {
+    let mock = Mock::new();
+    assert_eq!(PageList::new(&mock, 0).err(), Some(Error::ZeroLength));
+    assert_eq!(mock.alloc_calls(), 0);
+}
+
+fn page_list_of_nothing_with_order() {
+    let mock = Mock::new();
+    for (order, chainable) in [(0, true), (3, false), (u32::MAX, true)] {
+        let list = PageList::with_order(&mock, 0, order, chainable);
+        assert_eq!(list.err(), Some(Error::ZeroLength));
+    }
+    assert_eq!(mock.alloc_calls(), 0);
+}
+
+fn page_list_of_nothing_in() {
+    let (mock, chunks) = (Mock::new(), counting());
+    let list = PageList::with_order_in(&mock, 0, 1, true, &chunks);
+    assert_eq!(list.err(), Some(Error::ZeroLength));
+    assert_eq!((mock.alloc_calls(), chunks.allocations()), (0, 0));
+}
+
+fn split_of_an_empty_size() {
+    let mock = Mock::new();
+    let pages = sample_pages(&mock);
+    let table = sample_table(&mock, &pages, HeapChunks::new());
+    for sizes in [&[0][..], &[10, 0], &[0, 10], &[1, 0, SAMPLE_BYTES * 2]] {
+        let pieces = split(table.as_list(), 0, sizes);
+        assert_eq!(pieces.err(), Some(Error::ZeroLength), "{sizes:?}");
+    }
+}
+
+fn split_of_an_empty_size_in() {
+    let (mock, chunks) = (Mock::new(), counting());
+    let pages = sample_pages(&mock);
+    let table = sample_table(&mock, &pages, HeapChunks::new());
+    let pieces = split_in(table.as_list(), 0, &[10, 0], &chunks);
+    assert_eq!(pieces.err(), Some(Error::ZeroLength));
+    assert_eq!(chunks.allocations(), 0);
+}
+
+fn bounce_pool_of_nothing() {
+    // SAFETY: no device is given an address; the pool is refused anyway.
+    let bounce = unsafe { BounceMapper::new(direct(), Vec::<u8>::new(), 0x1000) };
+    assert_eq!(bounce.err(), Some(Error::ZeroLength));
+}
+
+fn bounce_pool_of_nothing_on_the_heap() {
+    // SAFETY: as above.
+    let bounce = unsafe { BounceMapper::with_pool_size(direct(), 0, 0x1000) };
+    assert_eq!(bounce.err(), Some(Error::ZeroLength));
+}
+
+/// The direct mapper, for rows that never give a device its addresses.
+fn direct() -> DirectMapper {
+    // SAFETY: no device is given the addresses.
+    unsafe { DirectMapper::new() }
+}
+
+/// Entry counts whose arrays do not fit in memory (`isize::MAX` bytes).
+fn counts_past_memory() -> [usize; 3] {
+    let entry = size_of::<SgEntry<MockPage>>();
+    [
+        usize::MAX,
+        usize::MAX / entry,
+        isize::MAX as usize / entry + 1,
+    ]
+}
+
+const TABLE_PAST_MEMORY: Error = Error::Overflow {
+    what: "table of entries",
+};
+
+fn table_past_memory() {
+    let mock = Mock::new();
+    for count in counts_past_memory() {
+        assert_eq!(SgTable::new(&mock, count).err(), Some(TABLE_PAST_MEMORY));
+    }
+}
+
+fn table_past_memory_in() {
+    let (mock, chunks) = (Mock::new(), counting());
+    for count in counts_past_memory() {
+        let table = SgTable::new_in(&mock, count, &chunks);
+        assert_eq!(table.err(), Some(TABLE_PAST_MEMORY));
+    }
+    assert_eq!(chunks.allocations(), 0);
+}
+
+fn table_past_memory_with_max() {
+    let (mock, chunks) = (Mock::new(), counting());
+    for count in counts_past_memory() {
+        for max in [2, 3, 4] {
+            let table = SgTable::with_max_entries_in(&mock, count, max, &chunks);
+            assert_eq!(
+                table.err(),
+                Some(TABLE_PAST_MEMORY),
+                "{count} in arrays of {max}"
+            );
+        }
+    }
+    assert_eq!(chunks.allocations(), 0);
+}
+
+fn first_chunk_table_past_memory() {
+    let mock = Mock::new();
+    let mut first = FirstChunk::<MockPage, 4>::new();
+    for count in counts_past_memory() {
+        let table = SgTable::with_first_chunk(&mock, count, &mut first);
+        assert_eq!(table.err(), Some(TABLE_PAST_MEMORY));
+    }
+}
+
+/// What `PageList` says for `u64::MAX` bytes of 64-byte pages: 2^58
+/// entries, which fit no memory (and no 32-bit `usize`).
+fn all_bytes_of_small_pages() -> Error {
+    if usize::BITS < 64 {
+        Error::Overflow {
+            what: "entry count",
+        }
+    } else {
+        TABLE_PAST_MEMORY
+    }
+}
+
+fn page_list_past_memory() {
+    let small = MockPages::<64>::new();
+    let list = PageList::new(&small, u64::MAX);
+    assert_eq!(list.err(), Some(all_bytes_of_small_pages()));
+    assert_eq!(small.alloc_calls(), 0);
+}
+
+fn page_list_past_memory_in() {
+    let (small, chunks) = (MockPages::<64>::new(), counting());
+    let list = PageList::with_order_in(&small, u64::MAX, 0, true, &chunks);
+    assert_eq!(list.err(), Some(all_bytes_of_small_pages()));
+    assert_eq!((small.alloc_calls(), chunks.allocations()), (0, 0));
+}
+
+fn page_list_of_an_order_past_u32() {
+    let mock = Mock::new();
+    // 2^order pages of PAGE bytes are 4 GiB: more than an entry holds.
+    let order = 32 - PAGE.trailing_zeros();
+    for (order, what) in [
+        (order, "entry length of the order"),
+        (order + 1, "entry length of the order"),
+        (usize::BITS, "pages of the order"),
+        (u32::MAX, "pages of the order"),
+    ] {
+        let expected = if usize::BITS < 64 && order < usize::BITS {
+            // 4 GiB and more do not fit a 32-bit `usize` either.
+            "pages of the order"
+        } else {
+            what
+        };
+        let list = PageList::with_order(&mock, 1, order, false);
+        assert_eq!(
+            list.err(),
+            Some(Error::Overflow { what: expected }),
+            "order {order}"
+        );
+    }
+    assert_eq!(mock.alloc_calls(), 0);
+}
+
+/// The sizes and skips of a split that overflow a `u64`, and the error.
+fn splits_past_u64() -> [(u64, &'static [u64], Error); 3] {
+    let sizes = Error::Overflow {
+        what: "split sizes",
+    };
+    let end = Error::Overflow { what: "split end" };
+    [
+        (0, &[u64::MAX, 1], sizes),
+        (0, &[1, 2, u64::MAX - 2], sizes),
+        (u64::MAX, &[1], end),
+    ]
+}
+
+fn split_sizes_past_u64() {
+    let mock = Mock::new();
+    let pages = sample_pages(&mock);
+    let table = sample_table(&mock, &pages, HeapChunks::new());
+    for (skip, sizes, error) in splits_past_u64() {
+        assert_eq!(split(table.as_list(), skip, sizes).err(), Some(error));
+    }
+}
+
+fn split_sizes_past_u64_in() {
+    let (mock, chunks) = (Mock::new(), counting());
+    let pages = sample_pages(&mock);
+    let table = sample_table(&mock, &pages, HeapChunks::new());
+    for (skip, sizes, error) in splits_past_u64() {
+        let pieces = split_in(table.as_list(), skip, sizes, &chunks);
+        assert_eq!(pieces.err(), Some(error));
+    }
+    assert_eq!(chunks.allocations(), 0);
+}
+
+fn pool_past_memory() {
+    let overflow = Error::Overflow {
+        what: "pool of arrays",
+    };
+    for arrays in [
+        usize::MAX,
+        usize::MAX / 128 + 1,
+        isize::MAX as usize / 4096 + 1,
+    ] {
+        assert_eq!(ChunkPool::<MockPage>::new(arrays).err(), Some(overflow));
+    }
+}
+
+fn pool_of_huge_arrays() {
+    let overflow = Error::Overflow {
+        what: "pool of arrays",
+    };
+    for (arrays, max) in [(2, usize::MAX), (1, usize::MAX / 16), (usize::MAX, 2)] {
+        let pool = ChunkPool::<MockPage>::with_max_entries(arrays, max);
+        assert_eq!(pool.err(), Some(overflow), "{arrays} arrays of {max}");
+    }
+}
+
+fn bounce_pool_past_u64() {
+    let overflow = Error::Overflow {
+        what: "bounce pool bus range",
+    };
+    for (size, bus) in [(2, u64::MAX), (4096, u64::MAX - 4094)] {
+        // SAFETY: no device is given an address; the pool is refused.
+        let bounce = unsafe { BounceMapper::new(direct(), vec![0u8; size], bus) };
+        assert_eq!(bounce.err(), Some(overflow));
+    }
+    // SAFETY: as above; this pool's last byte is at `u64::MAX`, accepted.
+    let bounce = unsafe { BounceMapper::new(direct(), vec![0u8; 2], u64::MAX - 1) };
+    assert!(bounce.is_ok());
+}
+
+/// Frames of 16 MiB: a run of 256 of them is 4 GiB, past an entry's `u32`.
+type BigFrames = FramePages<{ 1 << 24 }>;
+
+/// The longest entry of 16 MiB frames: 255 of them.
+const LONGEST: u32 = 255 << 24;
+
+fn runs_past_u32_are_cut() {
+    let pages: Vec<u64> = (0..258).collect();
+    let size = 258 << 24;
+    let table = SgTable::from_pages(BigFrames::default(), &pages, 0, size).unwrap();
+    let lengths: Vec<u32> = table.as_list().iter().map(|entry| entry.length()).collect();
+    assert_eq!(lengths, [LONGEST, 3 << 24]);
+    assert_eq!(table.byte_len(), size);
+    // With an offset, the first entry holds what its 255 frames hold.
+    let table = SgTable::from_pages(BigFrames::default(), &pages, 100, size - 100).unwrap();
+    let lengths: Vec<u32> = table.as_list().iter().map(|entry| entry.length()).collect();
+    assert_eq!(lengths, [LONGEST - 100, 3 << 24]);
+}
+
+fn merges_past_u32_are_cut() {
+    let pages: Vec<u64> = (0..258).collect();
+    let frames = BigFrames::default();
+    let mut append = AppendTable::new(&frames);
+    append
+        .append_pages(&pages[..200], 0, 200 << 24, u32::MAX, 58)
+        .unwrap();
+    append
+        .append_pages(&pages[200..], 0, 58 << 24, u32::MAX, 0)
+        .unwrap();
+    let table = append.finish().unwrap();
+    let lengths: Vec<u32> = table.as_list().iter().map(|entry| entry.length()).collect();
+    assert_eq!(lengths, [LONGEST, 3 << 24]);
+}
+
+fn free_more_entries_than_the_list() {
+    for n in [4, usize::MAX] {
+        let mock = Mock::new();
+        let list = PageList::with_order(&mock, 3 * PAGE_U64, 0, true).unwrap();
+        assert_eq!((list.nents(), mock.live_allocations()), (3, 3));
+        list.free_n(n);
+        mock.assert_clean();
+    }
+}
+
+/// Checks that appending with each non-zero offset is refused, leaving
+/// the table as it was.
+/// One append call: the table, the pages and the offset.
+type AppendCall<'a> =
+    dyn Fn(&mut AppendTable<&Mock, &CountingChunks>, &[MockPage], usize) -> Result<(), Error> + 'a;
+
+fn refuses_offsets(append: &AppendCall<'_>) {
+    let (mock, chunks) = (Mock::new(), counting());
+    let pages = sample_pages(&mock);
+    let mut table = AppendTable::new_in(&mock, &chunks);
+    // The first call of an empty table may start inside its page.
+    append(&mut table, &pages[..2], 7).unwrap();
+    let before = append_snapshot(&table);
+    let allocations = chunks.allocations();
+    for offset in [1, 7, PAGE - 1, PAGE, usize::MAX] {
+        assert_eq!(
+            append(&mut table, &pages[2..], offset),
+            Err(Error::AppendOffset { offset })
+        );
+        assert_eq!(append_snapshot(&table), before);
+    }
+    assert_eq!(chunks.allocations(), allocations);
+    append(&mut table, &pages[2..], 0).unwrap();
+    drop(table);
+    chunks.assert_clean();
+    mock.assert_clean();
+}
+
+fn append_with_an_offset() {
+    refuses_offsets(&|table, pages, offset| {
+        table.append_pages(pages, offset, PAGE_U64 / 2, u32::MAX, 2)
+    });
+}
+
+fn append_for_device_with_an_offset() {
+    let limits = sg_core::DmaLimits::new();
+    refuses_offsets(&|table, pages, offset| {
+        table.append_pages_for_device(pages, offset, PAGE_U64 / 2, &limits, 2)
+    });
+}
+
+/// Splits that reach past the end of a list of `len` bytes, and the bytes
+/// they need.
+fn splits_past(len: u64) -> [(u64, Vec<u64>, u64); 5] {
+    [
+        (0, vec![len + 1], len + 1),
+        (len, vec![1], len + 1),
+        (1, vec![len], len + 1),
+        (0, vec![len, 1], len + 1),
+        (len + 1, vec![], len + 1),
+    ]
+}
+
+fn split_past_the_end() {
+    let mock = Mock::new();
+    let pages = sample_pages(&mock);
+    let table = sample_table(&mock, &pages, HeapChunks::new());
+    let list = table.as_list();
+    let slice = list.slice(10, 2 * PAGE_U64).unwrap();
+    for (list, len) in [(list, SAMPLE_BYTES), (slice, 2 * PAGE_U64)] {
+        for (skip, sizes, needed) in splits_past(len) {
+            assert_eq!(
+                split(list, skip, &sizes).err(),
+                Some(Error::ListTooShort {
+                    needed,
+                    available: len
+                }),
+                "skip {skip}, sizes {sizes:?}"
+            );
+        }
+    }
+}
+
+fn split_past_the_end_in() {
+    let (mock, chunks) = (Mock::new(), counting());
+    let pages = sample_pages(&mock);
+    let table = sample_table(&mock, &pages, HeapChunks::new());
+    for (skip, sizes, needed) in splits_past(SAMPLE_BYTES) {
+        let pieces = split_in(table.as_list(), skip, &sizes, &chunks);
+        assert_eq!(
+            pieces.err(),
+            Some(Error::ListTooShort {
+                needed,
+                available: SAMPLE_BYTES
+            })
+        );
+    }
+    assert_eq!(chunks.allocations(), 0);
+}
+
+fn arrays_too_small_to_chain() {
+    let (mock, chunks) = (Mock::new(), counting());
+    for max in [0, 1] {
+        let table = SgTable::with_max_entries_in(&mock, 2, max, &chunks);
+        assert_eq!(
+            table.err(),
+            Some(Error::ChunkTooLarge { requested: 2, max })
+        );
+    }
+    assert_eq!(chunks.allocations(), 0);
+    // One entry needs no link: one array of one slot.
+    let table = SgTable::with_max_entries_in(&mock, 1, 1, &chunks).unwrap();
+    assert_eq!(table.arrays(), 1);
+}
+
+fn no_pages(builder: Builder) {
+    let mock = Mock::new();
+    for (offset, size, max_segment) in [(0, 0, PAGE as u32), (0, 1, u32::MAX), (PAGE, 1, 0)] {
+        builder.refuses(&mock, &[], offset, size, max_segment, Error::NoPages);
+    }
+}
+
+fn segment_below_a_page(builder: Builder) {
+    let mock = Mock::new();
+    let pages = sample_pages(&mock);
+    let device = matches!(
+        builder,
+        Builder::ForDevice | Builder::ForDeviceIn | Builder::AppendForDevice
+    );
+    // A device's segment size of 0 contradicts itself: see the limits rows.
+    let small: &[u32] = if device {
+        &[1, PAGE as u32 / 2, PAGE as u32 - 1]
+    } else {
+        &[0, 1, PAGE as u32 - 1]
+    };
+    for &max_segment in small {
+        let expected = Error::SegmentTooSmall {
+            max_segment,
+            page_size: PAGE,
+        };
+        builder.refuses(&mock, &pages, 0, PAGE_U64, max_segment, expected);
+    }
+}
+
+fn offset_past_the_first_page(builder: Builder) {
+    let mock = Mock::new();
+    let pages = sample_pages(&mock);
+    for offset in [PAGE, PAGE + 1, 4 * PAGE, usize::MAX] {
+        let expected = Error::OffsetTooLarge {
+            offset,
+            page_size: PAGE,
+        };
+        builder.refuses(&mock, &pages, offset, 1, u32::MAX, expected);
+    }
+}
+
+fn size_past_the_pages(builder: Builder) {
+    let mock = Mock::new();
+    let pages = sample_pages(&mock);
+    let held = 4 * PAGE_U64;
+    for (offset, size) in [
+        (0, held + 1),
+        (0, u64::MAX),
+        (10, held - 9),
+        (PAGE - 1, held),
+    ] {
+        let available = held - offset as u64;
+        let expected = Error::SizeTooLarge { size, available };
+        builder.refuses(&mock, &pages, offset, size, u32::MAX, expected);
+    }
+}
+
+fn size_zero(builder: Builder) {
+    let mock = Mock::new();
+    let pages = sample_pages(&mock);
+    for offset in [0, 1, PAGE - 1] {
+        builder.refuses(&mock, &pages, offset, 0, u32::MAX, Error::ZeroLength);
+    }
+}
+
+fn builders_refuse_part_of_a_page() {
+    let pages = VirtPages::new();
+    let whole = pages.alloc_pages(0).unwrap();
+    let mut buffer = [0u8; 64];
+    // SAFETY: the handle is only given to builders, which refuse it.
+    let (part, _) = unsafe { VirtPage::containing(NonNull::from(&mut buffer[8])) };
+    let refused = Err(Error::PartialPage { index: 1 });
+    let both = [whole, part];
+    assert_eq!(
+        SgTable::from_pages(&pages, &both, 0, 2 * 4096).map(drop),
+        refused
+    );
+    let mut append = AppendTable::new(&pages);
+    assert_eq!(append.append_pages(&both, 0, 4097, u32::MAX, 0), refused);
+    assert!(append.is_empty());
+    // Bytes that stay in the whole page do not reach the part.
+    assert!(SgTable::from_pages(&pages, &both, 0, 4096).is_ok());
+    // SAFETY: allocated above with order 0; the tables are gone.
+    unsafe { pages.free_pages(whole, 0) };
+}
