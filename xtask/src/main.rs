@@ -18,7 +18,7 @@ usage: cargo xtask <command>
 
 commands:
   ci      run the whole check: fmt, clippy, tests, docs, no_std build,
-          cargo package, Miri, a benchmark smoke run
+          cargo package, Miri (64- and 32-bit), a benchmark smoke run
   perf    run the workloads of PERF.md against memcpy/memset [--quick] [--reps N]
   fuzz    run every cargo-fuzz target of fuzz/ [--seconds N] (nightly)
 ";
