@@ -202,38 +202,6 @@ fn offset_applies_to_the_first_page_only() {
     );
 }
 
-/// Frames without memory, for runs far larger than a mock could back.
-struct Frames;
-
-// SAFETY: `map` never returns (it panics), so no byte is ever reached;
-// frame numbers are the handles, and `nth` adds to them; `alloc_pages`
-// always fails.
-unsafe impl PageProvider for Frames {
-    type Page = u64;
-    type Pfn = u64;
-    const PAGE_SIZE: usize = 4096;
-
-    fn pfn(&self, page: u64) -> u64 {
-        page
-    }
-
-    fn nth(&self, page: u64, n: usize) -> u64 {
-        page + n as u64
-    }
-
-    fn map(&self, _page: u64) -> NonNull<u8> {
-        panic!("Frames has no memory")
-    }
-
-    unsafe fn unmap(&self, _page: u64, _mapping: NonNull<u8>) {}
-
-    fn alloc_pages(&self, order: u32) -> Result<u64, Error> {
-        Err(Error::PagesUnavailable { order })
-    }
-
-    unsafe fn free_pages(&self, _page: u64, _order: u32) {}
-}
-
 #[test]
 fn entries_never_exceed_u32_max() {
     // 2^20 + 3 contiguous pages: more than 4 GiB in one run of frames. A
@@ -242,7 +210,7 @@ fn entries_never_exceed_u32_max() {
     if !cfg!(miri) {
         let pages: Vec<u64> = (0..(1u64 << 20) + 3).collect();
         let size = pages.len() as u64 * 4096;
-        let table = SgTable::from_pages(Frames, &pages, 0, size).unwrap();
+        let table = SgTable::from_pages(FramePages::<4096>, &pages, 0, size).unwrap();
         let lengths: Vec<u32> = table.as_list().iter().map(|entry| entry.length()).collect();
         // u32::MAX rounds down to 0xFFFFF000: 2^20 - 1 pages per entry.
         assert_eq!(lengths, [0xFFFF_F000, 4 * 4096]);

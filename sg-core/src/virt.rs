@@ -293,10 +293,10 @@ unsafe impl<A: Allocator> PageProvider for VirtPages<A> {
         // One piece of memory only inside one block of one allocation; the
         // same tag makes the same block size.
         first.tag() == next.tag()
-            && first.block().is_some()
-            && first.block() == next.block()
-            && (first.addr() / VIRT_PAGE_SIZE).checked_add(run_pages)
-                == Some(next.addr() / VIRT_PAGE_SIZE)
+            && first
+                .block()
+                .is_some_and(|block| next.block() == Some(block))
+            && self.pfn(first).checked_add(run_pages) == Some(self.pfn(next))
     }
 
     #[inline]
