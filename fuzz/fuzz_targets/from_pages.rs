@@ -21,7 +21,7 @@
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use sg_alloc::{AppendTable, SgTable};
-use sg_core::{DmaLimits, Error, PageProvider, SgList};
+use sg_core::{DmaLimits, Error, PageProvider, Pages, SgList};
 use sg_testkit::{CountingChunks, MockPage, MockPages};
 
 /// Small pages: many of them in little memory.
@@ -211,6 +211,10 @@ fuzz_target!(|input: Input| {
     let mock = Mock::new();
     let pages = mock.add_pages(pfns.iter().copied());
     mock.fill(u64::from(input.slots));
+    // SAFETY: pages the mock holds, alive as long as it, each once (the
+    // layout's frames are distinct); the tables built from the set borrow
+    // it shared, so they only read.
+    let set = unsafe { Pages::from_raw(&mock, &pages[..]) };
     let chunks = CountingChunks::with_max_entries(2 + usize::from(input.slots % 8));
     let offset = usize::from(input.offset) % (PAGE + 16);
     let held = pages.len() as u64 * PAGE_U64;
@@ -236,7 +240,7 @@ fuzz_target!(|input: Input| {
                     max_entries: usize::MAX,
                 })
             };
-            let built = SgTable::from_pages_in(&mock, &pages, offset, size, max_segment, &chunks);
+            let built = SgTable::from_pages_in(&set, offset, size, max_segment, &chunks);
             (rule, built, Err(max_segment))
         }
         Some(device) => {
@@ -257,8 +261,7 @@ fuzz_target!(|input: Input| {
                     max_entries: limits.get_max_segments(),
                 }),
             };
-            let built =
-                SgTable::from_pages_for_device_in(&mock, &pages, offset, size, &limits, &chunks);
+            let built = SgTable::from_pages_for_device_in(&set, offset, size, &limits, &chunks);
             (rule, built, Ok(limits))
         }
     };
@@ -292,7 +295,7 @@ fuzz_target!(|input: Input| {
     assert!(mock.list_bytes(table.as_list()) == page_bytes[start..start + size as usize]);
 
     // The same pages appended in pieces make the same entries: every call
-    // but the last takes whole pages.
+    // but the last takes whole pages, the next positions of the set.
     let used = (offset as u64 + size).div_ceil(PAGE_U64) as usize;
     let mut cuts: Vec<usize> = input
         .cuts
@@ -304,14 +307,14 @@ fuzz_target!(|input: Input| {
     cuts.sort_unstable();
     cuts.dedup();
     cuts.push(used);
-    let mut append = AppendTable::new_in(&mock, &chunks);
+    let mut append = AppendTable::new_in(&set, &chunks);
     let mut from = 0;
     let mut left = size;
     for &to in &cuts {
         let call_offset = if from == 0 { offset } else { 0 };
         let whole = (to - from) as u64 * PAGE_U64 - call_offset as u64;
         let call_size = if to == used { left } else { whole };
-        let pieces = &pages[from..to];
+        let pieces = from..to;
         let left_pages = used - to;
         match &limits {
             Ok(limits) => append
@@ -321,6 +324,14 @@ fuzz_target!(|input: Input| {
                 .append_pages(pieces, call_offset, call_size, *max_segment, left_pages)
                 .expect("an append of what a build took"),
         }
+        // A page is never appended twice.
+        assert_eq!(
+            append.append_pages(from..to, 0, 1, u32::MAX, 0),
+            Err(Error::PageReused {
+                index: from,
+                next: append.next_page()
+            })
+        );
         left -= call_size;
         from = to;
     }

@@ -10,6 +10,11 @@
 //! must be what the models say, bad input must get the exact error, and
 //! no mapping may stay live. Dropping the mocks at the end checks that
 //! every page, mapping and array was given back.
+//!
+//! Tables are built from `Pages` sets over the mock's pages (each page once
+//! in a set); split pieces and clones, which borrow the table they come
+//! from, become the state's table through a hand-made copy of their
+//! entries (`adopt`).
 
 #![no_main]
 
@@ -17,9 +22,9 @@ use std::io::{Cursor, Read, Seek, SeekFrom, Write};
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use sg_alloc::{AppendTable, SgTable, split};
+use sg_alloc::{AppendTable, SgTable, split, split_mut};
 use sg_copy::{ListCursor, ListReader, copy_from_slice, copy_list, copy_to_slice, zero};
-use sg_core::{DmaDirection, DmaLimits, Error, HeapChunks, PageProvider, SgList};
+use sg_core::{DmaDirection, DmaLimits, Error, HeapChunks, PageProvider, Pages, SgList};
 use sg_iter::{MappingIter, MappingIterMut, PageIter};
 use sg_testkit::{Mapping, MockIommu, MockPage, MockPages, Model};
 
@@ -28,7 +33,8 @@ const PAGE: usize = 256;
 const PAGE_U64: u64 = PAGE as u64;
 
 type Mock = MockPages<PAGE>;
-type Table<'m> = SgTable<&'m Mock>;
+/// A writable table that owns its set of the mock's pages.
+type Table<'m> = SgTable<Pages<&'m Mock>>;
 
 #[derive(Arbitrary, Debug)]
 struct Input {
@@ -205,18 +211,40 @@ fn segment_limit(raw: u32) -> u32 {
     }
 }
 
-/// A table over the same entries, mapped through `mock` itself: pieces of
-/// a split map through a reference to the table's provider.
+/// Pages of the mock, in this order, as a set to build a table from.
+fn raw(mock: &Mock, handles: Vec<MockPage>) -> Pages<&Mock> {
+    // SAFETY: pages the mock holds (added before any table is built), alive
+    // as long as the mock, which outlives every table; each appears once in
+    // the pool, and so in the set. One table reaches a page at a time: a
+    // new table replaces the one it was built beside before either writes.
+    unsafe { Pages::from_raw(mock, handles) }
+}
+
+/// A table over the same entries, mapped through `mock` itself, with no
+/// set of its own: pieces of a split and clones borrow the table they come
+/// from, so the state goes on with this copy of their entries.
 fn adopt<'m, P: PageProvider<Page = MockPage>>(mock: &'m Mock, list: SgList<'_, P>) -> Table<'m> {
-    let mut table = SgTable::new(mock, list.count()).expect("a list with entries");
+    // An empty set holds no page; the entries' own claims (below) do.
+    let provider = Pages::new(mock);
+    let mut table = SgTable::new(provider, list.count()).expect("a list with entries");
     for (mut entry, source) in table.entries_mut().zip(list.iter()) {
         if let Some(page) = source.page() {
             // SAFETY: the same bytes as an entry of a list over `mock`'s
-            // pages (the provider of `list` maps through `mock`).
+            // pages (the provider of `list` maps through `mock`); the copy
+            // replaces the table `list` comes from before anything writes.
             unsafe { entry.set_page(page, source.length(), source.offset()) };
         }
     }
     table
+}
+
+/// The entries of a list as (page, offset, length).
+fn spans<P: PageProvider<Page = MockPage>>(
+    list: SgList<'_, P>,
+) -> Vec<(Option<MockPage>, u32, u32)> {
+    list.iter()
+        .map(|entry| (entry.page(), entry.offset(), entry.length()))
+        .collect()
 }
 
 /// Reads through a mapping iterator, consuming as `steps` say (0: the
@@ -289,7 +317,12 @@ impl<'m> State<'m> {
                     u64::from,
                 );
                 let max_segment = segment_limit(max_segment);
-                let built = SgTable::from_pages_segment(mock, pages, offset, size, max_segment);
+                let built = SgTable::from_pages_segment(
+                    raw(mock, pages.to_vec()),
+                    offset,
+                    size,
+                    max_segment,
+                );
                 match build_error(pages.len(), offset, size, max_segment, 0) {
                     Some(error) => assert_eq!(built.err(), Some(error)),
                     None => {
@@ -300,8 +333,11 @@ impl<'m> State<'m> {
                 }
             }
             Op::Append { first, ref calls } => {
-                let mut start = usize::from(first) % (self.pool.len() + 1);
-                let mut append = AppendTable::new(mock);
+                // One set over the pool from `first` on; each call takes the
+                // next pages of it, as positions in the set.
+                let base = usize::from(first) % (self.pool.len() + 1);
+                let mut start = base;
+                let mut append = AppendTable::new(raw(mock, self.pool[base..].to_vec()));
                 let mut bytes = Vec::new();
                 for (index, &(count, offset, size, max_segment, left)) in
                     calls.iter().take(5).enumerate()
@@ -321,7 +357,7 @@ impl<'m> State<'m> {
                     let entries = append.orig_nents();
                     let before = (entries, append.byte_len(), append.arrays());
                     let done = append.append_pages(
-                        pages,
+                        start - base..end - base,
                         offset,
                         size,
                         max_segment,
@@ -340,6 +376,16 @@ impl<'m> State<'m> {
                             bytes.extend(page_bytes(mock, pages, offset, size));
                             // Pages are never appended twice.
                             start = end;
+                            let next = append.next_page();
+                            let before = (append.orig_nents(), append.byte_len(), append.arrays());
+                            assert_eq!(
+                                append.append_pages(0..next, 0, 1, u32::MAX, 0),
+                                Err(Error::PageReused { index: 0, next })
+                            );
+                            assert_eq!(
+                                (append.orig_nents(), append.byte_len(), append.arrays()),
+                                before
+                            );
                         }
                     }
                     Model::new(bytes.clone()).assert_matches(mock, append.as_list());
@@ -375,7 +421,7 @@ impl<'m> State<'m> {
                     );
                     return;
                 }
-                let mut pieces = pieces.expect("a split inside the list");
+                let pieces = pieces.expect("a split inside the list");
                 let mut at = skip;
                 for (piece, &size) in pieces.iter().zip(&sizes) {
                     let wanted = self.model.range(at, size).expect("inside the model");
@@ -389,6 +435,17 @@ impl<'m> State<'m> {
                 if pieces.is_empty() {
                     return;
                 }
+                // Pieces of a shared view only read: the piece to keep (or
+                // join) comes from a split of the exclusive view, which gives
+                // the same entries, writable.
+                let read_spans: Vec<_> =
+                    pieces.iter().map(|piece| spans(piece.as_list())).collect();
+                drop(pieces);
+                let mut pieces =
+                    split_mut(self.table.as_list_mut(), skip, &sizes).expect("as the shared split");
+                let write_spans: Vec<_> =
+                    pieces.iter().map(|piece| spans(piece.as_list())).collect();
+                assert_eq!(write_spans, read_spans);
                 let (list_of, skip, len) = if keep % 2 == 0 {
                     let index = usize::from(keep / 2) % pieces.len();
                     let before: u64 = sizes[..index].iter().sum();
@@ -559,7 +616,7 @@ impl<'m> State<'m> {
                 self.model.copy_from_slice(skip, &bytes[..len as usize]);
             }
             Op::Clone { merged } => {
-                let copy = if merged {
+                let mut copy = if merged {
                     self.table.clone_merged_in(HeapChunks::new())
                 } else {
                     self.table.clone_in(HeapChunks::new())
@@ -568,17 +625,24 @@ impl<'m> State<'m> {
                 if merged {
                     assert!(copy.orig_nents() <= self.table.orig_nents().max(1));
                 } else {
-                    let spans = |table: &Table<'_>| -> Vec<(Option<MockPage>, u32, u32)> {
-                        table
-                            .as_list()
-                            .iter()
-                            .map(|entry| (entry.page(), entry.offset(), entry.length()))
-                            .collect()
-                    };
-                    assert_eq!(spans(&copy), spans(&self.table));
+                    assert_eq!(spans(copy.as_list()), spans(self.table.as_list()));
                 }
                 self.model.assert_matches(mock, copy.as_list());
-                self.table = copy;
+                // A clone is read-only: a device may not write through it.
+                let iommu = MockIommu::new();
+                let refused = copy.with_dma_mapping(
+                    &iommu,
+                    DmaDirection::FromDevice,
+                    &DmaLimits::new(),
+                    |_| (),
+                );
+                assert_eq!(refused, Err(Error::ReadOnly));
+                iommu.assert_clean();
+                // The clone borrows the table: the state goes on with a
+                // writable copy of its entries in the table's place.
+                let table = adopt(mock, copy.as_list());
+                drop(copy);
+                self.table = table;
             }
             Op::Io { ref steps } => {
                 let steps = &steps[..steps.len().min(12)];
@@ -659,11 +723,14 @@ impl<'m> State<'m> {
                     .iter()
                     .map(|entry| (entry.dma_address(), entry.dma_length()))
                     .collect();
-                let refused = match self
-                    .table
-                    .map_dma(&iommu, DmaDirection::Bidirectional, &limits)
-                {
-                    Ok(mapped) => {
+                // The table borrows the mock (and the mapper is borrowed):
+                // it maps in a scope, which unmaps when the closure returns.
+                let model = &self.model;
+                let mapping = self.table.with_dma_mapping(
+                    &iommu,
+                    DmaDirection::Bidirectional,
+                    &limits,
+                    |mapped| {
                         assert!(limits.validate().is_ok());
                         assert!(mapped.nents() <= mapped.orig_nents());
                         // The segments tile the bytes in order.
@@ -679,12 +746,10 @@ impl<'m> State<'m> {
                             );
                         }
                         assert!(mapped.segments().count() <= limits.get_max_segments());
-                        self.model.assert_eq_bytes(&bytes);
-                        mapped.unmap();
-                        None
-                    }
-                    Err(error) => Some(error),
-                };
+                        model.assert_eq_bytes(&bytes);
+                    },
+                );
+                let refused = mapping.err();
                 if let Some(error) = refused {
                     if limits.validate().is_err() {
                         assert!(matches!(error, Error::InvalidLimits { .. }));
@@ -763,10 +828,10 @@ fuzz_target!(|input: Input| {
     let other_pages = mock.add_pages([10_000, 10_002, 10_003]);
     mock.fill(u64::from(input.seed));
 
-    let table = SgTable::from_pages(&mock, &pool, 0, pool.len() as u64 * PAGE_U64)
+    let table = SgTable::from_pages(raw(&mock, pool.clone()), 0, pool.len() as u64 * PAGE_U64)
         .expect("the first table");
-    let other =
-        SgTable::from_pages(&mock, &other_pages, 7, 3 * PAGE_U64 - 20).expect("the other table");
+    let other = SgTable::from_pages(raw(&mock, other_pages), 7, 3 * PAGE_U64 - 20)
+        .expect("the other table");
     let mut state = State {
         mock: &mock,
         model: Model::from_list(&mock, table.as_list()),

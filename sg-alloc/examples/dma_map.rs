@@ -10,7 +10,7 @@
 //! Run with `cargo run -p sg-alloc --example dma_map`.
 
 use sg_alloc::{DirectMapper, SgTable};
-use sg_core::{DmaDirection, DmaLimits, Error, PageProvider};
+use sg_core::{DmaDirection, DmaLimits, Error, PageProvider, Pages};
 use sg_testkit::{MockIommu, MockPages};
 
 fn main() -> Result<(), Error> {
@@ -25,19 +25,25 @@ fn main() -> Result<(), Error> {
     frames.extend([0x90, 0x75, 0x102]);
     let pages = memory.add_pages(frames.iter().copied());
     let size = pages.len() as u64 * 4096 - 512;
+    // SAFETY: distinct pages the mock holds, which nothing else uses while
+    // the set lives.
+    let set = unsafe { Pages::from_raw(&memory, &pages[..]) };
 
     // A plain table has one entry per run of pages: its first entry could
-    // only be mapped by splitting it.
-    let mut plain = SgTable::from_pages(&memory, &pages, 0, size)?;
+    // only be mapped by splitting it. Both tables borrow the set shared, so
+    // they only read: they map for a device that reads.
+    let mut plain = SgTable::from_pages(&set, 0, size)?;
     // SAFETY: no device is given the addresses: this example prints them.
     let direct = unsafe { DirectMapper::new() };
-    match plain.map_dma(direct, DmaDirection::ToDevice, &device) {
+    match plain.with_dma_mapping(direct, DmaDirection::ToDevice, &device, |mapped| {
+        mapped.nents()
+    }) {
         Err(error) => println!("a plain table: {error}"),
-        Ok(mapped) => println!("a plain table mapped in {} segments", mapped.nents()),
+        Ok(nents) => println!("a plain table mapped in {nents} segments"),
     }
 
     // Built for the device, entries end at its boundaries.
-    let mut table = SgTable::from_pages_for_device(&memory, &pages, 0, size, &device)?;
+    let mut table = SgTable::from_pages_for_device(&set, 0, size, &device)?;
     println!(
         "\nbuilt for the device: {} entries, {} bytes",
         table.orig_nents(),
@@ -52,19 +58,20 @@ fn main() -> Result<(), Error> {
         );
     }
 
-    let mapped = table.map_dma(direct, DmaDirection::ToDevice, &device)?;
-    println!(
-        "\nbus address = physical address: {} segments",
-        mapped.nents()
-    );
-    print_segments(mapped.segments(), &device);
-    drop(mapped); // unmaps
+    // Mapped for the length of the closure, then unmapped.
+    table.with_dma_mapping(direct, DmaDirection::ToDevice, &device, |mapped| {
+        println!(
+            "\nbus address = physical address: {} segments",
+            mapped.nents()
+        );
+        print_segments(mapped.segments(), &device);
+    })?;
 
     let iommu = MockIommu::with_space(0x8000_0000, 0x1_0000_0000);
-    let mapped = table.map_dma(&iommu, DmaDirection::ToDevice, &device)?;
-    println!("\nthrough an IOMMU: {} segments", mapped.nents());
-    print_segments(mapped.segments(), &device);
-    mapped.unmap();
+    table.with_dma_mapping(&iommu, DmaDirection::ToDevice, &device, |mapped| {
+        println!("\nthrough an IOMMU: {} segments", mapped.nents());
+        print_segments(mapped.segments(), &device);
+    })?;
     println!("\nunmapped: {} live IOMMU mappings", iommu.live_mappings());
     Ok(())
 }

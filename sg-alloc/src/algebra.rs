@@ -9,7 +9,10 @@ use core::fmt;
 use core::ptr;
 
 use allocator_api2::alloc::Global;
-use sg_core::{ChunkAllocator, Error, HeapChunks, PageProvider, Segments, SgList, VirtPages};
+use sg_core::{
+    Access, ChunkAllocator, Error, HeapChunks, PageProvider, Read, Segments, SgList, VirtPages,
+    Write,
+};
 
 use crate::{SgTable, WithFirstChunk};
 
@@ -176,24 +179,24 @@ impl core::error::Error for JoinFailure {
 /// assert_eq!((first.orig_nents(), second.orig_nents()), (2, 3));
 /// # Ok::<(), sg_core::Error>(())
 /// ```
-pub struct JoinError<P: PageProvider, C: ChunkAllocator<P::Page>> {
+pub struct JoinError<P: PageProvider, C: ChunkAllocator<P::Page>, A: Access = Write> {
     reason: JoinFailure,
-    table: SgTable<P, C>,
+    table: SgTable<P, C, A>,
 }
 
-impl<P: PageProvider, C: ChunkAllocator<P::Page>> JoinError<P, C> {
+impl<P: PageProvider, C: ChunkAllocator<P::Page>, A: Access> JoinError<P, C, A> {
     /// Why the join did not happen.
     pub fn reason(&self) -> JoinFailure {
         self.reason
     }
 
     /// The table that was to be appended, as it was.
-    pub fn into_table(self) -> SgTable<P, C> {
+    pub fn into_table(self) -> SgTable<P, C, A> {
         self.table
     }
 }
 
-impl<P: PageProvider, C: ChunkAllocator<P::Page>> fmt::Debug for JoinError<P, C> {
+impl<P: PageProvider, C: ChunkAllocator<P::Page>, A: Access> fmt::Debug for JoinError<P, C, A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JoinError")
             .field("reason", &self.reason)
@@ -202,18 +205,22 @@ impl<P: PageProvider, C: ChunkAllocator<P::Page>> fmt::Debug for JoinError<P, C>
     }
 }
 
-impl<P: PageProvider, C: ChunkAllocator<P::Page>> fmt::Display for JoinError<P, C> {
+impl<P: PageProvider, C: ChunkAllocator<P::Page>, A: Access> fmt::Display for JoinError<P, C, A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "cannot join the tables: {}", self.reason)
     }
 }
 
-impl<P: PageProvider, C: ChunkAllocator<P::Page>> core::error::Error for JoinError<P, C> {}
+impl<P: PageProvider, C: ChunkAllocator<P::Page>, A: Access> core::error::Error
+    for JoinError<P, C, A>
+{
+}
 
-impl<P, C> SgTable<P, C>
+impl<P, C, A> SgTable<P, C, A>
 where
     P: PageProvider + SameSource,
     C: ChunkAllocator<P::Page> + SameSource,
+    A: Access,
 {
     /// Appends `other` to this table by chaining: this table's last array
     /// links to `other`'s first, and `other`'s arrays become this table's
@@ -230,7 +237,11 @@ where
     /// The two tables must share their provider and their chunk allocator
     /// ([`SameSource`]): the joined table maps `other`'s pages through this
     /// table's provider and frees `other`'s arrays through this table's
-    /// allocator.
+    /// allocator. They have the same access: two writable tables are
+    /// disjoint by construction (each holds an exclusive proof of its
+    /// bytes), so their join is too. A table that owns its
+    /// [`Pages`](sg_core::Pages) is not [`SameSource`] with anything: its
+    /// pages would be given back while the joined table names them.
     ///
     /// # The link's slot
     ///
@@ -268,26 +279,23 @@ where
     /// # Examples
     ///
     /// ```
-    /// use sg_alloc::SgTable;
-    /// use sg_core::{PageProvider, VirtPages};
+    /// use sg_alloc::{SgTable, split_mut};
+    /// use sg_core::{Pages, VirtPages};
     ///
-    /// let pages = VirtPages::new();
-    /// let run = pages.alloc_pages(1)?; // two contiguous pages
-    /// let mut header = SgTable::from_pages(&pages, &[run], 0, 512)?;
-    /// let body = SgTable::from_pages(&pages, &[pages.nth(run, 1)], 0, 4096)?;
+    /// let mut table = SgTable::from_pages(Pages::alloc(VirtPages::new(), 1)?, 0, 8192)?;
+    /// let mut pieces = split_mut(table.as_list_mut(), 0, &[512, 4096])?;
+    /// let body = pieces.pop().unwrap();
+    /// let mut header = pieces.pop().unwrap();
     /// header.join(body).map_err(|failed| failed.reason())?;
     /// let lengths: Vec<u32> = header.as_list().iter().map(|entry| entry.length()).collect();
     /// assert_eq!(lengths, [512, 4096]);
     /// assert_eq!(header.byte_len(), 4608);
     /// assert!(header.as_list().last(2)?.is_last());
-    /// drop(header);
-    /// // SAFETY: allocated above with order 1; the table is gone.
-    /// unsafe { pages.free_pages(run, 1) };
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[doc(alias = "sglist_join")]
     #[doc(alias = "sglist_append_sglist")]
-    pub fn join(&mut self, other: SgTable<P, C>) -> Result<(), JoinError<P, C>> {
+    pub fn join(&mut self, other: SgTable<P, C, A>) -> Result<(), JoinError<P, C, A>> {
         // Called as `P`'s and `C`'s own checks (for a reference type, the
         // reference's identity).
         if !P::is_same_source(self.provider(), other.provider()) {
@@ -312,22 +320,21 @@ where
     }
 }
 
-impl<P, C> SgTable<P, C>
+impl<P, C, A> SgTable<P, C, A>
 where
-    P: PageProvider + Clone + SameSource,
+    P: PageProvider,
     C: ChunkAllocator<P::Page>,
+    A: Access,
 {
     /// A copy of the table in new arrays from `chunks`, entry for entry
     /// (FreeBSD's `sglist_clone`).
     ///
     /// The clone has the same entries (pages, offsets, lengths, in order,
-    /// empty entries included) and maps them through a clone of the
-    /// provider, which is the same source ([`SameSource`]). It carries no
-    /// DMA fields. Its arrays are its own, as large as `chunks` serves:
-    /// changing or dropping the clone or the original does not affect the
-    /// other. Both name the same pages, so bytes written through one are
-    /// read through the other: as for any two lists over the same pages,
-    /// do not write through one while the other is used.
+    /// empty entries included) and maps them through this table's provider,
+    /// which it borrows. It carries no DMA fields. Its arrays are its own,
+    /// as large as `chunks` serves. Cloning never duplicates ownership or
+    /// rights: the clone is read-only ([`Read`]) and borrows this table, so
+    /// the original cannot be written or dropped while the clone lives.
     ///
     /// # Errors
     ///
@@ -338,37 +345,48 @@ where
     ///
     /// ```
     /// use sg_alloc::{ChunkPool, SgTable};
-    /// use sg_core::{PageProvider, VirtPage, VirtPages};
+    /// use sg_core::{Pages, VirtPage, VirtPages};
     ///
-    /// let pages = VirtPages::new();
-    /// let run = pages.alloc_pages(1)?;
-    /// let handles = [pages.nth(run, 1), run];
-    /// let table = SgTable::from_pages(&pages, &handles, 0, 8192)?;
+    /// let mut pages = Pages::alloc(VirtPages::new(), 1)?;
+    /// pages.reverse();
+    /// let table = SgTable::from_pages(pages, 0, 8192)?;
     /// let pool = ChunkPool::<VirtPage>::new(1)?;
     /// let copy = table.clone_in(&pool)?;
     /// assert_eq!(copy.byte_len(), table.byte_len());
     /// assert!(copy.as_list().iter().eq(table.as_list().iter()));
-    /// drop(table); // the copy lives on
     /// assert_eq!(copy.as_list().count(), 2);
-    /// drop(copy);
-    /// // SAFETY: allocated above with order 1; the tables are gone.
-    /// unsafe { pages.free_pages(run, 1) };
     /// # Ok::<(), sg_core::Error>(())
     /// ```
+    ///
+    /// A clone does not give a second writer:
+    ///
+    /// ```compile_fail,E0502
+    /// use sg_alloc::SgTable;
+    /// use sg_core::{HeapChunks, Pages, VirtPages};
+    ///
+    /// let mut original = SgTable::from_pages(Pages::alloc(VirtPages::new(), 0).unwrap(), 0, 4096).unwrap();
+    /// let copy = original.clone_in(HeapChunks::new()).unwrap();
+    /// // Rule: a clone is read-only and borrows the original.
+    /// let writer = sg_iter::MappingIterMut::new(original.as_list_mut());
+    /// let reader = sg_iter::MappingIter::new(copy.as_list());
+    /// drop((writer, reader));
+    /// ```
     #[doc(alias = "sglist_clone")]
-    pub fn clone_in<D: ChunkAllocator<P::Page>>(&self, chunks: D) -> Result<SgTable<P, D>, Error> {
-        let provider = self.provider().clone();
-        let mut copy = SgTable::new_in(provider, self.orig_nents(), chunks)?;
+    pub fn clone_in<D: ChunkAllocator<P::Page>>(
+        &self,
+        chunks: D,
+    ) -> Result<SgTable<&P, D, Read>, Error> {
+        let mut copy = SgTable::new_in(self.provider(), self.orig_nents(), chunks)?;
         for (mut entry, source) in copy.entries_mut().zip(self.as_list().iter()) {
             if let Some(page) = source.page() {
                 // SAFETY: the same bytes as an entry of this table, which
-                // its maker vouched for; the copy maps them through a clone
-                // of this table's provider, which vouches for the same
-                // handles (`SameSource`).
+                // its maker vouched for with this provider; the copy borrows
+                // the table, and is made read-only below, so nothing writes
+                // them while it lives.
                 unsafe { entry.set_page(page, source.length(), source.offset()) };
             }
         }
-        Ok(copy)
+        Ok(copy.into_read_only())
     }
 
     /// A copy of the table in new arrays from `chunks`, with neighbouring
@@ -406,7 +424,8 @@ where
     /// let lengths: Vec<u32> = merged.as_list().iter().map(|entry| entry.length()).collect();
     /// assert_eq!(lengths, [196, 10]);
     /// assert_eq!(merged.byte_len(), table.byte_len());
-    /// # drop((merged, table));
+    /// # drop(merged);
+    /// # drop(table);
     /// # // SAFETY: allocated above with order 1; the tables are gone.
     /// # unsafe { pages.free_pages(run, 1) };
     /// # Ok::<(), sg_core::Error>(())
@@ -415,22 +434,22 @@ where
     pub fn clone_merged_in<D: ChunkAllocator<P::Page>>(
         &self,
         chunks: D,
-    ) -> Result<SgTable<P, D>, Error> {
-        let provider = self.provider().clone();
+    ) -> Result<SgTable<&P, D, Read>, Error> {
         let list = self.as_list();
         let count = Runs::new(list).count().max(1);
-        let mut copy = SgTable::new_in(provider, count, chunks)?;
+        let mut copy = SgTable::new_in(self.provider(), count, chunks)?;
         for (mut entry, run) in copy.entries_mut().zip(Runs::new(list)) {
             // SAFETY: the run's bytes are those of entries of this table
             // that continue each other across page boundaries in
             // consecutive frames, so they are the bytes `offset..offset +
             // length` of the run of frames from `page` (frame numbers are
             // truthful); their makers vouched for them, and the copy maps
-            // them through a clone of this table's provider, which vouches
-            // for the same handles (`SameSource`).
+            // them through this table's provider, and the copy borrows the
+            // table and is made read-only below, so nothing writes them
+            // while it lives.
             unsafe { entry.set_page(run.page, run.length, run.offset) };
         }
-        Ok(copy)
+        Ok(copy.into_read_only())
     }
 }
 

@@ -3,9 +3,12 @@
 //! merging into its last entry.
 
 use core::fmt;
+use core::marker::PhantomData;
+use core::ops::Range;
 
 use sg_core::{
-    ChunkAllocator, DmaLimits, DmaRun, Error, HeapChunks, PageProvider, SgEntry, SgList,
+    Access, ChunkAllocator, DmaLimits, DmaRun, Error, HeapChunks, PageProvider, PageSet,
+    PageSource, SgEntry, SgList, Write,
 };
 
 use crate::SgTable;
@@ -112,11 +115,18 @@ impl RunRule {
     }
 }
 
-/// A table being built from pages over several calls (the kernel's
-/// `struct sg_append_table`): each [`append_pages`](Self::append_pages)
-/// adds entries at the end, merging the first new pages into the last entry
-/// when they continue its physical run; [`finish`](Self::finish) hands out
-/// the [`SgTable`].
+/// A table being built from the pages of a set over several calls (the
+/// kernel's `struct sg_append_table`): each
+/// [`append_pages`](Self::append_pages) adds entries for the next pages of
+/// the set, merging the first of them into the last entry when they
+/// continue its physical run; [`finish`](Self::finish) hands out the
+/// [`SgTable`].
+///
+/// The table keeps its set as [`SgTable`] does (owned, or borrowed shared
+/// for a read-only table or exclusively for a writable one), and each page
+/// of the set is used at most once: a call names a range of the set's
+/// positions that starts at or after the end of the pages earlier calls
+/// used ([`next_page`](Self::next_page)), so entries never overlap.
 ///
 /// Tell each call how many pages later calls will still append
 /// (`left_pages`), so that arrays are sized to leave room for them; the
@@ -127,74 +137,95 @@ impl RunRule {
 ///
 /// ```
 /// use sg_alloc::AppendTable;
-/// use sg_core::{PageProvider, VirtPages};
+/// use sg_core::{Pages, VirtPages};
 ///
-/// let pages = VirtPages::new();
-/// let run = pages.alloc_pages(2)?; // four contiguous pages
-/// let first_half = [run, pages.nth(run, 1)];
-/// let second_half = [pages.nth(run, 2), pages.nth(run, 3)];
-///
+/// let pages = Pages::alloc(VirtPages::new(), 2)?; // four contiguous pages
 /// let mut append = AppendTable::new(&pages);
-/// append.append_pages(&first_half, 0, 8192, u32::MAX, 2)?;
-/// append.append_pages(&second_half, 0, 8000, u32::MAX, 0)?;
+/// append.append_pages(0..2, 0, 8192, u32::MAX, 2)?;
+/// append.append_pages(2..4, 0, 8000, u32::MAX, 0)?;
 /// let table = append.finish()?;
 /// // The second call continued the run of the first: one entry.
 /// assert_eq!(table.orig_nents(), 1);
 /// assert_eq!(table.byte_len(), 16192);
-/// drop(table);
-/// // SAFETY: allocated above with order 2; the table is gone.
-/// unsafe { pages.free_pages(run, 2) };
+/// # Ok::<(), sg_core::Error>(())
+/// ```
+///
+/// A page is never appended twice:
+///
+/// ```
+/// use sg_alloc::AppendTable;
+/// use sg_core::{Error, Pages, VirtPages};
+///
+/// let mut pages = Pages::alloc(VirtPages::new(), 1)?;
+/// let mut append = AppendTable::new(&mut pages);
+/// append.append_pages(0..1, 0, 4096, u32::MAX, 1)?;
+/// assert_eq!(
+///     append.append_pages(0..2, 0, 8192, u32::MAX, 0),
+///     Err(Error::PageReused { index: 0, next: 1 })
+/// );
 /// # Ok::<(), sg_core::Error>(())
 /// ```
 #[doc(alias = "sg_append_table")]
-pub struct AppendTable<P: PageProvider, C: ChunkAllocator<P::Page> = HeapChunks> {
+pub struct AppendTable<P: PageSet, C: ChunkAllocator<P::Page> = HeapChunks, A: Access = Write> {
     chain: Chain<P::Page, C>,
     provider: P,
+    /// The first position of the set that no entry uses yet.
+    next_page: usize,
+    access: PhantomData<A>,
 }
 
-impl<P: PageProvider> AppendTable<P> {
-    /// An empty table whose arrays will be page-sized, from the heap.
-    pub fn new(provider: P) -> Self {
-        Self::new_in(provider, HeapChunks::new())
+impl<P: PageSet, A: Access> AppendTable<P, HeapChunks, A> {
+    /// An empty table over the pages of `pages` (a [`Pages`](sg_core::Pages)
+    /// set by value, `&mut` or `&`), whose arrays will be page-sized, from
+    /// the heap.
+    pub fn new<S: PageSource<Set = P, Access = A>>(pages: S) -> Self {
+        Self::new_in(pages, HeapChunks::new())
     }
 }
 
-impl<P: PageProvider, C: ChunkAllocator<P::Page>> AppendTable<P, C> {
-    /// An empty table whose arrays will come from `chunks`, of at most
-    /// `chunks.max_entries()` slots. Nothing is allocated yet.
-    pub fn new_in(provider: P, chunks: C) -> Self {
+impl<P: PageSet, C: ChunkAllocator<P::Page>, A: Access> AppendTable<P, C, A> {
+    /// An empty table over the pages of `pages`, whose arrays will come from
+    /// `chunks`, of at most `chunks.max_entries()` slots. Nothing is
+    /// allocated yet.
+    pub fn new_in<S: PageSource<Set = P, Access = A>>(pages: S, chunks: C) -> Self {
         AppendTable {
             chain: Chain::new(chunks),
-            provider,
+            provider: pages.into_set(),
+            next_page: 0,
+            access: PhantomData,
         }
     }
 
-    /// Appends the bytes of `pages` (the kernel's
-    /// `sg_alloc_append_table_from_pages`): `size` bytes starting `offset`
-    /// bytes into the first page, one entry per run of pages with
+    /// Appends the bytes of the set's pages at positions `pages` (the
+    /// kernel's `sg_alloc_append_table_from_pages`): `size` bytes starting
+    /// `offset` bytes into the first page, one entry per run of pages with
     /// consecutive frame numbers, no entry longer than `max_segment`
     /// rounded down to whole pages.
     ///
     /// When the table's last entry ends at the end of a page and the first
     /// new page has the next frame number, new pages merge into that entry
     /// as long as it stays within the limit. Pages beyond the ones `size`
-    /// needs are not used. `left_pages` is how many pages later calls will
-    /// still append (0 for the last call, which also puts the end mark on
-    /// the last entry); arrays are sized to leave room for them.
+    /// needs are not used (a later call may use them). `left_pages` is how
+    /// many pages later calls will still append (0 for the last call, which
+    /// also puts the end mark on the last entry); arrays are sized to leave
+    /// room for them.
     ///
     /// # Errors
     ///
-    /// Checked before anything changes: [`Error::NoPages`] for no pages,
-    /// [`Error::SegmentTooSmall`] when `max_segment` is below one page,
-    /// [`Error::AppendOffset`] for a non-zero offset when the table has
-    /// entries, [`Error::OffsetTooLarge`] for an offset of a page or more,
+    /// Checked before anything changes: [`Error::NoPages`] for an empty
+    /// range, [`Error::NotInSet`] for a range past the set's end,
+    /// [`Error::PageReused`] for a range that starts before
+    /// [`next_page`](Self::next_page), [`Error::SegmentTooSmall`] when
+    /// `max_segment` is below one page, [`Error::AppendOffset`] for a
+    /// non-zero offset when the table has entries,
+    /// [`Error::OffsetTooLarge`] for an offset of a page or more,
     /// [`Error::ZeroLength`] for a size of 0, [`Error::SizeTooLarge`] when
     /// the pages hold fewer than `size` bytes after the offset,
     /// [`Error::Overflow`] when the table's byte length would overflow,
     /// [`Error::PartialPage`] when a page the bytes lie in has a handle that
-    /// stands for part of its page only ([`PageProvider::is_whole_page`]), and
-    /// [`Error::ChunkTooLarge`] when the chunk allocator serves arrays of
-    /// fewer than 2 slots. Then what the chunk allocator returns when an
+    /// stands for part of its page only ([`PageProvider::is_whole_page`]),
+    /// and [`Error::ChunkTooLarge`] when the chunk allocator serves arrays
+    /// of fewer than 2 slots. Then what the chunk allocator returns when an
     /// array cannot be had; the table is then left exactly as it was
     /// before the call.
     ///
@@ -202,33 +233,27 @@ impl<P: PageProvider, C: ChunkAllocator<P::Page>> AppendTable<P, C> {
     ///
     /// ```
     /// use sg_alloc::AppendTable;
-    /// use sg_core::{Error, PageProvider, VirtPages};
+    /// use sg_core::{Error, Pages, VirtPages};
     ///
-    /// let pages = VirtPages::new();
-    /// let page = pages.alloc_pages(0)?;
+    /// let pages = Pages::alloc(VirtPages::new(), 1)?;
     /// let mut append = AppendTable::new(&pages);
-    /// append.append_pages(&[page], 100, 96, u32::MAX, 1)?;
+    /// append.append_pages(0..1, 100, 96, u32::MAX, 1)?;
     /// // Only the first call of an empty table may start inside a page.
-    /// let refused = append.append_pages(&[page], 8, 8, u32::MAX, 0);
+    /// let refused = append.append_pages(1..2, 8, 8, u32::MAX, 0);
     /// assert_eq!(refused, Err(Error::AppendOffset { offset: 8 }));
     /// assert_eq!(append.as_list().byte_len(), 96);
-    /// # drop(append);
-    /// # // SAFETY: allocated above with order 0; the table is gone.
-    /// # unsafe { pages.free_pages(page, 0) };
     /// # Ok::<(), sg_core::Error>(())
     /// ```
     #[doc(alias = "sg_alloc_append_table_from_pages")]
     pub fn append_pages(
         &mut self,
-        pages: &[P::Page],
+        pages: Range<usize>,
         offset: usize,
         size: u64,
         max_segment: u32,
         left_pages: usize,
     ) -> Result<(), Error> {
-        if pages.is_empty() {
-            return Err(Error::NoPages);
-        }
+        self.check_range(&pages)?;
         let rule = RunRule::new::<P>(max_segment)?;
         self.append_runs(pages, offset, size, rule, left_pages)
     }
@@ -259,50 +284,73 @@ impl<P: PageProvider, C: ChunkAllocator<P::Page>> AppendTable<P, C> {
     ///
     /// ```
     /// use sg_alloc::AppendTable;
-    /// use sg_core::{DmaLimits, PageProvider, VirtPages};
+    /// use sg_core::{DmaLimits, Pages, VirtPages};
     ///
-    /// let pages = VirtPages::new();
-    /// let run = pages.alloc_pages(2)?; // four contiguous pages
-    /// let handles: Vec<_> = (0..4).map(|index| pages.nth(run, index)).collect();
+    /// let pages = Pages::alloc(VirtPages::new(), 2)?; // four contiguous pages
     /// let limits = DmaLimits::new().max_segment_size(8192);
     /// let mut append = AppendTable::new(&pages);
-    /// append.append_pages_for_device(&handles[..1], 0, 4096, &limits, 3)?;
-    /// append.append_pages_for_device(&handles[1..], 0, 3 * 4096, &limits, 0)?;
+    /// append.append_pages_for_device(0..1, 0, 4096, &limits, 3)?;
+    /// append.append_pages_for_device(1..4, 0, 3 * 4096, &limits, 0)?;
     /// let table = append.finish()?;
     /// let lengths: Vec<u32> = table.as_list().iter().map(|entry| entry.length()).collect();
     /// assert_eq!(lengths, [8192, 8192]);
-    /// # drop(table);
-    /// # // SAFETY: allocated above with order 2; the table is gone.
-    /// # unsafe { pages.free_pages(run, 2) };
     /// # Ok::<(), sg_core::Error>(())
     /// ```
     #[doc(alias = "sg_alloc_append_table_from_pages")]
     #[doc(alias = "bus_dmamap_load")]
     pub fn append_pages_for_device(
         &mut self,
-        pages: &[P::Page],
+        pages: Range<usize>,
         offset: usize,
         size: u64,
         limits: &DmaLimits,
         left_pages: usize,
     ) -> Result<(), Error> {
-        if pages.is_empty() {
-            return Err(Error::NoPages);
-        }
+        self.check_range(&pages)?;
         let rule = RunRule::for_device::<P>(limits)?;
         self.append_runs(pages, offset, size, rule, left_pages)
+    }
+
+    /// Refuses an empty range, one past the set's end, and one that starts
+    /// on a page the table already uses.
+    fn check_range(&self, pages: &Range<usize>) -> Result<(), Error> {
+        if pages.start >= pages.end {
+            return Err(Error::NoPages);
+        }
+        let len = self.provider.pages().len();
+        if pages.end > len {
+            return Err(Error::NotInSet {
+                end: pages.end,
+                pages: len,
+            });
+        }
+        if pages.start < self.next_page {
+            return Err(Error::PageReused {
+                index: pages.start,
+                next: self.next_page,
+            });
+        }
+        Ok(())
+    }
+
+    /// The first position of the set that no entry uses yet: where the next
+    /// call's range may start at the earliest.
+    #[inline]
+    pub fn next_page(&self) -> usize {
+        self.next_page
     }
 
     /// The body of the appends, after the pages and the limits are checked.
     fn append_runs(
         &mut self,
-        pages: &[P::Page],
+        range: Range<usize>,
         offset: usize,
         size: u64,
         rule: RunRule,
         left_pages: usize,
     ) -> Result<(), Error> {
         let page_size = P::PAGE_SIZE as u64;
+        let pages = &self.provider.pages()[range.clone()];
         if offset != 0 && self.chain.entries() != 0 {
             return Err(Error::AppendOffset { offset });
         }
@@ -347,7 +395,9 @@ impl<P: PageProvider, C: ChunkAllocator<P::Page>> AppendTable<P, C> {
             .iter()
             .position(|&page| !self.provider.is_whole_page(page))
         {
-            return Err(Error::PartialPage { index });
+            return Err(Error::PartialPage {
+                index: range.start + index,
+            });
         }
         let provider = &self.provider;
         let mut entries = self.chain.entries();
@@ -402,8 +452,12 @@ impl<P: PageProvider, C: ChunkAllocator<P::Page>> AppendTable<P, C> {
                 // At most `max_pages` pages, so within `max_segment`: a u32.
                 let length = left.min(run as u64 * page_size - offset);
                 let mut entry = SgEntry::new();
-                // SAFETY: the entry describes bytes of the pages the caller
-                // gave, whose handles vouch for them.
+                // SAFETY: the entry describes bytes of pages of the set the
+                // table keeps (owned or borrowed for its whole life), which
+                // vouches for them with its provider; each page of the set
+                // is used once (positions only grow, `next_page`), and the
+                // set holds no page twice, so for a table that writes no
+                // two entries share a byte.
                 unsafe { entry.set_page(first, length as u32, offset as u32) };
                 // SAFETY: `written < usable`, a slot `room` offered.
                 unsafe { slots.add(written).write(entry) };
@@ -420,6 +474,7 @@ impl<P: PageProvider, C: ChunkAllocator<P::Page>> AppendTable<P, C> {
         }
         debug_assert_eq!(left, 0);
         append.commit(left_pages == 0);
+        self.next_page = range.start + used;
         Ok(())
     }
 
@@ -465,20 +520,25 @@ impl<P: PageProvider, C: ChunkAllocator<P::Page>> AppendTable<P, C> {
     /// # Errors
     ///
     /// [`Error::NoEntries`] when nothing was appended.
-    pub fn finish(self) -> Result<SgTable<P, C>, Error> {
+    pub fn finish(self) -> Result<SgTable<P, C, A>, Error> {
         let AppendTable {
             mut chain,
             provider,
+            ..
         } = self;
         let last = chain.last_mut().ok_or(Error::NoEntries)?;
         last.mark_end();
+        // INVARIANT: every entry describes bytes of the set's pages, each
+        // page used once; the set travels with the table.
         Ok(SgTable::from_chain(chain, provider))
     }
 }
 
-impl<P: PageProvider, C: ChunkAllocator<P::Page>> fmt::Debug for AppendTable<P, C> {
+impl<P: PageSet, C: ChunkAllocator<P::Page>, A: Access> fmt::Debug for AppendTable<P, C, A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AppendTable")
+            .field("writes", &A::WRITES)
+            .field("next_page", &self.next_page)
             .field("orig_nents", &self.orig_nents())
             .field("byte_len", &self.byte_len())
             .field("arrays", &self.arrays())
@@ -487,41 +547,58 @@ impl<P: PageProvider, C: ChunkAllocator<P::Page>> fmt::Debug for AppendTable<P, 
     }
 }
 
-impl<P: PageProvider> SgTable<P> {
-    /// A table over `size` bytes of `pages` starting `offset` bytes into the
-    /// first page, one entry per run of pages with consecutive frame
-    /// numbers (the kernel's `sg_alloc_table_from_pages`, whose entries are
-    /// limited only by `u32::MAX`); arrays come from the heap.
+impl<P: PageSet, A: Access> SgTable<P, HeapChunks, A> {
+    /// A table over `size` bytes of the pages of a set, starting `offset`
+    /// bytes into its first page, one entry per run of pages with
+    /// consecutive frame numbers (the kernel's `sg_alloc_table_from_pages`,
+    /// whose entries are limited only by `u32::MAX`); arrays come from the
+    /// heap.
+    ///
+    /// `pages` is a [`Pages`](sg_core::Pages) set: by value (the table owns
+    /// the pages, gives them back on drop, and may write them), by `&mut`
+    /// (the table borrows them exclusively and may write them) or by `&`
+    /// (the table borrows them shared and only reads them, [`Read`](sg_core::Read)).
+    /// The pages are laid out in the set's order; the ones `size` does not
+    /// need are not described.
     ///
     /// # Errors
     ///
-    /// As [`AppendTable::append_pages`].
+    /// As [`AppendTable::append_pages`]. A set passed by value is dropped
+    /// then (its pages given back); pass `&mut` to keep it.
     ///
     /// # Examples
     ///
     /// ```
     /// use sg_alloc::SgTable;
-    /// use sg_core::{PageProvider, VirtPages};
+    /// use sg_core::{Pages, VirtPages};
     ///
-    /// let pages = VirtPages::new();
-    /// let run = pages.alloc_pages(1)?; // two contiguous pages
-    /// // The run, then its first page again: two runs.
-    /// let table = SgTable::from_pages(&pages, &[run, pages.nth(run, 1), run], 96, 9000)?;
+    /// let mut pages = Pages::alloc(VirtPages::new(), 1)?; // two contiguous pages
+    /// pages.swap(0, 1); // second page first: two runs
+    /// let table = SgTable::from_pages(&mut pages, 96, 6000)?;
     /// let lengths: Vec<u32> = table.as_list().iter().map(|entry| entry.length()).collect();
-    /// assert_eq!(lengths, [8096, 904]);
-    /// drop(table);
-    /// // SAFETY: allocated above with order 1; the table is gone.
-    /// unsafe { pages.free_pages(run, 1) };
+    /// assert_eq!(lengths, [4000, 2000]);
     /// # Ok::<(), sg_core::Error>(())
     /// ```
+    ///
+    /// Two writable tables over one set do not compile:
+    ///
+    /// ```compile_fail,E0499
+    /// use sg_alloc::SgTable;
+    /// use sg_core::{Pages, VirtPages};
+    ///
+    /// let mut pages = Pages::alloc(VirtPages::new(), 0).unwrap();
+    /// let mut a = SgTable::from_pages(&mut pages, 0, 4096).unwrap();
+    /// // Rule: a writable table borrows its pages exclusively.
+    /// let mut b = SgTable::from_pages(&mut pages, 0, 4096).unwrap();
+    /// let _ = (a.as_list_mut(), b.as_list_mut());
+    /// ```
     #[doc(alias = "sg_alloc_table_from_pages")]
-    pub fn from_pages(
-        provider: P,
-        pages: &[P::Page],
+    pub fn from_pages<S: PageSource<Set = P, Access = A>>(
+        pages: S,
         offset: usize,
         size: u64,
     ) -> Result<Self, Error> {
-        Self::from_pages_in(provider, pages, offset, size, u32::MAX, HeapChunks::new())
+        Self::from_pages_in(pages, offset, size, u32::MAX, HeapChunks::new())
     }
 
     /// As [`from_pages`](Self::from_pages), with no entry longer than
@@ -532,28 +609,18 @@ impl<P: PageProvider> SgTable<P> {
     ///
     /// As [`AppendTable::append_pages`].
     #[doc(alias = "sg_alloc_table_from_pages_segment")]
-    pub fn from_pages_segment(
-        provider: P,
-        pages: &[P::Page],
+    pub fn from_pages_segment<S: PageSource<Set = P, Access = A>>(
+        pages: S,
         offset: usize,
         size: u64,
         max_segment: u32,
     ) -> Result<Self, Error> {
-        Self::from_pages_in(
-            provider,
-            pages,
-            offset,
-            size,
-            max_segment,
-            HeapChunks::new(),
-        )
+        Self::from_pages_in(pages, offset, size, max_segment, HeapChunks::new())
     }
-}
 
-impl<P: PageProvider> SgTable<P> {
-    /// A table over `size` bytes of `pages` starting `offset` bytes into the
-    /// first page, built for a device with `limits`; arrays come from the
-    /// heap.
+    /// A table over `size` bytes of the pages of a set starting `offset`
+    /// bytes into its first page, built for a device with `limits`; arrays
+    /// come from the heap.
     ///
     /// One entry per run of pages with consecutive frame numbers, and a run
     /// also ends at the device's maximum segment size (rounded down to
@@ -577,39 +644,33 @@ impl<P: PageProvider> SgTable<P> {
     ///
     /// ```
     /// use sg_alloc::SgTable;
-    /// use sg_core::{DmaLimits, PageProvider, VirtPages};
+    /// use sg_core::{DmaLimits, Pages, VirtPages};
     ///
-    /// let pages = VirtPages::new();
-    /// let run = pages.alloc_pages(4)?;
-    /// let handles: Vec<_> = (0..16).map(|index| pages.nth(run, index)).collect();
+    /// let pages = Pages::alloc(VirtPages::new(), 4)?;
     /// let limits = DmaLimits::new()
     ///     .max_segment_size(64 * 1024)
     ///     .segment_boundary(Some(64 * 1024));
-    /// let table = SgTable::from_pages_for_device(&pages, &handles, 0, 16 * 4096, &limits)?;
+    /// let table = SgTable::from_pages_for_device(&pages, 0, 16 * 4096, &limits)?;
     /// for entry in table.as_list() {
     ///     let start = entry.phys(&pages).unwrap();
     ///     assert!(!limits.crosses_boundary(start, u64::from(entry.length())));
     /// }
     /// assert_eq!(table.byte_len(), 16 * 4096);
-    /// drop(table);
-    /// // SAFETY: allocated above with order 4; the table is gone.
-    /// unsafe { pages.free_pages(run, 4) };
     /// # Ok::<(), sg_core::Error>(())
     /// ```
     #[doc(alias = "sg_alloc_table_from_pages_segment")]
     #[doc(alias = "bus_dmamap_load")]
-    pub fn from_pages_for_device(
-        provider: P,
-        pages: &[P::Page],
+    pub fn from_pages_for_device<S: PageSource<Set = P, Access = A>>(
+        pages: S,
         offset: usize,
         size: u64,
         limits: &DmaLimits,
     ) -> Result<Self, Error> {
-        Self::from_pages_for_device_in(provider, pages, offset, size, limits, HeapChunks::new())
+        Self::from_pages_for_device_in(pages, offset, size, limits, HeapChunks::new())
     }
 }
 
-impl<P: PageProvider, C: ChunkAllocator<P::Page>> SgTable<P, C> {
+impl<P: PageSet, C: ChunkAllocator<P::Page>, A: Access> SgTable<P, C, A> {
     /// As [`from_pages_for_device`](SgTable::from_pages_for_device), with
     /// arrays from `chunks`.
     ///
@@ -617,16 +678,16 @@ impl<P: PageProvider, C: ChunkAllocator<P::Page>> SgTable<P, C> {
     ///
     /// As [`AppendTable::append_pages_for_device`].
     #[doc(alias = "bus_dmamap_load")]
-    pub fn from_pages_for_device_in(
-        provider: P,
-        pages: &[P::Page],
+    pub fn from_pages_for_device_in<S: PageSource<Set = P, Access = A>>(
+        pages: S,
         offset: usize,
         size: u64,
         limits: &DmaLimits,
         chunks: C,
     ) -> Result<Self, Error> {
-        let mut append = AppendTable::new_in(provider, chunks);
-        append.append_pages_for_device(pages, offset, size, limits, 0)?;
+        let mut append = AppendTable::new_in(pages, chunks);
+        let all = 0..append.provider.pages().len();
+        append.append_pages_for_device(all, offset, size, limits, 0)?;
         append.finish()
     }
 
@@ -637,16 +698,16 @@ impl<P: PageProvider, C: ChunkAllocator<P::Page>> SgTable<P, C> {
     ///
     /// As [`AppendTable::append_pages`].
     #[doc(alias = "sg_alloc_table_from_pages_segment")]
-    pub fn from_pages_in(
-        provider: P,
-        pages: &[P::Page],
+    pub fn from_pages_in<S: PageSource<Set = P, Access = A>>(
+        pages: S,
         offset: usize,
         size: u64,
         max_segment: u32,
         chunks: C,
     ) -> Result<Self, Error> {
-        let mut append = AppendTable::new_in(provider, chunks);
-        append.append_pages(pages, offset, size, max_segment, 0)?;
+        let mut append = AppendTable::new_in(pages, chunks);
+        let all = 0..append.provider.pages().len();
+        append.append_pages(all, offset, size, max_segment, 0)?;
         append.finish()
     }
 }

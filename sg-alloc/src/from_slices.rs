@@ -12,7 +12,9 @@ use core::marker::PhantomData;
 use core::ops::Deref;
 use core::ptr::NonNull;
 
-use sg_core::{ChunkAllocator, Error, HeapChunks, PageProvider, SgList, SgListMut, VIRT_PAGE_SIZE};
+use sg_core::{
+    ChunkAllocator, Error, HeapChunks, PageProvider, Read, SgList, SgListMut, VIRT_PAGE_SIZE,
+};
 
 use crate::{EntriesMut, SgTable};
 
@@ -102,7 +104,7 @@ impl fmt::Debug for SlicePages {
 // slice's bytes (the bytes of the page that lists describe) are valid and
 // initialised while the table lives, reads and writes alike for `&mut`
 // slices, and reads for shared ones, which only `SharedSliceTable` makes,
-// whose maker promises nothing writes them. Frame numbers are addresses
+// whose table is read-only (and so is everything made from it). Frame numbers are addresses
 // divided by the page size, so consecutive frames are consecutive
 // addresses, and `nth` steps from one pointer, keeping its provenance: the
 // pages of one slice form a linear run reached from the slice's pointer.
@@ -399,9 +401,7 @@ impl<C: ChunkAllocator<SlicePage>> fmt::Debug for SliceTable<'_, C> {
 /// use sg_alloc::SharedSliceTable;
 ///
 /// let parts: [&[u8]; 3] = [b"scatter", b"-", b"gather"];
-/// // SAFETY: the table is only read, and no list made from its entries
-/// // is written.
-/// let table = unsafe { SharedSliceTable::new(&parts)? };
+/// let table = SharedSliceTable::new(&parts)?;
 /// let mut joined = Vec::new();
 /// let mut reader = sg_iter::MappingIter::new(table.as_list());
 /// while let Some(bytes) = reader.next() {
@@ -413,7 +413,7 @@ impl<C: ChunkAllocator<SlicePage>> fmt::Debug for SliceTable<'_, C> {
 #[doc(alias = "extract_iter_to_sg")]
 #[doc(alias = "sg_set_buf")]
 pub struct SharedSliceTable<'a, C: ChunkAllocator<SlicePage> = HeapChunks> {
-    table: SgTable<SlicePages, C>,
+    table: SgTable<SlicePages, C, Read>,
     _slices: PhantomData<&'a [u8]>,
 }
 
@@ -424,13 +424,8 @@ impl<'a> SharedSliceTable<'a> {
     /// # Errors
     ///
     /// As [`new_in`](Self::new_in).
-    ///
-    /// # Safety
-    ///
-    /// As [`new_in`](Self::new_in).
-    pub unsafe fn new(slices: &[&'a [u8]]) -> Result<Self, Error> {
-        // SAFETY: the caller's promise.
-        unsafe { Self::new_in(slices, HeapChunks::new()) }
+    pub fn new(slices: &[&'a [u8]]) -> Result<Self, Error> {
+        Self::new_in(slices, HeapChunks::new())
     }
 }
 
@@ -443,13 +438,10 @@ impl<'a, C: ChunkAllocator<SlicePage>> SharedSliceTable<'a, C> {
     /// when the entries would not fit in memory; what `chunks` returns when
     /// an array cannot be had (every array taken is given back).
     ///
-    /// # Safety
-    ///
-    /// Nothing writes the slices' bytes through a list: the table itself
-    /// has no writable view, but owned lists made from its entries (pieces
-    /// of [`split`](crate::split), copies from
-    /// [`SgTable::clone_in`]) do, and must not be written.
-    pub unsafe fn new_in(slices: &[&'a [u8]], chunks: C) -> Result<Self, Error> {
+    /// The table is read-only ([`Read`]), and so is everything made from
+    /// it (pieces of [`split`](crate::split), copies from
+    /// [`SgTable::clone_in`]), so nothing writes the slices' bytes.
+    pub fn new_in(slices: &[&'a [u8]], chunks: C) -> Result<Self, Error> {
         let nents = count_entries(slices.iter().map(|slice| slice.len()))?;
         let spans = slices.iter().map(|slice| Span {
             start: NonNull::from(*slice).cast(),
@@ -457,10 +449,11 @@ impl<'a, C: ChunkAllocator<SlicePage>> SharedSliceTable<'a, C> {
         });
         // SAFETY: the spans are the slices just counted: their bytes are
         // initialised and borrowed for `'a`, and each pointer comes from
-        // its slice; the caller promises that nothing writes them.
+        // its slice; the table is made read-only at once, so nothing
+        // writes them.
         let table = unsafe { build(nents, spans, chunks)? };
         Ok(SharedSliceTable {
-            table,
+            table: table.into_read_only(),
             _slices: PhantomData,
         })
     }
@@ -473,13 +466,13 @@ impl<'a, C: ChunkAllocator<SlicePage>> SharedSliceTable<'a, C> {
 
     /// The table itself, for its counts, lengths and views.
     #[inline]
-    pub fn as_table(&self) -> &SgTable<SlicePages, C> {
+    pub fn as_table(&self) -> &SgTable<SlicePages, C, Read> {
         &self.table
     }
 }
 
 impl<C: ChunkAllocator<SlicePage>> Deref for SharedSliceTable<'_, C> {
-    type Target = SgTable<SlicePages, C>;
+    type Target = SgTable<SlicePages, C, Read>;
 
     #[inline]
     fn deref(&self) -> &Self::Target {

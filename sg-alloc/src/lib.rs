@@ -43,13 +43,12 @@
 //!
 //! ```
 //! use sg_alloc::{SgTable, split};
-//! use sg_core::{PageProvider, VirtPages};
+//! use sg_core::{Pages, VirtPages};
 //!
-//! let pages = VirtPages::new();
-//! let run = pages.alloc_pages(2)?; // four contiguous pages
+//! let mut pages = Pages::alloc(VirtPages::new(), 2)?; // four contiguous pages
 //! // Two runs: pages 0-1 of the run, then pages 3 and 2 (descending).
-//! let handles = [run, pages.nth(run, 1), pages.nth(run, 3), pages.nth(run, 2)];
-//! let table = SgTable::from_pages(&pages, &handles, 100, 3 * 4096)?;
+//! pages.swap(2, 3);
+//! let table = SgTable::from_pages(&pages, 100, 3 * 4096)?;
 //! assert_eq!(table.orig_nents(), 3);
 //! assert_eq!(table.byte_len(), 3 * 4096);
 //! let lengths: Vec<u32> = table.as_list().iter().map(|entry| entry.length()).collect();
@@ -61,8 +60,7 @@
 //!
 //! drop(halves); // the pieces borrow the table's provider: drop them first
 //! drop(table);
-//! // SAFETY: allocated above with order 2; no table names the pages now.
-//! unsafe { pages.free_pages(run, 2) };
+//! drop(pages); // gives the four pages back
 //! # Ok::<(), sg_core::Error>(())
 //! ```
 //!
@@ -85,6 +83,25 @@
 //!
 //! # Safety model
 //!
+//! Safe code cannot reach undefined behaviour through this crate (see
+//! `sg_core`'s crate documentation and ARCHITECTURE.md, "Soundness"):
+//!
+//! - Tables built from pages take a [`Pages`](sg_core::Pages) set, never
+//!   bare handles: by value (the table owns the pages and frees them), by
+//!   `&mut` (a writable table that borrows them exclusively) or by `&` (a
+//!   read-only table). Each page of the set is used once, so the entries of
+//!   a writable table never overlap.
+//! - Rights never grow ([`Read`](sg_core::Read) / [`Write`](sg_core::Write)
+//!   tables): [`split`], [`SgTable::clone_in`] and
+//!   [`SgTable::clone_merged_in`] give read-only tables that borrow their
+//!   source; [`split_mut`] gives writable pieces that borrow an exclusive
+//!   view; [`SgTable::join`] joins tables of the same access.
+//! - What a device may still touch is owned: [`SgTable::map_dma`] moves the
+//!   table (and its pages) into the guard, so forgetting the guard leaks
+//!   them instead of freeing them; [`SgTable::with_dma_mapping`] maps a
+//!   borrowed table for the length of a closure that only sees the guard by
+//!   reference. A guard exposes segments, never bytes.
+//!
 //! Raw pointers live in three small modules: the chain of arrays (allocate,
 //! link, walk, free, roll back an append, and join two chains), the pool,
 //! and the borrowed first array; the provider of tables over slices
@@ -94,11 +111,7 @@
 //! gives every array back on drop, except a [`FirstChunk`], whose borrow
 //! the table's type carries. The bounce mapper's copies reach the pages'
 //! bytes through the provider's mappings in one small file of the DMA
-//! module.
-//!
-//! A mapped table is lent out shared only, so its entries and DMA fields
-//! cannot change while its guard unmaps them; handing bus addresses to a
-//! device is where DMA's own promise lies (see [`MappedTable`]).
+//! module, with no address arithmetic outside the bytes an entry describes.
 //!
 //! # Features
 //!
@@ -128,12 +141,12 @@ pub use chain::{EntriesMut, EntryMut};
 #[cfg(target_has_atomic = "ptr")]
 pub use chunks::ChunkPool;
 pub use chunks::{FirstChunk, WithFirstChunk, arrays_needed, full_chunk_entries};
-pub use dma::{BounceMapper, BounceStats, DirectMapper, MappedTable};
+pub use dma::{BounceMapper, BounceStats, DirectMapper, MapError, MapTarget, MappedTable};
 pub use from_pages::AppendTable;
 pub use from_slices::{SharedSliceTable, SlicePage, SlicePages, SliceTable};
 pub use page_list::PageList;
 pub use sg_core::HeapChunks;
-pub use split::{split, split_in};
+pub use split::{split, split_in, split_mut, split_mut_in};
 pub use table::SgTable;
 
 /// The README's examples, run as doc tests.

@@ -5,13 +5,16 @@
 use alloc::vec;
 use alloc::vec::Vec;
 
-use sg_core::{ChunkAllocator, Error, HeapChunks, PageProvider, Segments, SgList};
+use sg_core::{
+    Access, ChunkAllocator, Error, HeapChunks, PageProvider, Read, Segments, SgList, SgListMut,
+    Write,
+};
 
 use crate::SgTable;
 
 /// Splits `sizes.len()` consecutive byte ranges off `list`, starting `skip`
-/// bytes in, each into a new table with page-sized arrays from the heap
-/// (the kernel's `sg_split`).
+/// bytes in, each into a new read-only table with page-sized arrays from
+/// the heap (the kernel's `sg_split`).
 ///
 /// Table `i` covers `sizes[i]` bytes, right after the bytes of table
 /// `i - 1`. Its first entry is trimmed at the front and its last at the
@@ -22,6 +25,10 @@ use crate::SgTable;
 /// they cannot outlive the list whose pages they name (such as a
 /// [`PageList`](crate::PageList), which frees its pages on drop). The input
 /// may itself be a byte-range slice of a list.
+///
+/// The input is a shared view, so the pieces only read
+/// ([`Read`]): rights never grow. To split a list into pieces that write,
+/// use [`split_mut`], which takes an exclusive view.
 ///
 /// # Split or slice?
 ///
@@ -46,29 +53,41 @@ use crate::SgTable;
 ///
 /// ```
 /// use sg_alloc::{SgTable, split};
-/// use sg_core::{PageProvider, VirtPages};
+/// use sg_core::{Pages, VirtPages};
 ///
-/// let pages = VirtPages::new();
-/// let run = pages.alloc_pages(1)?; // two contiguous pages
-/// let table = SgTable::from_pages(&pages, &[run, pages.nth(run, 1), run], 0, 10_000)?;
-/// let pieces = split(table.as_list(), 100, &[8092, 1000])?;
-/// // The first piece ends exactly at the end of the first entry, so the
-/// // second starts with the second entry, untrimmed.
+/// let mut pages = Pages::alloc(VirtPages::new(), 2)?; // four contiguous pages
+/// pages.swap(2, 3); // runs: pages 0-1, then page 3, then page 2
+/// let table = SgTable::from_pages(&pages, 100, 10_000)?;
+/// let pieces = split(table.as_list(), 0, &[8092, 1000])?;
+/// // The first piece ends exactly at the end of the first entry (pages
+/// // 0-1 from byte 100), so the second starts with the second entry,
+/// // untrimmed.
 /// assert_eq!(pieces[0].as_list().count(), 1);
 /// assert_eq!(pieces[1].as_list().first().unwrap().offset(), 0);
 /// assert_eq!(pieces[1].byte_len(), 1000);
-/// drop(pieces);
-/// drop(table);
-/// // SAFETY: allocated above with order 1; the tables are gone.
-/// unsafe { pages.free_pages(run, 1) };
 /// # Ok::<(), sg_core::Error>(())
+/// ```
+///
+/// Pieces of a shared view cannot write:
+///
+/// ```compile_fail,E0599
+/// use sg_alloc::{SgTable, split};
+/// use sg_core::{Pages, VirtPages};
+///
+/// let pages = Pages::alloc(VirtPages::new(), 0).unwrap();
+/// let table = SgTable::from_pages(pages, 0, 4096).unwrap();
+/// let list = table.as_list();
+/// let mut a = split(list, 0, &[64]).unwrap();
+/// let mut b = split(list, 0, &[64]).unwrap();
+/// // Rule: anything made from a shared view only reads.
+/// let _ = (a[0].as_list_mut(), b[0].as_list_mut());
 /// ```
 #[doc(alias = "sg_split")]
 pub fn split<'a, P: PageProvider>(
     list: SgList<'a, P>,
     skip: u64,
     sizes: &[u64],
-) -> Result<Vec<SgTable<&'a P>>, Error> {
+) -> Result<Vec<SgTable<&'a P, HeapChunks, Read>>, Error> {
     split_in(list, skip, sizes, HeapChunks::new())
 }
 
@@ -84,10 +103,96 @@ pub fn split_in<'a, P, C>(
     skip: u64,
     sizes: &[u64],
     chunks: C,
-) -> Result<Vec<SgTable<&'a P, C>>, Error>
+) -> Result<Vec<SgTable<&'a P, C, Read>>, Error>
 where
     P: PageProvider,
     C: ChunkAllocator<P::Page> + Clone,
+{
+    split_into(list, skip, sizes, chunks)
+}
+
+/// As [`split`], for an exclusive view: the pieces may write, and borrow
+/// the view's list exclusively for their whole life.
+///
+/// The pieces cover disjoint byte ranges (two of them may share a page,
+/// never a byte), so each hands out its own writable view. For a device on
+/// a non-coherent bus that writes two pieces sharing a page, choose sizes
+/// that keep their boundaries on cache lines
+/// ([`DmaLimits::alignment`](sg_core::DmaLimits::alignment)).
+///
+/// # Errors
+///
+/// As [`split`].
+///
+/// # Examples
+///
+/// ```
+/// use sg_alloc::{SgTable, split_mut};
+/// use sg_core::{Pages, VirtPages};
+///
+/// let mut table = SgTable::from_pages(Pages::alloc(VirtPages::new(), 0)?, 0, 4096)?;
+/// let mut halves = split_mut(table.as_list_mut(), 0, &[2048, 2048])?;
+/// let (first, second) = halves.split_at_mut(1);
+/// let (a, b) = (first[0].as_list_mut(), second[0].as_list_mut()); // disjoint bytes
+/// assert_eq!(a.as_list().byte_len() + b.as_list().byte_len(), 4096);
+/// # Ok::<(), sg_core::Error>(())
+/// ```
+///
+/// While the pieces live, the table is borrowed:
+///
+/// ```compile_fail,E0502
+/// use sg_alloc::{SgTable, split_mut};
+/// use sg_core::{Pages, VirtPages};
+///
+/// let mut table = SgTable::from_pages(Pages::alloc(VirtPages::new(), 0).unwrap(), 0, 4096).unwrap();
+/// let mut pieces = split_mut(table.as_list_mut(), 0, &[64]).unwrap();
+/// // Rule: writable pieces borrow the exclusive view for their whole life.
+/// let reader = table.as_list();
+/// let _ = (pieces[0].as_list_mut(), reader);
+/// ```
+#[doc(alias = "sg_split")]
+pub fn split_mut<'a, P: PageProvider>(
+    list: SgListMut<'a, P>,
+    skip: u64,
+    sizes: &[u64],
+) -> Result<Vec<SgTable<&'a P, HeapChunks, Write>>, Error> {
+    split_mut_in(list, skip, sizes, HeapChunks::new())
+}
+
+/// As [`split_mut`], with each table's arrays from a clone of `chunks`.
+///
+/// # Errors
+///
+/// As [`split`].
+#[doc(alias = "sg_split")]
+pub fn split_mut_in<'a, P, C>(
+    list: SgListMut<'a, P>,
+    skip: u64,
+    sizes: &[u64],
+    chunks: C,
+) -> Result<Vec<SgTable<&'a P, C, Write>>, Error>
+where
+    P: PageProvider,
+    C: ChunkAllocator<P::Page> + Clone,
+{
+    // The exclusive view is consumed: nothing else reaches its bytes for
+    // `'a`, and the pieces, which cover disjoint byte ranges of it, hold
+    // that right between them.
+    split_into(list.into_list(), skip, sizes, chunks)
+}
+
+/// The body of the splits: pieces with access `A`, which the caller's view
+/// grants (shared for [`Read`], exclusive for [`Write`]).
+fn split_into<'a, P, C, A>(
+    list: SgList<'a, P>,
+    skip: u64,
+    sizes: &[u64],
+    chunks: C,
+) -> Result<Vec<SgTable<&'a P, C, A>>, Error>
+where
+    P: PageProvider,
+    C: ChunkAllocator<P::Page> + Clone,
+    A: Access,
 {
     if sizes.contains(&0) {
         return Err(Error::ZeroLength);
@@ -119,11 +224,16 @@ where
             };
             let (page, offset) = page_and_offset(provider, piece.page, piece.offset);
             // SAFETY: the piece is a part of an entry of the input list,
-            // whose bytes its maker vouched for; the pieces borrow the
-            // input's provider for the input's lifetime.
+            // whose bytes its maker vouched for with this provider; the
+            // pieces borrow the input's provider for the input's lifetime,
+            // and the pieces of all tables are disjoint byte ranges of the
+            // input (each input byte goes to one piece at most).
             unsafe { entry.set_page(page, piece.len, offset) };
         }
-        tables.push(table);
+        // INVARIANT: `A` is what the input view grants (see the callers);
+        // the pieces are disjoint, so a writable input gives writable
+        // pieces that share no byte.
+        tables.push(table.into_access());
     }
     Ok(tables)
 }

@@ -1,8 +1,11 @@
 //! `SgTable`: an owning, chained scatter-gather table.
 
 use core::fmt;
+use core::marker::PhantomData;
 
-use sg_core::{ChunkAllocator, Error, HeapChunks, PageProvider, SgList, SgListMut};
+use sg_core::{
+    Access, ChunkAllocator, Error, HeapChunks, PageProvider, Read, SgList, SgListMut, Write,
+};
 
 use crate::EntriesMut;
 use crate::chain::{Chain, DmaFieldsMut};
@@ -29,7 +32,41 @@ use crate::chunks::{FirstChunk, WithFirstChunk, chain_with_first};
 ///
 /// Dropping the table gives every array back to `C` (the kernel's
 /// `sg_free_table`), except a caller's [`FirstChunk`], which is only
-/// borrowed. The table does not own the pages its entries name.
+/// borrowed. The table owns the pages its entries name when its provider
+/// is a [`Pages`](sg_core::Pages) set it was built from (then dropping it
+/// gives the pages back too), and borrows them when its provider is a
+/// reference to one.
+///
+/// # Access
+///
+/// `A` says what the table may do with the bytes: [`Write`] (the default)
+/// or [`Read`]. A `Write` table descends from an exclusive proof of its
+/// pages, so it alone reaches them, and hands out the exclusive view
+/// [`as_list_mut`](Self::as_list_mut); a `Read` table (built from `&Pages`,
+/// split from a shared view, cloned) only reads, and may map for a device
+/// that reads only. Rights never grow: nothing made from a `Read` table is
+/// `Write`.
+///
+/// ```compile_fail,E0599
+/// use sg_alloc::SgTable;
+/// use sg_core::{Pages, VirtPages};
+///
+/// let pages = Pages::alloc(VirtPages::new(), 0).unwrap();
+/// let shared = SgTable::from_pages(&pages, 0, 4096).unwrap();
+/// // Rule: a table built from a shared borrow of its pages only reads.
+/// let _ = shared.as_list_mut();
+/// ```
+///
+/// # Invariants
+///
+/// - The chain holds at least one data entry and its last carries the end
+///   mark; `nents <= orig_nents`.
+/// - Every data entry's claim ([`SgEntry::set_page`](sg_core::SgEntry::set_page))
+///   holds for `provider` for as long as the table lives.
+/// - If `A` is [`Write`], no two entries describe the same byte, and
+///   nothing outside the table reads or writes the bytes while the table
+///   uses them (through its views, or a device through its mapping); for a
+///   table built from a set, that is its whole life.
 ///
 /// # Examples
 ///
@@ -55,12 +92,13 @@ use crate::chunks::{FirstChunk, WithFirstChunk, chain_with_first};
 /// ```
 #[doc(alias = "sg_table")]
 #[doc(alias = "sg_free_table")]
-pub struct SgTable<P: PageProvider, C: ChunkAllocator<P::Page> = HeapChunks> {
+pub struct SgTable<P: PageProvider, C: ChunkAllocator<P::Page> = HeapChunks, A: Access = Write> {
     /// Holds at least one data entry; the last one carries the end mark.
     chain: Chain<P::Page, C>,
     /// Entries of the DMA view: at most the chain's entries.
     nents: usize,
     provider: P,
+    access: PhantomData<A>,
 }
 
 impl<P: PageProvider> SgTable<P> {
@@ -123,18 +161,115 @@ impl<P: PageProvider, C: ChunkAllocator<P::Page>> SgTable<P, C> {
         chunks: C,
     ) -> Result<Self, Error> {
         let chain = Chain::with_entries(chunks, nents, max_entries)?;
+        // INVARIANT: empty entries claim nothing; the caller's `set_page`
+        // calls make every claim.
         Ok(SgTable::from_chain(chain, provider))
     }
 
+    /// An exclusive view of the table's data entries, for writing the bytes
+    /// of its pages.
+    #[inline]
+    pub fn as_list_mut(&mut self) -> SgListMut<'_, P> {
+        self.chain.list_mut(usize::MAX, &self.provider)
+    }
+
+    /// The data entries, in order, for setting their pages, lengths,
+    /// offsets and DMA fields; chain links are never yielded.
+    ///
+    /// The table's [`byte_len`](Self::byte_len) follows every change.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sg_alloc::SgTable;
+    /// use sg_core::{PageProvider, VirtPages};
+    ///
+    /// let pages = VirtPages::new();
+    /// let page = pages.alloc_pages(0)?;
+    /// let mut table = SgTable::new(&pages, 2)?;
+    /// let mut entries = table.entries_mut();
+    /// // SAFETY: bytes of the page allocated above, in no other list.
+    /// unsafe {
+    ///     entries.next().unwrap().set_page(page, 100, 0);
+    ///     entries.next().unwrap().set_page(page, 50, 200);
+    /// }
+    /// assert_eq!(table.as_list().byte_len(), 150);
+    /// # drop(table);
+    /// # // SAFETY: allocated above with order 0; the table is gone.
+    /// # unsafe { pages.free_pages(page, 0) };
+    /// # Ok::<(), sg_core::Error>(())
+    /// ```
+    #[inline]
+    pub fn entries_mut(&mut self) -> EntriesMut<'_, P::Page> {
+        self.chain.entries_mut()
+    }
+
+    /// An exclusive view of the first `entries` data entries.
+    pub(crate) fn prefix_mut(&mut self, entries: usize) -> SgListMut<'_, P> {
+        self.chain.list_mut(entries, &self.provider)
+    }
+}
+
+impl<P: PageProvider, C: ChunkAllocator<P::Page>, A: Access> SgTable<P, C, A> {
     /// The table around a chain of at least one data entry whose last
-    /// entry is end-marked.
+    /// entry is end-marked, whose entries' claims hold for `provider` with
+    /// access `A` (the caller's part of the type invariants).
     pub(crate) fn from_chain(chain: Chain<P::Page, C>, provider: P) -> Self {
         debug_assert!(chain.entries() > 0 && chain.last().is_some_and(|last| last.is_last()));
         SgTable {
             nents: chain.entries(),
             chain,
             provider,
+            access: PhantomData,
         }
+    }
+
+    /// The same table, read-only from now on: rights may always shrink.
+    #[inline]
+    pub fn into_read_only(self) -> SgTable<P, C, Read> {
+        // INVARIANT: a read-only table promises less than a writable one.
+        self.into_access()
+    }
+
+    /// The same table with access `B`; the caller makes sure the type
+    /// invariants hold for `B` (always so for [`Read`]).
+    pub(crate) fn into_access<B: Access>(self) -> SgTable<P, C, B> {
+        let SgTable {
+            chain,
+            nents,
+            provider,
+            access: _,
+        } = self;
+        SgTable {
+            chain,
+            nents,
+            provider,
+            access: PhantomData,
+        }
+    }
+
+    /// Gives up the table's arrays and returns its provider: for a table
+    /// that owns its [`Pages`](sg_core::Pages), the pages, to reuse them.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sg_alloc::SgTable;
+    /// use sg_core::{Pages, VirtPages};
+    ///
+    /// let table = SgTable::from_pages(Pages::alloc(VirtPages::new(), 1)?, 0, 5000)?;
+    /// let pages = table.into_provider(); // the table is gone, the pages stay
+    /// assert_eq!(pages.len(), 2);
+    /// # Ok::<(), sg_core::Error>(())
+    /// ```
+    #[inline]
+    pub fn into_provider(self) -> P {
+        let SgTable {
+            chain, provider, ..
+        } = self;
+        // The arrays go first: no view of them outlives the table.
+        drop(chain);
+        provider
     }
 
     /// Data entries as built (the kernel's `orig_nents`): what
@@ -193,13 +328,6 @@ impl<P: PageProvider, C: ChunkAllocator<P::Page>> SgTable<P, C> {
         self.chain.list(usize::MAX, &self.provider)
     }
 
-    /// An exclusive view of the table's data entries, for writing the bytes
-    /// of its pages.
-    #[inline]
-    pub fn as_list_mut(&mut self) -> SgListMut<'_, P> {
-        self.chain.list_mut(usize::MAX, &self.provider)
-    }
-
     /// A view of the first [`nents`](Self::nents) entries, whose DMA fields
     /// a mapper filled (the kernel's `for_each_sgtable_dma_sg`); read them
     /// with [`SgList::dma_segments`].
@@ -207,37 +335,6 @@ impl<P: PageProvider, C: ChunkAllocator<P::Page>> SgTable<P, C> {
     #[inline]
     pub fn dma_list(&self) -> SgList<'_, P> {
         self.chain.list(self.nents, &self.provider)
-    }
-
-    /// The data entries, in order, for setting their pages, lengths,
-    /// offsets and DMA fields; chain links are never yielded.
-    ///
-    /// The table's [`byte_len`](Self::byte_len) follows every change.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use sg_alloc::SgTable;
-    /// use sg_core::{PageProvider, VirtPages};
-    ///
-    /// let pages = VirtPages::new();
-    /// let page = pages.alloc_pages(0)?;
-    /// let mut table = SgTable::new(&pages, 2)?;
-    /// let mut entries = table.entries_mut();
-    /// // SAFETY: bytes of the page allocated above, in no other list.
-    /// unsafe {
-    ///     entries.next().unwrap().set_page(page, 100, 0);
-    ///     entries.next().unwrap().set_page(page, 50, 200);
-    /// }
-    /// assert_eq!(table.as_list().byte_len(), 150);
-    /// # drop(table);
-    /// # // SAFETY: allocated above with order 0; the table is gone.
-    /// # unsafe { pages.free_pages(page, 0) };
-    /// # Ok::<(), sg_core::Error>(())
-    /// ```
-    #[inline]
-    pub fn entries_mut(&mut self) -> EntriesMut<'_, P::Page> {
-        self.chain.entries_mut()
     }
 
     /// Links the arrays of `other` after this table's, taking them over
@@ -273,9 +370,10 @@ impl<P: PageProvider, C: ChunkAllocator<P::Page>> SgTable<P, C> {
         self.chain.list(entries, &self.provider)
     }
 
-    /// An exclusive view of the first `entries` data entries.
-    pub(crate) fn prefix_mut(&mut self, entries: usize) -> SgListMut<'_, P> {
-        self.chain.list_mut(entries, &self.provider)
+    /// The data entries for writing their DMA fields (and, for builders in
+    /// this crate, their pages).
+    pub(crate) fn entries_mut_inner(&mut self) -> EntriesMut<'_, P::Page> {
+        self.chain.entries_mut()
     }
 }
 
@@ -340,9 +438,10 @@ impl<'a, P: PageProvider, C: ChunkAllocator<P::Page>> SgTable<P, WithFirstChunk<
     }
 }
 
-impl<P: PageProvider, C: ChunkAllocator<P::Page>> fmt::Debug for SgTable<P, C> {
+impl<P: PageProvider, C: ChunkAllocator<P::Page>, A: Access> fmt::Debug for SgTable<P, C, A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SgTable")
+            .field("writes", &A::WRITES)
             .field("orig_nents", &self.orig_nents())
             .field("nents", &self.nents)
             .field("byte_len", &self.byte_len())

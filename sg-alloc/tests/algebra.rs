@@ -3,44 +3,65 @@
 
 mod common;
 
+use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use common::{Entry, Mock, PAGE, entries, fill_list, scaled_layout, spans};
+use common::{Entry, Mock, PAGE, entries, fill_list, raw, scaled_layout, spans};
 use quickcheck::{Arbitrary, Gen, TestResult};
 use sg_alloc::{AppendTable, FirstChunk, JoinFailure, SameSource, SgTable, arrays_needed, split};
-use sg_core::{ChunkAllocator, Error, HeapChunks, PageProvider, VirtPages};
+use sg_core::{Access, ChunkAllocator, Error, HeapChunks, PageProvider, Pages, Read, VirtPages};
 use sg_testkit::{
     BuiltList, CountingChunks, EntryLayout, MockPage, PageLayout, checker, for_each_chunk_failure,
 };
 
-type Table<'a> = SgTable<&'a Mock, &'a CountingChunks>;
+/// The pages of a test as one set over its mock: the provider of every
+/// table of the test that joins another (`&Pages` is the same source as
+/// itself only), and the pages that tables built from pages use.
+type Set<'a> = Pages<&'a Mock, &'a [MockPage]>;
 
-/// A table of `entries` (page, length, offset) in arrays from `chunks`:
-/// every array full, the last one holding exactly the rest.
-fn exact_table<'a>(
-    mock: &'a Mock,
-    chunks: &'a CountingChunks,
+/// The tables that join. Read-only: two tables built from pages of one set
+/// borrow it shared (rule: only an exclusive proof of pages makes a
+/// writable table), and so an exact table that joins them is read-only too.
+type Table<'s, 'a> = SgTable<&'s Set<'a>, &'s CountingChunks, Read>;
+
+/// [`exact_table`], writable: its entries must not share a byte.
+fn exact_table_mut<'s, 'a>(
+    set: &'s Set<'a>,
+    chunks: &'s CountingChunks,
     entries: &[(MockPage, u32, u32)],
-) -> Result<Table<'a>, Error> {
-    let mut table = SgTable::new_in(mock, entries.len(), chunks)?;
+) -> Result<SgTable<&'s Set<'a>, &'s CountingChunks>, Error> {
+    let mut table = SgTable::new_in(set, entries.len(), chunks)?;
     for (mut entry, &(page, length, offset)) in table.entries_mut().zip(entries) {
-        // SAFETY: the entries come from a `BuiltList` over `mock`, which
-        // checked that their bytes lie on the mock's frames.
+        // SAFETY: the entries come from a `BuiltList` over the set's mock,
+        // which checked that their bytes lie on the mock's frames; the
+        // callers give disjoint entries, or make the table read-only.
         unsafe { entry.set_page(page, length, offset) };
     }
     Ok(table)
 }
 
-/// A table over `size` bytes of `pages`, built as if `left_pages` more
-/// pages were to come, so that its last array may keep unused slots.
-fn roomy_table<'a>(
-    mock: &'a Mock,
-    chunks: &'a CountingChunks,
-    pages: &[MockPage],
+/// A read-only table of `entries` (page, length, offset) in arrays from
+/// `chunks`, mapped through `set`: every array full, the last one holding
+/// exactly the rest.
+fn exact_table<'s, 'a>(
+    set: &'s Set<'a>,
+    chunks: &'s CountingChunks,
+    entries: &[(MockPage, u32, u32)],
+) -> Result<Table<'s, 'a>, Error> {
+    exact_table_mut(set, chunks, entries).map(SgTable::into_read_only)
+}
+
+/// A table over `size` bytes of the pages at positions `pages` of `set`,
+/// built as if `left_pages` more pages were to come, so that its last array
+/// may keep unused slots.
+fn roomy_table<'s, 'a>(
+    set: &'s Set<'a>,
+    chunks: &'s CountingChunks,
+    pages: Range<usize>,
     size: u64,
     left_pages: usize,
-) -> Result<Table<'a>, Error> {
-    let mut append = AppendTable::new_in(mock, chunks);
+) -> Result<Table<'s, 'a>, Error> {
+    let mut append = AppendTable::new_in(set, chunks);
     append.append_pages(pages, 0, size, u32::MAX, left_pages)?;
     append.finish()
 }
@@ -66,7 +87,12 @@ struct Snapshot {
     nents: usize,
 }
 
-fn snapshot<C: ChunkAllocator<MockPage>>(mock: &Mock, table: &SgTable<&Mock, C>) -> Snapshot {
+fn snapshot<P, C, A>(mock: &Mock, table: &SgTable<P, C, A>) -> Snapshot
+where
+    P: PageProvider<Page = MockPage>,
+    C: ChunkAllocator<MockPage>,
+    A: Access,
+{
     Snapshot {
         entries: entries(table.as_list()),
         bytes: mock.list_bytes(table.as_list()),
@@ -137,19 +163,18 @@ impl Arbitrary for Shape {
     }
 }
 
-/// Two tables over `mock`, one after the other in one list of bytes: the
+/// Two tables over `set`, one after the other in one list of bytes: the
 /// entries of `layout` cut at `cut` (for exact shapes), or the pages of
-/// `pages` cut likewise (for roomy ones).
-#[allow(clippy::too_many_arguments, reason = "a test fixture")]
-fn two_tables<'a>(
-    mock: &'a Mock,
-    chunks: &'a CountingChunks,
+/// the set cut likewise (for roomy ones).
+fn two_tables<'s, 'a>(
+    set: &'s Set<'a>,
+    chunks: &'s CountingChunks,
     layout_entries: &[(MockPage, u32, u32)],
-    pages: &[MockPage],
     shapes: (Shape, Shape),
     cut: usize,
-) -> Result<(Table<'a>, Table<'a>), Error> {
-    let build = |shape: Shape, part: usize| -> Result<Table<'a>, Error> {
+) -> Result<(Table<'s, 'a>, Table<'s, 'a>), Error> {
+    let pages = set.len();
+    let build = |shape: Shape, part: usize| -> Result<Table<'s, 'a>, Error> {
         match shape {
             Shape::Exact => {
                 // At least one entry on each side (the layout has two).
@@ -159,17 +184,14 @@ fn two_tables<'a>(
                 } else {
                     &layout_entries[at..]
                 };
-                exact_table(mock, chunks, entries)
+                exact_table(set, chunks, entries)
             }
             Shape::Roomy(left_pages) => {
                 // At least one page on each side (there are two).
-                let at = 1 + cut % (pages.len() - 1);
-                let part = if part == 0 {
-                    &pages[..at]
-                } else {
-                    &pages[at..]
-                };
-                roomy_table(mock, chunks, part, (part.len() * PAGE) as u64, left_pages)
+                let at = 1 + cut % (pages - 1);
+                let part = if part == 0 { 0..at } else { at..pages };
+                let size = (part.len() * PAGE) as u64;
+                roomy_table(set, chunks, part, size, left_pages)
             }
         }
     };
@@ -199,9 +221,9 @@ fn prop_a_joined_table_is_the_concatenation_and_frees_every_array_once() {
         fill_list(&mock, built.list(&mock), 5);
         common::fill(&mock, pages.pfns(), 6);
         let chunks = CountingChunks::with_max_entries(2 + usize::from(max) % 5);
+        let set = raw(&mock, &page_handles);
 
-        let (mut first, second) =
-            two_tables(&mock, &chunks, &layout_entries, &page_handles, shapes, cut).unwrap();
+        let (mut first, second) = two_tables(&set, &chunks, &layout_entries, shapes, cut).unwrap();
         let first_arrays = chunks.sizes().len() - second.arrays();
         let (slots, used) = tail_room(&chunks.sizes()[..first_arrays], first.orig_nents());
         let expected_allocations = join_allocations(slots, used);
@@ -282,10 +304,11 @@ fn each_way_of_making_room_for_the_link() {
     let chunks = CountingChunks::with_max_entries(4);
     let entry = |index: usize| (pages[index], 16, 0);
     let all: Vec<_> = (0..8).map(entry).collect();
+    let set = raw(&mock, &pages);
 
     // Full last array (3 + link, then 2): the last entry moves to a bridge.
-    let mut first = exact_table(&mock, &chunks, &all[..5]).unwrap();
-    let second = exact_table(&mock, &chunks, &all[5..]).unwrap();
+    let mut first = exact_table(&set, &chunks, &all[..5]).unwrap();
+    let second = exact_table(&set, &chunks, &all[5..]).unwrap();
     assert_eq!(chunks.sizes(), [4, 2, 3]);
     first.join(second).unwrap();
     assert_eq!(chunks.sizes(), [4, 2, 3, 2]);
@@ -298,9 +321,12 @@ fn each_way_of_making_room_for_the_link() {
     // One unused slot: the link takes it, nothing is allocated. Pages
     // 10, 12, 14 do not merge; sized for two more pages: one array of 4.
     let chunks = CountingChunks::with_max_entries(4);
-    let apart = [pages[0], pages[2], pages[4]];
-    let mut first = roomy_table(&mock, &chunks, &apart, 3 * PAGE as u64, 1).unwrap();
-    let second = roomy_table(&mock, &chunks, &pages[6..7], 8, 0).unwrap();
+    // Both tables come from one set, so that they join: pages 10, 12, 14
+    // at positions 0..3, and page 16 at 3.
+    let apart = [pages[0], pages[2], pages[4], pages[6]];
+    let apart_set = raw(&mock, &apart);
+    let mut first = roomy_table(&apart_set, &chunks, 0..3, 3 * PAGE as u64, 1).unwrap();
+    let second = roomy_table(&apart_set, &chunks, 3..4, 8, 0).unwrap();
     assert_eq!(chunks.sizes(), [4, 1]);
     first.join(second).unwrap();
     assert_eq!(chunks.sizes(), [4, 1], "nothing allocated");
@@ -311,8 +337,8 @@ fn each_way_of_making_room_for_the_link() {
 
     // Several unused slots: the entries move to an array of the right size.
     let chunks = CountingChunks::with_max_entries(4);
-    let mut first = roomy_table(&mock, &chunks, &pages[..1], 40, 5).unwrap();
-    let second = roomy_table(&mock, &chunks, &pages[6..7], 8, 0).unwrap();
+    let mut first = roomy_table(&set, &chunks, 0..1, 40, 5).unwrap();
+    let second = roomy_table(&set, &chunks, 6..7, 8, 0).unwrap();
     assert_eq!(chunks.sizes(), [4, 1]);
     first.join(second).unwrap();
     assert_eq!(chunks.sizes(), [4, 1, 2]);
@@ -334,11 +360,13 @@ fn a_roomy_last_array_after_others_is_relinked_from_the_one_before() {
     let chunks = CountingChunks::with_max_entries(4);
     // 8 entries, sized for 6 more pages: arrays of 4 (3 + link, twice),
     // then a last one with two entries and two unused slots.
-    let mut first = roomy_table(&mock, &chunks, &apart, 8 * PAGE as u64, 6).unwrap();
+    let set = raw(&mock, &apart);
+    let mut first = roomy_table(&set, &chunks, 0..8, 8 * PAGE as u64, 6).unwrap();
     let sizes = chunks.sizes();
     assert_eq!(sizes, [4, 4, 4]);
     assert_eq!(tail_room(&sizes, 8), (4, 2));
-    let second = exact_table(&mock, &chunks, &[(apart[0], 1, 0)]).unwrap();
+    // The second table names a byte the first has: both are read-only.
+    let second = exact_table(&set, &chunks, &[(apart[0], 1, 0)]).unwrap();
     first.join(second).unwrap();
     assert_eq!(chunks.sizes(), [4, 4, 4, 1, 3]);
     assert_eq!(first.arrays(), 4);
@@ -354,6 +382,7 @@ fn a_failed_join_leaves_both_tables_as_they_were() {
     let mock = Mock::new();
     let pages = mock.add_run(10, 8);
     let all: Vec<_> = (0..8).map(|index| (pages[index], 32, 0)).collect();
+    let set = raw(&mock, &pages);
     for (shape, max) in [
         (Shape::Exact, 3),
         (Shape::Exact, 4),
@@ -361,7 +390,7 @@ fn a_failed_join_leaves_both_tables_as_they_were() {
         (Shape::Roomy(1), 3),
     ] {
         let points = for_each_chunk_failure(Some(max), |chunks| {
-            let (mut first, second) = two_tables(&mock, chunks, &all, &pages, (shape, shape), 2)?;
+            let (mut first, second) = two_tables(&set, chunks, &all, (shape, shape), 2)?;
             let (before_first, before_second) = (snapshot(&mock, &first), snapshot(&mock, &second));
             match first.join(second) {
                 Ok(()) => {
@@ -430,13 +459,19 @@ fn a_first_chunk_larger_than_the_allocator_serves_cannot_be_taken_over() {
     let pages = mock.add_run(10, 2);
     let chunks = CountingChunks::with_max_entries(4);
     let mut first_chunk = FirstChunk::<MockPage, 8>::new();
-    let mut first = SgTable::with_first_chunk_in(&mock, 3, &mut first_chunk, &chunks).unwrap();
+    // The second table's entries share bytes: both tables are read-only
+    // (a join needs the same access on both).
+    let mut first = SgTable::with_first_chunk_in(&mock, 3, &mut first_chunk, &chunks)
+        .unwrap()
+        .into_read_only();
     let mut second_chunk = FirstChunk::<MockPage, 8>::new();
     let mut second = SgTable::with_first_chunk_in(&mock, 10, &mut second_chunk, &chunks).unwrap();
     for mut entry in second.entries_mut() {
-        // SAFETY: 8 bytes of a frame of the mock.
+        // SAFETY: 8 bytes of a frame of the mock; the table is made
+        // read-only below.
         unsafe { entry.set_page(pages[1], 8, 0) };
     }
+    let second = second.into_read_only();
     let live = chunks.live();
     let failed = first.join(second).unwrap_err();
     assert_eq!(
@@ -508,21 +543,24 @@ fn split_pieces_join_back_into_the_range() {
 
 #[test]
 fn prop_a_clone_is_an_independent_copy() {
-    // clone_in copies every entry into new arrays; changing or dropping either table leaves the other as it was.
+    // clone_in copies every entry into new arrays of its own; dropping the copy leaves the original as it was.
     fn property(layout: EntryLayout, max: u8) -> TestResult {
         let layout = scaled_layout(layout);
         let mock = Mock::new();
         let built = layout.build(&mock);
         fill_list(&mock, built.list(&mock), 3);
+        let set = raw(&mock, &[]);
         let original_chunks = CountingChunks::new();
-        let mut original = exact_table(&mock, &original_chunks, &placed(&built, &mock)).unwrap();
+        // Built layouts' entries are disjoint: the original may write.
+        let mut original = exact_table_mut(&set, &original_chunks, &placed(&built, &mock)).unwrap();
         for (index, mut entry) in original.entries_mut().enumerate() {
             entry.set_dma(0x10_000 + index as u64, 1);
         }
         let before = snapshot(&mock, &original);
         let max = 2 + usize::from(max) % 6;
         let copy_chunks = CountingChunks::with_max_entries(max);
-        let mut copy = original.clone_in(&copy_chunks).unwrap();
+        let original_arrays = original_chunks.allocations();
+        let copy = original.clone_in(&copy_chunks).unwrap();
         let n = original.orig_nents();
         let without_dma: Vec<Entry> = before
             .entries
@@ -540,27 +578,29 @@ fn prop_a_clone_is_an_independent_copy() {
         {
             return TestResult::error(format!("copy differs: {copied:?} vs {before:?}"));
         }
-        if Some(copy_chunks.allocations()) != arrays_needed(n, max) {
+        if Some(copy_chunks.allocations()) != arrays_needed(n, max)
+            || original_chunks.allocations() != original_arrays
+        {
             return TestResult::error("the copy's arrays are not the expected ones");
         }
-        // Changing the copy leaves the original alone.
-        for mut entry in copy.entries_mut() {
-            let page = entry.page().expect("a page");
-            // SAFETY: the first byte of a page the entry already names.
-            unsafe { entry.set_page(page, 1, 0) };
+        // A clone is read-only and borrows the original (rule: cloning never
+        // duplicates rights), so neither is changed or dropped while the
+        // copy lives; dropping the copy gives back its own arrays only.
+        drop(copy);
+        if copy_chunks.live() != 0 || snapshot(&mock, &original) != before {
+            return TestResult::error("dropping the copy changed the original");
         }
-        if snapshot(&mock, &original) != before {
-            return TestResult::error("changing the copy changed the original");
+        // The original is writable again, and still frees its own arrays.
+        for mut entry in original.entries_mut() {
+            entry.set_dma(0, 0);
         }
-        // Dropping the original leaves the copy alone.
-        let copy_entries = entries(copy.as_list());
+        let cleared = entries(original.as_list());
+        if cleared.iter().any(|entry| entry.dma != (0, 0)) || cleared.len() != n {
+            return TestResult::error("the original is not writable after the copy");
+        }
         drop(original);
         original_chunks.assert_clean();
-        if entries(copy.as_list()) != copy_entries || copy.byte_len() != n as u64 {
-            return TestResult::error("dropping the original changed the copy");
-        }
-        drop(copy);
-        TestResult::from_bool(copy_chunks.live() == 0)
+        TestResult::from_bool(copy_chunks.allocations() == copy_chunks.frees())
     }
     checker(150).quickcheck(property as fn(EntryLayout, u8) -> TestResult);
 }
@@ -596,17 +636,18 @@ fn prop_a_merged_clone_holds_the_same_bytes_in_maximal_runs() {
     fn property(layout: EntryLayout, pages: PageLayout, from_pages: bool) -> TestResult {
         let mock = Mock::new();
         let chunks = CountingChunks::new();
+        let set = raw(&mock, &[]);
         let built;
         let original = if from_pages {
             // Whole pages, one entry each: runs of consecutive frames merge.
             let handles = pages.add_to(&mock);
             common::fill(&mock, pages.pfns(), 4);
             let entries: Vec<_> = handles.iter().map(|&page| (page, PAGE as u32, 0)).collect();
-            exact_table(&mock, &chunks, &entries).unwrap()
+            exact_table(&set, &chunks, &entries).unwrap()
         } else {
             built = scaled_layout(layout).build(&mock);
             fill_list(&mock, built.list(&mock), 4);
-            exact_table(&mock, &chunks, &placed(&built, &mock)).unwrap()
+            exact_table(&set, &chunks, &placed(&built, &mock)).unwrap()
         };
         let merged = original.clone_merged_in(&chunks).unwrap();
         let expected = merged_runs(&spans(original.as_list()), PAGE as u64);
@@ -635,7 +676,9 @@ fn a_failed_clone_gives_back_every_array_and_leaves_the_original() {
     let pages = mock.add_run(10, 4);
     let entries_in: Vec<_> = (0..20).map(|index| (pages[index % 4], 8, 0)).collect();
     let chunks = CountingChunks::new();
-    let original = exact_table(&mock, &chunks, &entries_in).unwrap();
+    // The entries share bytes: the table is read-only.
+    let set = raw(&mock, &pages);
+    let original = exact_table(&set, &chunks, &entries_in).unwrap();
     let before = snapshot(&mock, &original);
     // Fewer sizes under Miri, where each failure point costs a second.
     let sizes: &[usize] = if cfg!(miri) {
@@ -672,12 +715,16 @@ fn clones_of_first_chunk_and_pool_tables_go_anywhere() {
     }
     let copy = table.clone_in(HeapChunks::new()).unwrap();
     let merged = table.clone_merged_in(HeapChunks::new()).unwrap();
-    drop(table);
     assert_eq!(copy.as_list().count(), 6);
     // Entries that meet inside a page never merge.
     assert_eq!(merged.as_list().count(), 6);
     assert_eq!(copy.byte_len(), 600);
+    // The clones' arrays come from the heap, not from the table's first
+    // chunk; they borrow the table (rule: a clone is read-only and borrows
+    // the original), so they go before it.
     drop((copy, merged));
+    assert_eq!(table.as_list().count(), 6);
+    drop(table);
     // SAFETY: allocated above with order 1; the tables are gone.
     unsafe { pages.free_pages(run, 1) };
 }

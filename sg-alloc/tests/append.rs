@@ -3,10 +3,12 @@
 
 mod common;
 
-use common::{Entry, Mock, PAGE, check_shape, entries, scaled, spans};
+use std::ops::Range;
+
+use common::{Entry, Mock, PAGE, check_shape, entries, raw, scaled, spans};
 use quickcheck::TestResult;
 use sg_alloc::{AppendTable, SgTable};
-use sg_core::{ChunkAllocator, Error, ErrorKind, PageProvider};
+use sg_core::{Access, ChunkAllocator, Error, ErrorKind, PageSet};
 use sg_testkit::{
     CountingChunks, MaxSegment, MockPage, MockPages, PageLayout, for_each_chunk_failure,
 };
@@ -21,10 +23,11 @@ struct State {
     walked: usize,
 }
 
-fn state<P, C>(append: &AppendTable<P, C>) -> State
+fn state<P, C, A>(append: &AppendTable<P, C, A>) -> State
 where
-    P: PageProvider<Page = MockPage>,
+    P: PageSet<Page = MockPage>,
     C: ChunkAllocator<MockPage>,
+    A: Access,
 {
     State {
         entries: entries(append.as_list()),
@@ -36,8 +39,9 @@ where
 }
 
 /// One call of an append sequence.
-struct Call<'p> {
-    pages: &'p [MockPage],
+struct Call {
+    /// Positions in the table's set.
+    pages: Range<usize>,
     offset: usize,
     size: u64,
     left_pages: usize,
@@ -45,19 +49,20 @@ struct Call<'p> {
 
 /// Makes the calls in order; when one fails, checks that the table is as
 /// it was before it and returns the error.
-fn append_all<P, C>(
-    append: &mut AppendTable<P, C>,
-    calls: &[Call<'_>],
+fn append_all<P, C, A>(
+    append: &mut AppendTable<P, C, A>,
+    calls: &[Call],
     max_segment: u32,
 ) -> Result<(), Error>
 where
-    P: PageProvider<Page = MockPage>,
+    P: PageSet<Page = MockPage>,
     C: ChunkAllocator<MockPage>,
+    A: Access,
 {
     for (index, call) in calls.iter().enumerate() {
         let before = state(append);
         let result = append.append_pages(
-            call.pages,
+            call.pages.clone(),
             call.offset,
             call.size,
             max_segment,
@@ -80,13 +85,11 @@ fn merges_into_the_last_entry_across_calls() {
     let mock = MockPages::<4096>::new();
     let pages = mock.add_pages([1, 2, 3, 4, 9]);
     common::fill(&mock, [1, 2, 3, 4, 9], 5);
-    let mut append = AppendTable::new(&mock);
+    let mut append = AppendTable::new(raw(&mock, &pages));
     append
-        .append_pages(&pages[..2], 300, 2 * 4096 - 300, u32::MAX, 3)
+        .append_pages(0..2, 300, 2 * 4096 - 300, u32::MAX, 3)
         .unwrap();
-    append
-        .append_pages(&pages[2..], 0, 3 * 4096, u32::MAX, 0)
-        .unwrap();
+    append.append_pages(2..5, 0, 3 * 4096, u32::MAX, 0).unwrap();
     let table = append.finish().unwrap();
     assert_eq!(
         spans(table.as_list()),
@@ -101,13 +104,9 @@ fn merges_into_the_last_entry_across_calls() {
 fn merging_stops_at_the_segment_limit() {
     let mock = MockPages::<4096>::new();
     let pages = mock.add_pages(0..6);
-    let mut append = AppendTable::new(&mock);
-    append
-        .append_pages(&pages[..1], 0, 4096, 3 * 4096, 5)
-        .unwrap();
-    append
-        .append_pages(&pages[1..], 0, 5 * 4096, 3 * 4096, 0)
-        .unwrap();
+    let mut append = AppendTable::new(raw(&mock, &pages));
+    append.append_pages(0..1, 0, 4096, 3 * 4096, 5).unwrap();
+    append.append_pages(1..6, 0, 5 * 4096, 3 * 4096, 0).unwrap();
     assert_eq!(
         spans(append.as_list()),
         [(0, 0, 3 * 4096), (3, 0, 3 * 4096)]
@@ -118,13 +117,9 @@ fn merging_stops_at_the_segment_limit() {
 fn an_entry_that_ends_inside_a_page_takes_no_more_pages() {
     let mock = MockPages::<4096>::new();
     let pages = mock.add_pages([1, 2]);
-    let mut append = AppendTable::new(&mock);
-    append
-        .append_pages(&pages[..1], 0, 100, u32::MAX, 1)
-        .unwrap();
-    append
-        .append_pages(&pages[1..], 0, 4096, u32::MAX, 0)
-        .unwrap();
+    let mut append = AppendTable::new(raw(&mock, &pages));
+    append.append_pages(0..1, 0, 100, u32::MAX, 1).unwrap();
+    append.append_pages(1..2, 0, 4096, u32::MAX, 0).unwrap();
     // Frame 2 follows frame 1, but bytes 100..4096 of frame 1 are not in
     // the table, so merging would add them.
     assert_eq!(spans(append.as_list()), [(1, 0, 100), (2, 0, 4096)]);
@@ -134,14 +129,10 @@ fn an_entry_that_ends_inside_a_page_takes_no_more_pages() {
 fn the_end_mark_is_set_by_a_call_with_no_pages_left() {
     let mock = MockPages::<4096>::new();
     let pages = mock.add_pages([1, 3, 5]);
-    let mut append = AppendTable::new(&mock);
-    append
-        .append_pages(&pages[..1], 0, 4096, u32::MAX, 2)
-        .unwrap();
+    let mut append = AppendTable::new(raw(&mock, &pages));
+    append.append_pages(0..1, 0, 4096, u32::MAX, 2).unwrap();
     assert!(!append.as_list().first().unwrap().is_last());
-    append
-        .append_pages(&pages[1..2], 0, 4096, u32::MAX, 0)
-        .unwrap();
+    append.append_pages(1..2, 0, 4096, u32::MAX, 0).unwrap();
     let lasts: Vec<bool> = append
         .as_list()
         .iter()
@@ -149,9 +140,7 @@ fn the_end_mark_is_set_by_a_call_with_no_pages_left() {
         .collect();
     assert_eq!(lasts, [false, true]);
     // Appending again moves the end mark.
-    append
-        .append_pages(&pages[2..], 0, 4096, u32::MAX, 1)
-        .unwrap();
+    append.append_pages(2..3, 0, 4096, u32::MAX, 1).unwrap();
     let lasts: Vec<bool> = append
         .as_list()
         .iter()
@@ -171,24 +160,28 @@ fn the_end_mark_is_set_by_a_call_with_no_pages_left() {
 fn bad_calls_change_nothing() {
     let mock = MockPages::<4096>::new();
     let pages = mock.add_pages([1, 2, 7]);
-    let mut append = AppendTable::new(&mock);
+    let mut append = AppendTable::new(raw(&mock, &pages));
     assert_eq!(
-        append.append_pages(&pages, 4096, 1, u32::MAX, 0),
+        append.append_pages(0..3, 4096, 1, u32::MAX, 0),
         Err(Error::OffsetTooLarge {
             offset: 4096,
             page_size: 4096
         })
     );
-    append
-        .append_pages(&pages[..2], 10, 100, u32::MAX, 1)
-        .unwrap();
+    // 100 bytes from offset 10 use the first page only.
+    append.append_pages(0..2, 10, 100, u32::MAX, 1).unwrap();
+    assert_eq!(append.next_page(), 1);
     let before = state(&append);
     let refused = [
-        append.append_pages(&pages[2..], 1, 1, u32::MAX, 0),
-        append.append_pages(&[], 0, 1, u32::MAX, 0),
-        append.append_pages(&pages[2..], 0, 1, 100, 0),
-        append.append_pages(&pages[2..], 0, 0, u32::MAX, 0),
-        append.append_pages(&pages[2..], 0, 4097, u32::MAX, 0),
+        append.append_pages(2..3, 1, 1, u32::MAX, 0),
+        append.append_pages(2..2, 0, 1, u32::MAX, 0),
+        append.append_pages(2..3, 0, 1, 100, 0),
+        append.append_pages(2..3, 0, 0, u32::MAX, 0),
+        append.append_pages(2..3, 0, 4097, u32::MAX, 0),
+        // The sound API's range checks: a page already used, and pages
+        // past the set.
+        append.append_pages(0..3, 0, 1, u32::MAX, 0),
+        append.append_pages(2..4, 0, 1, u32::MAX, 0),
     ];
     assert_eq!(
         refused,
@@ -204,6 +197,8 @@ fn bad_calls_change_nothing() {
                 size: 4097,
                 available: 4096
             }),
+            Err(Error::PageReused { index: 0, next: 1 }),
+            Err(Error::NotInSet { end: 4, pages: 3 }),
         ]
     );
     assert_eq!(state(&append), before);
@@ -212,7 +207,7 @@ fn bad_calls_change_nothing() {
 #[test]
 fn finishing_an_empty_table_is_an_error() {
     let mock = MockPages::<4096>::new();
-    let append = AppendTable::new(&mock);
+    let append = AppendTable::new(raw(&mock, &[]));
     assert!(append.is_empty());
     assert_eq!(append.finish().map(drop), Err(Error::NoEntries));
 }
@@ -223,23 +218,15 @@ fn left_pages_sizes_the_arrays() {
     let pages = mock.add_pages((0..6).map(|index| index * 2));
     // Three pages now, three to come: the first array has room for six.
     let chunks = CountingChunks::with_max_entries(8);
-    let mut append = AppendTable::new_in(&mock, &chunks);
-    append
-        .append_pages(&pages[..3], 0, 3 * 4096, u32::MAX, 3)
-        .unwrap();
-    append
-        .append_pages(&pages[3..], 0, 3 * 4096, u32::MAX, 0)
-        .unwrap();
+    let mut append = AppendTable::new_in(raw(&mock, &pages), &chunks);
+    append.append_pages(0..3, 0, 3 * 4096, u32::MAX, 3).unwrap();
+    append.append_pages(3..6, 0, 3 * 4096, u32::MAX, 0).unwrap();
     assert_eq!(chunks.sizes(), [6]);
     // Nothing announced: the first array holds three, the second the rest.
     let chunks = CountingChunks::with_max_entries(8);
-    let mut append = AppendTable::new_in(&mock, &chunks);
-    append
-        .append_pages(&pages[..3], 0, 3 * 4096, u32::MAX, 0)
-        .unwrap();
-    append
-        .append_pages(&pages[3..], 0, 3 * 4096, u32::MAX, 0)
-        .unwrap();
+    let mut append = AppendTable::new_in(raw(&mock, &pages), &chunks);
+    append.append_pages(0..3, 0, 3 * 4096, u32::MAX, 0).unwrap();
+    append.append_pages(3..6, 0, 3 * 4096, u32::MAX, 0).unwrap();
     // The full first array's last entry moves to make room for the link.
     assert_eq!(chunks.sizes(), [3, 4]);
     let table = append.finish().unwrap();
@@ -258,35 +245,38 @@ fn a_failed_call_leaves_the_table_as_it_was_at_every_failure_point() {
     let pages = mock.add_pages(pfns);
     let calls = [
         Call {
-            pages: &pages[..3],
+            pages: 0..3,
             offset: 100,
             size: 3 * 4096 - 100,
             left_pages: 20,
         },
         Call {
-            pages: &pages[3..10],
+            pages: 3..10,
             offset: 0,
             size: 7 * 4096,
             left_pages: 5,
         },
         // Lies: says nothing follows, then more follows.
         Call {
-            pages: &pages[10..12],
+            pages: 10..12,
             offset: 0,
             size: 2 * 4096,
             left_pages: 0,
         },
         Call {
-            pages: &pages[12..],
+            pages: 12..17,
             offset: 0,
             size: 5 * 4096,
             left_pages: 0,
         },
     ];
-    let reference = SgTable::from_pages(&mock, &pages, 100, 17 * 4096 - 100).unwrap();
+    // The reference and the appended tables are over the same pages at
+    // once: both borrow the set shared, read-only.
+    let set = raw(&mock, &pages);
+    let reference = SgTable::from_pages(&set, 100, 17 * 4096 - 100).unwrap();
     for max_entries in [2, 3, 4, 128] {
         let points = for_each_chunk_failure(Some(max_entries), |chunks| {
-            let mut append = AppendTable::new_in(&mock, chunks);
+            let mut append = AppendTable::new_in(&set, chunks);
             append_all(&mut append, &calls, u32::MAX)?;
             let table = append.finish()?;
             assert_eq!(entries(table.as_list()), entries(reference.as_list()));
@@ -303,23 +293,25 @@ fn a_failed_first_call_leaves_an_empty_table() {
     let mock = MockPages::<4096>::new();
     let pages = mock.add_pages((0..10).map(|index| index * 2));
     let chunks = CountingChunks::with_max_entries(3).fail_at(2);
-    let mut append = AppendTable::new_in(&mock, &chunks);
+    let mut append = AppendTable::new_in(raw(&mock, &pages), &chunks);
     assert_eq!(
-        append.append_pages(&pages, 0, 10 * 4096, u32::MAX, 0),
+        append.append_pages(0..10, 0, 10 * 4096, u32::MAX, 0),
         Err(Error::OutOfMemory)
     );
     assert!(append.is_empty());
     assert_eq!((append.arrays(), append.as_list().count()), (0, 0));
     chunks.assert_clean();
-    // The allocator fails once: the same call now succeeds.
+    // The allocator fails once: the same call now succeeds (a failed call
+    // used no page of the set).
+    assert_eq!(append.next_page(), 0);
     append
-        .append_pages(&pages, 0, 10 * 4096, u32::MAX, 0)
+        .append_pages(0..10, 0, 10 * 4096, u32::MAX, 0)
         .unwrap();
     assert_eq!(append.as_list().count(), 10);
 }
 
 /// Consecutive groups of `pages`, cut where `cuts` say.
-fn groups(pages: &[MockPage], cuts: &[u8]) -> Vec<std::ops::Range<usize>> {
+fn groups(pages: &[MockPage], cuts: &[u8]) -> Vec<Range<usize>> {
     let mut points: Vec<usize> = cuts
         .iter()
         .map(|&cut| usize::from(cut) % pages.len())
@@ -341,13 +333,13 @@ fn groups(pages: &[MockPage], cuts: &[u8]) -> Vec<std::ops::Range<usize>> {
 
 /// The calls that append `pages` in `groups`: whole pages but for the first
 /// call's offset and the last call's size.
-fn calls<'p>(
-    pages: &'p [MockPage],
-    groups: &[std::ops::Range<usize>],
+fn calls(
+    pages: &[MockPage],
+    groups: &[Range<usize>],
     offset: usize,
     last_size: u64,
     honest: bool,
-) -> Vec<Call<'p>> {
+) -> Vec<Call> {
     let count = groups.len();
     groups
         .iter()
@@ -360,7 +352,7 @@ fn calls<'p>(
                 range.len() as u64 * PAGE as u64 - offset as u64
             };
             Call {
-                pages: &pages[range.clone()],
+                pages: range.clone(),
                 offset,
                 size,
                 left_pages: if honest { pages.len() - range.end } else { 0 },
@@ -394,8 +386,10 @@ fn prop_append_in_pieces_equals_one_call(
     };
     let calls = calls(&pages, &groups, offset, last_size, honest);
     let size: u64 = calls.iter().map(|call| call.size).sum();
-    let one = SgTable::from_pages_segment(&mock, &pages, offset, size, max_segment);
-    let mut append = AppendTable::new(&mock);
+    // Both tables are over the same pages at once: read-only.
+    let set = raw(&mock, &pages);
+    let one = SgTable::from_pages_segment(&set, offset, size, max_segment);
+    let mut append = AppendTable::new(&set);
     let pieces = append_all(&mut append, &calls, max_segment).and_then(|()| append.finish());
     match (one, pieces) {
         (Err(one), Err(pieces)) => TestResult::from_bool(one == pieces),
@@ -437,15 +431,17 @@ fn prop_failed_append_changes_nothing(
     let last_size = groups.last().expect("a group").len() as u64 * PAGE as u64;
     let calls = calls(&pages, &groups, 0, last_size, honest);
     let size = pages.len() as u64 * PAGE as u64;
-    let one = SgTable::from_pages(&mock, &pages, 0, size).expect("valid input");
+    // Both tables are over the same pages at once: read-only.
+    let set = raw(&mock, &pages);
+    let one = SgTable::from_pages(&set, 0, size).expect("valid input");
     let chunks = CountingChunks::with_max_entries(2 + usize::from(max_entries % 4))
         .fail_at(usize::from(fail_at % 8));
-    let mut append = AppendTable::new_in(&mock, &chunks);
+    let mut append = AppendTable::new_in(&set, &chunks);
     for call in &calls {
         let before = state(&append);
-        let attempt = |append: &mut AppendTable<_, _>| {
+        let attempt = |append: &mut AppendTable<_, _, _>| {
             append.append_pages(
-                call.pages,
+                call.pages.clone(),
                 call.offset,
                 call.size,
                 u32::MAX,
@@ -480,7 +476,15 @@ fn failed_append_changes_nothing() {
 fn append_errors_are_invalid_input() {
     let mock = MockPages::<4096>::new();
     let page = mock.add_pages([3]);
-    let mut append = AppendTable::new(&mock);
-    let error = append.append_pages(&page, 0, 1, 1, 0).unwrap_err();
+    let mut append = AppendTable::new(raw(&mock, &page));
+    let error = append.append_pages(0..1, 0, 1, 1, 0).unwrap_err();
     assert_eq!(error.kind(), ErrorKind::InvalidInput);
+    // And so are the range checks of the sound API.
+    append.append_pages(0..1, 0, 1, u32::MAX, 0).unwrap();
+    for error in [
+        append.append_pages(0..1, 0, 1, u32::MAX, 0).unwrap_err(),
+        append.append_pages(1..2, 0, 1, u32::MAX, 0).unwrap_err(),
+    ] {
+        assert_eq!(error.kind(), ErrorKind::InvalidInput, "{error}");
+    }
 }

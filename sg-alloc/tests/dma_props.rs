@@ -4,10 +4,10 @@
 
 mod common;
 
-use common::{Entry, entries, fill};
+use common::{Entry, entries, fill, raw};
 use quickcheck::TestResult;
 use sg_alloc::{BounceMapper, DirectMapper, SgTable};
-use sg_core::{DmaDirection, DmaLimits, Error};
+use sg_core::{DmaDirection, DmaLimits, Error, Pages};
 use sg_testkit::{
     DeviceLimits, MockIommu, MockPage, PageLayout, TEST_PAGE_SIZE, TestPages, checker,
 };
@@ -36,21 +36,25 @@ fn cut(pages: usize, offset_seed: u16, size_seed: u32) -> (usize, u64) {
     (offset, 1 + u64::from(size_seed) % available)
 }
 
+/// A table that owns a set over the test's (distinct) pages: writable.
+type Table<'m> = SgTable<Pages<&'m TestPages, &'m [MockPage]>>;
+
 /// Builds the table over `pages` of `mock`, for the device or with
 /// segments of `segment_pages` pages.
 fn build<'m>(
     mock: &'m TestPages,
-    pages: &[MockPage],
+    pages: &'m [MockPage],
     (offset, size): (usize, u64),
     limits: &DmaLimits,
     for_device: bool,
     segment_pages: u8,
-) -> Result<SgTable<&'m TestPages>, Error> {
+) -> Result<Table<'m>, Error> {
+    let set = raw(mock, pages);
     if for_device {
-        SgTable::from_pages_for_device(mock, pages, offset, size, limits)
+        SgTable::from_pages_for_device(set, offset, size, limits)
     } else {
         let segment = (1 + u32::from(segment_pages % 8)) * TEST_PAGE_SIZE as u32;
-        SgTable::from_pages_segment(mock, pages, offset, size, segment)
+        SgTable::from_pages_segment(set, offset, size, segment)
     }
 }
 
@@ -126,29 +130,27 @@ fn prop_iommu_segments_obey_limits_and_cover_the_bytes() {
         let before = entries(table.as_list());
         let bytes = mock.list_bytes(table.as_list());
         let iommu = MockIommu::with_space(16 * PAGE, 1 << 40);
-        let outcome = table
-            .map_dma(&iommu, direction(seeds.2), &limits)
-            .map(|mapped| {
-                let segments: Vec<(u64, u32)> = mapped.segments().collect();
-                check_segments(&segments, &limits)?;
-                if mapped.nents() != segments.len() || mapped.nents() > mapped.orig_nents() {
-                    return Err(format!("nents {} for {segments:?}", mapped.nents()));
-                }
-                let mut seen = Vec::new();
-                for &(address, length) in &segments {
-                    let piece = iommu
-                        .device_read(&mock, address, length as usize)
-                        .ok_or_else(|| format!("{address:#x} is not mapped"))?;
-                    seen.extend(piece);
-                }
-                if seen != bytes {
-                    return Err("the segments do not lead to the table's bytes in order".into());
-                }
-                Ok(())
-            });
+        let outcome = table.with_dma_mapping(&iommu, direction(seeds.2), &limits, |mapped| {
+            let segments: Vec<(u64, u32)> = mapped.segments().collect();
+            check_segments(&segments, &limits)?;
+            if mapped.nents() != segments.len() || mapped.nents() > mapped.orig_nents() {
+                return Err(format!("nents {} for {segments:?}", mapped.nents()));
+            }
+            let mut seen = Vec::new();
+            for &(address, length) in &segments {
+                let piece = iommu
+                    .device_read(&mock, address, length as usize)
+                    .ok_or_else(|| format!("{address:#x} is not mapped"))?;
+                seen.extend(piece);
+            }
+            if seen != bytes {
+                return Err("the segments do not lead to the table's bytes in order".into());
+            }
+            Ok(())
+        });
         let expected_after = match outcome {
             Ok(Err(problem)) => return TestResult::error(problem),
-            // Unmapped on drop: DMA fields cleared.
+            // Unmapped at the end of the scope: DMA fields cleared.
             Ok(Ok(())) => cleared(&before),
             Err(error) => {
                 let typed = matches!(
@@ -171,7 +173,8 @@ fn prop_iommu_segments_obey_limits_and_cover_the_bytes() {
                         return TestResult::error(format!("{error:?}"));
                     }
                 }
-                // Left exactly as it was.
+                // Left exactly as it was once the scoped mapping returned
+                // its error.
                 before.clone()
             }
         };
@@ -211,15 +214,19 @@ fn prop_direct_mapping_has_the_counted_segments() {
         let first_phys = table.as_list().first().and_then(|entry| entry.phys(&mock));
         // SAFETY: no device is given the addresses.
         let direct = unsafe { DirectMapper::new() };
-        let mapped = table.map_dma(direct, DmaDirection::ToDevice, &limits);
+        let mapped = table.with_dma_mapping(direct, DmaDirection::ToDevice, &limits, |mapped| {
+            (
+                mapped.segments().collect::<Vec<(u64, u32)>>(),
+                mapped.nents(),
+            )
+        });
         let agree = match (&counted, &mapped) {
-            (Ok(count), Ok(mapped)) => {
-                let segments: Vec<(u64, u32)> = mapped.segments().collect();
-                if let Err(problem) = check_segments(&segments, &limits) {
+            (Ok(count), Ok((segments, nents))) => {
+                if let Err(problem) = check_segments(segments, &limits) {
                     return TestResult::error(problem);
                 }
                 // Bus addresses are physical ones.
-                *count == mapped.nents() && segments.first().map(|segment| segment.0) == first_phys
+                count == nents && segments.first().map(|segment| segment.0) == first_phys
             }
             (Ok(count), Err(Error::TooManySegments { needed, max })) => {
                 count > max && count >= needed
@@ -231,7 +238,7 @@ fn prop_direct_mapping_has_the_counted_segments() {
         if !agree {
             return TestResult::error(format!(
                 "counted {counted:?}, mapped {:?}",
-                mapped.map(|mapped| mapped.nents())
+                mapped.map(|(_, nents)| nents)
             ));
         }
         TestResult::passed()
@@ -255,11 +262,12 @@ fn prop_tables_for_a_device_map_without_splitting() {
         let pages = layout.add_to(&mock);
         fill(&mock, layout.pfns(), u64::from(seeds.1));
         let (offset, size) = cut(pages.len(), seeds.0, seeds.1);
-        let mut table = match SgTable::from_pages_for_device(&mock, &pages, offset, size, &limits) {
-            Ok(table) => table,
-            Err(error) if refused_build(error, &limits) => return TestResult::discard(),
-            Err(error) => return TestResult::error(format!("build: {error}")),
-        };
+        let mut table =
+            match SgTable::from_pages_for_device(raw(&mock, &pages), offset, size, &limits) {
+                Ok(table) => table,
+                Err(error) if refused_build(error, &limits) => return TestResult::discard(),
+                Err(error) => return TestResult::error(format!("build: {error}")),
+            };
         if table.orig_nents() > limits.get_max_segments() {
             return TestResult::error(format!("{} entries", table.orig_nents()));
         }
@@ -278,8 +286,10 @@ fn prop_tables_for_a_device_map_without_splitting() {
         let counted = table.as_list().count_dma_segments(&limits);
         // SAFETY: no device is given the addresses.
         let direct = unsafe { DirectMapper::new() };
-        match table.map_dma(direct, DmaDirection::Bidirectional, &limits) {
-            Ok(mapped) => TestResult::from_bool(counted == Ok(mapped.nents())),
+        match table.with_dma_mapping(direct, DmaDirection::Bidirectional, &limits, |mapped| {
+            mapped.nents()
+        }) {
+            Ok(nents) => TestResult::from_bool(counted == Ok(nents)),
             Err(error) => TestResult::error(format!("{error:?}")),
         }
     }
@@ -339,67 +349,77 @@ fn prop_bounced_bytes_follow_the_direction() {
         let pages = mock.add_pages(pfns.iter().copied());
         fill(&mock, pfns.iter().copied(), u64::from(seeds.1));
         let (offset, size) = cut(pages.len(), seeds.0, seeds.1);
-        let Ok(mut table) = SgTable::from_pages_for_device(&mock, &pages, offset, size, &limits)
+        let Ok(mut table) =
+            SgTable::from_pages_for_device(raw(&mock, &pages), offset, size, &limits)
         else {
             return TestResult::discard();
         };
         let cpu_before = mock.list_bytes(table.as_list());
         let total = cpu_before.len();
+        // Where the table's bytes are, for the CPU's side while the table
+        // is mapped (the guard lends no view of them): read and written
+        // straight in the mock.
+        let runs: Vec<(MockPage, u64, u32)> = table
+            .as_list()
+            .segments()
+            .map(|segment| (segment.page, segment.offset, segment.len))
+            .collect();
         // Room for every run, with slack for alignment and boundaries.
         let pool_size = 2 * total + 4 * table.orig_nents() * TEST_PAGE_SIZE;
         // SAFETY: no device is given the addresses: the test reads the pool.
         let bounce = unsafe { Bounce::with_pool_size(DirectMapper::new(), pool_size, 0x1000_0000) }
             .expect("pool");
         let direction = direction(seeds.2);
-        let mut mapped = match table.map_dma(&bounce, direction, &limits) {
-            Ok(mapped) => mapped,
-            Err(error) => return TestResult::error(format!("{error:?}")),
-        };
-        let segments: Vec<(u64, u32)> = mapped.segments().collect();
-        if let Err(problem) = check_segments(&segments, &limits) {
-            return TestResult::error(problem);
-        }
-        let view = || -> Vec<u8> {
-            segments
-                .iter()
-                .flat_map(|&(address, length)| {
-                    device_view(&bounce, &mock, address, length as usize)
-                })
-                .collect()
-        };
-        if direction.to_device() && view() != cpu_before {
-            return TestResult::error("the device does not see the CPU's bytes after mapping");
-        }
-        // The CPU writes, then hands the memory to the device.
         let cpu_new: Vec<u8> = (0..total).map(|index| (index * 5 + 1) as u8).collect();
-        mock.set_list_bytes(mapped.as_list(), &cpu_new);
-        mapped.sync_for_device();
-        if direction.to_device() && view() != cpu_new {
-            return TestResult::error("the device does not see the CPU's bytes after the sync");
-        }
-        // The device writes: everywhere when it may, else only into the
-        // pool (bytes the CPU must never see).
-        let written: Vec<u8> = (0..total).map(|index| (index * 7 + 3) as u8).collect();
-        let mut done = 0;
-        for &(address, length) in &segments {
-            let bytes = &written[done..done + length as usize];
-            if direction.from_device() {
-                device_write(&bounce, &mock, address, bytes);
-            } else {
-                bounce.device_write(address, bytes);
-            }
-            done += length as usize;
-        }
-        mapped.sync_for_cpu();
         let expected = if direction.from_device() {
-            &written
+            (0..total).map(|index| (index * 7 + 3) as u8).collect()
         } else {
-            &cpu_new
+            cpu_new.clone()
         };
-        if mock.list_bytes(mapped.as_list()) != *expected {
-            return TestResult::error("after sync-for-CPU the CPU sees the wrong bytes");
+        let checked = table.with_dma_mapping(&bounce, direction, &limits, |mapped| {
+            let segments: Vec<(u64, u32)> = mapped.segments().collect();
+            check_segments(&segments, &limits)?;
+            let view = || -> Vec<u8> {
+                segments
+                    .iter()
+                    .flat_map(|&(address, length)| {
+                        device_view(&bounce, &mock, address, length as usize)
+                    })
+                    .collect()
+            };
+            if direction.to_device() && view() != cpu_before {
+                return Err("the device does not see the CPU's bytes after mapping".to_string());
+            }
+            // The CPU writes, then hands the memory to the device.
+            cpu_write(&mock, &runs, &cpu_new);
+            mapped.sync_for_device();
+            if direction.to_device() && view() != cpu_new {
+                return Err("the device does not see the CPU's bytes after the sync".to_string());
+            }
+            // The device writes: everywhere when it may, else only into the
+            // pool (bytes the CPU must never see).
+            let written: Vec<u8> = (0..total).map(|index| (index * 7 + 3) as u8).collect();
+            let mut done = 0;
+            for &(address, length) in &segments {
+                let bytes = &written[done..done + length as usize];
+                if direction.from_device() {
+                    device_write(&bounce, &mock, address, bytes);
+                } else {
+                    bounce.device_write(address, bytes);
+                }
+                done += length as usize;
+            }
+            mapped.sync_for_cpu();
+            if cpu_read(&mock, &runs) != expected {
+                return Err("after sync-for-CPU the CPU sees the wrong bytes".to_string());
+            }
+            Ok(())
+        });
+        match checked {
+            Ok(Ok(())) => {}
+            Ok(Err(problem)) => return TestResult::error(problem),
+            Err(error) => return TestResult::error(format!("{error:?}")),
         }
-        drop(mapped);
         let stats = bounce.stats();
         let copied_as_asked = (direction.to_device() || stats.to_device_copies == 0)
             && (direction.from_device() || stats.from_device_copies == 0)
@@ -408,11 +428,29 @@ fn prop_bounced_bytes_follow_the_direction() {
         if !copied_as_asked {
             return TestResult::error(format!("{direction:?}: {stats:?}"));
         }
-        TestResult::from_bool(mock.list_bytes(table.as_list()) == *expected)
+        TestResult::from_bool(mock.list_bytes(table.as_list()) == expected)
     }
     checker(200).quickcheck(
         property as fn(PageLayout, Vec<bool>, DeviceLimits, (u16, u32, u8)) -> TestResult,
     );
+}
+
+/// Writes `bytes` over the table's bytes at `runs` (page, offset, length),
+/// as the CPU does, straight into the mock.
+fn cpu_write(mock: &TestPages, runs: &[(MockPage, u64, u32)], bytes: &[u8]) {
+    let mut done = 0;
+    for &(page, offset, length) in runs {
+        mock.write(page, offset, &bytes[done..done + length as usize]);
+        done += length as usize;
+    }
+}
+
+/// The table's bytes at `runs`, as the CPU reads them, straight from the
+/// mock.
+fn cpu_read(mock: &TestPages, runs: &[(MockPage, u64, u32)]) -> Vec<u8> {
+    runs.iter()
+        .flat_map(|&(page, offset, length)| mock.read(page, offset, length as usize))
+        .collect()
 }
 
 /// The frame numbers of each run of a layout.

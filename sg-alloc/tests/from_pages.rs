@@ -6,13 +6,13 @@ mod common;
 use core::ptr::NonNull;
 use std::collections::HashSet;
 
-use common::{Mock, PAGE, check_shape, entries, fill, page_bytes, scaled, spans};
+use common::{Mock, PAGE, check_shape, entries, fill, page_bytes, raw, scaled, spans};
 use quickcheck::TestResult;
 use sg_alloc::{AppendTable, SgTable};
-use sg_core::{Error, ErrorKind, HeapChunks, PageProvider};
+use sg_core::{Error, ErrorKind, HeapChunks, PageProvider, Pages};
 use sg_testkit::vectors::{Expected, from_pages_cases};
 use sg_testkit::{
-    CountingChunks, FramePages, MaxSegment, MockPages, PageLayout, for_each_chunk_failure,
+    CountingChunks, FramePages, MaxSegment, MockPage, MockPages, PageLayout, for_each_chunk_failure,
 };
 
 /// Every row of the kernel's vectors: the entry count (or the refusal),
@@ -30,13 +30,24 @@ fn every_vector_row_passes() {
             .map(|pfns| mock.add_pages(pfns.iter().copied()));
         let frames = case.pfns.iter().chain(case.append_pfns.iter().flatten());
         fill(&mock, frames.copied(), case.line as u64);
+        // One set over the pages of both calls: the first call appends
+        // positions `0..n`, the second the rest.
+        let all: Vec<_> = pages
+            .iter()
+            .chain(appended.iter().flatten())
+            .copied()
+            .collect();
+        let set = raw(&mock, &all);
+        let n = pages.len();
         let built = match &appended {
-            None => SgTable::from_pages_segment(&mock, &pages, 0, case.size, case.max_segment),
+            None => SgTable::from_pages_segment(set, 0, case.size, case.max_segment),
             Some(more) => {
-                let mut append = AppendTable::new(&mock);
+                let mut append = AppendTable::new(set);
                 append
-                    .append_pages(&pages, 0, case.size, case.max_segment, more.len())
-                    .and_then(|()| append.append_pages(more, 0, case.size, case.max_segment, 0))
+                    .append_pages(0..n, 0, case.size, case.max_segment, more.len())
+                    .and_then(|()| {
+                        append.append_pages(n..all.len(), 0, case.size, case.max_segment, 0)
+                    })
                     .and_then(|()| append.finish())
             }
         };
@@ -69,7 +80,7 @@ fn bad_input_gets_typed_errors() {
     let mock = MockPages::<4096>::new();
     let pages = mock.add_pages([1, 2, 3]);
     let build = |pages: &[_], offset, size, max_segment| {
-        SgTable::from_pages_segment(&mock, pages, offset, size, max_segment).map(drop)
+        SgTable::from_pages_segment(raw(&mock, pages), offset, size, max_segment).map(drop)
     };
     assert_eq!(build(&[], 0, 1, u32::MAX), Err(Error::NoPages));
     assert_eq!(
@@ -98,7 +109,7 @@ fn bad_input_gets_typed_errors() {
     // A chunk allocator that cannot chain is refused, not looped on.
     let tiny = UnchainableChunks(HeapChunks::new());
     assert_eq!(
-        SgTable::from_pages_in(&mock, &pages, 0, 1, u32::MAX, &tiny).map(drop),
+        SgTable::from_pages_in(raw(&mock, &pages), 0, 1, u32::MAX, &tiny).map(drop),
         Err(Error::ChunkTooLarge {
             requested: 2,
             max: 1
@@ -166,7 +177,7 @@ unsafe impl PageProvider for Nameless {
 fn sizes_past_u64_are_an_overflow_not_a_panic() {
     let pages = vec![(); usize::MAX];
     assert_eq!(
-        SgTable::from_pages(Nameless, &pages, 1, u64::MAX).map(drop),
+        SgTable::from_pages(raw(Nameless, &pages), 1, u64::MAX).map(drop),
         Err(Error::Overflow {
             what: "offset plus size"
         })
@@ -177,11 +188,12 @@ fn sizes_past_u64_are_an_overflow_not_a_panic() {
 fn pages_beyond_the_size_are_not_used() {
     let mock = MockPages::<4096>::new();
     let pages = mock.add_pages([10, 11, 12, 30]);
-    let table = SgTable::from_pages(&mock, &pages, 4000, 100).unwrap();
+    let set = raw(&mock, &pages);
+    let table = SgTable::from_pages(&set, 4000, 100).unwrap();
     // 96 bytes in page 10 and 4 in page 11: one entry; pages 12 and 30
     // are not needed.
     assert_eq!(spans(table.as_list()), [(10, 4000, 100)]);
-    let table = SgTable::from_pages(&mock, &pages, 0, 2 * 4096 + 1).unwrap();
+    let table = SgTable::from_pages(&set, 0, 2 * 4096 + 1).unwrap();
     assert_eq!(spans(table.as_list()), [(10, 0, 2 * 4096 + 1)]);
 }
 
@@ -190,7 +202,7 @@ fn offset_applies_to_the_first_page_only() {
     let mock = MockPages::<4096>::new();
     let pages = mock.add_pages([5, 7, 8]);
     fill(&mock, [5, 7, 8], 3);
-    let table = SgTable::from_pages(&mock, &pages, 1000, 3 * 4096 - 1000).unwrap();
+    let table = SgTable::from_pages(raw(&mock, &pages), 1000, 3 * 4096 - 1000).unwrap();
     assert_eq!(
         spans(table.as_list()),
         [(5, 1000, 3096), (7, 0, 8192)],
@@ -210,7 +222,7 @@ fn entries_never_exceed_u32_max() {
     if !cfg!(miri) {
         let pages: Vec<u64> = (0..(1u64 << 20) + 3).collect();
         let size = pages.len() as u64 * 4096;
-        let table = SgTable::from_pages(FramePages::<4096>, &pages, 0, size).unwrap();
+        let table = SgTable::from_pages(raw(FramePages::<4096>, &pages), 0, size).unwrap();
         let lengths: Vec<u32> = table.as_list().iter().map(|entry| entry.length()).collect();
         // u32::MAX rounds down to 0xFFFFF000: 2^20 - 1 pages per entry.
         assert_eq!(lengths, [0xFFFF_F000, 4 * 4096]);
@@ -218,7 +230,8 @@ fn entries_never_exceed_u32_max() {
     }
     // 258 frames of 16 MiB: u32::MAX rounds down to 255 of them.
     let pages: Vec<u64> = (0..258).collect();
-    let table = SgTable::from_pages(FramePages::<{ 1 << 24 }>, &pages, 0, 258 << 24).unwrap();
+    let frames = raw(FramePages::<{ 1 << 24 }>, &pages);
+    let table = SgTable::from_pages(frames, 0, 258 << 24).unwrap();
     let lengths: Vec<u32> = table.as_list().iter().map(|entry| entry.length()).collect();
     assert_eq!(lengths, [255 << 24, 3 << 24]);
     assert_eq!(table.byte_len(), 258 << 24);
@@ -230,7 +243,7 @@ fn a_failed_build_gives_back_every_array() {
     // 20 pages, no two contiguous: 20 entries over arrays of 4 slots.
     let pages = mock.add_pages((0..20).map(|index| index * 2));
     let points = for_each_chunk_failure(Some(4), |chunks| {
-        let table = SgTable::from_pages_in(&mock, &pages, 0, 20 * 4096, u32::MAX, chunks)?;
+        let table = SgTable::from_pages_in(raw(&mock, &pages), 0, 20 * 4096, u32::MAX, chunks)?;
         assert_eq!(table.orig_nents(), 20);
         assert_eq!(table.arrays(), chunks.allocations());
         Ok(())
@@ -244,12 +257,16 @@ fn arrays_are_full_but_the_last_is_sized_by_the_pages_left() {
     let mock = MockPages::<4096>::new();
     let pages = mock.add_pages((0..10).map(|index| index * 2));
     let chunks = CountingChunks::with_max_entries(4);
-    let table = SgTable::from_pages_in(&mock, &pages, 0, 10 * 4096, u32::MAX, &chunks).unwrap();
+    let set = raw(&mock, &pages);
+    let table = SgTable::from_pages_in(set, 0, 10 * 4096, u32::MAX, &chunks).unwrap();
     assert_eq!(chunks.sizes(), [4, 4, 4]); // 3 + 3 + 4 entries
     assert_eq!(table.as_list().count(), 10);
     drop(table);
     chunks.assert_clean();
 }
+
+/// A property's pages as a set.
+type Set<'m> = Pages<&'m Mock, &'m [MockPage]>;
 
 /// The input of a property: pages, an offset into the first, a size and a
 /// segment limit.
@@ -280,8 +297,9 @@ impl Input {
         }
     }
 
-    fn build<'m>(&self, mock: &'m Mock) -> Result<SgTable<&'m Mock>, Error> {
-        SgTable::from_pages_segment(mock, &self.pages, self.offset, self.size, self.max_segment)
+    fn build<'m>(&'m self, mock: &'m Mock) -> Result<SgTable<Set<'m>>, Error> {
+        let set = raw(mock, &self.pages);
+        SgTable::from_pages_segment(set, self.offset, self.size, self.max_segment)
     }
 
     fn limit_too_small(&self) -> bool {
@@ -445,8 +463,7 @@ fn prop_from_pages_entries_do_not_depend_on_array_size(
     };
     let small = CountingChunks::with_max_entries(2 + usize::from(cut % 3));
     let chained = SgTable::from_pages_in(
-        &mock,
-        &input.pages,
+        raw(&mock, &input.pages),
         input.offset,
         input.size,
         input.max_segment,

@@ -3,7 +3,7 @@
 mod common;
 
 use sg_alloc::{AppendTable, ChunkPool, SgTable, arrays_needed};
-use sg_core::{ChunkAllocator, Error, SgEntry, VirtPage, VirtPages};
+use sg_core::{ChunkAllocator, Error, Pages, SgEntry, VirtPage, VirtPages};
 use sg_testkit::{MockPage, MockPages};
 
 #[test]
@@ -105,13 +105,12 @@ fn appends_and_writes_through_a_pool() {
     let pages = mock.add_pages([1, 2, 4]);
     common::fill(&mock, [1, 2, 4], 2);
     let pool = ChunkPool::<MockPage>::with_max_entries(2, 4).unwrap();
-    let mut append = AppendTable::new_in(&mock, &pool);
-    append
-        .append_pages(&pages[..1], 0, 4096, u32::MAX, 2)
-        .unwrap();
-    append
-        .append_pages(&pages[1..], 0, 8192, u32::MAX, 0)
-        .unwrap();
+    // SAFETY: three distinct pages the mock holds, used by nothing else
+    // while the set lives.
+    let mut set = unsafe { Pages::from_raw(&mock, &pages[..]) };
+    let mut append = AppendTable::new_in(&mut set, &pool);
+    append.append_pages(0..1, 0, 4096, u32::MAX, 2).unwrap();
+    append.append_pages(1..3, 0, 8192, u32::MAX, 0).unwrap();
     let table = append.finish().unwrap();
     assert_eq!(table.orig_nents(), 2);
     assert_eq!(

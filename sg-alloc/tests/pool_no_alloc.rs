@@ -9,7 +9,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use sg_alloc::{AppendTable, ChunkPool, SgTable};
-use sg_core::{Error, PageProvider, VirtPage, VirtPages};
+use sg_core::{Error, PageProvider, Pages, VirtPage, VirtPages};
 
 /// The system allocator, counting allocations.
 struct Counting;
@@ -50,25 +50,27 @@ static GLOBAL: Counting = Counting;
 fn work(
     pool: &ChunkPool<VirtPage>,
     provider: &VirtPages,
-    pages: &[VirtPage],
+    set: &mut Pages<&VirtPages, &[VirtPage]>,
 ) -> Result<u64, Error> {
+    let pages = set.handles();
     let mut total = 0;
     let mut table = SgTable::new_in(provider, 300, pool)?;
     for (index, mut entry) in table.entries_mut().enumerate() {
-        // SAFETY: 64 bytes of a page the caller allocated; the table only
-        // counts them.
+        // SAFETY: 64 bytes of a page the caller allocated; entries share
+        // bytes, so the table is made read-only below, and only counted.
         unsafe { entry.set_page(pages[index % pages.len()], 64, 0) };
     }
+    let table = table.into_read_only();
     total += table.as_list().byte_len() + table.as_list().count() as u64;
     drop(table);
 
-    let table = SgTable::from_pages_in(provider, pages, 10, 4 * 4096, 8192, pool)?;
+    let table = SgTable::from_pages_in(&mut *set, 10, 4 * 4096, 8192, pool)?;
     total += table.as_list().count() as u64;
     drop(table);
 
-    let mut append = AppendTable::new_in(provider, pool);
-    append.append_pages(&pages[..2], 0, 8192, u32::MAX, 4)?;
-    append.append_pages(&pages[2..], 0, 4 * 4096, u32::MAX, 0)?;
+    let mut append = AppendTable::new_in(&mut *set, pool);
+    append.append_pages(0..2, 0, 8192, u32::MAX, 4)?;
+    append.append_pages(2..6, 0, 4 * 4096, u32::MAX, 0)?;
     let table = append.finish()?;
     total += table.byte_len();
     drop(table);
@@ -86,7 +88,11 @@ fn main() {
     let pool = ChunkPool::<VirtPage>::new(8).expect("a pool");
 
     let before = ALLOCATIONS.load(Ordering::Relaxed);
-    let result = work(&pool, &provider, &pages);
+    // SAFETY: six distinct pages of the run allocated above, used by nothing
+    // else until the set is dropped (before they are freed); borrowing the
+    // handles allocates nothing.
+    let mut set = unsafe { Pages::from_raw(&provider, &pages[..]) };
+    let result = work(&pool, &provider, &mut set);
     let after = ALLOCATIONS.load(Ordering::Relaxed);
 
     assert_eq!(result, Ok(300 * 64 + 300 + 3 + 6 * 4096 + 1));
@@ -96,6 +102,7 @@ fn main() {
         "tables over a pool allocated on the heap"
     );
     assert_eq!(pool.available(), pool.capacity());
+    drop(set);
     drop(pages);
     // SAFETY: allocated above with order 3; no table names the pages now.
     unsafe { provider.free_pages(run, 3) };

@@ -4,8 +4,9 @@ mod common;
 
 use common::{Mock, fill, fill_list, scaled_layout, spans};
 use quickcheck::TestResult;
-use sg_alloc::{ChunkPool, SgTable, split, split_in};
-use sg_core::{Error, PageProvider, SgList};
+use sg_alloc::{ChunkPool, SgTable, split, split_in, split_mut};
+use sg_core::{Error, PageProvider, Pages, SgList};
+use sg_iter::MappingIterMut;
 use sg_testkit::{BuiltList, EntryLayout, MockPage, MockPages, for_each_chunk_failure};
 
 type Mock4k = MockPages<4096>;
@@ -275,9 +276,36 @@ fn split_pieces_have_no_empty_entries() {
 fn tables_split_too() {
     let mock = Mock4k::new();
     let pages = mock.add_pages([4, 5, 9]);
-    let table = SgTable::from_pages(&mock, &pages, 10, 3 * 4096 - 10).unwrap();
+    // SAFETY: three distinct pages the mock holds, used by nothing else
+    // while the set lives.
+    let set = unsafe { Pages::from_raw(&mock, &pages[..]) };
+    let table = SgTable::from_pages(&set, 10, 3 * 4096 - 10).unwrap();
     let pieces = split(table.as_list(), 0, &[4096, 4096]).unwrap();
     assert_eq!(spans(pieces[0].as_list()), [(4, 10, 4096)]);
     assert_eq!(spans(pieces[1].as_list()), [(4, 4106, 4086), (9, 0, 10)]);
     assert!(mock.is_next(pages[0], 1, pages[1]));
+}
+
+#[test]
+fn writable_pieces_of_an_exclusive_view_write_disjoint_bytes() {
+    let mock = Mock4k::new();
+    let mut set = Pages::alloc(&mock, 1).unwrap();
+    let mut table = SgTable::from_pages(&mut set, 0, 8192).unwrap();
+    fill_list(&mock, table.as_list(), 5);
+    let before = mock.list_bytes(table.as_list());
+    let mut pieces = split_mut(table.as_list_mut(), 100, &[4000, 3000]).unwrap();
+    assert_eq!(pieces.len(), 2);
+    for (index, piece) in pieces.iter_mut().enumerate() {
+        let value = index as u8 + 1;
+        let mut writer = MappingIterMut::new(piece.as_list_mut());
+        while let Some(bytes) = writer.next() {
+            bytes.fill(value);
+        }
+    }
+    drop(pieces);
+    let bytes = mock.list_bytes(table.as_list());
+    assert_eq!(bytes[..100], before[..100]);
+    assert_eq!(bytes[7100..], before[7100..]);
+    assert!(bytes[100..4100].iter().all(|&byte| byte == 1));
+    assert!(bytes[4100..7100].iter().all(|&byte| byte == 2));
 }

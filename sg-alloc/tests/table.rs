@@ -5,7 +5,7 @@ mod common;
 
 use common::entries;
 use sg_alloc::{ChunkPool, FirstChunk, SgTable, WithFirstChunk, arrays_needed};
-use sg_core::{ChunkAllocator, Error, HeapChunks, PageProvider, VirtPage, VirtPages};
+use sg_core::{ChunkAllocator, Error, HeapChunks, PageProvider, Pages, Read, VirtPage, VirtPages};
 use sg_testkit::{CountingChunks, MockPage, MockPages, for_each_chunk_failure};
 
 /// Checks a table of `n` empty entries whose arrays (from `chunks`) hold at
@@ -272,7 +272,9 @@ fn tables_are_send_and_sync_where_their_parts_are() {
     send_sync::<SgTable<&MockPages<4096>, &CountingChunks>>();
     send_sync::<SgTable<VirtPages, &ChunkPool<VirtPage>>>();
     send_sync::<SgTable<VirtPages, WithFirstChunk<'static, VirtPage>>>();
-    send_sync::<sg_alloc::AppendTable<VirtPages>>();
+    send_sync::<sg_alloc::AppendTable<Pages<VirtPages>>>();
+    send_sync::<sg_alloc::AppendTable<&Pages<&MockPages<4096>>, HeapChunks, Read>>();
+    send_sync::<SgTable<Pages<VirtPages>, HeapChunks, Read>>();
     send_sync::<sg_alloc::PageList<VirtPages>>();
     send_sync::<ChunkPool<VirtPage>>();
     send_sync::<ChunkPool<MockPage>>();

@@ -4,59 +4,38 @@
 
 use std::hint::black_box;
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
 use sg_alloc::SgTable;
 use sg_copy::{copy_from_slice, copy_to_slice, zero};
-use sg_core::{PageProvider, VIRT_PAGE_SIZE, VirtPage, VirtPages};
+use sg_core::{PageProvider, Pages, SgList, VIRT_PAGE_SIZE, VirtPages};
 
 const PAGE: usize = VIRT_PAGE_SIZE;
 const BUFFER: usize = 64 << 20;
 
-/// Pages of one allocation of the process-memory provider, so that runs of
-/// them merge and copies may cross from page to page.
-struct Pages {
-    provider: VirtPages,
-    first: VirtPage,
-    order: u32,
+/// Pages of one allocation of the process-memory provider (at least
+/// `bytes` bytes: the next power of two of pages), so that runs of them
+/// merge and copies may cross from page to page. Dropping the set gives
+/// them back.
+fn memory(bytes: usize) -> Pages<VirtPages> {
+    let order = bytes.div_ceil(PAGE).next_power_of_two().trailing_zeros();
+    Pages::alloc(VirtPages::new(), order).expect("out of memory")
 }
 
-impl Pages {
-    /// At least `bytes` bytes: the next power of two of pages.
-    fn new(bytes: usize) -> Self {
-        let provider = VirtPages::new();
-        let order = bytes.div_ceil(PAGE).next_power_of_two().trailing_zeros();
-        let first = provider.alloc_pages(order).expect("out of memory");
-        Pages {
-            provider,
-            first,
-            order,
-        }
-    }
-
-    fn page(&self, index: usize) -> VirtPage {
-        assert!(index < 1 << self.order, "page {index} is outside the pages");
-        self.provider.nth(self.first, index)
-    }
-}
-
-impl Drop for Pages {
-    fn drop(&mut self) {
-        // SAFETY: allocated in `new` with this order; the tables of the
-        // benchmarks are dropped before their pages.
-        unsafe { self.provider.free_pages(self.first, self.order) }
-    }
-}
-
-/// A table of one entry per page, in `order`, set entry by entry.
+/// A table of one entry per page of `memory`, in `order`, set entry by
+/// entry so that nothing merges.
 fn page_table<'a>(
     provider: &'a VirtPages,
-    memory: &Pages,
+    memory: &Pages<VirtPages>,
     order: &[usize],
 ) -> SgTable<&'a VirtPages> {
     let mut table = SgTable::new(provider, order.len()).expect("table");
     for (mut entry, &index) in table.entries_mut().zip(order) {
-        // SAFETY: a whole page of `memory` (see `Pages::page`).
-        unsafe { entry.set_page(memory.page(index), PAGE as u32, 0) };
+        // SAFETY: a whole page of `memory`, allocated (and zero-filled) by
+        // the process-memory provider, which every `VirtPages` is; the
+        // benchmarks drop their tables before the pages, and run one at a
+        // time, so no list reads bytes while another writes them.
+        unsafe { entry.set_page(memory.handles()[index], PAGE as u32, 0) };
     }
     table
 }
@@ -75,13 +54,14 @@ fn shuffled(count: usize) -> Vec<usize> {
 
 fn copies(c: &mut Criterion) {
     let provider = VirtPages::new();
-    let memory = Pages::new(BUFFER);
+    let memory = memory(BUFFER);
     let in_order: Vec<usize> = (0..BUFFER / PAGE).collect();
     let mut four_k = page_table(&provider, &memory, &in_order);
     let shuffled_table = page_table(&provider, &memory, &shuffled(BUFFER / PAGE));
-    let handles: Vec<VirtPage> = in_order.iter().map(|&index| memory.page(index)).collect();
-    let merged = SgTable::from_pages_segment(&provider, &handles, 0, BUFFER as u64, 0xFFFF_F000)
-        .expect("merged");
+    // The set's pages in their (frame) order; the table borrows the set
+    // shared, so it only reads.
+    let merged =
+        SgTable::from_pages_segment(&memory, 0, BUFFER as u64, 0xFFFF_F000).expect("merged");
     let source = vec![7u8; BUFFER];
     let mut target = vec![0u8; BUFFER];
 
@@ -95,15 +75,31 @@ fn copies(c: &mut Criterion) {
     group.bench_function("copy_from_buf_4k", |b| {
         b.iter(|| copy_from_slice(four_k.as_list_mut(), 0, black_box(&source)))
     });
-    for (name, table) in [
-        ("copy_to_buf_4k", &four_k),
-        ("copy_to_buf_shuffled", &shuffled_table),
-        ("copy_to_buf_merged", &merged),
-    ] {
+    /// A whole list copied out to `target`.
+    fn copy_to_buf<P: PageProvider>(
+        group: &mut BenchmarkGroup<'_, WallTime>,
+        name: &str,
+        list: SgList<'_, P>,
+        target: &mut [u8],
+    ) {
         group.bench_function(name, |b| {
-            b.iter(|| copy_to_slice(table.as_list(), 0, black_box(&mut target)))
+            b.iter(|| copy_to_slice(list, 0, black_box(&mut *target)))
         });
     }
+    copy_to_buf(&mut group, "copy_to_buf_4k", four_k.as_list(), &mut target);
+    copy_to_buf(
+        &mut group,
+        "copy_to_buf_shuffled",
+        shuffled_table.as_list(),
+        &mut target,
+    );
+    // Its provider is the set it borrows (which forwards to `VirtPages`).
+    copy_to_buf(
+        &mut group,
+        "copy_to_buf_merged",
+        merged.as_list(),
+        &mut target,
+    );
     group.bench_function("memset_64m", |b| b.iter(|| black_box(&mut target).fill(0)));
     group.bench_function("zero_4k", |b| {
         b.iter(|| zero(four_k.as_list_mut(), 0, BUFFER as u64))
@@ -123,12 +119,14 @@ fn copies(c: &mut Criterion) {
 
 fn small(c: &mut Criterion) {
     let provider = VirtPages::new();
-    let memory = Pages::new(3 * PAGE);
-    let base = memory.first.as_ptr();
+    let memory = memory(3 * PAGE);
+    let base = memory.handles()[0].as_ptr();
     let mut table = SgTable::new(&provider, 1).expect("table");
     if let Some(mut entry) = table.entries_mut().next() {
-        // SAFETY: a whole page of `memory` (see `Pages::page`).
-        unsafe { entry.set_page(memory.page(0), PAGE as u32, 0) };
+        // SAFETY: the first page of `memory`, allocated by the
+        // process-memory provider and dropped after the table; nothing else
+        // reaches its bytes.
+        unsafe { entry.set_page(memory.handles()[0], PAGE as u32, 0) };
     }
     // The destination is 64-byte aligned and 2048 bytes from the source
     // modulo 4096, as in the C reference; both come from one pointer.

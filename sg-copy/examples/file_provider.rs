@@ -1,9 +1,10 @@
 //! Your own memory as pages: `PageProvider` for a region of a real file
 //! mapped into memory, with frames numbered by the file's pages. The
-//! example builds a table over some of the region's pages (consecutive
-//! frames merge into one entry), iterates it, copies a message through it,
-//! and then reads the file back with `std::fs` to show that its bytes
-//! changed.
+//! provider vouches for its pages in one place: it lends some of them as a
+//! `Pages` set (the proof that safe builders take), and the rest of the
+//! example is safe code. It builds a table over the set (consecutive frames
+//! merge into one entry), iterates it, copies a message through it, and
+//! then reads the file back with `std::fs` to show that its bytes changed.
 //!
 //! Run with `cargo run --release --example file_provider [PATH]` (unix
 //! only). The file is made at PATH, or in the temporary directory, and left
@@ -30,7 +31,7 @@ mod mapped {
     use rustix::mm::{MapFlags, ProtFlags, mmap, munmap};
     use sg_alloc::SgTable;
     use sg_copy::{copy_from_slice, copy_to_slice};
-    use sg_core::{Error, PageProvider};
+    use sg_core::{Error, PageProvider, Pages};
     use sg_iter::{MappingIter, PageIter};
 
     /// Bytes in one page of the provider.
@@ -49,8 +50,9 @@ mod mapped {
 
     /// A page of a [`MappedRegion`]: its index in the region.
     ///
-    /// Only [`MappedRegion::page`] makes one, for an index inside the
-    /// region, so every handle names a whole page that exists.
+    /// Only [`MappedRegion::lend`] (and `nth`, which stays in the region)
+    /// makes one, for an index inside the region, so every handle names a
+    /// whole page that exists.
     #[derive(Clone, Copy, PartialEq, Eq, Debug)]
     pub(crate) struct FilePage(usize);
 
@@ -109,9 +111,50 @@ mod mapped {
             })
         }
 
-        /// The handle of page `index` of the region; `None` past its end.
-        pub(crate) fn page(&self, index: usize) -> Option<FilePage> {
-            (index < self.pages).then_some(FilePage(index))
+        /// The region's pages at `indices`, in that order, as a set that
+        /// tables can be built from, and write through.
+        ///
+        /// The set borrows the region exclusively: while it, or a table
+        /// built from it, lives, the region lends no other set, so no two
+        /// tables reach one byte; and the region outlives them all.
+        ///
+        /// # Errors
+        ///
+        /// [`Error::NotInSet`] for an index past the region's end,
+        /// [`Error::RepeatedPosition`] for a page asked for twice, and [`Error::NoPages`] for no page at all.
+        pub(crate) fn lend(&mut self, indices: &[usize]) -> Result<Pages<&Self>, Error> {
+            if indices.is_empty() {
+                return Err(Error::NoPages);
+            }
+            let mut lent = vec![false; self.pages];
+            for (at, &index) in indices.iter().enumerate() {
+                let Some(seen) = lent.get_mut(index) else {
+                    return Err(Error::NotInSet {
+                        end: index.saturating_add(1),
+                        pages: self.pages,
+                    });
+                };
+                if std::mem::replace(seen, true) {
+                    let first = indices.iter().position(|&other| other == index);
+                    return Err(Error::RepeatedPosition {
+                        position: index,
+                        first: first.unwrap_or(0),
+                        second: at,
+                    });
+                }
+            }
+            let handles: Vec<FilePage> = indices.iter().map(|&index| FilePage(index)).collect();
+            let region: &Self = self;
+            // SAFETY: every handle is an index below `pages` (checked
+            // above), so it names a whole page of the mapping, valid and
+            // initialised until the region is dropped (see the
+            // `PageProvider` impl below), and the set borrows the region, so
+            // it goes first. No page appears twice (checked above). The set
+            // keeps the region's exclusive borrow, so no other set of its
+            // pages exists while it lives, the region itself never touches
+            // the bytes, and `new`'s caller keeps everyone outside the
+            // program away.
+            Ok(unsafe { Pages::from_raw(region, handles) })
         }
     }
 
@@ -195,19 +238,32 @@ mod mapped {
         );
         // SAFETY: the file is this example's own, in a new temporary file;
         // nothing else writes it while it is mapped.
-        let region = unsafe { MappedRegion::new(&file, REGION_START, REGION_PAGES)? };
+        let mut region = unsafe { MappedRegion::new(&file, REGION_START, REGION_PAGES)? };
 
-        // Region pages 0-2 (one run of frames), 5-6 (another), and 9.
-        let handles: Vec<FilePage> = [0, 1, 2, 5, 6, 9]
-            .iter()
-            .map(|&index| region.page(index).expect("inside the region"))
-            .collect();
-        let size = (handles.len() * PAGE - 100 - 50) as u64;
-        let mut table = SgTable::from_pages(&region, &handles, 100, size)?;
+        // A set never holds a page twice, so no two writers of a byte can
+        // be made from it.
+        let refused = region.lend(&[3, 4, 3]).err();
+        assert_eq!(
+            refused,
+            Some(Error::RepeatedPosition {
+                position: 3,
+                first: 0,
+                second: 2
+            })
+        );
+        println!("lending region pages 3, 4, 3 is refused: {refused:?}");
+
+        // From here on, safe code: the region lends its pages 0-2 (one run
+        // of frames), 5-6 (another), and 9 as a set, which the table owns.
+        let pages = region.lend(&[0, 1, 2, 5, 6, 9])?;
+        let size = (pages.len() * PAGE - 100 - 50) as u64;
+        let mut table = SgTable::from_pages(pages, 100, size)?;
+        // The table's provider is the set, which maps through the region.
+        let provider = table.provider();
         println!("\na table over region pages 0, 1, 2, 5, 6, 9 (offset 100, {size} bytes):");
         for (index, entry) in table.as_list().iter().enumerate() {
             let page = entry.page().expect("a data entry");
-            let first = region.pfn(page);
+            let first = provider.pfn(page);
             let last = first + (u64::from(entry.offset() + entry.length()) - 1) / PAGE as u64;
             println!(
                 "  entry {index}: file pages {first}..={last}, offset {:>3}, {:>5} bytes",
@@ -218,7 +274,7 @@ mod mapped {
 
         println!("\niterating:");
         let touched: Vec<u64> = PageIter::new(table.as_list(), 0)
-            .map(|page| region.pfn(page))
+            .map(|page| provider.pfn(page))
             .collect();
         println!("  pages, one by one: file pages {touched:?}");
         let mut reader = MappingIter::new(table.as_list());
@@ -247,7 +303,7 @@ mod mapped {
             "\ncopied {written} bytes in at byte {skip} of the list, read back {:?}",
             String::from_utf8_lossy(&back)
         );
-        drop(table);
+        drop(table); // gives the set back: the region is no longer borrowed
         drop(region); // unmapped: every write is in the file
 
         let after = std::fs::read(&path)?;

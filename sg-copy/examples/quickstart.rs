@@ -1,7 +1,10 @@
-//! A tour of `sg` in one run: tables over process memory, a table built
-//! from pages whose runs merge under a segment limit, a message copied in
+//! A tour of `sg` in one run: tables over process memory, tables built
+//! from a set of pages (`Pages`: borrowed shared, borrowed exclusively,
+//! then owned) whose runs merge under a segment limit, a message copied in
 //! and out, the layout of a chained table (entries, frame ranges, chain
-//! links), and copy throughput over a large list.
+//! links), and copy throughput over a large list. No `unsafe`: the pages
+//! come from `Pages::alloc`, and the borrow checker keeps them alive and
+//! unshared for as long as a table uses them.
 //!
 //! Run with `cargo run --release --example quickstart`.
 
@@ -10,14 +13,12 @@ use std::time::{Duration, Instant};
 
 use sg_alloc::{PageList, SgTable, SliceTable};
 use sg_copy::{copy_from_slice, copy_to_slice};
-use sg_core::{Error, HeapChunks, PageProvider, SgList, VirtPage, VirtPages};
+use sg_core::{Error, HeapChunks, PageProvider, Pages, SgList, VirtPage, VirtPages};
 
 /// Bytes in a page of process memory.
 const PAGE: usize = 4096;
 
 fn main() -> Result<(), Error> {
-    let pages = VirtPages::new();
-
     heading("1. Tables over process memory");
     // A list that owns its pages, allocated from the heap (the kernel's
     // `sgl_alloc`): one entry per page.
@@ -41,19 +42,29 @@ fn main() -> Result<(), Error> {
     drop(borrowed);
 
     heading("2. A table from pages: runs of consecutive frames merge");
-    let run = pages.alloc_pages(3)?; // eight contiguous pages
-    // Pages 0-4 in order, then 6, 7, then 5: three runs.
-    let handles: Vec<VirtPage> = [0, 1, 2, 3, 4, 6, 7, 5]
-        .iter()
-        .map(|&index| pages.nth(run, index))
-        .collect();
-    let size = (handles.len() * PAGE - 100) as u64; // 100 bytes short of the end
-    let merged = SgTable::from_pages(&pages, &handles, 0, size)?;
-    println!("8 pages, no segment limit:");
-    print_entries(merged.as_list(), pages.pfn(run));
-    let mut limited = SgTable::from_pages_segment(&pages, &handles, 0, size, 2 * PAGE as u32)?;
+    // Eight contiguous pages, allocated through the provider: the set owns
+    // them and gives them back when it is dropped (or the table owning it).
+    let mut pages = Pages::alloc(VirtPages::new(), 3)?;
+    let base = lowest_frame(&pages);
+    // Pages 0-4 in order, then 6, 7, then 5: three runs. A set may be put
+    // in any order, but never holds a page twice.
+    arrange(&mut pages, &[0, 1, 2, 3, 4, 6, 7, 5])?;
+    println!(
+        "pages in set order (frames): {:?}",
+        set_frames(&pages, base)
+    );
+    let size = (pages.len() * PAGE - 100) as u64; // 100 bytes short of the end
+    // Built from `&pages`: the table borrows the set shared, so it only
+    // reads (any number of such tables may exist at once).
+    let merged = SgTable::from_pages(&pages, 0, size)?;
+    println!("8 pages, no segment limit (a read-only table):");
+    print_entries(merged.as_list(), base);
+    drop(merged);
+    // Built from `&mut pages`: the table borrows the set exclusively, so it
+    // may write the bytes; no other table reaches them while it lives.
+    let mut limited = SgTable::from_pages_segment(&mut pages, 0, size, 2 * PAGE as u32)?;
     println!("the same pages, no entry over 8 KiB (a device's max segment):");
-    print_entries(limited.as_list(), pages.pfn(run));
+    print_entries(limited.as_list(), base);
 
     heading("3. A message in and out, across entry boundaries");
     let message = b"scatter-gather lists describe bytes spread over pages";
@@ -68,35 +79,26 @@ fn main() -> Result<(), Error> {
     assert_eq!(&back, message);
     let entries_touched = limited.as_list().slice(skip, message.len() as u64)?.count();
     println!("the message lies in {entries_touched} entries");
-    drop((merged, limited));
+    drop(limited); // the set is ours again
 
     heading("4. The layout of a chained table");
     // Every other page, so nothing merges, in arrays of four slots: three
     // entries and a link to the next array in each full array.
-    let scattered: Vec<VirtPage> = (0..8)
-        .step_by(2)
-        .chain((1..8).step_by(2))
-        .map(|index| pages.nth(run, index))
-        .collect();
-    let chunks = HeapChunks::new().with_max_entries(4)?;
-    let chained = SgTable::from_pages_in(
-        &pages,
-        &scattered,
-        64,
-        8 * PAGE as u64 - 64,
-        u32::MAX,
-        chunks,
-    )?;
+    arrange(&mut pages, &[0, 2, 4, 6, 1, 3, 5, 7])?;
     println!(
-        "{} entries in {} arrays of at most 4 slots:",
+        "pages in set order (frames): {:?}",
+        set_frames(&pages, base)
+    );
+    let chunks = HeapChunks::new().with_max_entries(4)?;
+    // Built from the set by value: the table owns the pages now.
+    let chained = SgTable::from_pages_in(pages, 64, 8 * PAGE as u64 - 64, u32::MAX, chunks)?;
+    println!(
+        "{} entries in {} arrays of at most 4 slots (the table owns the pages):",
         chained.orig_nents(),
         chained.arrays()
     );
-    print_layout(chained.as_list(), pages.pfn(run));
-    drop(chained);
-    // SAFETY: allocated above with order 3; every table over the pages is
-    // gone.
-    unsafe { pages.free_pages(run, 3) };
+    print_layout(chained.as_list(), base);
+    drop(chained); // gives the eight pages back
 
     heading("5. Copy throughput");
     throughput()?;
@@ -107,9 +109,35 @@ fn heading(title: &str) {
     println!("\n{title}");
 }
 
+/// The lowest frame number of the set's pages: frames are printed
+/// relative to it.
+fn lowest_frame(pages: &Pages<VirtPages>) -> usize {
+    let frames = pages.handles().iter().map(|&page| pages.pfn(page));
+    frames.min().unwrap_or(0)
+}
+
+/// The set's frames in its order, relative to `base`.
+fn set_frames(pages: &Pages<VirtPages>, base: usize) -> Vec<usize> {
+    let frames = pages.handles().iter().map(|&page| pages.pfn(page) - base);
+    frames.collect()
+}
+
+/// Puts the set's pages in the order of `frames` (relative to its lowest
+/// frame): a permutation, which the set checks.
+fn arrange(pages: &mut Pages<VirtPages>, frames: &[usize]) -> Result<(), Error> {
+    let now = set_frames(pages, lowest_frame(pages));
+    // A frame the set does not hold gets a position past its end: refused.
+    let position = |frame: &usize| now.iter().position(|now| now == frame);
+    let order: Vec<usize> = frames
+        .iter()
+        .map(|frame| position(frame).unwrap_or(now.len()))
+        .collect();
+    pages.permute(&order)
+}
+
 /// The frames an entry's bytes lie in, as offsets from `base`.
-fn frames(
-    pages: &VirtPages,
+fn frames<P: PageProvider<Page = VirtPage, Pfn = usize>>(
+    pages: &P,
     page: VirtPage,
     offset: u32,
     length: u32,
@@ -121,7 +149,7 @@ fn frames(
 }
 
 /// One line per entry: its frames (relative to `base`), offset and length.
-fn print_entries(list: SgList<'_, &VirtPages>, base: usize) {
+fn print_entries<P: PageProvider<Page = VirtPage, Pfn = usize>>(list: SgList<'_, P>, base: usize) {
     for (index, entry) in list.iter().enumerate() {
         let Some(page) = entry.page() else { continue };
         let (first, last) = frames(list.provider(), page, entry.offset(), entry.length(), base);
@@ -137,7 +165,7 @@ fn print_entries(list: SgList<'_, &VirtPages>, base: usize) {
 /// The entries with the arrays they sit in: where the next entry is not in
 /// the slot right after the previous one, the slot in between is a chain
 /// link to another array.
-fn print_layout(list: SgList<'_, &VirtPages>, base: usize) {
+fn print_layout<P: PageProvider<Page = VirtPage, Pfn = usize>>(list: SgList<'_, P>, base: usize) {
     let slot = size_of::<sg_core::SgEntry<VirtPage>>();
     let mut array = 0;
     let mut previous: Option<usize> = None;

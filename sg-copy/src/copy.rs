@@ -32,7 +32,9 @@ use crate::runs::{copy_chunked, for_each_run};
 ///     entries[1].set_buf(NonNull::from(&mut world).cast(), 5);
 /// }
 /// let pages = VirtPages::new();
-/// let list = SgList::new(&entries, &pages);
+/// // SAFETY: the entries describe bytes of pages this provider holds valid,
+/// // and nothing else reaches them while the view is used.
+/// let list = unsafe { SgList::new(&entries, &pages) };
 ///
 /// let mut out = [0u8; 8];
 /// assert_eq!(sg_copy::copy_to_slice(list, 3, &mut out), 8);
@@ -114,7 +116,9 @@ fn copy_out_page_by_page<P: PageProvider>(
 ///     entries[1].set_buf(NonNull::from(&mut second).cast(), 4);
 /// }
 /// let pages = VirtPages::new();
-/// let list = SgListMut::new(&mut entries, &pages);
+/// // SAFETY: the entries describe bytes of pages this provider holds valid,
+/// // and nothing else reaches them while the view is used.
+/// let list = unsafe { SgListMut::new(&mut entries, &pages) };
 /// assert_eq!(sg_copy::copy_from_slice(list, 2, b"abcdefgh"), 6);
 /// assert_eq!((&first, &second), (b"\0\0ab", b"cdef"));
 /// # Ok::<(), sg_core::Error>(())
@@ -201,9 +205,13 @@ fn copy_in_page_by_page<P: PageProvider>(
 /// }
 /// let pages = VirtPages::new();
 /// let copied = sg_copy::copy_list(
-///     SgListMut::new(&mut to, &pages),
+///     // SAFETY: the entries describe bytes of pages this provider holds valid,
+///     // and nothing else reaches them while the view is used.
+///     unsafe { SgListMut::new(&mut to, &pages) },
 ///     1,
-///     SgList::new(&from, &pages),
+///     // SAFETY: the entries describe bytes of pages this provider holds valid,
+///     // and nothing else reaches them while the view is used.
+///     unsafe { SgList::new(&from, &pages) },
 ///     7,
 ///     100,
 /// );

@@ -46,7 +46,9 @@ fn seek_target(from: SeekFrom, position: u64, len: u64) -> io::Result<u64> {
 ///     entries[1].set_buf(NonNull::from(&mut tail).cast(), 6);
 /// }
 /// let pages = VirtPages::new();
-/// let mut reader = ListReader::new(SgList::new(&entries, &pages));
+/// // SAFETY: the entries describe bytes of pages this provider holds valid,
+/// // and nothing else reaches them while the view is used.
+/// let mut reader = ListReader::new(unsafe { SgList::new(&entries, &pages) });
 /// let mut text = String::new();
 /// reader.read_to_string(&mut text)?;
 /// assert_eq!(text, "scatter gather");
@@ -159,7 +161,9 @@ impl<P: PageProvider> fmt::Debug for ListReader<'_, P> {
 ///     entries[1].set_buf(NonNull::from(&mut second).cast(), 5);
 /// }
 /// let pages = VirtPages::new();
-/// let mut cursor = ListCursor::new(SgListMut::new(&mut entries, &pages));
+/// // SAFETY: the entries describe bytes of pages this provider holds valid,
+/// // and nothing else reaches them while the view is used.
+/// let mut cursor = ListCursor::new(unsafe { SgListMut::new(&mut entries, &pages) });
 /// cursor.write_all(b"0123456789")?;
 /// assert!(cursor.write_all(b"!").is_err()); // the list is full
 /// cursor.seek(SeekFrom::Start(3))?;

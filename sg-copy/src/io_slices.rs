@@ -147,7 +147,9 @@ impl<P: PageProvider> Drop for Mapped<'_, P> {
 /// }
 /// let pages = VirtPages::new();
 /// let mut sink = Vec::new();
-/// let written = sg_copy::with_io_slices(SgList::new(&entries, &pages), |slices| {
+/// // SAFETY: the entries describe bytes of pages this provider holds valid,
+/// // and nothing else reaches them while the view is used.
+/// let written = sg_copy::with_io_slices(unsafe { SgList::new(&entries, &pages) }, |slices| {
 ///     assert_eq!(slices.len(), 2);
 ///     sink.write_vectored(slices)
 /// })?;
@@ -206,7 +208,9 @@ pub fn with_io_slices<P: PageProvider, R>(
 /// }
 /// let pages = VirtPages::new();
 /// let mut source: &[u8] = b"readv!!";
-/// let read = sg_copy::with_io_slices_mut(SgListMut::new(&mut entries, &pages), |slices| {
+/// // SAFETY: the entries describe bytes of pages this provider holds valid,
+/// // and nothing else reaches them while the view is used.
+/// let read = sg_copy::with_io_slices_mut(unsafe { SgListMut::new(&mut entries, &pages) }, |slices| {
 ///     source.read_vectored(slices)
 /// })??;
 /// assert_eq!((read, &head, &tail), (7, b"rea", b"dv!!"));

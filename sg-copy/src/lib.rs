@@ -47,10 +47,14 @@
 //! }
 //! let pages = VirtPages::new();
 //!
-//! let written = sg_copy::copy_from_slice(SgListMut::new(&mut entries, &pages), 0, b"LEN=hello, world");
+//! // SAFETY: the entries describe bytes of pages this provider holds valid,
+//! // and nothing else reaches them while the view is used.
+//! let written = sg_copy::copy_from_slice(unsafe { SgListMut::new(&mut entries, &pages) }, 0, b"LEN=hello, world");
 //! assert_eq!(written, 16);
 //!
-//! let list = SgList::new(&entries, &pages);
+//! // SAFETY: the entries describe bytes of pages this provider holds valid,
+//! // and nothing else reaches them while the view is used.
+//! let list = unsafe { SgList::new(&entries, &pages) };
 //! let mut greeting = [0u8; 5];
 //! assert_eq!(sg_copy::copy_to_slice(list, 4, &mut greeting), 5);
 //! assert_eq!(&greeting, b"hello");

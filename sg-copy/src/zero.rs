@@ -26,7 +26,9 @@ use crate::runs::for_each_run;
 /// // SAFETY: `bytes` outlives the list and is not touched meanwhile.
 /// unsafe { entry.init_one(NonNull::from(&mut bytes).cast(), 8) };
 /// let pages = VirtPages::new();
-/// let list = SgListMut::new(core::slice::from_mut(&mut entry), &pages);
+/// // SAFETY: the entries describe bytes of pages this provider holds valid,
+/// // and nothing else reaches them while the view is used.
+/// let list = unsafe { SgListMut::new(core::slice::from_mut(&mut entry), &pages) };
 /// assert_eq!(sg_copy::zero(list, 5, 100), 3);
 /// assert_eq!(bytes, [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0]);
 /// ```

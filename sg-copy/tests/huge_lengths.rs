@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use sg_alloc::{AppendTable, PageList, SgTable, split};
 use sg_copy::{ListReader, copy_from_slice, copy_to_slice, zero};
-use sg_core::{DmaLimits, Error, PageProvider, SgEntry, SgList, SgListMut, init_table};
+use sg_core::{DmaLimits, Error, PageProvider, Pages, SgEntry, SgList, SgListMut, init_table};
 use sg_iter::{MappingIter, PageIter};
 use sg_testkit::FramePages;
 
@@ -44,7 +44,8 @@ fn long_entries() -> [SgEntry<u64>; 3] {
 fn lists_of_entries_of_u32_max_bytes_count_past_u32() {
     let frames = FramePages::<PAGE>;
     let entries = long_entries();
-    let list = SgList::new(&entries, &frames);
+    // SAFETY: `FramePages` never maps, so the view reaches no byte.
+    let list = unsafe { SgList::new(&entries, &frames) };
     assert_eq!((list.count(), list.byte_len()), (3, 3 * MAX));
     assert_eq!(list.count_for_len(MAX), Ok(1));
     assert_eq!(list.count_for_len(MAX + 1), Ok(2));
@@ -90,7 +91,8 @@ fn lists_of_entries_of_u32_max_bytes_count_past_u32() {
 fn dma_counts_of_entries_of_u32_max_bytes() {
     let frames = FramePages::<PAGE>;
     let entries = long_entries();
-    let list = SgList::new(&entries, &frames);
+    // SAFETY: `FramePages` never maps, so the view reaches no byte.
+    let list = unsafe { SgList::new(&entries, &frames) };
     assert_eq!(list.count_for_dma(u32::MAX), Ok(3));
     assert_eq!(list.count_for_dma(1 << 31), Ok(6));
     assert_eq!(list.count_for_dma(4096), Ok(3 << 20));
@@ -120,6 +122,15 @@ type BigFrames = FramePages<{ 1 << 24 }>;
 /// Frames of 2 GiB, the largest page a provider may have.
 type HugeFrames = FramePages<{ 1 << 31 }>;
 
+/// The test's frames as a set.
+fn raw<const SIZE: usize>(
+    frames: FramePages<SIZE>,
+    handles: &[u64],
+) -> Pages<FramePages<SIZE>, &[u64]> {
+    // SAFETY: `FramePages` never maps, so no byte of a page is ever reached.
+    unsafe { Pages::from_raw(frames, handles) }
+}
+
 fn lengths<P: PageProvider>(list: SgList<'_, P>) -> Vec<u32> {
     list.iter().map(|entry| entry.length()).collect()
 }
@@ -127,13 +138,13 @@ fn lengths<P: PageProvider>(list: SgList<'_, P>) -> Vec<u32> {
 #[test]
 fn builders_cut_runs_at_u32_max_rounded_to_pages() {
     let pages: Vec<u64> = (0..258).collect();
-    let table = SgTable::from_pages(BigFrames::default(), &pages, 7, (258 << 24) - 7).unwrap();
+    let table = SgTable::from_pages(raw(BigFrames::default(), &pages), 7, (258 << 24) - 7).unwrap();
     assert_eq!(lengths(table.as_list()), [(255 << 24) - 7, 3 << 24]);
     assert_eq!(table.byte_len(), (258 << 24) - 7);
 
     // Pages of 2 GiB: one per entry, 6 GiB in all.
     let pages: Vec<u64> = (0..3).collect();
-    let table = SgTable::from_pages(HugeFrames::default(), &pages, 0, 3 << 31).unwrap();
+    let table = SgTable::from_pages(raw(HugeFrames::default(), &pages), 0, 3 << 31).unwrap();
     assert_eq!(lengths(table.as_list()), [1 << 31; 3]);
     assert_eq!(table.byte_len(), 3 << 31);
     let pieces = split(table.as_list(), 1, &[MAX + 1, (1 << 31) - 2]).unwrap();
@@ -143,18 +154,18 @@ fn builders_cut_runs_at_u32_max_rounded_to_pages() {
     drop(pieces);
 
     // Appending 2 GiB pages, merging up to the rounded limit.
-    let frames = BigFrames::default();
-    let mut append = AppendTable::new(&frames);
+    let pages: Vec<u64> = (0..258).collect();
+    let mut append = AppendTable::new(raw(BigFrames::default(), &pages));
     append
-        .append_pages(&(0..200).collect::<Vec<u64>>(), 0, 200 << 24, u32::MAX, 58)
+        .append_pages(0..200, 0, 200 << 24, u32::MAX, 58)
         .unwrap();
     append
-        .append_pages(&(200..258).collect::<Vec<u64>>(), 0, 58 << 24, u32::MAX, 0)
+        .append_pages(200..258, 0, 58 << 24, u32::MAX, 0)
         .unwrap();
     let table = append.finish().unwrap();
     assert_eq!(lengths(table.as_list()), [255 << 24, 3 << 24]);
     assert_eq!(
-        SgTable::from_pages(HugeFrames::default(), &[0], 0, 1 << 31 | 1).err(),
+        SgTable::from_pages(raw(HugeFrames::default(), &[0]), 0, 1 << 31 | 1).err(),
         Some(Error::SizeTooLarge {
             size: (1 << 31) + 1,
             available: 1 << 31
@@ -358,7 +369,9 @@ fn copies_and_skips_past_4_gib() {
     };
 
     // Reading across the first boundary past u32::MAX.
-    let list = SgList::new(&entries, &pages);
+    // SAFETY: every frame of `LazyPages` exists (a mapping is a copy of it),
+    // and the entries lie on disjoint frames; nothing else reaches them.
+    let list = unsafe { SgList::new(&entries, &pages) };
     assert_eq!(list.byte_len(), LAZY_BYTES);
     let mut buffer = [0u8; 8];
     assert_eq!(copy_to_slice(list, MAX - 3, &mut buffer), 8);
@@ -374,14 +387,29 @@ fn copies_and_skips_past_4_gib() {
 
     // Writing and zeroing 2 GiB into the last entry, past 6 GiB.
     let far = MAX + 100 + (1 << 31) + 3;
-    let written = copy_from_slice(SgListMut::new(&mut entries, &pages), far, b"past 6 GiB");
+    let written = copy_from_slice(
+        // SAFETY: every frame of `LazyPages` exists (a mapping is a copy of it),
+        // and the entries lie on disjoint frames; nothing else reaches them.
+        unsafe { SgListMut::new(&mut entries, &pages) },
+        far,
+        b"past 6 GiB",
+    );
     assert_eq!(written, 10);
-    let list = SgList::new(&entries, &pages);
+    // SAFETY: every frame of `LazyPages` exists (a mapping is a copy of it),
+    // and the entries lie on disjoint frames; nothing else reaches them.
+    let list = unsafe { SgList::new(&entries, &pages) };
     let mut back = [0u8; 10];
     assert_eq!(copy_to_slice(list, far, &mut back), 10);
     assert_eq!(&back, b"past 6 GiB");
-    assert_eq!(zero(SgListMut::new(&mut entries, &pages), far + 4, 2), 2);
-    let list = SgList::new(&entries, &pages);
+    assert_eq!(
+        // SAFETY: every frame of `LazyPages` exists (a mapping is a copy of it),
+        // and the entries lie on disjoint frames; nothing else reaches them.
+        zero(unsafe { SgListMut::new(&mut entries, &pages) }, far + 4, 2),
+        2
+    );
+    // SAFETY: every frame of `LazyPages` exists (a mapping is a copy of it),
+    // and the entries lie on disjoint frames; nothing else reaches them.
+    let list = unsafe { SgList::new(&entries, &pages) };
     assert_eq!(copy_to_slice(list, far, &mut back), 10);
     assert_eq!(&back, b"past\0\0 GiB");
     // The last bytes of the list, and nothing past them.
@@ -389,19 +417,29 @@ fn copies_and_skips_past_4_gib() {
     assert_eq!(back[..2].to_vec(), expected(LAZY_BYTES - 2..LAZY_BYTES));
     assert_eq!(
         zero(
-            SgListMut::new(&mut entries, &pages),
+            // SAFETY: every frame of `LazyPages` exists (a mapping is a copy of it),
+            // and the entries lie on disjoint frames; nothing else reaches them.
+            unsafe { SgListMut::new(&mut entries, &pages) },
             LAZY_BYTES - 1,
             u64::MAX
         ),
         1
     );
     assert_eq!(
-        copy_to_slice(SgList::new(&entries, &pages), LAZY_BYTES, &mut back),
+        copy_to_slice(
+            // SAFETY: every frame of `LazyPages` exists (a mapping is a copy of it),
+            // and the entries lie on disjoint frames; nothing else reaches them.
+            unsafe { SgList::new(&entries, &pages) },
+            LAZY_BYTES,
+            &mut back
+        ),
         0
     );
 
     // Seeking a reader past 4 GiB.
-    let mut reader = ListReader::new(SgList::new(&entries, &pages));
+    // SAFETY: every frame of `LazyPages` exists (a mapping is a copy of it),
+    // and the entries lie on disjoint frames; nothing else reaches them.
+    let mut reader = ListReader::new(unsafe { SgList::new(&entries, &pages) });
     assert_eq!(reader.len(), LAZY_BYTES);
     assert_eq!(reader.seek(SeekFrom::Start(MAX + 10)).unwrap(), MAX + 10);
     let mut bytes = [0u8; 4];

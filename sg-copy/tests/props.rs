@@ -63,7 +63,9 @@ fn prop_copy_from_slice_writes_what_the_model_writes() {
             let (mock, mut built) = setup(mode, &layout, 12);
             let mut model = Model::from_list(&mock, built.list(&mock));
             let bytes = data(range.len, 7);
-            let count = copy_from_slice(built.list_mut(&mock), range.skip, &bytes);
+            // SAFETY: the built list's entries lie on disjoint bytes of the mock's frames,
+            // and nothing else reaches them while the view is used.
+            let count = copy_from_slice(unsafe { built.list_mut(&mock) }, range.skip, &bytes);
             let expected_count = model.copy_from_slice(range.skip, &bytes);
             if count != expected_count {
                 return TestResult::error(format!("{mode:?}: {count} vs {expected_count}"));
@@ -92,7 +94,9 @@ fn prop_zero_zeroes_what_the_model_zeroes() {
         for mode in MODES {
             let (mock, mut built) = setup(mode, &layout, 13);
             let mut model = Model::from_list(&mock, built.list(&mock));
-            let count = zero(built.list_mut(&mock), range.skip, range.len);
+            // SAFETY: the built list's entries lie on disjoint bytes of the mock's frames,
+            // and nothing else reaches them while the view is used.
+            let count = zero(unsafe { built.list_mut(&mock) }, range.skip, range.len);
             let expected_count = model.zero(range.skip, range.len.try_into().unwrap_or(usize::MAX));
             if count != expected_count as u64 {
                 return TestResult::error(format!("{mode:?}: {count} vs {expected_count}"));
@@ -134,7 +138,9 @@ fn prop_copy_list_moves_what_the_models_move() {
             let mut model = Model::from_list(&target_mock, target.list(&target_mock));
             let source_model = Model::from_list(&source_mock, source.list(&source_mock));
             let count = copy_list(
-                target.list_mut(&target_mock),
+                // SAFETY: the built list's entries lie on disjoint bytes of the mock's frames,
+                // and nothing else reaches them while the view is used.
+                unsafe { target.list_mut(&target_mock) },
                 to_skip,
                 source.list(&source_mock),
                 from_skip,
@@ -184,7 +190,9 @@ fn prop_operations_on_a_slice_see_only_its_range() {
             return TestResult::error("reading the slice");
         }
         let inner = u64::from(inner) % (range.len + 1);
-        let mut view = built.list_mut(&mock);
+        // SAFETY: the built list's entries lie on disjoint bytes of the mock's frames,
+        // and nothing else reaches them while the view is used.
+        let mut view = unsafe { built.list_mut(&mock) };
         let zeroed = zero(
             view.slice_mut(range.skip, range.len).unwrap(),
             inner,
@@ -227,16 +235,31 @@ fn empty_buffers_and_lengths_do_nothing() {
     let pages = mock.add_pages([1]);
     let mut built = sg_testkit::BuiltList::new(&mock, &[(pages[0], 10, 0)], &[]);
     assert_eq!(copy_to_slice(built.list(&mock), 0, &mut []), 0);
-    assert_eq!(copy_from_slice(built.list_mut(&mock), 0, &[]), 0);
-    assert_eq!(zero(built.list_mut(&mock), 0, 0), 0);
-    assert_eq!(zero(built.list_mut(&mock), 10, 5), 0);
-    assert_eq!(zero(built.list_mut(&mock), u64::MAX, u64::MAX), 0);
+    // SAFETY: the built list's entries lie on disjoint bytes of the mock's frames,
+    // and nothing else reaches them while the view is used.
+    assert_eq!(copy_from_slice(unsafe { built.list_mut(&mock) }, 0, &[]), 0);
+    // SAFETY: the built list's entries lie on disjoint bytes of the mock's frames,
+    // and nothing else reaches them while the view is used.
+    assert_eq!(zero(unsafe { built.list_mut(&mock) }, 0, 0), 0);
+    // SAFETY: the built list's entries lie on disjoint bytes of the mock's frames,
+    // and nothing else reaches them while the view is used.
+    assert_eq!(zero(unsafe { built.list_mut(&mock) }, 10, 5), 0);
+    assert_eq!(
+        // SAFETY: the built list's entries lie on disjoint bytes of the mock's frames,
+        // and nothing else reaches them while the view is used.
+        zero(unsafe { built.list_mut(&mock) }, u64::MAX, u64::MAX),
+        0
+    );
     assert_eq!(mock.total_mappings(), 0, "nothing was mapped");
-    let empty: SgList<'_, MockPages<4096>> = SgList::new(&[], &mock);
+    // SAFETY: the entries describe bytes of pages this provider holds valid,
+    // and nothing else reaches them while the view is used.
+    let empty: SgList<'_, MockPages<4096>> = unsafe { SgList::new(&[], &mock) };
     assert_eq!(copy_to_slice(empty, 0, &mut [0; 4]), 0);
     let mut none: [sg_core::SgEntry<sg_testkit::MockPage>; 0] = [];
     assert_eq!(
-        copy_from_slice(SgListMut::new(&mut none, &mock), 0, &[1]),
+        // SAFETY: the entries describe bytes of pages this provider holds valid,
+        // and nothing else reaches them while the view is used.
+        copy_from_slice(unsafe { SgListMut::new(&mut none, &mock) }, 0, &[1]),
         0
     );
 }

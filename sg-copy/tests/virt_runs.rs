@@ -9,7 +9,7 @@ use core::ptr::NonNull;
 use sg_alloc::SgTable;
 use sg_copy::{copy_from_slice, copy_to_slice};
 use sg_core::{
-    Error, PageProvider, SgEntry, SgList, SgListMut, VIRT_PAGE_SIZE, VirtPage, VirtPages,
+    Error, PageProvider, Pages, SgEntry, SgList, SgListMut, VIRT_PAGE_SIZE, VirtPage, VirtPages,
 };
 
 const PAGE: usize = VIRT_PAGE_SIZE;
@@ -25,7 +25,10 @@ fn pages_of_one_allocation_merge_into_one_entry() {
     }
     assert!(!pages.is_next(handles[1], 1, handles[0]));
     {
-        let mut table = SgTable::from_pages(&pages, &handles, 0, 4 * PAGE as u64).unwrap();
+        // SAFETY: the four distinct pages allocated above, freed only after
+        // the set (in the table) is gone, and reached only through it.
+        let set = unsafe { Pages::from_raw(&pages, &handles[..]) };
+        let mut table = SgTable::from_pages(set, 0, 4 * PAGE as u64).unwrap();
         assert_eq!(table.orig_nents(), 1);
         let data: Vec<u8> = (0..4 * PAGE).map(|index| (index % 251) as u8).collect();
         assert_eq!(copy_from_slice(table.as_list_mut(), 0, &data), data.len());
@@ -76,7 +79,10 @@ fn pages_vouched_for_one_at_a_time_stay_apart() {
     let pages = VirtPages::new();
     assert!(pages.is_whole_page(handles[0]));
     assert!(!pages.is_next(handles[0], 1, handles[1]));
-    let mut table = SgTable::from_pages(&pages, &handles, 0, 2 * PAGE as u64).unwrap();
+    // SAFETY: two distinct whole pages of `memory`, initialised, which
+    // outlives the set and is reached only through it meanwhile.
+    let set = unsafe { Pages::from_raw(&pages, &handles[..]) };
+    let mut table = SgTable::from_pages(set, 0, 2 * PAGE as u64).unwrap();
     assert_eq!(table.orig_nents(), 2);
     let data: Vec<u8> = (0..2 * PAGE).map(|index| (index % 253) as u8).collect();
     assert_eq!(copy_from_slice(table.as_list_mut(), 0, &data), data.len());
@@ -108,12 +114,15 @@ fn buffers_meeting_at_a_page_boundary_are_copied_apart() {
     let pages = VirtPages::new();
     let data: Vec<u8> = (0..200).map(|index| index as u8 ^ 0x5a).collect();
     assert_eq!(
-        copy_from_slice(SgListMut::new(&mut entries, &pages), 0, &data),
+        // SAFETY: the two disjoint 100-byte pieces set above, reached only
+        // through the view.
+        copy_from_slice(unsafe { SgListMut::new(&mut entries, &pages) }, 0, &data),
         200
     );
     let mut out = [0u8; 200];
     assert_eq!(
-        copy_to_slice(SgList::new(&entries, &pages), 0, &mut out),
+        // SAFETY: as above; the view only reads.
+        copy_to_slice(unsafe { SgList::new(&entries, &pages) }, 0, &mut out),
         200
     );
     assert_eq!(out[..], data[..]);
@@ -131,8 +140,12 @@ fn a_buffer_handle_cannot_build_whole_pages() {
     assert!(!pages.is_whole_page(page));
     // The handle stands for the buffer's bytes only: a builder of whole
     // pages refuses it instead of reaching past the buffer.
+    // SAFETY: the handle names the buffer's 300 initialised bytes, which
+    // nothing else reaches while the set lives; the builder must see that
+    // it is not a whole page and refuse it before reaching any byte.
+    let set = unsafe { Pages::from_raw(&pages, vec![page]) };
     assert_eq!(
-        SgTable::from_pages(&pages, &[page], 0, PAGE as u64).map(drop),
+        SgTable::from_pages(set, 0, PAGE as u64).map(drop),
         Err(Error::PartialPage { index: 0 })
     );
     let page_iter = pages.nth(page, 0);
@@ -146,8 +159,13 @@ fn slice_table_handles_cannot_build_whole_pages() {
     let table = sg_alloc::SliceTable::new(&mut slices).unwrap();
     let list = table.as_list();
     let page = list.first().and_then(SgEntry::page).unwrap();
+    let handles = [page, page];
+    // SAFETY: the slice table's initialised bytes, which nothing reads or
+    // writes while the set lives; the page repeats, so the set only makes a
+    // read-only table (`&set`); the builder must refuse the partial page.
+    let set = unsafe { Pages::from_raw(list.provider(), &handles[..]) };
     assert_eq!(
-        SgTable::from_pages(list.provider(), &[page, page], 0, 2 * PAGE as u64).map(drop),
+        SgTable::from_pages(&set, 0, 2 * PAGE as u64).map(drop),
         Err(Error::PartialPage { index: 0 })
     );
 }

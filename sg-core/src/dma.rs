@@ -587,7 +587,9 @@ impl<P: PageProvider> SgList<'_, P> {
     ///     entries[0].set_page(run, 10_000, 0); // 3 pieces of at most 4096
     ///     entries[1].set_page(run, 4096, 0); // 1 piece
     /// }
-    /// assert_eq!(SgList::new(&entries, &pages).count_for_dma(4096), Ok(4));
+    /// // SAFETY: the entries describe bytes of pages this provider holds valid,
+    /// // and nothing else reaches them while the view is used.
+    /// assert_eq!(unsafe { SgList::new(&entries, &pages) }.count_for_dma(4096), Ok(4));
     /// # // SAFETY: allocated above with order 2; the list is not used again.
     /// # unsafe { pages.free_pages(run, 2) };
     /// # Ok::<(), sg_core::Error>(())
@@ -648,7 +650,9 @@ impl<P: PageProvider> SgList<'_, P> {
     ///     entries[1].set_page(pages.nth(run, 1), 4096, 0); // right after: merges
     ///     entries[2].set_page(pages.nth(run, 3), 100, 0); // after a gap
     /// }
-    /// let list = SgList::new(&entries, &pages);
+    /// // SAFETY: the entries describe bytes of pages this provider holds valid,
+    /// // and nothing else reaches them while the view is used.
+    /// let list = unsafe { SgList::new(&entries, &pages) };
     /// assert_eq!(list.count_dma_segments(&DmaLimits::new()), Ok(2));
     /// let small = DmaLimits::new().max_segment_size(4096);
     /// assert_eq!(list.count_dma_segments(&small), Ok(3));

@@ -190,7 +190,8 @@ impl<Pg: Copy> SgEntry<Pg> {
     ///   initialised memory of pages the provider holds valid (for a page
     ///   from `alloc_pages`, inside the pages allocated);
     /// - while one list writes those bytes, no other list reads or writes
-    ///   them, and the other way round.
+    ///   them, and the other way round; within a list that writes, no two
+    ///   entries describe the same byte.
     ///
     /// A length of 0 claims nothing. Builders in `sg-alloc` make entries
     /// over pages safely; this is for lists made by hand.
@@ -382,7 +383,9 @@ pub fn init_table<Pg: Copy>(entries: &mut [SgEntry<Pg>]) -> Result<(), Error> {
 /// // SAFETY: `second` outlives `first` and is not touched while linked.
 /// unsafe { sg_core::chain(&mut first, NonNull::from(&mut second[..])) }.unwrap();
 /// let pages = VirtPages::new();
-/// assert_eq!(SgList::new(&first, &pages).count(), 4);
+/// // SAFETY: the entries describe bytes of pages this provider holds valid,
+/// // and nothing else reaches them while the view is used.
+/// assert_eq!(unsafe { SgList::new(&first, &pages) }.count(), 4);
 /// ```
 #[doc(alias = "sg_chain")]
 pub unsafe fn chain<Pg: Copy>(

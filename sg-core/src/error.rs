@@ -174,6 +174,36 @@ pub enum Error {
         /// Index of the later entry among the data entries.
         second: usize,
     },
+    /// Pages asked of a set lie past its end.
+    #[error("pages up to {end} were asked of a set of {pages} pages")]
+    NotInSet {
+        /// The end (exclusive) of the range of positions asked for.
+        end: usize,
+        /// Pages in the set.
+        pages: usize,
+    },
+    /// An append would use a page of its set that the table already
+    /// describes: a page is used once, so entries never overlap.
+    #[error("page {index} of the set is already in the table (pages from {next} on are free)")]
+    PageReused {
+        /// The position asked for.
+        index: usize,
+        /// The first position the table has not used.
+        next: usize,
+    },
+    /// An order of positions names one position twice.
+    #[error("position {position} is named twice, at {first} and {second}")]
+    RepeatedPosition {
+        /// The position named twice.
+        position: usize,
+        /// Where it is named first.
+        first: usize,
+        /// Where it is named again.
+        second: usize,
+    },
+    /// A read-only table was asked to let a device write its bytes.
+    #[error("a read-only table cannot be mapped for a device that writes")]
+    ReadOnly,
 }
 
 /// The broad class of an [`Error`], for code that handles failures generically.
@@ -218,7 +248,11 @@ impl Error {
             | Error::ChunkTooLarge { .. }
             | Error::InvalidLimits { .. }
             | Error::EmptyTable
-            | Error::Overlap { .. } => ErrorKind::InvalidInput,
+            | Error::Overlap { .. }
+            | Error::NotInSet { .. }
+            | Error::PageReused { .. }
+            | Error::RepeatedPosition { .. }
+            | Error::ReadOnly => ErrorKind::InvalidInput,
             Error::ListTooShort { .. } | Error::TooFewEntries { .. } => ErrorKind::TooShort,
             Error::OutOfMemory | Error::PagesUnavailable { .. } => ErrorKind::OutOfMemory,
             Error::TooManySegments { .. }
@@ -237,6 +271,14 @@ mod tests {
     #[test]
     fn every_variant_has_a_kind_and_a_message() {
         let all = [
+            Error::NotInSet { end: 3, pages: 2 },
+            Error::PageReused { index: 0, next: 1 },
+            Error::ReadOnly,
+            Error::RepeatedPosition {
+                position: 1,
+                first: 0,
+                second: 2,
+            },
             Error::NoEntries,
             Error::NoPages,
             Error::SegmentTooSmall {

@@ -14,6 +14,9 @@
 //!   with [`init_table`] and [`chain`] for arrays of them.
 //! - [`SgList`] and [`SgListMut`]: borrowed views of a chained list or of a
 //!   byte range of one, with traversal and counting.
+//! - [`Pages`]: a set of pages with its provider, the proof that safe
+//!   builders take; [`Access`] markers ([`Read`], [`Write`]) for what a
+//!   table may do with its bytes.
 //! - [`DmaLimits`], [`DmaDirection`] and the [`DmaMapper`] trait: what a
 //!   device accepts and how runs of pages become bus addresses.
 //! - [`Error`]: every failure, typed; bad input never panics.
@@ -48,7 +51,9 @@
 //! // SAFETY: `tail` outlives `head`'s link and is not touched while linked.
 //! unsafe { sg_core::chain(&mut head, NonNull::from(&mut tail[..]))? };
 //!
-//! let list = SgList::new(&head, &pages);
+//! // SAFETY: the entries describe bytes of pages this provider holds valid,
+//! // and nothing else reaches them while the view is used.
+//! let list = unsafe { SgList::new(&head, &pages) };
 //! assert_eq!(list.count(), 3); // the link is not an entry
 //! assert_eq!(list.byte_len(), 124);
 //! assert_eq!(list.count_for_len(17)?, 2);
@@ -60,20 +65,31 @@
 //!
 //! # Safety model
 //!
-//! - Page handles are capabilities: a provider only hands out handles to
-//!   whole, initialised pages that exist (making one from a raw address is
-//!   `unsafe`), and freeing pages is `unsafe`.
-//! - An entry is a claim about memory, so making one by hand
-//!   ([`SgEntry::set_page`], [`SgEntry::set_buf`]) and linking raw arrays
-//!   ([`chain`]) are `unsafe`; `sg-alloc`'s builders make entries over the
-//!   pages they are given, safely.
-//! - Bytes are written only through an exclusive [`SgListMut`]; iterators
-//!   hand out `&[u8]` and `&mut [u8]` slices of mapped pages.
+//! A caller who writes no `unsafe` cannot read freed memory, reach past an
+//! allocation, or hold two `&mut` (or a `&mut` beside a `&`) to the same
+//! bytes, whatever it does with the public API:
 //!
-//! With those promises kept, every safe operation stays inside the memory a
-//! list describes. One rule is left to users, since handles are `Copy`: two
-//! lists that name the same pages are like two raw pointers to one buffer;
-//! do not write through one while the other is used.
+//! - A page handle is a name, not a capability: safe code can make one
+//!   ([`PageProvider::nth`], [`SgEntry::page`]), but no safe function turns
+//!   a name into bytes. What safe builders take is a [`Pages`] set: pages
+//!   allocated through the provider ([`Pages::alloc`], freed when the set
+//!   is dropped) or handles vouched for in the `unsafe`
+//!   [`Pages::from_raw`]. The set carries its provider instance, and a
+//!   table owns it (by value) or borrows it (`&` for a read-only table,
+//!   `&mut` for a writable one), so the pages outlive the table and, for a
+//!   writable table, nobody else reaches them.
+//! - An entry is a claim about memory, so making one by hand
+//!   ([`SgEntry::set_page`], [`SgEntry::set_buf`]), pairing entries with a
+//!   provider ([`SgList::new`], [`SgListMut::new`]) and linking raw arrays
+//!   ([`chain`]) are `unsafe`.
+//! - Rights never grow ([`Access`]: [`Read`] or [`Write`]): whatever is made
+//!   from a shared view can only read; bytes are written only through an
+//!   exclusive [`SgListMut`], and iterators hand out `&[u8]` and `&mut [u8]`
+//!   slices that borrow the view.
+//!
+//! Owning tables, builders and DMA mapping guards (which own what a device
+//! may still touch) are in `sg-alloc`, whose crate documentation continues
+//! the argument.
 //!
 //! # Features
 //!
@@ -84,9 +100,11 @@
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 #![warn(missing_docs)]
 
+extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod access;
 mod chunk;
 mod cursor;
 mod dma;
@@ -95,14 +113,17 @@ mod error;
 pub mod hint;
 mod list;
 mod page;
+mod pages;
 mod virt;
 
+pub use access::{Access, Read, Write};
 pub use chunk::{ChunkAllocator, FULL_CHUNK_BYTES, HeapChunks, full_chunk_entries};
 pub use dma::{DEFAULT_MAX_SEGMENT_SIZE, DmaDirection, DmaLimits, DmaMapper, DmaRun};
 pub use entry::{SgEntry, chain, init_table};
 pub use error::{Error, ErrorKind};
 pub use list::{Entries, Segment, Segments, SgList, SgListMut};
 pub use page::{PageProvider, order_bytes, run_continues};
+pub use pages::{PageSet, PageSource, Pages};
 pub use virt::{VIRT_PAGE_SIZE, VirtPage, VirtPages};
 
 /// Re-exported so that users name the same allocator types as this crate.

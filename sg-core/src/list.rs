@@ -48,7 +48,9 @@ fn known(bytes: u64) -> Option<u64> {
 ///     entries[2].set_page(page, 10, 150);
 /// }
 ///
-/// let list = SgList::new(&entries, &pages);
+/// // SAFETY: the entries describe bytes of pages this provider holds valid,
+/// // and nothing else reaches them while the view is used.
+/// let list = unsafe { SgList::new(&entries, &pages) };
 /// assert_eq!(list.count(), 3);
 /// assert_eq!(list.byte_len(), 160);
 /// assert_eq!(list.count_for_len(101), Ok(2));
@@ -57,6 +59,15 @@ fn known(bytes: u64) -> Option<u64> {
 /// // SAFETY: allocated above with order 0; the list is not used again.
 /// unsafe { pages.free_pages(page, 0) };
 /// ```
+/// # Invariants
+///
+/// `head` (when some) is a cursor into live, initialised arrays that stay
+/// valid and unwritten for `'a`, with links that obey
+/// [`SgEntry::set_link`]'s contract; every entry the view visits makes a
+/// claim ([`SgEntry::set_page`]) that holds for `provider` for `'a`, and
+/// nothing writes those bytes during `'a` except through an [`SgListMut`]
+/// this view was made from; `known_len`, when known, is the byte length of
+/// the entries the view visits.
 #[doc(alias = "sg_table")]
 pub struct SgList<'a, P: PageProvider> {
     head: Option<Cursor<P::Page>>,
@@ -86,12 +97,22 @@ unsafe impl<P: PageProvider + Sync> Send for SgList<'_, P> where P::Page: Send +
 unsafe impl<P: PageProvider + Sync> Sync for SgList<'_, P> where P::Page: Send + Sync {}
 
 impl<'a, P: PageProvider> SgList<'a, P> {
-    /// A view of the list that starts at the first slot of `entries`.
+    /// A view of the list that starts at the first slot of `entries`,
+    /// mapped through `provider`.
     ///
     /// The list ends at the first end-marked entry, or at the end of an
     /// array that has neither an end mark nor a link. Links made with
     /// [`chain`](crate::chain) are followed.
-    pub fn new(entries: &'a [SgEntry<P::Page>], provider: &'a P) -> Self {
+    ///
+    /// Tables (sg-alloc) hand out views safely; this is for lists built by
+    /// hand.
+    ///
+    /// # Safety
+    ///
+    /// The entries' claims ([`SgEntry::set_page`]) hold for `provider`, this
+    /// very instance, for `'a`: every entry's bytes are initialised memory
+    /// of pages `provider` holds valid, and nothing writes them during `'a`.
+    pub unsafe fn new(entries: &'a [SgEntry<P::Page>], provider: &'a P) -> Self {
         // SAFETY: `entries` is a live, initialised array (the pointer is made
         // from the whole slice, so it may reach every slot); links in it obey
         // the contract of `set_link`, so the arrays they reach live as long
@@ -200,7 +221,9 @@ impl<'a, P: PageProvider> SgList<'a, P> {
     ///     entries[0].set_page(page, 100, 0);
     ///     entries[1].set_page(page, 100, 100);
     /// }
-    /// let list = SgList::new(&entries, &pages);
+    /// // SAFETY: the entries describe bytes of pages this provider holds valid,
+    /// // and nothing else reaches them while the view is used.
+    /// let list = unsafe { SgList::new(&entries, &pages) };
     /// let head = list.head_segment().unwrap();
     /// assert_eq!((head.offset, head.len), (0, 100));
     /// let tail = list.slice(150, 20)?.head_segment().unwrap();
@@ -354,7 +377,9 @@ impl<'a, P: PageProvider> SgList<'a, P> {
     ///     entries[0].set_page(page, 100, 0);
     ///     entries[1].set_page(page, 50, 100);
     /// }
-    /// let list = SgList::new(&entries, &pages);
+    /// // SAFETY: the entries describe bytes of pages this provider holds valid,
+    /// // and nothing else reaches them while the view is used.
+    /// let list = unsafe { SgList::new(&entries, &pages) };
     /// let middle = list.slice(90, 40)?; // bytes 90..130: 10 of one entry, 30 of the other
     /// let lengths: Vec<u32> = middle.segments().map(|segment| segment.len).collect();
     /// assert_eq!((lengths, middle.byte_len()), (vec![10, 30], 40));
@@ -564,12 +589,20 @@ impl<P: PageProvider> fmt::Debug for DebugEntries<'_, P> {
 /// sg_core::init_table(&mut entries).unwrap();
 /// // SAFETY: the whole page allocated above, in no other list.
 /// unsafe { entries[0].set_page(page, 4096, 0) };
-/// let mut list = SgListMut::new(&mut entries, &pages);
+/// // SAFETY: the entries describe bytes of pages this provider holds valid,
+/// // and nothing else reaches them while the view is used.
+/// let mut list = unsafe { SgListMut::new(&mut entries, &pages) };
 /// let tail = list.slice_mut(4000, 96).unwrap();
 /// assert_eq!(tail.as_list().byte_len(), 96);
 /// // SAFETY: allocated above with order 0; the list is not used again.
 /// unsafe { pages.free_pages(page, 0) };
 /// ```
+///
+/// # Invariants
+///
+/// Those of [`SgList`] for `list`, and: no two entries the view visits
+/// describe the same byte, and nothing but this view (and what it lends
+/// out) reads or writes the bytes they describe during `'a`.
 pub struct SgListMut<'a, P: PageProvider> {
     list: SgList<'a, P>,
     _exclusive: PhantomData<&'a mut [SgEntry<P::Page>]>,
@@ -585,9 +618,17 @@ unsafe impl<P: PageProvider + Sync> Sync for SgListMut<'_, P> where P::Page: Sen
 impl<'a, P: PageProvider> SgListMut<'a, P> {
     /// An exclusive view of the list that starts at the first slot of
     /// `entries` (see [`SgList::new`]).
-    pub fn new(entries: &'a mut [SgEntry<P::Page>], provider: &'a P) -> Self {
+    ///
+    /// # Safety
+    ///
+    /// The entries' claims hold for `provider` for `'a` (as for
+    /// [`SgList::new`]); no two entries of the list describe the same byte;
+    /// and nothing but this view reads or writes the bytes they describe
+    /// during `'a` (no other list, table, reference or device).
+    pub unsafe fn new(entries: &'a mut [SgEntry<P::Page>], provider: &'a P) -> Self {
         SgListMut {
-            list: SgList::new(entries, provider),
+            // SAFETY: the caller's contract includes `SgList::new`'s.
+            list: unsafe { SgList::new(entries, provider) },
             _exclusive: PhantomData,
         }
     }

@@ -21,11 +21,13 @@ use crate::Error;
 ///
 /// # For users
 ///
-/// Pass a provider (or a reference to one: `&P` is a provider too) to the
-/// list views and tables. Page handles are capabilities: a provider only
-/// hands out handles that are valid (from [`alloc_pages`](Self::alloc_pages)
-/// or from its own constructors, which are `unsafe` wherever validity cannot
-/// be checked), so safe code can only build lists over memory that exists.
+/// Build tables from a [`Pages`](crate::Pages) set over a provider (or a
+/// reference to one: `&P` is a provider too): [`Pages::alloc`](crate::Pages::alloc)
+/// allocates through it, and a provider that manages memory of its own
+/// hands out its pages through the `unsafe`
+/// [`Pages::from_raw`](crate::Pages::from_raw), where it vouches for them.
+/// Page handles are names: safe code can make them ([`nth`](Self::nth)),
+/// and nothing safe turns a handle alone into bytes.
 ///
 /// # Safety
 ///

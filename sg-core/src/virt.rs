@@ -351,7 +351,9 @@ impl SgEntry<VirtPage> {
     /// // SAFETY: `message` outlives the list and is not touched meanwhile.
     /// unsafe { entry.init_one(NonNull::from(&mut message).cast(), 13) };
     /// let pages = VirtPages::new();
-    /// let list = SgList::new(core::slice::from_ref(&entry), &pages);
+    /// // SAFETY: the entries describe bytes of pages this provider holds valid,
+    /// // and nothing else reaches them while the view is used.
+    /// let list = unsafe { SgList::new(core::slice::from_ref(&entry), &pages) };
     /// assert_eq!(list.byte_len(), 13);
     /// assert_eq!(entry.virt().map(NonNull::as_ptr), Some(message.as_mut_ptr()));
     /// ```

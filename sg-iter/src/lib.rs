@@ -47,7 +47,9 @@
 //! }
 //! let pages = VirtPages::new();
 //!
-//! let mut writer = MappingIterMut::new(SgListMut::new(&mut entries, &pages));
+//! // SAFETY: the entries describe bytes of pages this provider holds valid,
+//! // and nothing else reaches them while the view is used.
+//! let mut writer = MappingIterMut::new(unsafe { SgListMut::new(&mut entries, &pages) });
 //! let mut counter = 0u8;
 //! while let Some(bytes) = writer.next() {
 //!     for byte in bytes {
@@ -57,7 +59,9 @@
 //! }
 //! drop(writer);
 //!
-//! let list = SgList::new(&entries, &pages);
+//! // SAFETY: the entries describe bytes of pages this provider holds valid,
+//! // and nothing else reaches them while the view is used.
+//! let list = unsafe { SgList::new(&entries, &pages) };
 //! let mut reader = MappingIter::new(list);
 //! assert!(reader.skip(5_999));
 //! let bytes = reader.next().unwrap(); // the last byte of the first entry

@@ -379,7 +379,9 @@ impl<P: PageProvider, const WRITE: bool> Drop for Core<'_, P, WRITE> {
 ///     entries[1].set_buf(NonNull::from(&mut second).cast(), 6);
 /// }
 /// let pages = VirtPages::new();
-/// let mut reader = MappingIter::new(SgList::new(&entries, &pages));
+/// // SAFETY: the entries describe bytes of pages this provider holds valid,
+/// // and nothing else reaches them while the view is used.
+/// let mut reader = MappingIter::new(unsafe { SgList::new(&entries, &pages) });
 ///
 /// let mut text = Vec::new();
 /// while let Some(bytes) = reader.next() {
@@ -474,7 +476,9 @@ impl<'a, P: PageProvider> MappingIter<'a, P> {
     /// // SAFETY: `buffer` outlives the list and is not touched meanwhile.
     /// unsafe { entry.init_one(NonNull::from(&mut buffer).cast(), 6) };
     /// let pages = VirtPages::new();
-    /// let mut reader = MappingIter::new(SgList::new(core::slice::from_ref(&entry), &pages));
+    /// // SAFETY: the entries describe bytes of pages this provider holds valid,
+    /// // and nothing else reaches them while the view is used.
+    /// let mut reader = MappingIter::new(unsafe { SgList::new(core::slice::from_ref(&entry), &pages) });
     /// assert_eq!(reader.next(), Some(&b"abcdef"[..]));
     /// reader.consume(2);
     /// assert_eq!(reader.position(), 2);
@@ -502,7 +506,9 @@ impl<'a, P: PageProvider> MappingIter<'a, P> {
     /// // SAFETY: `buffer` outlives the list and is not touched meanwhile.
     /// unsafe { entry.init_one(NonNull::from(&mut buffer).cast(), 6) };
     /// let pages = VirtPages::new();
-    /// let mut reader = MappingIter::new(SgList::new(core::slice::from_ref(&entry), &pages));
+    /// // SAFETY: the entries describe bytes of pages this provider holds valid,
+    /// // and nothing else reaches them while the view is used.
+    /// let mut reader = MappingIter::new(unsafe { SgList::new(core::slice::from_ref(&entry), &pages) });
     /// assert!(reader.skip(4));
     /// assert_eq!(reader.next(), Some(&b"ef"[..]));
     /// assert!(!reader.skip(1));
@@ -584,7 +590,9 @@ impl<P: PageProvider> fmt::Debug for MappingIter<'_, P> {
 ///     entries[1].set_buf(start, 6); // the buffer's last ones
 /// }
 /// let pages = VirtPages::new();
-/// let mut writer = MappingIterMut::new(SgListMut::new(&mut entries, &pages));
+/// // SAFETY: the entries describe bytes of pages this provider holds valid,
+/// // and nothing else reaches them while the view is used.
+/// let mut writer = MappingIterMut::new(unsafe { SgListMut::new(&mut entries, &pages) });
 /// let mut next = b'0';
 /// while let Some(bytes) = writer.next() {
 ///     for byte in bytes {

@@ -53,7 +53,9 @@ use sg_core::{Entries, PageProvider, Segment, Segments, SgEntry, SgList};
 ///     entries[0].set_page(run, 100, 4000); // touches pages 0 and 1
 ///     entries[1].set_page(pages.nth(run, 3), 10, 0); // touches its own page
 /// }
-/// let list = SgList::new(&entries, &pages);
+/// // SAFETY: the entries describe bytes of pages this provider holds valid,
+/// // and nothing else reaches them while the view is used.
+/// let list = unsafe { SgList::new(&entries, &pages) };
 ///
 /// let visited: Vec<_> = PageIter::new(list, 0).collect();
 /// assert_eq!(visited, [run, pages.nth(run, 1), pages.nth(run, 3)]);
@@ -123,7 +125,9 @@ impl<'a, P: PageProvider> PageIter<'a, P> {
     ///     entries[0].set_page(page, 0, 0); // touches no page: skipped
     ///     entries[1].set_page(page, 8, 16);
     /// }
-    /// let mut visit = PageIter::new(SgList::new(&entries, &pages), 0);
+    /// // SAFETY: the entries describe bytes of pages this provider holds valid,
+    /// // and nothing else reaches them while the view is used.
+    /// let mut visit = PageIter::new(unsafe { SgList::new(&entries, &pages) }, 0);
     /// assert!(visit.entry().is_none());
     /// assert_eq!(visit.next(), Some(page));
     /// assert_eq!(visit.entry().map(|entry| entry.offset()), Some(16));
@@ -275,7 +279,9 @@ impl<P: PageProvider> fmt::Debug for PageIter<'_, P> {
 /// entries[0].set_dma(0x10_0000, 8192); // two pages
 /// entries[1].set_dma(0x20_0800, 4096); // starts mid-page: touches two
 /// // entries[2] was not mapped (DMA length 0).
-/// let dma_view = SgList::new(&entries, &pages).take_entries(2); // nents = 2
+/// // SAFETY: the entries describe bytes of pages this provider holds valid,
+/// // and nothing else reaches them while the view is used.
+/// let dma_view = unsafe { SgList::new(&entries, &pages) }.take_entries(2); // nents = 2
 ///
 /// let addresses: Vec<u64> = DmaPageIter::new(dma_view, 1).collect();
 /// assert_eq!(addresses, [0x10_1000, 0x20_0800, 0x20_1800]);

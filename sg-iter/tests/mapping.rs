@@ -40,6 +40,18 @@ impl<const PAGE: usize> Recorder<PAGE> {
     fn take(&self) -> Vec<Event> {
         std::mem::take(&mut self.events.borrow_mut())
     }
+
+    /// A view of `built`, made on this recorder's mock, through the
+    /// recorder.
+    #[track_caller]
+    fn view<'a>(&'a self, built: &'a BuiltList<MockPage>) -> SgList<'a, Self> {
+        // The safe view checks that `built` was made on `self.mock`.
+        let _ = built.list(&self.mock);
+        // SAFETY: `built`'s entries were checked against `self.mock`, to
+        // which the recorder forwards every call; the view only reads, and
+        // the tests write the pages only through lists that are gone.
+        unsafe { built.list_via(self) }
+    }
 }
 
 // SAFETY: every method forwards to `MockPages`, which upholds the contract;
@@ -142,7 +154,7 @@ fn an_offset_of_5000_is_read_from_the_second_page_at_904() {
     let pages = recorder.mock.add_pages([7, 8, 9]);
     stripe(&recorder.mock, 7..10);
     let built = BuiltList::new(&recorder.mock, &[(pages[0], 4000, 5000)], &[]);
-    let mut reader = MappingIter::new(built.list(&recorder));
+    let mut reader = MappingIter::new(recorder.view(&built));
 
     let first = reader.next().unwrap().to_vec();
     assert_eq!(first, recorder.mock.read(pages[1], 904, 4096 - 904));
@@ -167,7 +179,7 @@ fn an_offset_of_5000_is_read_from_the_second_page_at_904() {
     let pages = linear.mock.add_pages([7, 8, 9]);
     stripe(&linear.mock, 7..10);
     let built = BuiltList::new(&linear.mock, &[(pages[0], 4000, 5000)], &[]);
-    let all = mappings(MappingIter::new(built.list(&linear)));
+    let all = mappings(MappingIter::new(linear.view(&built)));
     assert_eq!(all, [linear.mock.read(pages[0], 5000, 4000)]);
     assert_eq!(linear.take(), [Event::Map(8), Event::Unmap(8)]);
     assert_eq!(linear.mock.live_mappings(), 0);
@@ -186,14 +198,18 @@ fn zero_length_entries_and_empty_lists_give_no_mapping() {
 
     let mut entries: [SgEntry<MockPage>; 3] = Default::default();
     sg_core::init_table(&mut entries).unwrap();
-    let mut reader = MappingIter::new(SgList::new(&entries, &mock));
+    // SAFETY: the entries describe bytes of pages this provider holds valid,
+    // and nothing else reaches them while the view is used.
+    let mut reader = MappingIter::new(unsafe { SgList::new(&entries, &mock) });
     assert!(reader.skip(0));
     assert_eq!(reader.next(), None);
     assert_eq!(reader.next(), None);
     assert!(!reader.skip(1));
     assert_eq!(reader.position(), 0);
     drop(reader);
-    let mut writer = MappingIterMut::new(SgListMut::new(&mut entries, &mock));
+    // SAFETY: the entries describe bytes of pages this provider holds valid,
+    // and nothing else reaches them while the view is used.
+    let mut writer = MappingIterMut::new(unsafe { SgListMut::new(&mut entries, &mock) });
     assert!(writer.next().is_none());
     drop(writer);
     assert_eq!(
@@ -210,7 +226,7 @@ fn partial_consumption_resumes_in_the_same_page() {
     let built = build(&recorder.mock, &[(5, 100, 5000)]);
     stripe(&recorder.mock, 5..7);
     let bytes = recorder.mock.list_bytes(built.list(&recorder.mock));
-    let mut reader = MappingIter::new(built.list(&recorder));
+    let mut reader = MappingIter::new(recorder.view(&built));
 
     assert_eq!(reader.next().unwrap(), &bytes[..3996]);
     reader.consume(10);
@@ -246,7 +262,7 @@ fn stop_and_skip_release_once_and_the_walk_goes_on() {
     let built = build(&recorder.mock, &[(5, 0, 8192), (9, 0, 100)]);
     stripe(&recorder.mock, [5, 6, 9]);
     let bytes = recorder.mock.list_bytes(built.list(&recorder.mock));
-    let mut reader = MappingIter::new(built.list(&recorder));
+    let mut reader = MappingIter::new(recorder.view(&built));
 
     assert_eq!(reader.next().unwrap().len(), 4096);
     assert_eq!(recorder.mock.live_mappings(), 1);
@@ -282,7 +298,9 @@ fn stop_and_skip_release_once_and_the_walk_goes_on() {
 fn writers_flush_each_page_before_unmapping_and_readers_never_flush() {
     let recorder = Recorder::<4096>::new(Mapping::Copied);
     let mut built = build(&recorder.mock, &[(5, 4000, 200)]);
-    let mut writer = MappingIterMut::new(built.list_mut(&recorder));
+    // SAFETY: the entries lie on distinct frames of the mock (which the provider
+    // is, or forwards to), and nothing else reaches them while the writer lives.
+    let mut writer = MappingIterMut::new(unsafe { built.list_mut(&recorder) });
     writer.next().unwrap().fill(1);
     writer.next().unwrap().fill(2);
     assert!(writer.next().is_none());
@@ -303,7 +321,7 @@ fn writers_flush_each_page_before_unmapping_and_readers_never_flush() {
     expected.extend([2; 104]);
     assert_eq!(recorder.mock.list_bytes(list), expected);
 
-    assert_eq!(mappings(MappingIter::new(built.list(&recorder))).len(), 2);
+    assert_eq!(mappings(MappingIter::new(recorder.view(&built))).len(), 2);
     assert!(
         !recorder
             .take()
@@ -314,7 +332,9 @@ fn writers_flush_each_page_before_unmapping_and_readers_never_flush() {
     // A linear mapping over three pages flushes all three, then unmaps.
     let linear = Recorder::<4096>::new(Mapping::Linear);
     let mut built = build(&linear.mock, &[(20, 4000, 5000)]);
-    let mut writer = MappingIterMut::new(built.list_mut(&linear));
+    // SAFETY: the entries lie on distinct frames of the mock (which the provider
+    // is, or forwards to), and nothing else reaches them while the writer lives.
+    let mut writer = MappingIterMut::new(unsafe { built.list_mut(&linear) });
     assert_eq!(writer.next().unwrap().len(), 5000);
     writer.stop();
     assert_eq!(
@@ -335,7 +355,9 @@ fn dropping_midway_releases_the_mapping_and_keeps_the_writes() {
     for mode in [Mapping::Copied, Mapping::Direct, Mapping::Linear] {
         let mock = MockPages::<4096>::with_mapping(mode);
         let mut built = build(&mock, &[(1, 0, 5000), (8, 0, 10)]);
-        let mut writer = MappingIterMut::new(built.list_mut(&mock));
+        // SAFETY: the entries lie on distinct frames of the mock (which the provider
+        // is, or forwards to), and nothing else reaches them while the writer lives.
+        let mut writer = MappingIterMut::new(unsafe { built.list_mut(&mock) });
         writer.next().unwrap()[..3].copy_from_slice(b"abc");
         assert_eq!(mock.live_mappings(), 1);
         drop(writer);
@@ -352,12 +374,29 @@ fn dropping_midway_releases_the_mapping_and_keeps_the_writes() {
 }
 
 #[test]
+#[should_panic(expected = "reachable through a live mapping")]
+fn the_mock_refuses_a_write_beside_a_live_writer_slice() {
+    let mock = MockPages::<4096>::with_mapping(Mapping::Direct);
+    let mut built = build(&mock, &[(1, 0, 100)]);
+    // SAFETY: one entry on a frame of the mock; the test's own `write`
+    // below is what the mock must refuse.
+    let mut writer = MappingIterMut::new(unsafe { built.list_mut(&mock) });
+    let slice = writer.next().unwrap();
+    // The slice is the page's own memory: writing the page beside it would
+    // alias `&mut [u8]`, so the mock panics instead.
+    mock.write(MockPage::new(1), 0, b"x");
+    slice[0] = 1;
+}
+
+#[test]
 fn a_panic_inside_the_loop_releases_the_mapping() {
     for mode in [Mapping::Copied, Mapping::Direct, Mapping::Linear] {
         let mock = MockPages::<64>::with_mapping(mode);
         let mut built = build(&mock, &[(1, 10, 300), (9, 0, 64)]);
         let outcome = catch_unwind(AssertUnwindSafe(|| {
-            let mut writer = MappingIterMut::new(built.list_mut(&mock));
+            // SAFETY: the entries lie on distinct frames of the mock (which the provider
+            // is, or forwards to), and nothing else reaches them while the writer lives.
+            let mut writer = MappingIterMut::new(unsafe { built.list_mut(&mock) });
             let mut index = 0u8;
             while let Some(bytes) = writer.next() {
                 bytes.fill(index + 1);
@@ -400,7 +439,9 @@ fn a_panicking_flush_still_unmaps() {
     recorder.panic_on_flush = true;
     let mut built = build(&recorder.mock, &[(3, 0, 10)]);
     let outcome = catch_unwind(AssertUnwindSafe(|| {
-        let mut writer = MappingIterMut::new(built.list_mut(&recorder));
+        // SAFETY: the entries lie on distinct frames of the mock (which the provider
+        // is, or forwards to), and nothing else reaches them while the writer lives.
+        let mut writer = MappingIterMut::new(unsafe { built.list_mut(&recorder) });
         writer.next().unwrap().fill(9);
         writer.stop();
     }));
@@ -417,7 +458,7 @@ fn a_panicking_flush_still_unmaps() {
 fn every_map_is_matched_by_one_unmap() {
     let recorder = Recorder::<64>::new(Mapping::Copied);
     let built = build(&recorder.mock, &[(1, 70, 500), (20, 0, 1), (30, 63, 2)]);
-    let mut reader = MappingIter::new(built.list(&recorder));
+    let mut reader = MappingIter::new(recorder.view(&built));
     let mut steps = 0;
     while reader.next().is_some() {
         steps += 1;
@@ -485,7 +526,9 @@ fn linear_mappings_span_entries_and_can_go_page_by_page_or_merge() {
     // On a provider that is not linear both are the kernel's page steps.
     let copied = MockPages::<4096>::new();
     copied.add_run(10, 4);
-    let list = built.list(&copied);
+    // SAFETY: `copied` holds frames 10..14, where every entry lies; the
+    // view only reads. (The safe `list` takes only the mock it was built on.)
+    let list = unsafe { built.list_via(&copied) };
     let merged: Vec<usize> = mappings(MappingIter::new(list).merge_adjacent())
         .iter()
         .map(Vec::len)
@@ -563,7 +606,9 @@ fn debug_shows_the_position_and_the_live_mapping() {
     assert!(text.contains("start_in_page: 5"), "{text}");
     assert!(std::ptr::eq(reader.provider(), &mock));
     drop(reader);
-    let mut writer = MappingIterMut::new(built.list_mut(&mock));
+    // SAFETY: the entries lie on distinct frames of the mock (which the provider
+    // is, or forwards to), and nothing else reaches them while the writer lives.
+    let mut writer = MappingIterMut::new(unsafe { built.list_mut(&mock) });
     assert!(format!("{writer:?}").contains("mapping: None"));
     assert_eq!(writer.next().map(|bytes| bytes.len()), Some(10));
     assert_eq!(writer.page(), Some(MockPage::new(1)));
@@ -599,7 +644,9 @@ fn process_memory_reads_and_writes_the_buffer() {
         .flat_map(|range| original[range.clone()].iter().copied())
         .collect();
     for page_by_page in [false, true] {
-        let mut reader = MappingIter::new(SgList::new(&entries, &pages));
+        // SAFETY: the entries' bytes lie in `memory`, which outlives the view
+        // and is not written meanwhile.
+        let mut reader = MappingIter::new(unsafe { SgList::new(&entries, &pages) });
         if page_by_page {
             reader = reader.page_by_page();
         }
@@ -607,7 +654,10 @@ fn process_memory_reads_and_writes_the_buffer() {
         assert_eq!(all.concat(), expected);
         assert_eq!(all.len() > 3, page_by_page);
     }
-    let mut writer = MappingIterMut::new(SgListMut::new(&mut entries, &pages)).merge_adjacent();
+    // SAFETY: the entries' bytes are disjoint ranges of `memory`, which
+    // outlives the view and is reached only through it meanwhile.
+    let list = unsafe { SgListMut::new(&mut entries, &pages) };
+    let mut writer = MappingIterMut::new(list).merge_adjacent();
     while let Some(bytes) = writer.next() {
         bytes.fill(0xEE);
     }

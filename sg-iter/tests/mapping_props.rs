@@ -408,7 +408,9 @@ fn writing<const PAGE: usize>(
     } else {
         clamp(range, model.len())
     };
-    let list = built.list_mut(&mock);
+    // SAFETY: an `EntryLayout` places its entries on disjoint bytes of the mock's
+    // frames, and nothing else reaches them while the writer lives.
+    let list = unsafe { built.list_mut(&mock) };
     let view = list
         .into_slice(skip as u64, count as u64)
         .map_err(|e| e.to_string())?;

@@ -78,7 +78,9 @@ fn an_empty_table_yields_nothing() {
     let mock = Mock::new();
     let mut entries: [SgEntry<MockPage>; 4] = Default::default();
     sg_core::init_table(&mut entries).unwrap();
-    let list = SgList::new(&entries, &mock);
+    // SAFETY: the entries describe bytes of pages this provider holds valid,
+    // and nothing else reaches them while the view is used.
+    let list = unsafe { SgList::new(&entries, &mock) };
     let mut pages = PageIter::new(list, 0);
     assert_eq!(pages.next(), None);
     assert_eq!(pages.next(), None, "fused");
@@ -260,7 +262,9 @@ fn dma_pages_follow_the_segments() {
         (0x5_0000, 3 * 4096 + 1), // four pages
         (0x6_0FFF, 2),            // crosses one boundary: two pages
     ]);
-    let list = SgList::new(&entries, &mock);
+    // SAFETY: the entries describe bytes of pages this provider holds valid,
+    // and nothing else reaches them while the view is used.
+    let list = unsafe { SgList::new(&entries, &mock) };
     let expected: [u64; 10] = [
         0x1_0000, 0x2_0000, 0x4_0100, 0x4_1100, 0x5_0000, 0x5_1000, 0x5_2000, 0x5_3000, 0x6_0FFF,
         0x6_1FFF,
@@ -283,7 +287,9 @@ fn dma_pages_follow_chain_links_and_report_entries() {
     let mut head = dma_table(&[(0x1000, 4096), (0, 0)]);
     // SAFETY: `tail` outlives `head`'s link and is not touched while linked.
     unsafe { sg_core::chain(&mut head, NonNull::from(&mut tail[..])) }.unwrap();
-    let list = SgList::new(&head, &mock);
+    // SAFETY: the entries describe bytes of pages this provider holds valid,
+    // and nothing else reaches them while the view is used.
+    let list = unsafe { SgList::new(&head, &mock) };
     let mut addresses = DmaPageIter::new(list, 0);
     assert_eq!(addresses.next(), Some(0x1000));
     assert_eq!(addresses.entry().map(SgEntry::dma_address), Some(0x1000));
@@ -300,7 +306,9 @@ fn dma_pages_follow_chain_links_and_report_entries() {
 fn dma_addresses_wrap_at_the_top() {
     let mock = Mock::new();
     let entries = dma_table(&[(u64::MAX - 4095, 8192)]);
-    let got: Vec<u64> = DmaPageIter::new(SgList::new(&entries, &mock), 0).collect();
+    // SAFETY: the entries describe bytes of pages this provider holds valid,
+    // and nothing else reaches them while the view is used.
+    let got: Vec<u64> = DmaPageIter::new(unsafe { SgList::new(&entries, &mock) }, 0).collect();
     assert_eq!(got, [u64::MAX - 4095, 0]);
 }
 
@@ -330,7 +338,9 @@ fn prop_dma_pages_match_touched_pages() {
                 at = next_page;
             }
         }
-        let view = SgList::new(&entries, &mock).take_entries(nents);
+        // SAFETY: the entries describe bytes of pages this provider holds valid,
+        // and nothing else reaches them while the view is used.
+        let view = unsafe { SgList::new(&entries, &mock) }.take_entries(nents);
         let got: Vec<u64> = DmaPageIter::new(view, usize::from(pgoffset)).collect();
         let start = usize::from(pgoffset).min(expected.len());
         TestResult::from_bool(got == expected[start..])

@@ -38,6 +38,9 @@ pub struct BuiltList<Pg: Copy> {
     /// never invalidates the links other arrays hold to it.
     arrays: Vec<NonNull<[SgEntry<Pg>]>>,
     entries: usize,
+    /// The mock [`new`](BuiltList::new) checked the entries against
+    /// ([`MockPages::id`]), if any: the only provider a safe view uses.
+    checked_by: Option<u64>,
 }
 
 // SAFETY: the arrays are owned allocations; links point only into them and
@@ -70,9 +73,12 @@ impl BuiltList<MockPage> {
             );
         }
         // SAFETY: every entry's bytes lie on frames of `mock`, whose memory
-        // is initialised from the start and lives as long as the mock; tests
-        // keep to one writing list at a time.
-        unsafe { Self::new_unchecked(entries, data_per_array) }
+        // is initialised from the start and lives as long as the mock; the
+        // safe view (`list`) only reads, and only through this mock;
+        // writing views are `unsafe`.
+        let mut built = unsafe { Self::new_unchecked(entries, data_per_array) };
+        built.checked_by = Some(mock.id());
+        built
     }
 }
 
@@ -121,6 +127,7 @@ impl<Pg: Copy> BuiltList<Pg> {
         BuiltList {
             arrays,
             entries: entries.len(),
+            checked_by: None,
         }
     }
 
@@ -148,21 +155,60 @@ impl<Pg: Copy> BuiltList<Pg> {
         panic!("BuiltList::set_dma: no entry {index}");
     }
 
+    /// A view of the list through `mock`, the mock that
+    /// [`new`](BuiltList::new) checked its entries against.
+    ///
+    /// # Panics
+    ///
+    /// When `mock` is another mock, or the list was made with
+    /// [`new_unchecked`](Self::new_unchecked) (use [`list_via`](Self::list_via)).
+    #[track_caller]
+    pub fn list<'a, const N: usize>(&'a self, mock: &'a MockPages<N>) -> SgList<'a, MockPages<N>>
+    where
+        MockPages<N>: PageProvider<Page = Pg>,
+    {
+        assert_eq!(
+            self.checked_by,
+            Some(mock.id()),
+            "BuiltList::list: viewed through another mock than the one it was built on"
+        );
+        // SAFETY: `new` checked every entry against this very mock (its id
+        // is unique), whose frames live as long as it does; the view only
+        // reads, and `MockPages::write` refuses pages a mapping may reach.
+        unsafe { self.list_via(mock) }
+    }
+
     /// A view of the list through `provider`.
-    pub fn list<'a, P: PageProvider<Page = Pg>>(&'a self, provider: &'a P) -> SgList<'a, P> {
+    ///
+    /// # Safety
+    ///
+    /// The entries' claims ([`SgEntry::set_page`]) hold for `provider` while
+    /// the view is used, and nothing writes their bytes meanwhile.
+    pub unsafe fn list_via<'a, P: PageProvider<Page = Pg>>(
+        &'a self,
+        provider: &'a P,
+    ) -> SgList<'a, P> {
         // SAFETY: the first array is live and owned by `self`, which is
-        // borrowed for the view's lifetime.
-        SgList::new(unsafe { self.arrays[0].as_ref() }, provider)
+        // borrowed for the view's lifetime; the caller vouches for the
+        // entries with this provider.
+        unsafe { SgList::new(self.arrays[0].as_ref(), provider) }
     }
 
     /// An exclusive view of the list through `provider`.
-    pub fn list_mut<'a, P: PageProvider<Page = Pg>>(
+    ///
+    /// # Safety
+    ///
+    /// The entries' claims hold for `provider` while the view is used, no
+    /// two entries share a byte, and nothing else (no other list, built or
+    /// not, and no `MockPages::read`/`write` of a copied mapping's page)
+    /// reads or writes their bytes meanwhile.
+    pub unsafe fn list_mut<'a, P: PageProvider<Page = Pg>>(
         &'a mut self,
         provider: &'a P,
     ) -> SgListMut<'a, P> {
         // SAFETY: the first array is live and owned by `self`, which is
-        // borrowed mutably for the view's lifetime.
-        SgListMut::new(unsafe { self.arrays[0].as_mut() }, provider)
+        // borrowed mutably for the view's lifetime; the caller's promise.
+        unsafe { SgListMut::new(self.arrays[0].as_mut(), provider) }
     }
 
     /// Number of data entries.

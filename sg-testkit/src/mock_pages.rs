@@ -5,7 +5,7 @@ use std::alloc::{self, Layout};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use sg_core::{Error, PageProvider, SgList};
@@ -135,10 +135,14 @@ pub const MAX_MOCK_ORDER: u32 = 12;
 /// sg_core::init_table(&mut entries).unwrap();
 /// // SAFETY: bytes of a page the mock has; no other list names them.
 /// unsafe { entries[0].set_page(pages[2], 5, 0) };
-/// assert_eq!(mock.list_bytes(SgList::new(&entries, &mock)), b"bytes");
+/// // SAFETY: the entries describe bytes of pages this provider holds valid,
+/// // and nothing else reaches them while the view is used.
+/// assert_eq!(mock.list_bytes(unsafe { SgList::new(&entries, &mock) }), b"bytes");
 /// mock.assert_clean(); // also checked on drop
 /// ```
 pub struct MockPages<const PAGE_SIZE: usize = 4096> {
+    /// Unique among the mocks of a process.
+    id: u64,
     state: Mutex<State>,
     mapping: Mapping,
     fail: Mutex<FailPlan>,
@@ -177,7 +181,9 @@ impl<const PAGE_SIZE: usize> MockPages<PAGE_SIZE> {
     /// A mock with no pages that maps them as `mapping` says.
     pub fn with_mapping(mapping: Mapping) -> Self {
         let () = Self::VALID;
+        static NEXT_ID: AtomicU64 = AtomicU64::new(0);
         MockPages {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             state: Mutex::new(State {
                 next_alloc_pfn: ALLOC_BASE_PFN,
                 ..State::default()
@@ -186,6 +192,11 @@ impl<const PAGE_SIZE: usize> MockPages<PAGE_SIZE> {
             fail: Mutex::new(FailPlan::Never),
             check_on_drop: AtomicBool::new(true),
         }
+    }
+
+    /// A number no other mock of this process has.
+    pub fn id(&self) -> u64 {
+        self.id
     }
 
     /// How this mock maps pages.
@@ -254,6 +265,21 @@ impl<const PAGE_SIZE: usize> MockPages<PAGE_SIZE> {
         (pfn < first + region.frames).then_some((first, region))
     }
 
+    /// A page with a live mapping whose pointer may reach page `pfn`'s
+    /// memory: one in the same region, unless mappings are copies.
+    fn mapped_in_region(&self, state: &State, pfn: u64) -> Option<u64> {
+        if self.mapping == Mapping::Copied {
+            return None;
+        }
+        let (first, region) = Self::find(state, pfn)?;
+        let region = first..first + region.frames;
+        state
+            .live
+            .iter()
+            .find(|(mapped, live)| live.count > 0 && region.contains(mapped))
+            .map(|(&mapped, _)| mapped)
+    }
+
     /// Pointer to the first byte of page `pfn` in its region.
     fn page_memory(state: &State, pfn: u64) -> NonNull<u8> {
         let Some((first, region)) = Self::find(state, pfn) else {
@@ -289,7 +315,9 @@ impl<const PAGE_SIZE: usize> MockPages<PAGE_SIZE> {
     ///
     /// # Panics
     ///
-    /// When a page in the range does not exist.
+    /// When a page in the range does not exist, and, unless mappings are
+    /// copies, when a live mapping may reach one (a list's slice could be
+    /// writing it: reading beside it would alias).
     pub fn read(&self, page: MockPage, offset: u64, len: usize) -> Vec<u8> {
         let mut out = vec![0; len];
         self.access(page, offset, len, |memory, range| {
@@ -303,7 +331,9 @@ impl<const PAGE_SIZE: usize> MockPages<PAGE_SIZE> {
     ///
     /// # Panics
     ///
-    /// When a page in the range does not exist.
+    /// When a page in the range does not exist, and, unless mappings are
+    /// copies, when a live mapping may reach one (a list's slice could be
+    /// reading or writing it).
     pub fn write(&self, page: MockPage, offset: u64, bytes: &[u8]) {
         self.access_mut(page, offset, bytes.len(), |memory, range| {
             memory.copy_from_slice(&bytes[range]);
@@ -333,9 +363,18 @@ impl<const PAGE_SIZE: usize> MockPages<PAGE_SIZE> {
             let (pfn, in_page) = Self::locate(page, offset + done as u64);
             let piece = (PAGE_SIZE - in_page).min(len - done);
             let memory = Self::page_memory(&state, pfn);
-            // SAFETY: `in_page + piece <= PAGE_SIZE` bytes of a live page;
-            // the mutex is held, and the kit's users do not touch pages
-            // through lists while calling it (documented on the methods).
+            if let Some(mapped) = self.mapped_in_region(&state, pfn) {
+                drop(state);
+                panic!(
+                    "MockPages: page {pfn} is reachable through a live mapping of page {mapped}; \
+                     read or write it after the mapping is released"
+                );
+            }
+            // SAFETY: `in_page + piece <= PAGE_SIZE` bytes of a live page.
+            // No mapping hands out this memory now (checked just above: a
+            // mapping of the page's region could reach it, and a copied
+            // mapping is other memory), and none can be made while the
+            // mutex is held, so no reference into these bytes is live.
             let bytes =
                 unsafe { std::slice::from_raw_parts_mut(memory.add(in_page).as_ptr(), piece) };
             each(bytes, done..done + piece);

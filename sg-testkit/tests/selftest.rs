@@ -182,10 +182,56 @@ fn direct_mappings_are_the_page() {
     let mapping = mock.map(page);
     // SAFETY: the mapping covers the page's 4096 bytes.
     unsafe { mapping.as_ptr().write(7) };
-    assert_eq!(mock.read(page, 0, 1), [7]);
     // SAFETY: mapped above.
     unsafe { mock.unmap(page, mapping) };
+    // `read` refuses pages a live direct mapping reaches, so the page is read
+    // once the mapping is released; that it is the page itself, not a copy,
+    // shows in mapping it again: the same memory.
+    assert_eq!(mock.read(page, 0, 1), [7]);
+    let again = mock.map(page);
+    assert_eq!(again, mapping);
+    // SAFETY: the mapping covers the page's 4096 bytes.
+    assert_eq!(unsafe { again.as_ptr().read() }, 7);
+    // SAFETY: mapped just above.
+    unsafe { mock.unmap(page, again) };
     assert!(!mock.is_linear());
+}
+
+#[test]
+#[should_panic(expected = "reachable through a live mapping")]
+fn reading_a_page_under_a_live_direct_mapping_panics() {
+    let mock = MockPages::<4096>::with_mapping(Mapping::Direct);
+    let page = mock.add_pages([3])[0];
+    let _mapping = mock.map(page);
+    // The mapping's pointer could be writing the page: reading beside it
+    // would alias, so the mock panics (the mapping leaks; the test ends).
+    let _ = mock.read(page, 0, 1);
+}
+
+#[test]
+#[should_panic(expected = "reachable through a live mapping")]
+fn writing_a_run_under_a_live_linear_mapping_panics() {
+    let mock = MockPages::<4096>::linear();
+    let run = mock.add_pages([20, 21, 22]);
+    let _mapping = mock.map(run[0]);
+    // A linear mapping of the run's first page reaches all of the run.
+    mock.write(run[2], 0, &[1]);
+}
+
+#[test]
+fn copied_mappings_leave_the_page_readable_and_writable() {
+    let mock = MockPages::<4096>::new();
+    let page = mock.add_pages([3])[0];
+    let mapping = mock.map(page);
+    // SAFETY: the copy covers the page's 4096 bytes.
+    unsafe { mapping.as_ptr().write(7) };
+    // The mapping is a copy: the page is other memory, and unchanged until
+    // the copy is released.
+    assert_eq!(mock.read(page, 0, 1), [0]);
+    mock.write(page, 1, &[8]);
+    // SAFETY: mapped above.
+    unsafe { mock.unmap(page, mapping) };
+    assert_eq!(mock.read(page, 0, 1), [7]);
 }
 
 #[test]
@@ -410,6 +456,34 @@ fn a_built_list_refuses_bytes_the_mock_does_not_have() {
     let mock = Mock::new();
     let pages = mock.add_pages([1, 2]);
     let _ = BuiltList::new(&mock, &[(pages[1], 10, 4090)], &[]);
+}
+
+#[test]
+#[should_panic(expected = "viewed through another mock")]
+fn a_built_list_is_viewed_safely_only_through_its_own_mock() {
+    let mock = Mock::new();
+    let page = mock.add_pages([1])[0];
+    let built = BuiltList::new(&mock, &[(page, 10, 0)], &[]);
+    assert_eq!(built.list(&mock).byte_len(), 10);
+    // Another mock with the same frames is still another provider: its
+    // memory is not what `new` checked the entries against.
+    let other = Mock::new();
+    other.add_pages([1]);
+    let _ = built.list(&other);
+}
+
+#[test]
+fn another_provider_views_a_built_list_through_list_via() {
+    let mock = Mock::new();
+    let page = mock.add_pages([1])[0];
+    let built = BuiltList::new(&mock, &[(page, 10, 0)], &[]);
+    let other = Mock::new();
+    other.add_pages([1]);
+    other.write(page, 0, b"0123456789");
+    // SAFETY: `other` holds frame 1, where the entry's bytes lie, and
+    // nothing writes them while the view is used.
+    let list = unsafe { built.list_via(&other) };
+    assert_eq!(other.list_bytes(list), b"0123456789");
 }
 
 #[test]

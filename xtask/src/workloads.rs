@@ -5,7 +5,7 @@ use std::ptr::NonNull;
 
 use sg_alloc::SgTable;
 use sg_copy::{copy_from_slice, copy_to_slice, zero};
-use sg_core::{PageProvider, SgEntry, VIRT_PAGE_SIZE, VirtPage, VirtPages};
+use sg_core::{PageProvider, Pages, SgEntry, SgList, VIRT_PAGE_SIZE, VirtPage, VirtPages};
 use sg_testkit::FramePages;
 
 use crate::measure::{Row, gigabytes_per_second, interleave, nanoseconds_per, repeat};
@@ -67,11 +67,17 @@ struct Block {
     order: u32,
 }
 
+/// The order of an allocation of at least `bytes` bytes: the next power of
+/// two of pages.
+fn order_for(bytes: usize) -> u32 {
+    bytes.div_ceil(PAGE).next_power_of_two().trailing_zeros()
+}
+
 impl Block {
     /// At least `bytes` bytes: the next power of two of pages.
     fn new(bytes: usize) -> Self {
         let pages = VirtPages::new();
-        let order = bytes.div_ceil(PAGE).next_power_of_two().trailing_zeros();
+        let order = order_for(bytes);
         let first = pages.alloc_pages(order).expect("out of memory");
         Block {
             pages,
@@ -84,12 +90,6 @@ impl Block {
         // SAFETY: the block owns `PAGE << order` zero-initialised bytes from
         // its first page on, reached through `&mut self` only.
         unsafe { std::slice::from_raw_parts_mut(self.first.as_ptr(), PAGE << self.order) }
-    }
-
-    /// The handle of page `index`.
-    fn page(&self, index: usize) -> VirtPage {
-        assert!(index < 1 << self.order, "page {index} is outside the block");
-        self.pages.nth(self.first, index)
     }
 }
 
@@ -114,13 +114,20 @@ impl Random {
     }
 }
 
-/// A table of one entry per page of `block`, in `order`, set entry by
+/// A table of one entry per page of `memory`, in `order`, set entry by
 /// entry so that nothing merges in the table itself.
-fn page_list<'a>(pages: &'a VirtPages, block: &Block, order: &[usize]) -> SgTable<&'a VirtPages> {
+fn page_list<'a>(
+    pages: &'a VirtPages,
+    memory: &Pages<VirtPages>,
+    order: &[usize],
+) -> SgTable<&'a VirtPages> {
     let mut table = SgTable::new(pages, order.len()).expect("table");
     for (mut entry, &index) in table.entries_mut().zip(order) {
-        // SAFETY: a whole page of the block (see `Block::page`).
-        unsafe { entry.set_page(block.page(index), PAGE as u32, 0) };
+        // SAFETY: a whole page of `memory`, allocated (and zero-filled) by
+        // the process-memory provider, which every `VirtPages` is; the
+        // workloads drop their tables before the pages, and use one list at
+        // a time, so no list reads bytes while another writes them.
+        unsafe { entry.set_page(memory.handles()[index], PAGE as u32, 0) };
     }
     table
 }
@@ -220,7 +227,7 @@ fn copies(sizes: &Sizes) -> Vec<Row> {
         source: Block::new(n),
         target: Block::new(n),
     };
-    let list_memory = Block::new(n);
+    let list_memory = Pages::alloc(VirtPages::new(), order_for(n)).expect("out of memory");
     let mut random = Random(0x9E37_79B9_7F4A_7C15);
     let data: Vec<u8> = (0..n).map(|_| random.next() as u8).collect();
     baseline.source.bytes().copy_from_slice(&data);
@@ -235,21 +242,20 @@ fn copies(sizes: &Sizes) -> Vec<Row> {
     }
     let mut four_k = page_list(&pages, &list_memory, &in_order);
     let shuffled_list = page_list(&pages, &list_memory, &shuffled);
-    let handles: Vec<VirtPage> = in_order
-        .iter()
-        .map(|&index| list_memory.page(index))
-        .collect();
+    // The set's pages in their (frame) order; the table borrows the set
+    // shared, so it only reads.
     let merged =
-        SgTable::from_pages_segment(&pages, &handles, 0, n as u64, 0xFFFF_F000).expect("merged");
+        SgTable::from_pages_segment(&list_memory, 0, n as u64, 0xFFFF_F000).expect("merged");
     assert_eq!(merged.orig_nents(), 1, "contiguous pages make one entry");
 
     // Check the lists before timing them.
     assert_eq!(copy_from_slice(four_k.as_list_mut(), 0, &data), n);
-    for list in [four_k.as_list(), merged.as_list()] {
-        out.fill(0);
-        assert_eq!(copy_to_slice(list, 0, &mut out), n);
-        assert!(out == data, "a list in page order holds the bytes in order");
-    }
+    out.fill(0);
+    assert_eq!(copy_to_slice(four_k.as_list(), 0, &mut out), n);
+    assert!(out == data, "a list in page order holds the bytes in order");
+    out.fill(0);
+    assert_eq!(copy_to_slice(merged.as_list(), 0, &mut out), n);
+    assert!(out == data, "a merged list holds the bytes in order");
     assert_eq!(copy_to_slice(shuffled_list.as_list(), 0, &mut out), n);
     for (position, &index) in shuffled.iter().enumerate().step_by(97) {
         assert_eq!(out[position * PAGE..][..PAGE], data[index * PAGE..][..PAGE]);
@@ -287,34 +293,31 @@ fn copies(sizes: &Sizes) -> Vec<Row> {
         "linear -> list of one-page entries",
     ));
 
-    let cases = [
-        (
-            "copy_to_buf_4k",
-            four_k.as_list(),
-            "list of one-page entries -> linear",
-        ),
-        (
-            "copy_to_buf_shuffled",
-            shuffled_list.as_list(),
-            "one-page entries in shuffled page order -> linear",
-        ),
-        (
-            "copy_to_buf_merged",
-            merged.as_list(),
-            "one merged entry (from-pages builder) -> linear",
-        ),
-    ];
-    for (name, list, note) in cases {
-        let (work, base) = interleave(
-            sizes.reps,
-            || {
-                let copied = copy_to_slice(list, 0, black_box(&mut out));
-                black_box(copied + out[copied / 2] as usize);
-            },
-            || baseline.memcpy(),
-        );
-        rows.push(bandwidth(name, n, &work, n, &base, note));
-    }
+    rows.push(copy_to_buf(
+        sizes,
+        "copy_to_buf_4k",
+        four_k.as_list(),
+        &mut out,
+        &mut baseline,
+        "list of one-page entries -> linear",
+    ));
+    rows.push(copy_to_buf(
+        sizes,
+        "copy_to_buf_shuffled",
+        shuffled_list.as_list(),
+        &mut out,
+        &mut baseline,
+        "one-page entries in shuffled page order -> linear",
+    ));
+    // Its provider is the set it borrows (which forwards to `VirtPages`).
+    rows.push(copy_to_buf(
+        sizes,
+        "copy_to_buf_merged",
+        merged.as_list(),
+        &mut out,
+        &mut baseline,
+        "one merged entry (from-pages builder) -> linear",
+    ));
 
     let (work, base) = interleave(
         sizes.reps,
@@ -358,6 +361,27 @@ fn copies(sizes: &Sizes) -> Vec<Row> {
     assert_eq!(copy_to_slice(four_k.as_list(), 0, &mut out), n);
     assert!(out.iter().all(|&byte| byte == 0), "zero wrote zeros");
     rows
+}
+
+/// A whole list copied out to `out`, interleaved with the memcpy baseline.
+fn copy_to_buf<P: PageProvider>(
+    sizes: &Sizes,
+    name: &'static str,
+    list: SgList<'_, P>,
+    out: &mut [u8],
+    baseline: &mut Baseline,
+    note: &str,
+) -> Row {
+    let n = sizes.buffer;
+    let (work, base) = interleave(
+        sizes.reps,
+        || {
+            let copied = copy_to_slice(list, 0, black_box(&mut *out));
+            black_box(copied + out[copied / 2] as usize);
+        },
+        || baseline.memcpy(),
+    );
+    bandwidth(name, n, &work, n, &base, note)
 }
 
 fn bandwidth(
@@ -441,8 +465,16 @@ fn from_pages(sizes: &Sizes, frame: impl Fn(usize) -> u64, name: &'static str) -
     let base = 1u64 << 28;
     let handles: Vec<u64> = (0..sizes.pages).map(|index| base + frame(index)).collect();
     let size = (sizes.pages * PAGE) as u64;
-    let table =
-        SgTable::from_pages_segment(&frames, &handles, 0, size, 0xFFFF_F000).expect("from pages");
+    // SAFETY: `FramePages` pages are bare frame numbers, valid by
+    // construction and never mapped (mapping panics), and the frames are
+    // distinct (`frame` is strictly increasing); the table is never written.
+    let table = SgTable::from_pages_segment(
+        unsafe { Pages::from_raw(&frames, &handles[..]) },
+        0,
+        size,
+        0xFFFF_F000,
+    )
+    .expect("from pages");
     assert_eq!(table.byte_len(), size);
     // glibc gives the top of its heap back to the system when a free leaves
     // more than 128 KiB free there, and the next build faults it all back
@@ -457,9 +489,15 @@ fn from_pages(sizes: &Sizes, frame: impl Fn(usize) -> u64, name: &'static str) -
     drop(table);
     let seconds = repeat(sizes.reps, || {
         for _ in 0..sizes.page_builds {
-            let table =
-                SgTable::from_pages_segment(&frames, black_box(&handles), 0, size, 0xFFFF_F000)
-                    .expect("from pages");
+            // SAFETY: as above: the same distinct frames, never mapped, and
+            // a table that is never written. A borrowed set allocates nothing.
+            let table = SgTable::from_pages_segment(
+                unsafe { Pages::from_raw(&frames, black_box(&handles[..])) },
+                0,
+                size,
+                0xFFFF_F000,
+            )
+            .expect("from pages");
             black_box(table.orig_nents());
         }
     });

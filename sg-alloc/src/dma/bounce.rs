@@ -143,25 +143,29 @@ fn fit(
 ///
 /// ```
 /// use sg_alloc::{BounceMapper, DirectMapper, SgTable};
-/// use sg_core::{DmaDirection, DmaLimits};
+/// use sg_core::{DmaDirection, DmaLimits, Pages};
 /// use sg_testkit::MockPages;
 ///
 /// let mock = MockPages::<4096>::new();
 /// let high = mock.add_pages([(1 << 32) / 4096 + 5]); // above 4 GiB
 /// mock.write(high[0], 0, b"to the device");
-/// let mut table = SgTable::from_pages(&mock, &high, 0, 13)?;
+/// // SAFETY: a page the mock holds, which nothing else uses while the set
+/// // lives.
+/// let pages = unsafe { Pages::from_raw(&mock, &high[..]) };
+/// let mut table = SgTable::from_pages(pages, 0, 13)?;
 ///
 /// // SAFETY: no device is given the addresses: the test reads the pool
 /// // through `device_read`.
 /// let bounce = unsafe { BounceMapper::with_pool_size(DirectMapper::new(), 64 * 1024, 0x1000_0000)? };
 /// let device = DmaLimits::new().highest_address(u64::from(u32::MAX));
-/// let mapped = table.map_dma(&bounce, DmaDirection::ToDevice, &device)?;
-/// let (address, length) = mapped.segments().next().unwrap();
-/// assert!(address < 1 << 32);
-/// let mut seen = vec![0; length as usize];
-/// assert!(bounce.device_read(address, &mut seen));
+/// let seen = table.with_dma_mapping(&bounce, DmaDirection::ToDevice, &device, |mapped| {
+///     let (address, length) = mapped.segments().next().unwrap();
+///     assert!(address < 1 << 32);
+///     let mut seen = vec![0; length as usize];
+///     assert!(bounce.device_read(address, &mut seen));
+///     seen
+/// })?; // unmapped here
 /// assert_eq!(seen, b"to the device");
-/// drop(mapped);
 /// assert_eq!(bounce.stats().from_device_copies, 0);
 /// assert_eq!(bounce.live_slots(), 0);
 /// # Ok::<(), sg_core::Error>(())
@@ -342,9 +346,9 @@ impl<M, S: AsRef<[u8]> + AsMut<[u8]>> BounceMapper<M, S> {
         let mut pool = self.pool.borrow_mut();
         // A slot holds at least one byte, so that slots never share a start.
         let offset = pool.place(self.bus_address, len.max(1), limits)?;
-        pool.live.insert(offset, len.max(1));
-        pool.used += len.max(1);
-        pool.stats.bounced += 1;
+        // Fill the slot before reserving it: if the provider panics while
+        // the run is copied in, nothing stays reserved (the pool's borrow
+        // keeps the slot free of anyone else meanwhile).
         if direction.to_device() {
             // SAFETY: the caller's promise is `read_run`'s.
             unsafe { read_run(provider, run, pool.slot(offset, len)) };
@@ -353,6 +357,9 @@ impl<M, S: AsRef<[u8]> + AsMut<[u8]>> BounceMapper<M, S> {
         } else {
             pool.slot(offset, len).fill(0);
         }
+        pool.live.insert(offset, len.max(1));
+        pool.used += len.max(1);
+        pool.stats.bounced += 1;
         Ok(self.bus_address + offset as u64)
     }
 

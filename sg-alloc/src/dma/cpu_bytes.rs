@@ -66,12 +66,16 @@ pub(super) unsafe fn read_run<P: PageProvider>(
     for piece in pieces(run.offset, out.len(), P::PAGE_SIZE) {
         let page = page_of(provider, run, &piece);
         let mapping = provider.map(page);
+        // The page's first byte may lie outside the allocation the run's
+        // bytes belong to (a buffer that starts inside a page): step to the
+        // bytes with wrapping arithmetic, which keeps the provenance and
+        // never claims the bytes in between.
+        let first = mapping.as_ptr().wrapping_add(piece.in_page);
         // SAFETY: the mapping reaches, initialised, the bytes of the page
         // that lists describe (the provider's contract), and the caller
         // vouches that the run's bytes are such bytes; `in_page + len` is
         // at most a page; nothing writes them during the call.
-        let bytes =
-            unsafe { slice::from_raw_parts(mapping.as_ptr().add(piece.in_page), piece.len) };
+        let bytes = unsafe { slice::from_raw_parts(first, piece.len) };
         out[piece.done..piece.done + piece.len].copy_from_slice(bytes);
         // SAFETY: `mapping` came from `map(page)` above and is released
         // once; `bytes` is not used after this.
@@ -91,11 +95,12 @@ pub(super) unsafe fn write_run<P: PageProvider>(provider: &P, run: &DmaRun<P::Pa
     for piece in pieces(run.offset, bytes.len(), P::PAGE_SIZE) {
         let page = page_of(provider, run, &piece);
         let mapping = provider.map(page);
+        // As in `read_run`: no arithmetic outside the run's bytes.
+        let first = mapping.as_ptr().wrapping_add(piece.in_page);
         // SAFETY: as in `read_run`, the mapping reaches the run's bytes in
         // this page for reads and writes; the caller promises that no other
         // reference to them is live and nothing else touches them.
-        let target =
-            unsafe { slice::from_raw_parts_mut(mapping.as_ptr().add(piece.in_page), piece.len) };
+        let target = unsafe { slice::from_raw_parts_mut(first, piece.len) };
         target.copy_from_slice(&bytes[piece.done..piece.done + piece.len]);
         provider.flush_write(page);
         // SAFETY: `mapping` came from `map(page)` above and is released

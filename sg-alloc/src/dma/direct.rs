@@ -26,20 +26,18 @@ use sg_core::{DmaDirection, DmaLimits, DmaMapper, DmaRun, Error, PageProvider};
 ///
 /// ```
 /// use sg_alloc::{DirectMapper, SgTable};
-/// use sg_core::{DmaDirection, DmaLimits, PageProvider, VirtPages};
+/// use sg_core::{DmaDirection, DmaLimits, Pages, VirtPages};
 ///
-/// let pages = VirtPages::new();
-/// let run = pages.alloc_pages(1)?; // two contiguous pages
-/// let mut table = SgTable::from_pages(&pages, &[run, pages.nth(run, 1)], 0, 8192)?;
+/// let pages = Pages::alloc(VirtPages::new(), 1)?; // two contiguous pages
+/// let run = pages.handles()[0];
+/// let table = SgTable::from_pages(pages, 0, 8192)?;
 /// // SAFETY: no device is given the addresses; they are only read below.
 /// let direct = unsafe { DirectMapper::new() };
 /// let mapped = table.map_dma(direct, DmaDirection::ToDevice, &DmaLimits::unlimited())?;
 /// let segments: Vec<(u64, u32)> = mapped.segments().collect();
 /// assert_eq!(segments, [(run.addr() as u64, 8192)]);
-/// drop(mapped);
-/// drop(table);
-/// // SAFETY: allocated above with order 1; the table is gone.
-/// unsafe { pages.free_pages(run, 1) };
+/// let table = mapped.unmap();
+/// drop(table); // gives the pages back
 /// # Ok::<(), sg_core::Error>(())
 /// ```
 #[doc(alias = "dma_direct_map_page")]

@@ -15,4 +15,4 @@ mod map;
 
 pub use bounce::{BounceMapper, BounceStats};
 pub use direct::DirectMapper;
-pub use map::MappedTable;
+pub use map::{MapError, MapTarget, MappedTable};

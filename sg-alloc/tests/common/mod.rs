@@ -3,7 +3,7 @@
 
 #![allow(dead_code, reason = "each test binary uses a part of the helpers")]
 
-use sg_core::{PageProvider, SgList};
+use sg_core::{PageProvider, Pages, SgList};
 use sg_testkit::{EntryLayout, EntrySpec, MaxSegment, MockPage, MockPages};
 
 /// The mock page size of property tests: 4 KiB, or 64 bytes under Miri,
@@ -12,6 +12,13 @@ pub(crate) const PAGE: usize = if cfg!(miri) { 64 } else { 4096 };
 
 /// The mock of the property tests.
 pub(crate) type Mock = MockPages<PAGE>;
+
+/// The test's pages as a set, borrowing the handles (nothing is allocated).
+pub(crate) fn raw<P: PageProvider>(provider: P, handles: &[P::Page]) -> Pages<P, &[P::Page]> {
+    // SAFETY: the tests pass pages their provider holds (or that are never
+    // mapped), and write only tables whose pages are distinct.
+    unsafe { Pages::from_raw(provider, handles) }
+}
 
 /// A `MaxSegment` (made for 4 KiB pages) scaled to [`PAGE`], keeping what
 /// it is: below one page, whole pages, between pages, near `u32::MAX`.

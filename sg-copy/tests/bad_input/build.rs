@@ -1,16 +1,19 @@
 //! Rows for sg-alloc's tables and builders: empty tables, the builders
 //! from pages, appends, page lists, split, clones and chunk pools.
 
+use std::ops::Range;
 use std::ptr::NonNull;
 
 use sg_alloc::{AppendTable, BounceMapper, ChunkPool, DirectMapper, FirstChunk, PageList, SgTable};
 use sg_alloc::{arrays_needed, split, split_in};
-use sg_core::{ChunkAllocator, Error, HeapChunks, PageProvider, SgEntry, VirtPage, VirtPages};
+use sg_core::{
+    ChunkAllocator, Error, HeapChunks, PageProvider, Pages, SgEntry, VirtPage, VirtPages,
+};
 use sg_testkit::{CountingChunks, FramePages, MockPage, MockPages};
 
 use crate::kit::{
-    Builder, Mock, PAGE, PAGE_U64, SAMPLE_BYTES, append_snapshot, counting, sample_pages,
-    sample_table,
+    Builder, Mock, PAGE, PAGE_U64, SAMPLE_BYTES, Set, append_snapshot, counting, sample_pages,
+    sample_table, set,
 };
 use crate::{Case, Row};
 
@@ -128,6 +131,11 @@ pub(crate) fn rows() -> Vec<Row> {
             pool_of_huge_arrays,
         ),
         Row::new(Case::Overflow, "BounceMapper::new", bounce_pool_past_u64),
+        Row::new(
+            Case::Overflow,
+            "Pages::alloc",
+            page_set_of_an_order_past_usize,
+        ),
         Row::new(Case::Overflow, "SgTable::from_pages", runs_past_u32_are_cut),
         Row::new(
             Case::Overflow,
@@ -160,6 +168,21 @@ pub(crate) fn rows() -> Vec<Row> {
             Case::Other,
             "SgTable::from_pages",
             builders_refuse_part_of_a_page,
+        ),
+        Row::new(
+            Case::Other,
+            "AppendTable::append_pages",
+            append_of_pages_outside_the_set_or_used,
+        ),
+        Row::new(
+            Case::Other,
+            "AppendTable::append_pages_for_device",
+            append_for_device_of_pages_outside_the_set_or_used,
+        ),
+        Row::new(
+            Case::Other,
+            "Pages::permute",
+            permutations_that_repeat_or_miss_a_page,
         ),
     ];
     rows.extend(builder_rows!(Case::ZeroPages, no_pages:
@@ -219,7 +242,7 @@ fn first_chunk_table_of_zero_entries_in() {
 
 fn finish_with_nothing_appended() {
     let (mock, chunks) = (Mock::new(), counting());
-    let append = AppendTable::new_in(&mock, &chunks);
+    let append = AppendTable::new_in(set(&mock, &[]), &chunks);
     assert_eq!(append.finish().err(), Some(Error::NoEntries));
     assert_eq!(chunks.allocations(), 0);
 }
@@ -305,7 +328,9 @@ fn clone_of_entries_without_bytes() {
     let copy = table.clone_in(&chunks).unwrap();
     assert_eq!((copy.orig_nents(), copy.byte_len()), (3, 0));
     assert!(copy.as_list().iter().all(|entry| entry.page().is_none()));
-    drop((copy, table));
+    // The clone borrows the original (read-only): it goes first.
+    drop(copy);
+    drop(table);
     chunks.assert_clean();
 }
 
@@ -315,7 +340,9 @@ fn merged_clone_of_entries_without_bytes() {
     let copy = table.clone_merged_in(&chunks).unwrap();
     assert_eq!((copy.orig_nents(), copy.byte_len()), (1, 0));
     assert!(copy.as_list().last(1).is_ok());
-    drop((copy, table));
+    // The clone borrows the original (read-only): it goes first.
+    drop(copy);
+    drop(table);
     chunks.assert_clean();
 }
 
@@ -560,28 +587,33 @@ type BigFrames = FramePages<{ 1 << 24 }>;
 /// The longest entry of 16 MiB frames: 255 of them.
 const LONGEST: u32 = 255 << 24;
 
+/// Frames `handles` as a set.
+fn frames(handles: &[u64]) -> Pages<BigFrames, &[u64]> {
+    // SAFETY: `FramePages` never maps, so no byte of a page is ever reached.
+    unsafe { Pages::from_raw(BigFrames::default(), handles) }
+}
+
 fn runs_past_u32_are_cut() {
     let pages: Vec<u64> = (0..258).collect();
     let size = 258 << 24;
-    let table = SgTable::from_pages(BigFrames::default(), &pages, 0, size).unwrap();
+    let table = SgTable::from_pages(frames(&pages), 0, size).unwrap();
     let lengths: Vec<u32> = table.as_list().iter().map(|entry| entry.length()).collect();
     assert_eq!(lengths, [LONGEST, 3 << 24]);
     assert_eq!(table.byte_len(), size);
     // With an offset, the first entry holds what its 255 frames hold.
-    let table = SgTable::from_pages(BigFrames::default(), &pages, 100, size - 100).unwrap();
+    let table = SgTable::from_pages(frames(&pages), 100, size - 100).unwrap();
     let lengths: Vec<u32> = table.as_list().iter().map(|entry| entry.length()).collect();
     assert_eq!(lengths, [LONGEST - 100, 3 << 24]);
 }
 
 fn merges_past_u32_are_cut() {
     let pages: Vec<u64> = (0..258).collect();
-    let frames = BigFrames::default();
-    let mut append = AppendTable::new(&frames);
+    let mut append = AppendTable::new(frames(&pages));
     append
-        .append_pages(&pages[..200], 0, 200 << 24, u32::MAX, 58)
+        .append_pages(0..200, 0, 200 << 24, u32::MAX, 58)
         .unwrap();
     append
-        .append_pages(&pages[200..], 0, 58 << 24, u32::MAX, 0)
+        .append_pages(200..258, 0, 58 << 24, u32::MAX, 0)
         .unwrap();
     let table = append.finish().unwrap();
     let lengths: Vec<u32> = table.as_list().iter().map(|entry| entry.length()).collect();
@@ -598,44 +630,45 @@ fn free_more_entries_than_the_list() {
     }
 }
 
+/// One append call of `PAGE / 2` bytes: the table, the positions of the
+/// pages in its set, and the offset.
+type AppendCall<'a> = dyn Fn(&mut AppendTable<Set<'_>, &CountingChunks>, Range<usize>, usize) -> Result<(), Error>
+    + 'a;
+
 /// Checks that appending with each non-zero offset is refused, leaving
 /// the table as it was.
-/// One append call: the table, the pages and the offset.
-type AppendCall<'a> =
-    dyn Fn(&mut AppendTable<&Mock, &CountingChunks>, &[MockPage], usize) -> Result<(), Error> + 'a;
-
 fn refuses_offsets(append: &AppendCall<'_>) {
     let (mock, chunks) = (Mock::new(), counting());
     let pages = sample_pages(&mock);
-    let mut table = AppendTable::new_in(&mock, &chunks);
+    let mut table = AppendTable::new_in(set(&mock, &pages), &chunks);
     // The first call of an empty table may start inside its page.
-    append(&mut table, &pages[..2], 7).unwrap();
+    append(&mut table, 0..2, 7).unwrap();
     let before = append_snapshot(&table);
     let allocations = chunks.allocations();
     for offset in [1, 7, PAGE - 1, PAGE, usize::MAX] {
         assert_eq!(
-            append(&mut table, &pages[2..], offset),
+            append(&mut table, 2..4, offset),
             Err(Error::AppendOffset { offset })
         );
         assert_eq!(append_snapshot(&table), before);
     }
     assert_eq!(chunks.allocations(), allocations);
-    append(&mut table, &pages[2..], 0).unwrap();
+    append(&mut table, 2..4, 0).unwrap();
     drop(table);
     chunks.assert_clean();
     mock.assert_clean();
 }
 
 fn append_with_an_offset() {
-    refuses_offsets(&|table, pages, offset| {
-        table.append_pages(pages, offset, PAGE_U64 / 2, u32::MAX, 2)
+    refuses_offsets(&|table, range, offset| {
+        table.append_pages(range, offset, PAGE_U64 / 2, u32::MAX, 2)
     });
 }
 
 fn append_for_device_with_an_offset() {
     let limits = sg_core::DmaLimits::new();
-    refuses_offsets(&|table, pages, offset| {
-        table.append_pages_for_device(pages, offset, PAGE_U64 / 2, &limits, 2)
+    refuses_offsets(&|table, range, offset| {
+        table.append_pages_for_device(range, offset, PAGE_U64 / 2, &limits, 2)
     });
 }
 
@@ -776,15 +809,150 @@ fn builders_refuse_part_of_a_page() {
     let (part, _) = unsafe { VirtPage::containing(NonNull::from(&mut buffer[8])) };
     let refused = Err(Error::PartialPage { index: 1 });
     let both = [whole, part];
+    // SAFETY: a page allocated above, freed after the set, and the part of
+    // `buffer` the handle stands for; both initialised, distinct, and
+    // reached by nothing else while the set lives.
+    let mut both = unsafe { Pages::from_raw(&pages, &both[..]) };
     assert_eq!(
-        SgTable::from_pages(&pages, &both, 0, 2 * 4096).map(drop),
+        SgTable::from_pages(&mut both, 0, 2 * 4096).map(drop),
         refused
     );
-    let mut append = AppendTable::new(&pages);
-    assert_eq!(append.append_pages(&both, 0, 4097, u32::MAX, 0), refused);
+    let mut append = AppendTable::new(&mut both);
+    assert_eq!(append.append_pages(0..2, 0, 4097, u32::MAX, 0), refused);
     assert!(append.is_empty());
+    drop(append);
     // Bytes that stay in the whole page do not reach the part.
-    assert!(SgTable::from_pages(&pages, &both, 0, 4096).is_ok());
+    assert!(SgTable::from_pages(&mut both, 0, 4096).is_ok());
+    drop(both);
     // SAFETY: allocated above with order 0; the tables are gone.
     unsafe { pages.free_pages(whole, 0) };
+}
+
+fn page_set_of_an_order_past_usize() {
+    let mock = Mock::new();
+    for order in [usize::BITS, u32::MAX] {
+        let overflow = Error::Overflow {
+            what: "pages of the order",
+        };
+        assert_eq!(Pages::alloc(&mock, order).err(), Some(overflow));
+        let mut pages = Pages::alloc(&mock, 0).unwrap();
+        assert_eq!(pages.alloc_more(order), Err(overflow));
+        assert_eq!(pages.len(), 1, "the set is as it was");
+    }
+    assert_eq!(
+        mock.alloc_calls(),
+        2,
+        "only the sets of one page were allocated"
+    );
+    mock.assert_clean();
+}
+
+/// Ranges of positions in a set of four pages that an append refuses: an
+/// empty or reversed range, one past the set's end, and one that starts on
+/// a page the table already uses (so no two entries of a table that may
+/// write share a page); each leaves the table as it was.
+fn refuses_ranges(append: &AppendCall<'_>) {
+    let (mock, chunks) = (Mock::new(), counting());
+    let pages = sample_pages(&mock);
+    let mut table = AppendTable::new_in(set(&mock, &pages), &chunks);
+    let past = |end| Error::NotInSet { end, pages: 4 };
+    #[allow(
+        clippy::reversed_empty_ranges,
+        reason = "a reversed range is the bad input"
+    )]
+    let refused = [
+        (2..2, Error::NoPages),
+        (3..1, Error::NoPages),
+        (0..5, past(5)),
+        (4..5, past(5)),
+        (usize::MAX - 1..usize::MAX, past(usize::MAX)),
+    ];
+    for (range, expected) in refused.clone() {
+        assert_eq!(
+            append(&mut table, range.clone(), 0),
+            Err(expected),
+            "{range:?}"
+        );
+        assert!(table.is_empty() && table.arrays() == 0);
+    }
+    // Half a page of the first page: the table uses page 0 only.
+    append(&mut table, 0..2, 0).unwrap();
+    assert_eq!(table.next_page(), 1);
+    let before = append_snapshot(&table);
+    let allocations = chunks.allocations();
+    for range in [0..1, 0..4] {
+        assert_eq!(
+            append(&mut table, range.clone(), 0),
+            Err(Error::PageReused { index: 0, next: 1 }),
+            "{range:?}"
+        );
+        assert_eq!(append_snapshot(&table), before);
+    }
+    for (range, expected) in refused {
+        assert_eq!(
+            append(&mut table, range.clone(), 0),
+            Err(expected),
+            "{range:?}"
+        );
+        assert_eq!(append_snapshot(&table), before);
+    }
+    assert_eq!(chunks.allocations(), allocations);
+    // The pages from `next_page` on are free.
+    append(&mut table, 1..4, 0).unwrap();
+    drop(table);
+    chunks.assert_clean();
+    mock.assert_clean();
+}
+
+fn append_of_pages_outside_the_set_or_used() {
+    refuses_ranges(&|table, range, offset| {
+        table.append_pages(range, offset, PAGE_U64 / 2, u32::MAX, 2)
+    });
+}
+
+fn append_for_device_of_pages_outside_the_set_or_used() {
+    let limits = sg_core::DmaLimits::new();
+    refuses_ranges(&|table, range, offset| {
+        table.append_pages_for_device(range, offset, PAGE_U64 / 2, &limits, 2)
+    });
+}
+
+fn permutations_that_repeat_or_miss_a_page() {
+    let mock = Mock::new();
+    let pages = sample_pages(&mock);
+    let mut set = set(&mock, &pages);
+    let few = |requested| Error::TooFewEntries {
+        requested,
+        available: 4,
+    };
+    let refused: [(&[usize], Error); 6] = [
+        (&[], few(0)),
+        (&[0, 1, 2], few(3)),
+        (&[0, 1, 2, 3, 0], few(5)),
+        (&[0, 1, 2, 4], Error::NotInSet { end: 5, pages: 4 }),
+        (
+            &[0, 1, 1, 3],
+            Error::RepeatedPosition {
+                position: 1,
+                first: 1,
+                second: 2,
+            },
+        ),
+        (
+            &[3, 3, 3, 3],
+            Error::RepeatedPosition {
+                position: 3,
+                first: 0,
+                second: 1,
+            },
+        ),
+    ];
+    for (order, expected) in refused {
+        assert_eq!(set.permute(order), Err(expected), "{order:?}");
+        assert_eq!(set.handles(), pages, "the set is as it was");
+    }
+    set.permute(&[3, 2, 1, 0]).unwrap();
+    assert!(set.handles().iter().eq(pages.iter().rev()));
+    drop(set);
+    mock.assert_clean();
 }

@@ -5,12 +5,12 @@
 
 use sg_alloc::{AppendTable, ChunkPool, FirstChunk, JoinFailure, PageList, SgTable, split_in};
 use sg_core::allocator_api2::alloc::Global;
-use sg_core::{DmaLimits, Error, HeapChunks, VirtPages};
+use sg_core::{DmaLimits, Error, HeapChunks, Pages, VirtPages};
 use sg_testkit::{for_each_chunk_failure, for_each_failure_point, for_each_page_failure};
 
 use crate::kit::{
     FailingAllocator, Mock, PAGE_U64, SAMPLE_BYTES, append_snapshot, sample_pages, sample_table,
-    table_snapshot,
+    set, table_snapshot,
 };
 use crate::{Case, Row};
 
@@ -82,6 +82,12 @@ pub(crate) fn rows() -> Vec<Row> {
             "VirtPages::new_in",
             virt_page_list_when_memory_fails,
         ),
+        Row::new(Case::Failure, "Pages::alloc", page_set_when_pages_fail),
+        Row::new(
+            Case::Failure,
+            "Pages::alloc_more",
+            growing_page_set_when_pages_fail,
+        ),
     ]
 }
 
@@ -122,7 +128,7 @@ fn from_pages_when_chunks_fail() {
     let mock = Mock::new();
     let pages = lone_pages(&mock, 8);
     let points = for_each_chunk_failure(Some(4), |chunks| {
-        SgTable::from_pages_in(&mock, &pages, 0, 8 * PAGE_U64, u32::MAX, chunks).map(drop)
+        SgTable::from_pages_in(set(&mock, &pages), 0, 8 * PAGE_U64, u32::MAX, chunks).map(drop)
     });
     assert_eq!(points, 3);
     mock.assert_clean();
@@ -133,7 +139,8 @@ fn for_device_when_chunks_fail() {
     let pages = lone_pages(&mock, 8);
     let limits = DmaLimits::new();
     let points = for_each_chunk_failure(Some(4), |chunks| {
-        SgTable::from_pages_for_device_in(&mock, &pages, 0, 8 * PAGE_U64, &limits, chunks).map(drop)
+        let source = set(&mock, &pages);
+        SgTable::from_pages_for_device_in(source, 0, 8 * PAGE_U64, &limits, chunks).map(drop)
     });
     assert_eq!(points, 3);
     mock.assert_clean();
@@ -146,15 +153,14 @@ fn appends_when_chunks_fail(device: bool) -> usize {
     let pages = lone_pages(&mock, 9);
     let limits = DmaLimits::new();
     for_each_chunk_failure(Some(4), |chunks| {
-        let mut append = AppendTable::new_in(&mock, chunks);
+        let mut append = AppendTable::new_in(set(&mock, &pages), chunks);
         for (range, left) in [(0..3, 6), (3..9, 0)] {
-            let pages = &pages[range];
-            let size = pages.len() as u64 * PAGE_U64;
+            let size = range.len() as u64 * PAGE_U64;
             let before = append_snapshot(&append);
             let done = if device {
-                append.append_pages_for_device(pages, 0, size, &limits, left)
+                append.append_pages_for_device(range, 0, size, &limits, left)
             } else {
-                append.append_pages(pages, 0, size, u32::MAX, left)
+                append.append_pages(range, 0, size, u32::MAX, left)
             };
             if done.is_err() {
                 assert_eq!(
@@ -217,7 +223,7 @@ fn split_when_chunks_fail() {
 fn clone_when_chunks_fail() {
     let mock = Mock::new();
     let pages = lone_pages(&mock, 7);
-    let table = SgTable::from_pages(&mock, &pages, 0, 7 * PAGE_U64).unwrap();
+    let table = SgTable::from_pages(set(&mock, &pages), 0, 7 * PAGE_U64).unwrap();
     // 3 entries and a link, then the last 4.
     let points = for_each_chunk_failure(Some(4), |chunks| table.clone_in(chunks).map(drop));
     assert_eq!(points, 2);
@@ -301,6 +307,29 @@ fn virt_page_list_when_memory_fails() {
         let list = PageList::new(&pages, 3 * 4096).map(drop);
         assert_eq!(allocator.live(), 0, "call {call}");
         list
+    });
+    assert_eq!(points, 3);
+}
+
+fn page_set_when_pages_fail() {
+    let points = for_each_page_failure(Mock::new, |mock| Pages::alloc(mock, 2).map(drop));
+    assert_eq!(points, 1);
+}
+
+fn growing_page_set_when_pages_fail() {
+    // Each failed call leaves the set as it was; dropping it gives back
+    // what it holds (the kit checks for leaks after each attempt).
+    let points = for_each_page_failure(Mock::new, |mock| {
+        let mut set = Pages::new(mock);
+        for (order, held) in [(0, 1), (2, 5), (1, 7)] {
+            let before = set.handles().to_vec();
+            if let Err(error) = set.alloc_more(order) {
+                assert_eq!(set.handles(), before, "a failed call changed the set");
+                return Err(error);
+            }
+            assert_eq!(set.len(), held);
+        }
+        Ok(())
     });
     assert_eq!(points, 3);
 }

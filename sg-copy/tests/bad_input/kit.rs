@@ -3,11 +3,12 @@
 
 use std::alloc::Layout;
 use std::cell::Cell;
+use std::ops::Range;
 use std::ptr::NonNull;
 
 use sg_alloc::{AppendTable, SgTable};
 use sg_core::allocator_api2::alloc::{AllocError, Allocator, Global};
-use sg_core::{ChunkAllocator, DmaLimits, Error, PageProvider, SgList};
+use sg_core::{Access, ChunkAllocator, DmaLimits, Error, PageProvider, PageSet, Pages, SgList};
 use sg_testkit::{BuiltList, CountingChunks, MockPage, TEST_PAGE_SIZE, TestPages};
 
 /// The mock page size: 4 KiB, or 64 bytes under Miri.
@@ -22,6 +23,17 @@ pub(crate) type Mock = TestPages;
 /// few entries is a chain of several arrays.
 pub(crate) fn counting() -> CountingChunks {
     CountingChunks::with_max_entries(4)
+}
+
+/// A set of pages of the mock, as the builders from pages take them.
+pub(crate) type Set<'m> = Pages<&'m Mock>;
+
+/// `pages` of `mock`, in that order, as a set (which frees none of them).
+pub(crate) fn set<'m>(mock: &'m Mock, pages: &[MockPage]) -> Set<'m> {
+    // SAFETY: pages the mock holds, whose memory is initialised and lives
+    // as long as the mock; nothing but the tables built from the set
+    // reaches them while it lives, and no row names a page twice in a set.
+    unsafe { Pages::from_raw(mock, pages.to_vec()) }
 }
 
 /// The sample pages: a run of two frames, then two lone frames.
@@ -43,9 +55,15 @@ pub(crate) fn sample_table<'m, C: ChunkAllocator<MockPage>>(
     mock: &'m Mock,
     pages: &[MockPage],
     chunks: C,
-) -> SgTable<&'m Mock, C> {
-    SgTable::from_pages_in(mock, pages, SAMPLE_OFFSET, SAMPLE_BYTES, u32::MAX, chunks)
-        .expect("the sample table")
+) -> SgTable<Set<'m>, C> {
+    SgTable::from_pages_in(
+        set(mock, pages),
+        SAMPLE_OFFSET,
+        SAMPLE_BYTES,
+        u32::MAX,
+        chunks,
+    )
+    .expect("the sample table")
 }
 
 /// A hand-built list of three entries over three lone frames of `mock`
@@ -90,10 +108,11 @@ fn entries<P: PageProvider<Page = MockPage>>(
 }
 
 /// A snapshot of a table: entries, `orig_nents`, `nents`, bytes, arrays.
-pub(crate) fn table_snapshot<P, C>(table: &SgTable<P, C>) -> Snapshot
+pub(crate) fn table_snapshot<P, C, A>(table: &SgTable<P, C, A>) -> Snapshot
 where
     P: PageProvider<Page = MockPage>,
     C: ChunkAllocator<MockPage>,
+    A: Access,
 {
     Snapshot {
         entries: entries(table.as_list()),
@@ -107,10 +126,11 @@ where
 }
 
 /// A snapshot of a table being appended to.
-pub(crate) fn append_snapshot<P, C>(append: &AppendTable<P, C>) -> Snapshot
+pub(crate) fn append_snapshot<P, C, A>(append: &AppendTable<P, C, A>) -> Snapshot
 where
-    P: PageProvider<Page = MockPage>,
+    P: PageSet<Page = MockPage>,
     C: ChunkAllocator<MockPage>,
+    A: Access,
 {
     Snapshot {
         entries: entries(append.as_list()),
@@ -152,7 +172,7 @@ impl Builder {
         }
     }
 
-    /// Builds from `pages` with a segment limit of `max_segment` (for the
+    /// Builds from a set of `pages` with a segment limit of `max_segment` (for the
     /// device forms: limits with that maximum segment size, the rest
     /// default), and checks that it fails with `expected` having kept or
     /// given back everything: no array left (counted chunks), no page or
@@ -174,9 +194,9 @@ impl Builder {
     /// As [`refuses`](Self::refuses), with the device forms given `limits`.
     #[track_caller]
     #[allow(clippy::too_many_arguments, reason = "one builder call's inputs")]
-    pub(crate) fn refuses_with(
+    pub(crate) fn refuses_with<'m>(
         self,
-        mock: &Mock,
+        mock: &'m Mock,
         pages: &[MockPage],
         offset: usize,
         size: u64,
@@ -186,50 +206,55 @@ impl Builder {
     ) {
         let chunks = counting();
         let found = match self {
-            Builder::FromPages => SgTable::from_pages(mock, pages, offset, size).map(drop),
+            Builder::FromPages => SgTable::from_pages(set(mock, pages), offset, size).map(drop),
             Builder::FromPagesSegment => {
-                SgTable::from_pages_segment(mock, pages, offset, size, max_segment).map(drop)
+                SgTable::from_pages_segment(set(mock, pages), offset, size, max_segment).map(drop)
             }
             Builder::FromPagesIn => {
-                SgTable::from_pages_in(mock, pages, offset, size, max_segment, &chunks).map(drop)
+                let source = set(mock, pages);
+                SgTable::from_pages_in(source, offset, size, max_segment, &chunks).map(drop)
             }
             Builder::ForDevice => {
-                SgTable::from_pages_for_device(mock, pages, offset, size, limits).map(drop)
+                SgTable::from_pages_for_device(set(mock, pages), offset, size, limits).map(drop)
             }
             Builder::ForDeviceIn => {
-                SgTable::from_pages_for_device_in(mock, pages, offset, size, limits, &chunks)
-                    .map(drop)
+                let source = set(mock, pages);
+                SgTable::from_pages_for_device_in(source, offset, size, limits, &chunks).map(drop)
             }
             Builder::Append | Builder::AppendForDevice => {
                 let device = matches!(self, Builder::AppendForDevice);
-                let call = |append: &mut AppendTable<&Mock, &CountingChunks>| {
+                // The call on `pages` at positions `range` of the table's set.
+                let call = |append: &mut AppendTable<Set<'m>, &CountingChunks>,
+                            range: Range<usize>| {
                     if device {
-                        append.append_pages_for_device(pages, offset, size, limits, 0)
+                        append.append_pages_for_device(range, offset, size, limits, 0)
                     } else {
-                        append.append_pages(pages, offset, size, max_segment, 0)
+                        append.append_pages(range, offset, size, max_segment, 0)
                     }
                 };
-                let mut empty = AppendTable::new_in(mock, &chunks);
-                let found = call(&mut empty);
+                let mut empty = AppendTable::new_in(set(mock, pages), &chunks);
+                let found = call(&mut empty, 0..pages.len());
                 assert!(
                     empty.is_empty() && empty.arrays() == 0,
                     "{self:?}: {empty:?}"
                 );
                 if offset == 0 {
-                    // The same call after one that made entries.
-                    let mut append = AppendTable::new_in(mock, &chunks);
+                    // The same call after one that made entries: a set of a
+                    // spare page, then `pages`.
                     let spare = MockPage::new(1000);
-                    let first = if mock.holds(spare, 0, 1) {
+                    let mut all = if mock.holds(spare, 0, 1) {
                         vec![spare]
                     } else {
                         mock.add_pages([spare.pfn()])
                     };
+                    all.extend_from_slice(pages);
+                    let mut append = AppendTable::new_in(set(mock, &all), &chunks);
                     append
-                        .append_pages(&first, 0, 10, u32::MAX, 1)
+                        .append_pages(0..1, 0, 10, u32::MAX, 1)
                         .expect("a first append");
                     let before = append_snapshot(&append);
                     let allocations = chunks.allocations();
-                    let again = call(&mut append);
+                    let again = call(&mut append, 1..all.len());
                     assert_eq!(again, found, "{self:?} on a table with entries");
                     assert_eq!(
                         append_snapshot(&append),

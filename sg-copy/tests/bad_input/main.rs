@@ -27,8 +27,9 @@
 //! `SgTable::with_first_chunk_in`, `AppendTable::finish`,
 //! `ChunkPool::alloc`, `ChunkPool::new`, `ChunkPool::new_in`,
 //! `arrays_needed`, `split`, `split_in`, `SgTable::clone_in`,
-//! `SgTable::clone_merged_in`, `SgTable::map_dma`, `PageIter::new`,
-//! `DmaPageIter::new`, `MappingIter::next`, `MappingIterMut::next`,
+//! `SgTable::clone_merged_in`, `SgTable::map_dma`,
+//! `SgTable::with_dma_mapping`, `PageIter::new`, `DmaPageIter::new`,
+//! `MappingIter::next`, `MappingIterMut::next`,
 //! `copy_to_slice`, `copy_from_slice`, `zero`, `copy_list`,
 //! `ListReader::read`, `ListCursor::write`, `with_io_slices`,
 //! `with_io_slices_mut`.
@@ -44,7 +45,7 @@
 //! `SgTable::from_pages_segment`, `SgTable::from_pages_in`,
 //! `SgTable::from_pages_for_device`, `SgTable::from_pages_for_device_in`,
 //! `AppendTable::append_pages`, `AppendTable::append_pages_for_device`,
-//! `SgTable::map_dma`.
+//! `SgTable::map_dma`, `SgTable::with_dma_mapping`.
 //!
 //! ### an offset of a page or more into the first page
 //! `SgTable::from_pages`, `SgTable::from_pages_segment`,
@@ -73,7 +74,7 @@
 //! `SgTable::new`, `SgTable::new_in`, `SgTable::with_max_entries_in`,
 //! `SgTable::with_first_chunk`, `PageList::new`, `PageList::with_order`,
 //! `PageList::with_order_in`, `split`, `split_in`, `ChunkPool::new`,
-//! `ChunkPool::with_max_entries`, `BounceMapper::new`,
+//! `ChunkPool::with_max_entries`, `BounceMapper::new`, `Pages::alloc`,
 //! `SgTable::from_pages`, `AppendTable::append_pages`, `ListReader::seek`,
 //! `ListCursor::seek`, `copy_to_slice`, `zero`, `copy_list`,
 //! `PageIter::new`, `DmaPageIter::new`, `MappingIter::skip`.
@@ -96,22 +97,34 @@
 //! `DmaLimits::validate`, `SgList::count_dma_segments`,
 //! `SgTable::from_pages_for_device`, `SgTable::from_pages_for_device_in`,
 //! `AppendTable::append_pages_for_device`, `SgTable::map_dma`,
-//! `DmaMapper::map`.
+//! `SgTable::with_dma_mapping`, `DmaMapper::map`.
 //!
 //! ### a chunk allocator, page provider or DMA mapper that fails at any call
 //! `HeapChunks::alloc`, `VirtPages::alloc_pages`, `SgTable::map_dma`,
-//! `BounceMapper::map`, `SgTable::new_in`, `SgTable::with_max_entries_in`,
+//! `SgTable::with_dma_mapping`, `BounceMapper::map`, `SgTable::new_in`, `SgTable::with_max_entries_in`,
 //! `SgTable::with_first_chunk_in`, `SgTable::from_pages_in`,
 //! `SgTable::from_pages_for_device_in`, `AppendTable::append_pages`,
 //! `AppendTable::append_pages_for_device`, `PageList::with_order_in`,
 //! `PageList::new`, `PageList::with_order`, `split_in`,
 //! `SgTable::clone_in`, `SgTable::clone_merged_in`, `SgTable::join`,
 //! `ChunkPool::alloc`, `ChunkPool::new_in`, `HeapChunks::new_in`,
-//! `VirtPages::new_in`.
+//! `VirtPages::new_in`, `Pages::alloc`, `Pages::alloc_more`.
 //!
 //! ### beyond the list
 //! `SgTable::with_max_entries_in`, `SgTable::from_pages`,
+//! `AppendTable::append_pages`, `AppendTable::append_pages_for_device`,
+//! `Pages::permute`, `SgTable::map_dma`, `SgTable::with_dma_mapping`,
 //! `with_io_slices_mut`.
+//!
+//! Beyond the list, the sound API refuses at run time what it cannot
+//! refuse by type: an append of positions outside its set or already used
+//! (`Error::NotInSet`, `Error::PageReused`: a table that may write never
+//! describes a page twice), an order that repeats or misses a page, and a
+//! read-only table mapped for a device that writes (`Error::ReadOnly`).
+//! Overlapping entries in an exclusive view can now only be made by
+//! `unsafe` code that breaks `SgListMut::new`'s contract; the
+//! `with_io_slices_mut` row does so on purpose to check the library's own
+//! guard.
 //!
 //! Unreachable on purpose: a table's byte count past `u64::MAX`, and an
 //! entry grown past `u32::MAX` by merging (runs end at the rounded

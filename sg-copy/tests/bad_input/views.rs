@@ -195,14 +195,16 @@ fn assert_empty<P: PageProvider>(list: SgList<'_, P>) {
 fn view_of_no_array() {
     let mock = Mock::new();
     let none: [SgEntry<MockPage>; 0] = [];
-    assert_empty(SgList::new(&none, &mock));
+    // SAFETY: no entry, so the view describes no byte.
+    assert_empty(unsafe { SgList::new(&none, &mock) });
     mock.assert_clean();
 }
 
 fn exclusive_view_of_no_array() {
     let mock = Mock::new();
     let mut none: [SgEntry<MockPage>; 0] = [];
-    let mut list = SgListMut::new(&mut none, &mock);
+    // SAFETY: no entry, so the view describes no byte.
+    let mut list = unsafe { SgListMut::new(&mut none, &mock) };
     assert_empty(list.as_list());
     assert!(list.slice_mut(0, 0).is_ok());
     assert_eq!(
@@ -303,7 +305,9 @@ fn slice_end_past_u64() {
 fn exclusive_slice_end_past_u64() {
     let mock = Mock::new();
     let mut built = sample_built(&mock);
-    let mut list = built.list_mut(&mock);
+    // SAFETY: the sample list's entries lie on disjoint bytes of the mock's frames,
+    // and nothing else reaches them while the view is used.
+    let mut list = unsafe { built.list_mut(&mock) };
     let list = std::cell::RefCell::new(&mut list);
     assert_slice_end_overflows(|skip, len| {
         let mut list = list.borrow_mut();
@@ -320,9 +324,10 @@ fn into_slice_end_past_u64() {
     let built = std::cell::RefCell::new(&mut built);
     assert_slice_end_overflows(|skip, len| {
         let mut built = built.borrow_mut();
-        built
-            .list_mut(&mock)
-            .into_slice(skip, len)
+        // SAFETY: the sample list's entries lie on disjoint bytes of the
+        // mock's frames, and nothing else reaches them while the view is used.
+        let list = unsafe { built.list_mut(&mock) };
+        list.into_slice(skip, len)
             .map(|view| view.as_list().byte_len())
     });
     mock.assert_clean();
@@ -407,7 +412,8 @@ fn dma_segments_past_u64() {
         entries[0].set_page(1, 10, 0);
         entries[1].set_page(FRAME_PAST_U64, 10, 0);
     }
-    let list = SgList::new(&entries, &frames);
+    // SAFETY: `FramePages` never maps, so the view reaches no byte.
+    let list = unsafe { SgList::new(&entries, &frames) };
     assert_eq!(
         list.count_dma_segments(&DmaLimits::new()),
         Err(Error::Overflow {
@@ -421,8 +427,8 @@ fn more_entries_than_the_list() {
     let built = sample_built(&mock);
     let pages = sample_pages(&mock);
     let table = sample_table(&mock, &pages, HeapChunks::new());
-    let by_reference = &mock;
-    for list in [built.list(&by_reference), table.as_list()] {
+    // A walked view and a table's view (over the table's set).
+    fn check<P: PageProvider<Page = MockPage>>(list: SgList<'_, P>) {
         for n in [4, 1000, usize::MAX] {
             let view = list.take_entries(n);
             assert_eq!(view.count(), 3);
@@ -431,6 +437,8 @@ fn more_entries_than_the_list() {
             assert!(view.last(3).is_ok());
         }
     }
+    check(built.list(&mock));
+    check(table.as_list());
     drop(table);
     mock.assert_clean();
 }
@@ -486,7 +494,9 @@ fn arrays_without_an_end_mark() {
         entries[0].set_page(pages[0], 8, 0);
         entries[2].set_page(pages[0], 8, 8);
     }
-    let list = SgList::new(&entries, &mock);
+    // SAFETY: the entries' bytes lie on a page of the mock, and nothing
+    // writes them while the view is used.
+    let list = unsafe { SgList::new(&entries, &mock) };
     assert_eq!(list.count(), 3, "the walk ends with the array");
     assert_eq!(list.byte_len(), 16);
     assert_eq!(list.last(3).err(), Some(Error::NotLast { index: 2 }));
@@ -556,8 +566,7 @@ fn slices_past_the_end() {
     let table = sample_table(&mock, &pages, HeapChunks::new());
     // A walked view, a table's view (which knows its length), and a slice
     // of each (which ends where its range does).
-    let by_reference = &mock;
-    for list in [built.list(&by_reference), table.as_list()] {
+    fn check<P: PageProvider>(list: SgList<'_, P>) {
         let len = list.byte_len();
         assert_past_the_end(len, |skip, bytes| {
             list.slice(skip, bytes).map(|view| view.byte_len())
@@ -567,6 +576,8 @@ fn slices_past_the_end() {
             inner.slice(skip, bytes).map(|view| view.byte_len())
         });
     }
+    check(built.list(&mock));
+    check(table.as_list());
     drop(table);
     mock.assert_clean();
 }
@@ -574,7 +585,9 @@ fn slices_past_the_end() {
 fn exclusive_slices_past_the_end() {
     let mock = Mock::new();
     let mut built = sample_built(&mock);
-    let mut list = built.list_mut(&mock);
+    // SAFETY: the sample list's entries lie on disjoint bytes of the mock's frames,
+    // and nothing else reaches them while the view is used.
+    let mut list = unsafe { built.list_mut(&mock) };
     let list = std::cell::RefCell::new(&mut list);
     assert_past_the_end(BUILT_BYTES, |skip, len| {
         let mut list = list.borrow_mut();
@@ -591,9 +604,10 @@ fn into_slice_past_the_end() {
     let built = std::cell::RefCell::new(&mut built);
     assert_past_the_end(BUILT_BYTES, |skip, len| {
         let mut built = built.borrow_mut();
-        built
-            .list_mut(&mock)
-            .into_slice(skip, len)
+        // SAFETY: the sample list's entries lie on disjoint bytes of the
+        // mock's frames, and nothing else reaches them while the view is used.
+        let list = unsafe { built.list_mut(&mock) };
+        list.into_slice(skip, len)
             .map(|view| view.as_list().byte_len())
     });
     mock.assert_clean();

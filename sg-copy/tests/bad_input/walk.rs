@@ -127,8 +127,11 @@ fn each_mode(mut body: impl FnMut(&Mock, &mut BuiltList<MockPage>)) {
 fn each_empty_view(mut body: impl FnMut(&Mock, SgListMut<'_, Mock>)) {
     each_mode(|mock, built| {
         let mut none: [SgEntry<MockPage>; 0] = [];
-        body(mock, SgListMut::new(&mut none, mock));
-        let list = built.list_mut(mock).into_list().take_entries(0);
+        // SAFETY: no entry, so the view describes no byte.
+        body(mock, unsafe { SgListMut::new(&mut none, mock) });
+        // SAFETY: the sample list's entries lie on disjoint bytes of the mock's frames,
+        // and nothing else reaches them while the view is used.
+        let list = unsafe { built.list_mut(mock) }.into_list().take_entries(0);
         // SAFETY: made from an exclusive view of `built` that is given up,
         // and the only view of it for the call.
         body(mock, unsafe { SgListMut::from_list(list) });
@@ -199,12 +202,15 @@ fn copy_between_no_entries() {
         let mut none: [SgEntry<MockPage>; 0] = [];
         let source = built.list(mock);
         let model = Model::from_list(mock, source);
-        let empty = SgListMut::new(&mut none, mock);
+        // SAFETY: no entry, so the view describes no byte.
+        let empty = unsafe { SgListMut::new(&mut none, mock) };
         assert_eq!(copy_list(empty, 0, source, 0, 100), 0);
-        assert_eq!(
-            copy_list(built.list_mut(mock), 0, SgList::new(&none, mock), 0, 100),
-            0
-        );
+        // SAFETY: the sample list's entries lie on disjoint bytes of the
+        // mock's frames, and nothing else reaches them while the view is used.
+        let target = unsafe { built.list_mut(mock) };
+        // SAFETY: no entry, so the view describes no byte.
+        let nothing = unsafe { SgList::new(&none, mock) };
+        assert_eq!(copy_list(target, 0, nothing, 0, 100), 0);
         model.assert_matches(mock, built.list(mock));
     });
 }
@@ -332,7 +338,9 @@ fn read_past_the_end() {
 fn write_past_the_end() {
     each_mode(|mock, built| {
         let model = Model::from_list(mock, built.list(mock));
-        let mut writer = MappingIterMut::new(built.list_mut(mock));
+        // SAFETY: the sample list's entries lie on disjoint bytes of the mock's frames,
+        // and nothing else reaches them while the view is used.
+        let mut writer = MappingIterMut::new(unsafe { built.list_mut(mock) });
         assert!(!writer.skip(BUILT_BYTES + 1));
         assert!(writer.next().is_none());
         drop(writer);
@@ -358,11 +366,19 @@ fn copy_in_past_the_end() {
         let mut model = Model::from_list(mock, built.list(mock));
         for skip in [BUILT_BYTES, BUILT_BYTES + 1, u64::MAX] {
             assert_eq!(
-                copy_from_slice(built.list_mut(mock), skip, b"0123456789"),
+                // SAFETY: the sample list's entries lie on disjoint bytes of the mock's frames,
+                // and nothing else reaches them while the view is used.
+                copy_from_slice(unsafe { built.list_mut(mock) }, skip, b"0123456789"),
                 0
             );
         }
-        let written = copy_from_slice(built.list_mut(mock), BUILT_BYTES - 2, b"0123456789");
+        let written = copy_from_slice(
+            // SAFETY: the sample list's entries lie on disjoint bytes of the mock's frames,
+            // and nothing else reaches them while the view is used.
+            unsafe { built.list_mut(mock) },
+            BUILT_BYTES - 2,
+            b"0123456789",
+        );
         assert_eq!(written, 2);
         model.copy_from_slice(BUILT_BYTES - 2, b"01");
         model.assert_matches(mock, built.list(mock));
@@ -373,9 +389,16 @@ fn zero_past_the_end() {
     each_mode(|mock, built| {
         let mut model = Model::from_list(mock, built.list(mock));
         for skip in [BUILT_BYTES, BUILT_BYTES + 1, u64::MAX] {
-            assert_eq!(zero(built.list_mut(mock), skip, 1), 0);
+            // SAFETY: the sample list's entries lie on disjoint bytes of the mock's frames,
+            // and nothing else reaches them while the view is used.
+            assert_eq!(zero(unsafe { built.list_mut(mock) }, skip, 1), 0);
         }
-        assert_eq!(zero(built.list_mut(mock), BUILT_BYTES - 5, 100), 5);
+        assert_eq!(
+            // SAFETY: the sample list's entries lie on disjoint bytes of the mock's frames,
+            // and nothing else reaches them while the view is used.
+            zero(unsafe { built.list_mut(mock) }, BUILT_BYTES - 5, 100),
+            5
+        );
         model.zero(BUILT_BYTES - 5, 5);
         model.assert_matches(mock, built.list(mock));
     });
@@ -389,11 +412,27 @@ fn copy_list_past_the_end() {
         let source = built.list(mock);
         for (target_skip, source_skip) in [(BUILT_BYTES, 0), (0, BUILT_BYTES), (u64::MAX, u64::MAX)]
         {
-            let copied = copy_list(copy.list_mut(&target), target_skip, source, source_skip, 10);
+            let copied = copy_list(
+                // SAFETY: the sample list's entries lie on disjoint bytes of the mock's frames,
+                // and nothing else reaches them while the view is used.
+                unsafe { copy.list_mut(&target) },
+                target_skip,
+                source,
+                source_skip,
+                10,
+            );
             assert_eq!(copied, 0);
         }
         // The shorter side ends the copy.
-        let copied = copy_list(copy.list_mut(&target), 0, source, BUILT_BYTES - 3, 100);
+        let copied = copy_list(
+            // SAFETY: the sample list's entries lie on disjoint bytes of the mock's frames,
+            // and nothing else reaches them while the view is used.
+            unsafe { copy.list_mut(&target) },
+            0,
+            source,
+            BUILT_BYTES - 3,
+            100,
+        );
         assert_eq!(copied, 3);
         let source_model = Model::from_list(mock, source);
         model.copy_from_model(0, &source_model, BUILT_BYTES - 3, 3);
@@ -421,7 +460,9 @@ fn reader_past_the_end() {
 fn cursor_past_the_end() {
     each_mode(|mock, built| {
         let model = Model::from_list(mock, built.list(mock));
-        let mut cursor = ListCursor::new(built.list_mut(mock));
+        // SAFETY: the sample list's entries lie on disjoint bytes of the mock's frames,
+        // and nothing else reaches them while the view is used.
+        let mut cursor = ListCursor::new(unsafe { built.list_mut(mock) });
         for target in [BUILT_BYTES, BUILT_BYTES + 1, u64::MAX] {
             cursor.seek(SeekFrom::Start(target)).unwrap();
             assert_eq!(cursor.write(b"x").unwrap(), 0);
@@ -467,7 +508,9 @@ fn reader_seek_past_u64() {
 
 fn cursor_seek_past_u64() {
     each_mode(|mock, built| {
-        let mut cursor = ListCursor::new(built.list_mut(mock));
+        // SAFETY: the sample list's entries lie on disjoint bytes of the mock's frames,
+        // and nothing else reaches them while the view is used.
+        let mut cursor = ListCursor::new(unsafe { built.list_mut(mock) });
         refused_seeks(BUILT_BYTES, |to| cursor.seek(to));
         assert_eq!(cursor.position(), 3);
     });
@@ -486,11 +529,23 @@ fn copy_out_skip_of_u64_max() {
 
 fn zero_lengths_of_u64_max() {
     each_mode(|mock, built| {
-        assert_eq!(zero(built.list_mut(mock), u64::MAX, u64::MAX), 0);
-        assert_eq!(zero(built.list_mut(mock), 1, u64::MAX), BUILT_BYTES - 1);
+        // SAFETY: the sample list's entries lie on disjoint bytes of the mock's frames,
+        // and nothing else reaches them while the view is used.
+        assert_eq!(zero(unsafe { built.list_mut(mock) }, u64::MAX, u64::MAX), 0);
+        assert_eq!(
+            // SAFETY: the sample list's entries lie on disjoint bytes of the mock's frames,
+            // and nothing else reaches them while the view is used.
+            zero(unsafe { built.list_mut(mock) }, 1, u64::MAX),
+            BUILT_BYTES - 1
+        );
         let mut model = Model::from_list(mock, built.list(mock));
         model.zero(0, 1);
-        assert_eq!(zero(built.list_mut(mock), 0, u64::MAX), BUILT_BYTES);
+        assert_eq!(
+            // SAFETY: the sample list's entries lie on disjoint bytes of the mock's frames,
+            // and nothing else reaches them while the view is used.
+            zero(unsafe { built.list_mut(mock) }, 0, u64::MAX),
+            BUILT_BYTES
+        );
         model.assert_matches(mock, built.list(mock));
         assert!(model.bytes().iter().all(|&byte| byte == 0));
     });
@@ -501,15 +556,33 @@ fn copy_list_lengths_of_u64_max() {
         let target = Mock::with_mapping(mock.mapping());
         let mut copy = sample_built(&target);
         let source = built.list(mock);
-        let copied = copy_list(copy.list_mut(&target), 0, source, 0, u64::MAX);
+        // SAFETY: the sample list's entries lie on disjoint bytes of the mock's frames,
+        // and nothing else reaches them while the view is used.
+        let copied = copy_list(unsafe { copy.list_mut(&target) }, 0, source, 0, u64::MAX);
         assert_eq!(copied, BUILT_BYTES);
         Model::from_list(mock, source).assert_matches(&target, copy.list(&target));
         assert_eq!(
-            copy_list(copy.list_mut(&target), u64::MAX, source, 0, u64::MAX),
+            copy_list(
+                // SAFETY: the sample list's entries lie on disjoint bytes of the mock's frames,
+                // and nothing else reaches them while the view is used.
+                unsafe { copy.list_mut(&target) },
+                u64::MAX,
+                source,
+                0,
+                u64::MAX
+            ),
             0
         );
         assert_eq!(
-            copy_list(copy.list_mut(&target), 0, source, u64::MAX, u64::MAX),
+            copy_list(
+                // SAFETY: the sample list's entries lie on disjoint bytes of the mock's frames,
+                // and nothing else reaches them while the view is used.
+                unsafe { copy.list_mut(&target) },
+                0,
+                source,
+                u64::MAX,
+                u64::MAX
+            ),
             0
         );
         drop(copy);
@@ -543,7 +616,9 @@ fn skip_u64_max() {
         assert_eq!(reader.next(), None);
         assert_eq!(reader.position(), BUILT_BYTES);
         drop(reader);
-        let mut writer = MappingIterMut::new(built.list_mut(mock));
+        // SAFETY: the sample list's entries lie on disjoint bytes of the mock's frames,
+        // and nothing else reaches them while the view is used.
+        let mut writer = MappingIterMut::new(unsafe { built.list_mut(mock) });
         assert!(writer.next().is_some());
         assert!(!writer.skip(u64::MAX));
         assert!(writer.next().is_none());
@@ -561,7 +636,14 @@ fn io_slices_mut_of_overlapping_entries() {
         ];
         let mut built = BuiltList::new(&mock, &entries, &[2]);
         let mut called = false;
-        let result = with_io_slices_mut(built.list_mut(&mock), |_| called = true);
+        // SAFETY: the entries lie on frames of the mock and nothing else
+        // reaches them while the view is used. They overlap, against
+        // `list_mut`'s rule, on purpose: safe code can no longer make such a
+        // view (a writable table never describes a page twice), and this
+        // checks the library's own guard, which refuses the list before
+        // making any slice, so no two `&mut` ever reach the same byte.
+        let list = unsafe { built.list_mut(&mock) };
+        let result = with_io_slices_mut(list, |_| called = true);
         assert_eq!(
             result,
             Err(Error::Overlap {
