@@ -34,6 +34,22 @@ use crate::SgTable;
 /// assert!(list.as_list().last(3)?.is_last());
 /// # Ok::<(), sg_core::Error>(())
 /// ```
+///
+/// A page's handle, read from the list, builds nothing that could outlive
+/// the list:
+///
+/// ```compile_fail,E0133
+/// use sg_alloc::{PageList, SgTable};
+/// use sg_core::{Pages, VirtPages};
+///
+/// let list = PageList::new(VirtPages::new(), 4096).unwrap();
+/// let page = list.as_list().first().unwrap().page().unwrap();
+/// // Rule: a handle is a name; only a provider's allocation or an
+/// // `unsafe` promise makes a set of pages.
+/// let table = SgTable::from_pages(Pages::from_raw(VirtPages::new(), vec![page]), 0, 4096).unwrap();
+/// drop(list);
+/// let _ = table.as_list();
+/// ```
 #[doc(alias = "sgl_free")]
 #[doc(alias = "sgl_free_order")]
 pub struct PageList<P: PageProvider, C: ChunkAllocator<P::Page> = HeapChunks> {

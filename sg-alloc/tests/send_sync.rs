@@ -36,8 +36,8 @@ fn tables_are_send_and_sync() {
     assert_sync::<JoinError<VirtPages, HeapChunks>>();
     assert_send::<JoinError<VirtPages, HeapChunks, Read>>();
     assert_sync::<JoinError<VirtPages, HeapChunks, Read>>();
-    assert_send::<MapError<SgTable<Pages<VirtPages>>>>();
-    assert_sync::<MapError<SgTable<Pages<VirtPages>>>>();
+    assert_send::<MapError<SgTable<Pages<VirtPages>>, DirectMapper>>();
+    assert_sync::<MapError<SgTable<Pages<VirtPages>>, DirectMapper>>();
     assert_send::<JoinFailure>();
     assert_sync::<JoinFailure>();
 }

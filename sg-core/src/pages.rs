@@ -60,7 +60,6 @@ use crate::{Error, PageProvider};
 /// // Rule: only a provider's allocation or an `unsafe` promise makes a set.
 /// let set = Pages::from_raw(provider, vec![provider.nth(page, 1)]);
 /// ```
-#[doc(alias = "sg_table_owned")]
 pub struct Pages<P: PageProvider, H: AsRef<[P::Page]> = Vec<<P as PageProvider>::Page>> {
     provider: P,
     handles: H,
@@ -452,5 +451,146 @@ impl<'a, P: PageProvider, H: AsRef<[P::Page]>> PageSource for &'a mut Pages<P, H
         // The exclusive borrow is given up for a shared one of the same
         // lifetime: nothing else reaches the set for `'a` all the same.
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec;
+
+    /// Frames without memory: names only, mapping panics.
+    struct Names;
+
+    // SAFETY: no page has memory and `map` panics, so no byte is ever
+    // reached; allocation always fails.
+    unsafe impl PageProvider for Names {
+        type Page = u64;
+        type Pfn = u64;
+        const PAGE_SIZE: usize = 4096;
+
+        fn pfn(&self, page: u64) -> u64 {
+            page
+        }
+
+        fn nth(&self, page: u64, n: usize) -> u64 {
+            page + n as u64
+        }
+
+        fn map(&self, page: u64) -> NonNull<u8> {
+            panic!("frame {page} has no memory")
+        }
+
+        unsafe fn unmap(&self, _page: u64, _mapping: NonNull<u8>) {}
+
+        fn alloc_pages(&self, order: u32) -> Result<u64, Error> {
+            Err(Error::PagesUnavailable { order })
+        }
+
+        unsafe fn free_pages(&self, _page: u64, _order: u32) {}
+    }
+
+    fn names(count: u64) -> Pages<Names> {
+        // SAFETY: `Names` has no memory to reach; the names are distinct.
+        unsafe { Pages::from_raw(Names, (0..count).collect()) }
+    }
+
+    /// A pseudo-random permutation of `0..len` (Fisher-Yates over an LCG).
+    fn shuffled(len: usize, mut seed: u64) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..len).collect();
+        for at in (1..len).rev() {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            order.swap(at, (seed >> 33) as usize % (at + 1));
+        }
+        order
+    }
+
+    #[test]
+    fn permute_puts_page_order_i_at_position_i() {
+        for (len, seed) in [
+            (1, 1),
+            (2, 2),
+            (7, 3),
+            (64, 4),
+            (65, 5),
+            (4096, 6),
+            (4097, 7),
+        ] {
+            let order = shuffled(len, seed);
+            let mut pages = names(len as u64);
+            pages.permute(&order).unwrap();
+            let expected: Vec<u64> = order.iter().map(|&index| index as u64).collect();
+            assert_eq!(pages.handles(), &expected[..], "{len} pages");
+            // And back: the inverse permutation restores the order.
+            let mut inverse = vec![0; len];
+            for (at, &index) in order.iter().enumerate() {
+                inverse[index] = at;
+            }
+            pages.permute(&inverse).unwrap();
+            assert!(pages.handles().iter().copied().eq(0..len as u64));
+        }
+    }
+
+    #[test]
+    fn permute_refuses_what_is_not_a_permutation_and_changes_nothing() {
+        let mut pages = names(5);
+        let refused = [
+            (
+                vec![0, 1, 2, 3],
+                Error::TooFewEntries {
+                    requested: 4,
+                    available: 5,
+                },
+            ),
+            (vec![0, 1, 2, 3, 5], Error::NotInSet { end: 6, pages: 5 }),
+            (
+                vec![0, 1, 2, 3, usize::MAX],
+                Error::NotInSet {
+                    end: usize::MAX,
+                    pages: 5,
+                },
+            ),
+            (
+                vec![4, 1, 2, 1, 0],
+                Error::RepeatedPosition {
+                    position: 1,
+                    first: 1,
+                    second: 3,
+                },
+            ),
+        ];
+        for (order, error) in refused {
+            assert_eq!(pages.permute(&order), Err(error), "{order:?}");
+            assert!(pages.handles().iter().copied().eq(0..5));
+        }
+    }
+
+    #[test]
+    fn swap_and_reverse_reorder_without_repeating() {
+        let mut pages = names(4);
+        pages.swap(0, 3);
+        assert_eq!(pages.handles(), &[3, 1, 2, 0]);
+        pages.reverse();
+        assert_eq!(pages.handles(), &[0, 2, 1, 3]);
+        assert_eq!(
+            (pages.len(), pages.byte_len(), pages.is_empty()),
+            (4, 4 * 4096, false)
+        );
+    }
+
+    #[test]
+    fn a_failed_allocation_leaves_the_set_as_it_was() {
+        let mut pages = names(2);
+        assert_eq!(
+            pages.alloc_more(1),
+            Err(Error::PagesUnavailable { order: 1 })
+        );
+        assert_eq!(pages.handles(), &[0, 1]);
+        assert!(matches!(
+            Pages::alloc(Names, usize::BITS),
+            Err(Error::Overflow { .. })
+        ));
     }
 }

@@ -227,7 +227,7 @@ impl<P: PageProvider, C: ChunkAllocator<P::Page>, A: Access> SgTable<P, C, A> {
         mapper: M,
         direction: DmaDirection,
         limits: &DmaLimits,
-    ) -> Result<MappedTable<Self, M>, MapError<Self>>
+    ) -> Result<MappedTable<Self, M>, MapError<Self, M>>
     where
         Self: 'static,
         M: DmaMapper<P> + 'static,
@@ -235,7 +235,11 @@ impl<P: PageProvider, C: ChunkAllocator<P::Page>, A: Access> SgTable<P, C, A> {
         match self.map_in_place(&mapper, direction, limits) {
             // INVARIANT: mapped just now; the guard owns the table.
             Ok(()) => Ok(MappedTable::new(self, mapper, direction)),
-            Err(error) => Err(MapError { error, table: self }),
+            Err(error) => Err(MapError {
+                error,
+                table: self,
+                mapper,
+            }),
         }
     }
 
@@ -732,16 +736,18 @@ impl<T: MapTarget, M: DmaMapper<T::Provider>> fmt::Debug for MappedTable<T, M> {
     }
 }
 
-/// A mapping that did not happen: why, and the table, given back as it
-/// was.
+/// A mapping that did not happen: why, and the table and the mapper, given
+/// back as they were.
 ///
-/// `?` turns it into the [`Error`] (the table is then dropped).
-pub struct MapError<T> {
+/// `?` turns it into the [`Error`] (the table and the mapper are then
+/// dropped).
+pub struct MapError<T, M> {
     error: Error,
     table: T,
+    mapper: M,
 }
 
-impl<T> MapError<T> {
+impl<T, M> MapError<T, M> {
     /// Why the table was not mapped.
     #[inline]
     pub fn error(&self) -> Error {
@@ -753,9 +759,15 @@ impl<T> MapError<T> {
     pub fn into_table(self) -> T {
         self.table
     }
+
+    /// The table and the mapper, as they were before the call.
+    #[inline]
+    pub fn into_parts(self) -> (T, M) {
+        (self.table, self.mapper)
+    }
 }
 
-impl<T> fmt::Debug for MapError<T> {
+impl<T, M> fmt::Debug for MapError<T, M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MapError")
             .field("error", &self.error)
@@ -763,21 +775,21 @@ impl<T> fmt::Debug for MapError<T> {
     }
 }
 
-impl<T> fmt::Display for MapError<T> {
+impl<T, M> fmt::Display for MapError<T, M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "cannot map the table: {}", self.error)
     }
 }
 
-impl<T> core::error::Error for MapError<T> {
+impl<T, M> core::error::Error for MapError<T, M> {
     fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
         Some(&self.error)
     }
 }
 
-impl<T> From<MapError<T>> for Error {
+impl<T, M> From<MapError<T, M>> for Error {
     #[inline]
-    fn from(failed: MapError<T>) -> Error {
+    fn from(failed: MapError<T, M>) -> Error {
         failed.error
     }
 }
