@@ -457,6 +457,7 @@ impl<'a, P: PageProvider, H: AsRef<[P::Page]>> PageSource for &'a mut Pages<P, H
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::format;
     use alloc::vec;
 
     /// Frames without memory: names only, mapping panics.
@@ -578,6 +579,108 @@ mod tests {
             (pages.len(), pages.byte_len(), pages.is_empty()),
             (4, 4 * 4096, false)
         );
+    }
+
+    /// A provider whose every answer is distinctive, counting what it is
+    /// asked: allocations hand out frames from 100 on, every page but odd
+    /// ones is whole, runs join only below frame 200.
+    #[derive(Default, Debug)]
+    struct Counting {
+        flushes: core::cell::Cell<usize>,
+        frees: core::cell::RefCell<Vec<(u64, u32)>>,
+        next: core::cell::Cell<u64>,
+    }
+
+    // SAFETY: no page has memory and `map` panics, so no byte is reached.
+    unsafe impl PageProvider for Counting {
+        type Page = u64;
+        type Pfn = u64;
+        const PAGE_SIZE: usize = 4096;
+
+        fn pfn(&self, page: u64) -> u64 {
+            page
+        }
+
+        fn nth(&self, page: u64, n: usize) -> u64 {
+            page + n as u64
+        }
+
+        fn map(&self, page: u64) -> NonNull<u8> {
+            panic!("frame {page} has no memory")
+        }
+
+        unsafe fn unmap(&self, _page: u64, _mapping: NonNull<u8>) {}
+
+        fn flush_write(&self, _page: u64) {
+            self.flushes.set(self.flushes.get() + 1);
+        }
+
+        fn is_linear(&self) -> bool {
+            true
+        }
+
+        fn alloc_pages(&self, order: u32) -> Result<u64, Error> {
+            let first = 100 + self.next.get();
+            self.next.set(self.next.get() + (1 << order));
+            Ok(first)
+        }
+
+        unsafe fn free_pages(&self, page: u64, order: u32) {
+            self.frees.borrow_mut().push((page, order));
+        }
+
+        fn is_whole_page(&self, page: u64) -> bool {
+            page % 2 == 0
+        }
+
+        fn is_next(&self, first: u64, run_pages: usize, next: u64) -> bool {
+            next < 200 && first + run_pages as u64 == next
+        }
+    }
+
+    #[test]
+    fn a_set_forwards_every_question_to_its_provider() {
+        let provider = Counting::default();
+        let set = Pages::alloc(&provider, 1).unwrap();
+        assert_eq!(set.handles(), &[100, 101]);
+        assert_eq!(set.pages(), &[100, 101]);
+        let borrowed = &set;
+        assert_eq!(PageSet::pages(&borrowed), &[100, 101]);
+        assert!(!names(1).is_linear());
+        assert!(set.is_linear());
+        assert!(set.is_whole_page(100) && !set.is_whole_page(101));
+        assert!(set.is_next(100, 1, 101) && !set.is_next(300, 1, 301));
+        assert_eq!((set.pfn(101), set.nth(100, 3)), (101, 103));
+        set.flush_write(100);
+        assert_eq!(provider.flushes.get(), 1);
+        assert_eq!(set.alloc_pages(0), Ok(102));
+        // SAFETY: allocated just above with order 0, in no list.
+        unsafe { set.free_pages(102, 0) };
+        assert_eq!(provider.frees.borrow().as_slice(), &[(102, 0)]);
+        assert!(format!("{set:?}").starts_with("Pages {"));
+        drop(set);
+        assert_eq!(
+            provider.frees.borrow().as_slice(),
+            &[(102, 0), (100, 1)],
+            "dropping the set gave its allocation back"
+        );
+    }
+
+    #[test]
+    fn a_set_made_in_steps_frees_every_allocation_once() {
+        let provider = Counting::default();
+        let mut set = Pages::new(&provider);
+        assert!(set.is_empty());
+        set.alloc_more(0).unwrap();
+        set.alloc_more(2).unwrap();
+        assert!(!set.is_empty());
+        assert_eq!(set.handles(), &[100, 101, 102, 103, 104]);
+        // A raw set frees nothing.
+        // SAFETY: `Counting` has no memory to reach.
+        drop(unsafe { Pages::from_raw(&provider, &[7u64, 8][..]) });
+        assert!(provider.frees.borrow().is_empty());
+        drop(set);
+        assert_eq!(provider.frees.borrow().as_slice(), &[(100, 0), (101, 2)]);
     }
 
     #[test]
