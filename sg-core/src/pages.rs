@@ -460,40 +460,10 @@ mod tests {
     use alloc::format;
     use alloc::vec;
 
-    /// Frames without memory: names only, mapping panics.
-    struct Names;
-
-    // SAFETY: no page has memory and `map` panics, so no byte is ever
-    // reached; allocation always fails.
-    unsafe impl PageProvider for Names {
-        type Page = u64;
-        type Pfn = u64;
-        const PAGE_SIZE: usize = 4096;
-
-        fn pfn(&self, page: u64) -> u64 {
-            page
-        }
-
-        fn nth(&self, page: u64, n: usize) -> u64 {
-            page + n as u64
-        }
-
-        fn map(&self, page: u64) -> NonNull<u8> {
-            panic!("frame {page} has no memory")
-        }
-
-        unsafe fn unmap(&self, _page: u64, _mapping: NonNull<u8>) {}
-
-        fn alloc_pages(&self, order: u32) -> Result<u64, Error> {
-            Err(Error::PagesUnavailable { order })
-        }
-
-        unsafe fn free_pages(&self, _page: u64, _order: u32) {}
-    }
-
-    fn names(count: u64) -> Pages<Names> {
-        // SAFETY: `Names` has no memory to reach; the names are distinct.
-        unsafe { Pages::from_raw(Names, (0..count).collect()) }
+    /// A set of `count` bare names, over a provider without memory.
+    fn names(count: u64) -> Pages<Counting> {
+        // SAFETY: `Counting` has no memory to reach; the names are distinct.
+        unsafe { Pages::from_raw(Counting::default(), (0..count).collect()) }
     }
 
     /// A pseudo-random permutation of `0..len` (Fisher-Yates over an LCG).
@@ -581,11 +551,14 @@ mod tests {
         );
     }
 
-    /// A provider whose every answer is distinctive, counting what it is
-    /// asked: allocations hand out frames from 100 on, every page but odd
-    /// ones is whole, runs join only below frame 200.
+    /// A provider without memory whose every answer is distinctive,
+    /// counting what it is asked: allocations hand out frames from 100 on
+    /// (or fail, when `failing`), even pages are whole, runs join only
+    /// below frame 200, linear when `linear`.
     #[derive(Default, Debug)]
     struct Counting {
+        linear: bool,
+        failing: bool,
         flushes: core::cell::Cell<usize>,
         frees: core::cell::RefCell<Vec<(u64, u32)>>,
         next: core::cell::Cell<u64>,
@@ -616,10 +589,13 @@ mod tests {
         }
 
         fn is_linear(&self) -> bool {
-            true
+            self.linear
         }
 
         fn alloc_pages(&self, order: u32) -> Result<u64, Error> {
+            if self.failing {
+                return Err(Error::PagesUnavailable { order });
+            }
             let first = 100 + self.next.get();
             self.next.set(self.next.get() + (1 << order));
             Ok(first)
@@ -640,7 +616,10 @@ mod tests {
 
     #[test]
     fn a_set_forwards_every_question_to_its_provider() {
-        let provider = Counting::default();
+        let provider = Counting {
+            linear: true,
+            ..Counting::default()
+        };
         let set = Pages::alloc(&provider, 1).unwrap();
         assert_eq!(set.handles(), &[100, 101]);
         assert_eq!(set.pages(), &[100, 101]);
@@ -685,14 +664,19 @@ mod tests {
 
     #[test]
     fn a_failed_allocation_leaves_the_set_as_it_was() {
-        let mut pages = names(2);
+        let failing = Counting {
+            failing: true,
+            ..Counting::default()
+        };
+        // SAFETY: `Counting` has no memory to reach; the names are distinct.
+        let mut pages = unsafe { Pages::from_raw(&failing, vec![0, 1]) };
         assert_eq!(
             pages.alloc_more(1),
             Err(Error::PagesUnavailable { order: 1 })
         );
         assert_eq!(pages.handles(), &[0, 1]);
         assert!(matches!(
-            Pages::alloc(Names, usize::BITS),
+            Pages::alloc(Counting::default(), usize::BITS),
             Err(Error::Overflow { .. })
         ));
     }
