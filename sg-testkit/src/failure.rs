@@ -128,3 +128,78 @@ pub fn for_each_page_failure<const PAGE_SIZE: usize>(
         result
     })
 }
+
+/// The payload of a panic that a kit injector raises on purpose
+/// (`panic_at`): [`for_each_panic_point`] catches these and lets any other
+/// panic through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InjectedPanic {
+    /// The index of the call that panicked (counting from 0).
+    pub call: usize,
+}
+
+/// Raises an [`InjectedPanic`] for call `call`: what a kit injector does
+/// when a test asked it to panic there.
+#[track_caller]
+pub fn inject_panic(call: usize) -> ! {
+    std::panic::panic_any(InjectedPanic { call })
+}
+
+/// Runs `attempt(k)` for k = 0, 1, 2, ... under `catch_unwind` until it
+/// returns without panicking, and returns that k: the number of points at
+/// which the operation under test can panic.
+///
+/// `attempt` sets up injectors that panic at their call `k` (for example
+/// `MockPages::panic_at`) and, after the operation, checks what must hold
+/// even when a callback panics; the checks after the unwind belong in
+/// `check(k)`, which runs for every k once the attempt has returned or
+/// unwound. Only [`InjectedPanic`] payloads are caught: an assertion that
+/// fails inside `attempt` still fails the test.
+///
+/// # Panics
+///
+/// When `attempt` panics with anything but an [`InjectedPanic`], or after
+/// 2^20 panics.
+///
+/// # Examples
+///
+/// ```
+/// use std::cell::Cell;
+/// use sg_testkit::{for_each_panic_point, inject_panic};
+///
+/// // An "operation" that makes three calls and undoes them all even when
+/// // one of them panics.
+/// let live = Cell::new(0);
+/// let points = for_each_panic_point(
+///     |k| {
+///         struct Undo<'a>(&'a Cell<i32>, i32);
+///         impl Drop for Undo<'_> {
+///             fn drop(&mut self) { self.0.set(self.0.get() - self.1) }
+///         }
+///         let mut undo = Undo(&live, 0);
+///         for call in 0..3 {
+///             if call == k { inject_panic(call) }
+///             live.set(live.get() + 1);
+///             undo.1 += 1;
+///         }
+///     },
+///     |_| assert_eq!(live.get(), 0),
+/// );
+/// assert_eq!(points, 3);
+/// ```
+#[track_caller]
+pub fn for_each_panic_point(mut attempt: impl FnMut(usize), mut check: impl FnMut(usize)) -> usize {
+    for k in 0..MAX_FAILURE_POINTS {
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| attempt(k)));
+        check(k);
+        match outcome {
+            Ok(()) => return k,
+            Err(payload) => {
+                if payload.downcast_ref::<InjectedPanic>().is_none() {
+                    std::panic::resume_unwind(payload);
+                }
+            }
+        }
+    }
+    panic!("more than {MAX_FAILURE_POINTS} panic points: the operation never completes");
+}

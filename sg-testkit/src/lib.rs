@@ -64,7 +64,10 @@ pub use auto_traits::{IsSend, IsSync, NotSend, NotSync, assert_send, assert_sync
 pub use built::BuiltList;
 pub use chunks::{CountingChunks, FailingChunks};
 pub use device_limits::DeviceLimits;
-pub use failure::{for_each_chunk_failure, for_each_failure_point, for_each_page_failure};
+pub use failure::{
+    InjectedPanic, for_each_chunk_failure, for_each_failure_point, for_each_page_failure,
+    for_each_panic_point, inject_panic,
+};
 pub use frames::FramePages;
 pub use iommu::{DEFAULT_IOVA_SPACE, IommuMapping, MockIommu, Translation};
 pub use mock_pages::{Leaks, MAX_MOCK_ORDER, Mapping, MockPage, MockPages, pattern_page};
