@@ -145,6 +145,20 @@ pub fn inject_panic(call: usize) -> ! {
     std::panic::panic_any(InjectedPanic { call })
 }
 
+/// Keeps the panic hook from printing injected panics (thousands of them
+/// in a test); every other panic is printed as before.
+fn quiet_injected_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if info.payload().downcast_ref::<InjectedPanic>().is_none() {
+                previous(info);
+            }
+        }));
+    });
+}
+
 /// Runs `attempt(k)` for k = 0, 1, 2, ... under `catch_unwind` until it
 /// returns without panicking, and returns that k: the number of points at
 /// which the operation under test can panic.
@@ -189,6 +203,7 @@ pub fn inject_panic(call: usize) -> ! {
 /// ```
 #[track_caller]
 pub fn for_each_panic_point(mut attempt: impl FnMut(usize), mut check: impl FnMut(usize)) -> usize {
+    quiet_injected_panics();
     for k in 0..MAX_FAILURE_POINTS {
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| attempt(k)));
         check(k);

@@ -10,6 +10,8 @@
 //!   live arrays, check every free, and fail at the k-th allocation;
 //!   [`for_each_chunk_failure`] and [`for_each_page_failure`] run an
 //!   operation once for every failure point, checking for leaks each time.
+//! - [`PanicAt`]: any provider, chunk allocator or DMA mapper made to
+//!   panic at its k-th call; [`for_each_panic_point`] drives it.
 //! - [`Model`]: a flat byte buffer with the kernel's semantics for copy,
 //!   zero and list-to-list copy, to compare against.
 //! - quickcheck generators with shrinking: [`PageLayout`], [`EntryLayout`],
@@ -55,6 +57,7 @@ mod frames;
 mod iommu;
 mod mock_pages;
 mod model;
+mod panic_at;
 pub mod vectors;
 
 pub use arbitrary::{
@@ -72,6 +75,7 @@ pub use frames::FramePages;
 pub use iommu::{DEFAULT_IOVA_SPACE, IommuMapping, MockIommu, Translation};
 pub use mock_pages::{Leaks, MAX_MOCK_ORDER, Mapping, MockPage, MockPages, pattern_page};
 pub use model::{Mismatch, Model};
+pub use panic_at::PanicAt;
 
 /// The page size property tests should use: 4 KiB, or 64 bytes under
 /// Miri, where every byte a test allocates, copies or compares costs about
