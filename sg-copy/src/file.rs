@@ -187,20 +187,58 @@ pub fn read_exact_at<P: PageProvider, Fd: AsFd>(
     Ok(())
 }
 
-/// The part of `list` one call hands to the system: its first
-/// [`MAX_IO_SLICES`] entries, and on a provider mapped page by page (one
-/// piece per page) at most as many pages' worth of bytes, so that mapping
-/// the pieces stays in proportion to what one call can take.
+/// The part of `list` one call hands to the system: the bytes of its first
+/// [`MAX_IO_SLICES`] pieces, as [`with_io_slices`] cuts them (one per entry
+/// with bytes on a linear provider, one per page of each such entry
+/// otherwise).
+///
+/// Entries without bytes make no piece and do not count, so a list whose
+/// first thousand entries are empty still moves its bytes. The window is
+/// empty only when the list is.
 fn window<P: PageProvider>(list: SgList<'_, P>) -> SgList<'_, P> {
-    let list = list.take_entries(MAX_IO_SLICES);
-    if list.provider().is_linear() {
-        return list;
+    let mut pieces = 0;
+    let mut bytes = 0u64;
+    for segment in list.segments() {
+        let left = MAX_IO_SLICES - pieces;
+        let (taken, len) = if list.provider().is_linear() {
+            // A slice holds at most `isize::MAX` bytes: on 32-bit targets a
+            // long entry takes two pieces.
+            let whole = u64::from(segment.len).div_ceil(isize::MAX as u64) as usize;
+            if whole <= left {
+                (whole, u64::from(segment.len))
+            } else {
+                (left, left as u64 * isize::MAX as u64)
+            }
+        } else {
+            pieces_in_pages(
+                segment.offset,
+                u64::from(segment.len),
+                P::PAGE_SIZE as u64,
+                left,
+            )
+        };
+        pieces += taken;
+        bytes += len;
+        if pieces == MAX_IO_SLICES {
+            // `bytes` is a prefix of the list's bytes, so the slice cannot
+            // fail; the rest of the list goes in a later call.
+            return list.slice(0, bytes).unwrap_or(list);
+        }
     }
-    let most = MAX_IO_SLICES as u64 * P::PAGE_SIZE as u64;
-    if list.byte_len() <= most {
-        return list;
+    list
+}
+
+/// The pieces a run of `len` bytes from byte `offset` of a page makes, one
+/// per page it touches, and their bytes, taking at most `most` pieces.
+fn pieces_in_pages(offset: u64, len: u64, page_size: u64, most: usize) -> (usize, u64) {
+    let start = offset % page_size;
+    let pages = (start + len).div_ceil(page_size);
+    if pages <= most as u64 {
+        return (pages as usize, len);
     }
-    list.slice(0, most).unwrap_or(list)
+    // The first piece ends at its page's end; each further one is a page.
+    let bytes = (page_size - start) + (most as u64 - 1) * page_size;
+    (most, bytes.min(len))
 }
 
 /// The file offset `bytes` after `position`.
