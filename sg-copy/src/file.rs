@@ -125,28 +125,17 @@ pub fn write_all_at<P: PageProvider, Fd: AsFd>(
     list: SgList<'_, P>,
     offset: u64,
 ) -> io::Result<()> {
-    let mut rest = list;
-    let mut left = list.byte_len();
-    let mut position = offset;
-    while left > 0 {
-        let written = match write_at(fd.as_fd(), rest, position) {
-            Ok(0) => {
-                return Err(io::Error::new(
-                    io::ErrorKind::WriteZero,
-                    "the file took none of the list's bytes",
-                ));
-            }
-            Ok(written) => written as u64,
-            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
-            Err(error) => return Err(error),
-        };
-        // The system writes at most what it was given.
-        let written = written.min(left);
-        left -= written;
-        position = advance(position, written)?;
-        rest = rest.slice(written, left).map_err(invalid_input)?;
-    }
-    Ok(())
+    all_at(
+        list,
+        list.byte_len(),
+        offset,
+        |rest, position| write_at(fd.as_fd(), *rest, position),
+        |rest, done, left| rest.slice(done, left),
+        (
+            io::ErrorKind::WriteZero,
+            "the file took none of the list's bytes",
+        ),
+    )
 }
 
 /// Fills every byte of `list` from the file `fd` at `offset`, calling
@@ -164,25 +153,45 @@ pub fn read_exact_at<P: PageProvider, Fd: AsFd>(
     list: SgListMut<'_, P>,
     offset: u64,
 ) -> io::Result<()> {
-    let mut rest = list;
-    let mut left = rest.as_list().byte_len();
+    let len = list.as_list().byte_len();
+    all_at(
+        list,
+        len,
+        offset,
+        |rest, position| read_at(fd.as_fd(), rest.reborrow(), position),
+        |rest, done, left| rest.into_slice(done, left),
+        (
+            io::ErrorKind::UnexpectedEof,
+            "the file ended before the list was filled",
+        ),
+    )
+}
+
+/// The loop of [`write_all_at`] and [`read_exact_at`]: calls `once` at
+/// each file position until `len` bytes have moved (again after an
+/// interrupted call), moving the view `rest` past the bytes done with
+/// `past`; a call that moves nothing is the error `nothing`.
+fn all_at<L>(
+    mut rest: L,
+    len: u64,
+    offset: u64,
+    mut once: impl FnMut(&mut L, u64) -> io::Result<usize>,
+    past: impl Fn(L, u64, u64) -> Result<L, sg_core::Error>,
+    nothing: (io::ErrorKind, &'static str),
+) -> io::Result<()> {
+    let mut left = len;
     let mut position = offset;
     while left > 0 {
-        let read = match read_at(fd.as_fd(), rest.reborrow(), position) {
-            Ok(0) => {
-                return Err(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    "the file ended before the list was filled",
-                ));
-            }
-            Ok(read) => read as u64,
+        let done = match once(&mut rest, position) {
+            Ok(0) => return Err(io::Error::new(nothing.0, nothing.1)),
+            // The system moves at most what it was given.
+            Ok(done) => (done as u64).min(left),
             Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
             Err(error) => return Err(error),
         };
-        let read = read.min(left);
-        left -= read;
-        position = advance(position, read)?;
-        rest = rest.into_slice(read, left).map_err(invalid_input)?;
+        left -= done;
+        position = advance(position, done)?;
+        rest = past(rest, done, left).map_err(invalid_input)?;
     }
     Ok(())
 }

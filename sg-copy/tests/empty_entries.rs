@@ -151,49 +151,11 @@ fn empty_entries_change_no_io_slice() {
 
 #[cfg(all(unix, feature = "fs"))]
 mod file {
-    use std::fs::{File, OpenOptions};
-    use std::path::PathBuf;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
     use sg_copy::{MAX_IO_SLICES, read_at, read_exact_at, write_all_at, write_at};
     use sg_core::{SgEntry, SgList, SgListMut};
-    use sg_testkit::MockPages;
+    use sg_testkit::{MockPages, TempFile};
 
     use super::*;
-
-    /// A new file in the temporary directory, removed on drop.
-    struct TempFile {
-        path: PathBuf,
-        file: File,
-    }
-
-    impl TempFile {
-        fn new() -> Self {
-            static NEXT: AtomicUsize = AtomicUsize::new(0);
-            let path = std::env::temp_dir().join(format!(
-                "sg-copy-empty-entries-{}-{}",
-                std::process::id(),
-                NEXT.fetch_add(1, Ordering::Relaxed)
-            ));
-            let file = OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create_new(true)
-                .open(&path)
-                .expect("a new temporary file");
-            TempFile { path, file }
-        }
-
-        fn bytes(&self) -> Vec<u8> {
-            std::fs::read(&self.path).expect("the temporary file reads")
-        }
-    }
-
-    impl Drop for TempFile {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_file(&self.path);
-        }
-    }
 
     #[test]
     #[cfg_attr(miri, ignore = "real file I/O: Miri's isolation has no file system")]
@@ -210,8 +172,14 @@ mod file {
 
             // Writing: the same count from one call, the same file from
             // the whole.
-            let (once_plain, all_plain) = (TempFile::new(), TempFile::new());
-            let (once_padded, all_padded) = (TempFile::new(), TempFile::new());
+            let (once_plain, all_plain) = (
+                TempFile::new("empty-entries"),
+                TempFile::new("empty-entries"),
+            );
+            let (once_padded, all_padded) = (
+                TempFile::new("empty-entries"),
+                TempFile::new("empty-entries"),
+            );
             let one = write_at(&once_plain.file, plain.as_list(), 3).unwrap();
             assert_eq!(
                 write_at(&once_padded.file, padded.as_list(), 3).unwrap(),
@@ -227,7 +195,7 @@ mod file {
 
             // Reading: a file of other bytes, read back through each.
             let other: Vec<u8> = file.iter().map(|byte| byte ^ 0x5a).collect();
-            std::fs::write(&all_plain.path, &other).unwrap();
+            std::fs::write(all_plain.path(), &other).unwrap();
             mock.fill(seed);
             let one = read_at(&all_plain.file, plain.as_list_mut(), 3).unwrap();
             let after_plain = mock.list_bytes(plain.as_list());
@@ -254,7 +222,7 @@ mod file {
     #[test]
     #[cfg_attr(miri, ignore = "real file I/O: Miri's isolation has no file system")]
     fn eight_bytes_after_1099_empty_entries_go_through() {
-        let file = TempFile::new();
+        let file = TempFile::new("empty-entries");
         let mut empty: Vec<[u8; 0]> = vec![[]; 1099];
         let mut data = *b"8 bytes!";
         let mut iov: Vec<&mut [u8]> = empty.iter_mut().map(|slice| &mut slice[..]).collect();
@@ -265,7 +233,7 @@ mod file {
         write_all_at(&file.file, table.as_list(), 8).unwrap();
         assert_eq!(file.bytes(), b"8 bytes!8 bytes!");
 
-        std::fs::write(&file.path, b"-------- another").unwrap();
+        std::fs::write(file.path(), b"-------- another").unwrap();
         assert_eq!(read_at(&file.file, table.as_list_mut(), 0).unwrap(), 8);
         read_exact_at(&file.file, table.as_list_mut(), 8).unwrap();
         drop(table);
@@ -294,7 +262,7 @@ mod file {
         // SAFETY: the entries describe bytes of the mock's frames, only
         // read while the view is used.
         let list = unsafe { SgList::new(&entries, &mock) };
-        let file = TempFile::new();
+        let file = TempFile::new("empty-entries");
         let first = write_at(&file.file, list, 0).unwrap();
         assert!(first > 0 && first <= MAX_IO_SLICES * PAGE);
         write_all_at(&file.file, list, 0).unwrap();
@@ -302,7 +270,7 @@ mod file {
 
         // Reading back other bytes through the same entries.
         let other: Vec<u8> = file.bytes().iter().map(|byte| !byte).collect();
-        std::fs::write(&file.path, &other).unwrap();
+        std::fs::write(file.path(), &other).unwrap();
         // SAFETY: as above; the bytes are written only through this view,
         // and `list` is not used while it lives.
         let view = unsafe { SgListMut::new(&mut entries, &mock) };

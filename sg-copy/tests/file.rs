@@ -6,55 +6,14 @@
 
 #![cfg(all(unix, feature = "fs"))]
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::ErrorKind;
-use std::path::{Path, PathBuf};
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use sg_alloc::{SharedSliceTable, SliceTable};
 use sg_copy::{MAX_IO_SLICES, read_at, read_exact_at, write_all_at, write_at};
 use sg_core::{SgEntry, SgListMut, VirtPages};
-
-/// A file in the temporary directory, removed on drop.
-struct TempFile {
-    path: PathBuf,
-    file: File,
-}
-
-impl TempFile {
-    /// A new empty file, readable and writable, with a name no other test
-    /// or process uses.
-    fn new(name: &str) -> Self {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "sg-copy-test-{}-{}-{name}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .expect("a new temporary file");
-        TempFile { path, file }
-    }
-
-    fn path(&self) -> &Path {
-        &self.path
-    }
-
-    fn bytes(&self) -> Vec<u8> {
-        std::fs::read(&self.path).expect("the temporary file reads")
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
-    }
-}
+use sg_testkit::TempFile;
 
 /// `len` bytes of a pattern that differs from `seed` to `seed`.
 fn pattern(len: usize, seed: u8) -> Vec<u8> {

@@ -1,15 +1,13 @@
 //! The std::io adapters against the reference model, and a real vectored
 //! write and read through a file on disk.
 
-use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::path::PathBuf;
 
 use quickcheck::TestResult;
 use sg_copy::{ListCursor, ListReader, with_io_slices, with_io_slices_mut};
 use sg_core::Error;
 use sg_testkit::{
-    BuiltList, EntryLayout, Mapping, MockPage, MockPages, Model, SkipLen, TEST_PAGE_SIZE,
+    BuiltList, EntryLayout, Mapping, MockPage, MockPages, Model, SkipLen, TEST_PAGE_SIZE, TempFile,
     TestPages, checker,
 };
 
@@ -115,32 +113,6 @@ fn prop_a_cursor_writes_and_reads_like_the_model() {
         )
     }
     checker(100).quickcheck(property as fn(EntryLayout, SkipLen, bool) -> TestResult);
-}
-
-/// A file in the temporary directory, removed on drop.
-struct TempFile {
-    path: PathBuf,
-    file: File,
-}
-
-impl TempFile {
-    fn new(name: &str) -> Self {
-        let path = std::env::temp_dir().join(format!("sg-copy-{}-{name}", std::process::id()));
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&path)
-            .unwrap();
-        TempFile { path, file }
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
-    }
 }
 
 #[test]

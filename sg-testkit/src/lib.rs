@@ -58,6 +58,7 @@ mod iommu;
 mod mock_pages;
 mod model;
 mod panic_at;
+mod temp_file;
 pub mod vectors;
 
 pub use arbitrary::{
@@ -76,6 +77,7 @@ pub use iommu::{DEFAULT_IOVA_SPACE, IommuMapping, MockIommu, Translation};
 pub use mock_pages::{Leaks, MAX_MOCK_ORDER, Mapping, MockPage, MockPages, pattern_page};
 pub use model::{Mismatch, Model};
 pub use panic_at::PanicAt;
+pub use temp_file::TempFile;
 
 /// The page size property tests should use: 4 KiB, or 64 bytes under
 /// Miri, where every byte a test allocates, copies or compares costs about

@@ -6,10 +6,13 @@ use core::ptr::NonNull;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use sg_core::{
-    ChunkAllocator, DmaDirection, DmaLimits, DmaMapper, DmaRun, Error, PageProvider, SgEntry,
+    ChunkAllocator, DmaDirection as Dir, DmaLimits, DmaMapper, DmaRun, Error, PageProvider, SgEntry,
 };
 
 use crate::failure::inject_panic;
+
+/// The run type of a mapper over `P`.
+type Run<P> = DmaRun<<P as PageProvider>::Page>;
 
 /// Wraps a [`PageProvider`], [`ChunkAllocator`] or [`DmaMapper`] and
 /// forwards every call to it, except that call number `k` (counting from
@@ -176,57 +179,27 @@ unsafe impl<Pg: Copy, T: ChunkAllocator<Pg>> ChunkAllocator<Pg> for PanicAt<T> {
 // SAFETY: every method forwards to `T` with the same arguments, or panics
 // before `map` and the syncs forward or after `unmap` has.
 unsafe impl<P: PageProvider, T: DmaMapper<P>> DmaMapper<P> for PanicAt<T> {
-    unsafe fn map(
-        &self,
-        provider: &P,
-        run: DmaRun<P::Page>,
-        direction: DmaDirection,
-        limits: &DmaLimits,
-    ) -> Result<u64, Error> {
+    unsafe fn map(&self, p: &P, run: Run<P>, dir: Dir, limits: &DmaLimits) -> Result<u64, Error> {
         self.call();
         // SAFETY: the caller's promise, passed on unchanged.
-        unsafe { self.inner.map(provider, run, direction, limits) }
+        unsafe { self.inner.map(p, run, dir, limits) }
     }
 
-    unsafe fn unmap(
-        &self,
-        provider: &P,
-        run: DmaRun<P::Page>,
-        bus_address: u64,
-        direction: DmaDirection,
-    ) {
+    unsafe fn unmap(&self, p: &P, run: Run<P>, bus: u64, dir: Dir) {
         // SAFETY: the caller's promise, passed on unchanged.
-        unsafe { self.inner.unmap(provider, run, bus_address, direction) };
+        unsafe { self.inner.unmap(p, run, bus, dir) };
         self.call();
     }
 
-    unsafe fn sync_for_cpu(
-        &self,
-        provider: &P,
-        run: DmaRun<P::Page>,
-        bus_address: u64,
-        direction: DmaDirection,
-    ) {
+    unsafe fn sync_for_cpu(&self, p: &P, run: Run<P>, bus: u64, dir: Dir) {
         self.call();
         // SAFETY: the caller's promise, passed on unchanged.
-        unsafe {
-            self.inner
-                .sync_for_cpu(provider, run, bus_address, direction)
-        };
+        unsafe { self.inner.sync_for_cpu(p, run, bus, dir) };
     }
 
-    unsafe fn sync_for_device(
-        &self,
-        provider: &P,
-        run: DmaRun<P::Page>,
-        bus_address: u64,
-        direction: DmaDirection,
-    ) {
+    unsafe fn sync_for_device(&self, p: &P, run: Run<P>, bus: u64, dir: Dir) {
         self.call();
         // SAFETY: the caller's promise, passed on unchanged.
-        unsafe {
-            self.inner
-                .sync_for_device(provider, run, bus_address, direction)
-        };
+        unsafe { self.inner.sync_for_device(p, run, bus, dir) };
     }
 }
