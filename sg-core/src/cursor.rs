@@ -55,6 +55,9 @@ impl<Pg: Copy> Cursor<Pg> {
                     slots = target.len();
                 }
                 None => {
+                    // INVARIANT: `slot` is a data entry of an array of
+                    // `slots` initialised slots (the caller's promise, or a
+                    // link target, which `set_link`'s contract makes so).
                     return Some(Cursor {
                         entry: slot,
                         after: slots - 1,

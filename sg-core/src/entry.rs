@@ -90,6 +90,7 @@ impl<Pg: Copy> SgEntry<Pg> {
     /// assert!(!entry.is_last() && !entry.is_chain());
     /// ```
     pub const fn new() -> Self {
+        // INVARIANT: all zero: no page, length 0, not a link.
         SgEntry {
             slot: Slot { empty: () },
             offset: 0,
@@ -198,6 +199,8 @@ impl<Pg: Copy> SgEntry<Pg> {
     #[doc(alias = "sg_set_page")]
     #[inline]
     pub unsafe fn set_page(&mut self, page: Pg, length: u32, offset: u32) {
+        // INVARIANT: a data entry with a page (any length); a former link
+        // loses its entry count and its link flag.
         self.slot = Slot { page };
         self.length = length;
         self.offset = offset;
@@ -253,6 +256,8 @@ impl<Pg: Copy> SgEntry<Pg> {
     #[doc(alias = "sg_chain")]
     #[inline]
     pub unsafe fn set_link(&mut self, next: NonNull<[SgEntry<Pg>]>) {
+        // INVARIANT: a non-null target and its entry count, length 0, and
+        // only the link flag (no end mark).
         self.slot = Slot { link: next.cast() };
         self.offset = 0;
         self.length = 0;

@@ -3,11 +3,11 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use sg_core::{DmaDirection, DmaLimits, DmaMapper, DmaRun, Error, PageProvider};
 
+use crate::leak_check::{self, DropCheck};
 use crate::{MockPage, MockPages};
 
 /// The default bus address space of a [`MockIommu`]: from 1 MiB up to
@@ -55,6 +55,24 @@ struct State<Pg> {
     fail_at: Option<usize>,
     /// Misuse seen while the thread was already panicking.
     misuse: Vec<String>,
+}
+
+/// The calls that take a mapping back, counted and checked alike.
+#[derive(Clone, Copy, Debug)]
+enum Call {
+    Unmap,
+    SyncForCpu,
+    SyncForDevice,
+}
+
+impl fmt::Display for Call {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Call::Unmap => "unmap",
+            Call::SyncForCpu => "sync_for_cpu",
+            Call::SyncForDevice => "sync_for_device",
+        })
+    }
 }
 
 /// A [`DmaMapper`] for tests that behaves like an IOMMU (the kernel's
@@ -119,7 +137,7 @@ pub struct MockIommu<Pg = MockPage> {
     start: u64,
     end: u64,
     state: Mutex<State<Pg>>,
-    check_on_drop: AtomicBool,
+    check_on_drop: DropCheck,
 }
 
 impl<Pg: Copy + Eq + fmt::Debug> Default for MockIommu<Pg> {
@@ -149,7 +167,7 @@ impl<Pg: Copy + Eq + fmt::Debug> MockIommu<Pg> {
                 fail_at: None,
                 misuse: Vec::new(),
             }),
-            check_on_drop: AtomicBool::new(true),
+            check_on_drop: DropCheck::new(),
         }
     }
 
@@ -159,10 +177,7 @@ impl<Pg: Copy + Eq + fmt::Debug> MockIommu<Pg> {
     }
 
     fn lock(&self) -> MutexGuard<'_, State<Pg>> {
-        // A panicking test may poison the lock; the state stays usable.
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        leak_check::lock(&self.state)
     }
 
     /// Makes the `map` call with index `call` (counting from 0 since
@@ -247,14 +262,12 @@ impl<Pg: Copy + Eq + fmt::Debug> MockIommu<Pg> {
     /// When [`check`](Self::check) finds something.
     #[track_caller]
     pub fn assert_clean(&self) {
-        if let Err(problem) = self.check() {
-            panic!("MockIommu: {problem}");
-        }
+        leak_check::assert_clean("MockIommu", self.check());
     }
 
     /// Turns off the check on drop (for tests that leak on purpose).
     pub fn skip_check_on_drop(&self) {
-        self.check_on_drop.store(false, Ordering::Relaxed);
+        self.check_on_drop.skip();
     }
 
     /// Reports misuse: a panic, or a note for [`check`](Self::check) when
@@ -269,17 +282,24 @@ impl<Pg: Copy + Eq + fmt::Debug> MockIommu<Pg> {
         panic!("MockIommu: {what}");
     }
 
-    /// The live mapping whose run starts at `bus_address`, checked against
-    /// what the caller says it maps; reports misuse otherwise.
+    /// A call that takes a mapping back (`unmap` or a sync): counts it,
+    /// then finds the live mapping whose run starts at
+    /// `bus_address`, checked against what the caller says it maps, and
+    /// reports misuse otherwise.
     #[track_caller]
-    fn find<'s>(
-        &'s self,
-        state: MutexGuard<'s, State<Pg>>,
-        call: &str,
+    fn call(
+        &self,
+        call: Call,
         run: DmaRun<Pg>,
         bus_address: u64,
         direction: DmaDirection,
-    ) -> Option<(MutexGuard<'s, State<Pg>>, u64)> {
+    ) -> Option<(MutexGuard<'_, State<Pg>>, u64)> {
+        let mut state = self.lock();
+        *match call {
+            Call::Unmap => &mut state.unmap_calls,
+            Call::SyncForCpu => &mut state.syncs_for_cpu,
+            Call::SyncForDevice => &mut state.syncs_for_device,
+        } += 1;
         let found = state
             .live
             .range(..=bus_address)
@@ -483,51 +503,24 @@ where
         Ok(mapping.bus_address)
     }
 
-    unsafe fn unmap(
-        &self,
-        _provider: &P,
-        run: DmaRun<Pg>,
-        bus_address: u64,
-        direction: DmaDirection,
-    ) {
-        let mut state = self.lock();
-        state.unmap_calls += 1;
-        if let Some((mut state, start)) = self.find(state, "unmap", run, bus_address, direction) {
+    unsafe fn unmap(&self, _: &P, run: DmaRun<Pg>, bus: u64, direction: DmaDirection) {
+        if let Some((mut state, start)) = self.call(Call::Unmap, run, bus, direction) {
             state.live.remove(&start);
         }
     }
 
-    unsafe fn sync_for_cpu(
-        &self,
-        _provider: &P,
-        run: DmaRun<Pg>,
-        bus_address: u64,
-        direction: DmaDirection,
-    ) {
-        let mut state = self.lock();
-        state.syncs_for_cpu += 1;
-        self.find(state, "sync_for_cpu", run, bus_address, direction);
+    unsafe fn sync_for_cpu(&self, _: &P, run: DmaRun<Pg>, bus: u64, direction: DmaDirection) {
+        self.call(Call::SyncForCpu, run, bus, direction);
     }
 
-    unsafe fn sync_for_device(
-        &self,
-        _provider: &P,
-        run: DmaRun<Pg>,
-        bus_address: u64,
-        direction: DmaDirection,
-    ) {
-        let mut state = self.lock();
-        state.syncs_for_device += 1;
-        self.find(state, "sync_for_device", run, bus_address, direction);
+    unsafe fn sync_for_device(&self, _: &P, run: DmaRun<Pg>, bus: u64, direction: DmaDirection) {
+        self.call(Call::SyncForDevice, run, bus, direction);
     }
 }
 
 impl<Pg: fmt::Debug> fmt::Debug for MockIommu<Pg> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = self
-            .state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let state = leak_check::lock(&self.state);
         f.debug_struct("MockIommu")
             .field("space", &format_args!("{:#x}..{:#x}", self.start, self.end))
             .field("live_mappings", &state.live.len())
@@ -543,13 +536,12 @@ impl<Pg> Drop for MockIommu<Pg> {
             .state
             .get_mut()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let leaked = state.live.len();
-        let misuse = state.misuse.len();
-        if (leaked > 0 || misuse > 0)
-            && self.check_on_drop.load(Ordering::Relaxed)
-            && !std::thread::panicking()
-        {
-            panic!("MockIommu dropped with {leaked} live mapping(s) and {misuse} misuse(s)");
-        }
+        let (leaked, misuse) = (state.live.len(), state.misuse.len());
+        let found = if leaked > 0 || misuse > 0 {
+            Err(format!("{leaked} live mapping(s) and {misuse} misuse(s)"))
+        } else {
+            Ok(())
+        };
+        self.check_on_drop.on_drop("MockIommu", found);
     }
 }

@@ -55,6 +55,7 @@ mod device_limits;
 mod failure;
 mod frames;
 mod iommu;
+mod leak_check;
 mod mock_pages;
 mod model;
 mod panic_at;
