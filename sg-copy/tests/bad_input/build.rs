@@ -25,166 +25,68 @@ macro_rules! builder_rows {
 }
 
 pub(crate) fn rows() -> Vec<Row> {
-    let mut rows = vec![
-        Row::new(Case::ZeroEntries, "SgTable::new", table_of_zero_entries),
-        Row::new(
-            Case::ZeroEntries,
-            "SgTable::new_in",
-            table_of_zero_entries_in,
-        ),
-        Row::new(
-            Case::ZeroEntries,
-            "SgTable::with_max_entries_in",
-            table_of_zero_entries_with_max,
-        ),
-        Row::new(
-            Case::ZeroEntries,
-            "SgTable::with_first_chunk",
-            first_chunk_table_of_zero_entries,
-        ),
-        Row::new(
-            Case::ZeroEntries,
-            "SgTable::with_first_chunk_in",
-            first_chunk_table_of_zero_entries_in,
-        ),
-        Row::new(
-            Case::ZeroEntries,
-            "AppendTable::finish",
-            finish_with_nothing_appended,
-        ),
-        Row::new(
-            Case::ZeroEntries,
-            "ChunkPool::alloc",
-            pool_array_of_zero_entries,
-        ),
-        Row::new(Case::ZeroEntries, "ChunkPool::new", pool_of_zero_arrays),
-        Row::new(
-            Case::ZeroEntries,
-            "ChunkPool::new_in",
-            pool_arrays_of_fewer_than_two,
-        ),
-        Row::new(Case::ZeroEntries, "arrays_needed", arrays_for_zero_entries),
-        Row::new(Case::ZeroEntries, "split", split_into_nothing),
-        Row::new(Case::ZeroEntries, "split_in", split_into_nothing_in),
-        Row::new(
-            Case::ZeroEntries,
-            "SgTable::clone_in",
-            clone_of_entries_without_bytes,
-        ),
-        Row::new(
-            Case::ZeroEntries,
-            "SgTable::clone_merged_in",
-            merged_clone_of_entries_without_bytes,
-        ),
-        Row::new(Case::ZeroLength, "PageList::new", page_list_of_nothing),
-        Row::new(
-            Case::ZeroLength,
-            "PageList::with_order",
-            page_list_of_nothing_with_order,
-        ),
-        Row::new(
-            Case::ZeroLength,
-            "PageList::with_order_in",
-            page_list_of_nothing_in,
-        ),
-        Row::new(Case::ZeroLength, "split", split_of_an_empty_size),
-        Row::new(Case::ZeroLength, "split_in", split_of_an_empty_size_in),
-        Row::new(
-            Case::ZeroLength,
-            "BounceMapper::new",
-            bounce_pool_of_nothing,
-        ),
-        Row::new(
-            Case::ZeroLength,
-            "BounceMapper::with_pool_size",
-            bounce_pool_of_nothing_on_the_heap,
-        ),
-        Row::new(Case::Overflow, "SgTable::new", table_past_memory),
-        Row::new(Case::Overflow, "SgTable::new_in", table_past_memory_in),
-        Row::new(
-            Case::Overflow,
-            "SgTable::with_max_entries_in",
-            table_past_memory_with_max,
-        ),
-        Row::new(
-            Case::Overflow,
-            "SgTable::with_first_chunk",
-            first_chunk_table_past_memory,
-        ),
-        Row::new(Case::Overflow, "PageList::new", page_list_past_memory),
-        Row::new(
-            Case::Overflow,
-            "PageList::with_order",
-            page_list_of_an_order_past_u32,
-        ),
-        Row::new(
-            Case::Overflow,
-            "PageList::with_order_in",
-            page_list_past_memory_in,
-        ),
-        Row::new(Case::Overflow, "split", split_sizes_past_u64),
-        Row::new(Case::Overflow, "split_in", split_sizes_past_u64_in),
-        Row::new(Case::Overflow, "ChunkPool::new", pool_past_memory),
-        Row::new(
-            Case::Overflow,
-            "ChunkPool::with_max_entries",
-            pool_of_huge_arrays,
-        ),
-        Row::new(Case::Overflow, "BounceMapper::new", bounce_pool_past_u64),
-        Row::new(
-            Case::Overflow,
-            "Pages::alloc",
-            page_set_of_an_order_past_usize,
-        ),
-        Row::new(Case::Overflow, "SgTable::from_pages", runs_past_u32_are_cut),
-        Row::new(
-            Case::Overflow,
-            "AppendTable::append_pages",
-            merges_past_u32_are_cut,
-        ),
-        Row::new(
-            Case::NentsPastList,
-            "PageList::free_n",
-            free_more_entries_than_the_list,
-        ),
-        Row::new(
-            Case::AppendOffset,
-            "AppendTable::append_pages",
-            append_with_an_offset,
-        ),
-        Row::new(
-            Case::AppendOffset,
-            "AppendTable::append_pages_for_device",
-            append_for_device_with_an_offset,
-        ),
-        Row::new(Case::SplitPastInput, "split", split_past_the_end),
-        Row::new(Case::SplitPastInput, "split_in", split_past_the_end_in),
-        Row::new(
-            Case::Other,
-            "SgTable::with_max_entries_in",
-            arrays_too_small_to_chain,
-        ),
-        Row::new(
-            Case::Other,
-            "SgTable::from_pages",
-            builders_refuse_part_of_a_page,
-        ),
-        Row::new(
-            Case::Other,
-            "AppendTable::append_pages",
-            append_of_pages_outside_the_set_or_used,
-        ),
-        Row::new(
-            Case::Other,
-            "AppendTable::append_pages_for_device",
-            append_for_device_of_pages_outside_the_set_or_used,
-        ),
-        Row::new(
-            Case::Other,
-            "Pages::permute",
-            permutations_that_repeat_or_miss_a_page,
-        ),
-    ];
+    let mut rows = rows! {
+        ZeroEntries {
+            "SgTable::new" => table_of_zero_entries,
+            "SgTable::new_in" => table_of_zero_entries_in,
+            "SgTable::with_max_entries_in" => table_of_zero_entries_with_max,
+            "SgTable::with_first_chunk" => first_chunk_table_of_zero_entries,
+            "SgTable::with_first_chunk_in" => first_chunk_table_of_zero_entries_in,
+            "AppendTable::finish" => finish_with_nothing_appended,
+            "ChunkPool::alloc" => pool_array_of_zero_entries,
+            "ChunkPool::new" => pool_of_zero_arrays,
+            "ChunkPool::new_in" => pool_arrays_of_fewer_than_two,
+            "arrays_needed" => arrays_for_zero_entries,
+            "split" => split_into_nothing,
+            "split_in" => split_into_nothing_in,
+            "SgTable::clone_in" => clone_of_entries_without_bytes,
+            "SgTable::clone_merged_in" => merged_clone_of_entries_without_bytes,
+        }
+        ZeroLength {
+            "PageList::new" => page_list_of_nothing,
+            "PageList::with_order" => page_list_of_nothing_with_order,
+            "PageList::with_order_in" => page_list_of_nothing_in,
+            "split" => split_of_an_empty_size,
+            "split_in" => split_of_an_empty_size_in,
+            "BounceMapper::new" => bounce_pool_of_nothing,
+            "BounceMapper::with_pool_size" => bounce_pool_of_nothing_on_the_heap,
+        }
+        Overflow {
+            "SgTable::new" => table_past_memory,
+            "SgTable::new_in" => table_past_memory_in,
+            "SgTable::with_max_entries_in" => table_past_memory_with_max,
+            "SgTable::with_first_chunk" => first_chunk_table_past_memory,
+            "PageList::new" => page_list_past_memory,
+            "PageList::with_order" => page_list_of_an_order_past_u32,
+            "PageList::with_order_in" => page_list_past_memory_in,
+            "split" => split_sizes_past_u64,
+            "split_in" => split_sizes_past_u64_in,
+            "ChunkPool::new" => pool_past_memory,
+            "ChunkPool::with_max_entries" => pool_of_huge_arrays,
+            "BounceMapper::new" => bounce_pool_past_u64,
+            "Pages::alloc" => page_set_of_an_order_past_usize,
+            "SgTable::from_pages" => runs_past_u32_are_cut,
+            "AppendTable::append_pages" => merges_past_u32_are_cut,
+        }
+        NentsPastList {
+            "PageList::free_n" => free_more_entries_than_the_list,
+        }
+        AppendOffset {
+            "AppendTable::append_pages" => append_with_an_offset,
+            "AppendTable::append_pages_for_device" => append_for_device_with_an_offset,
+        }
+        SplitPastInput {
+            "split" => split_past_the_end,
+            "split_in" => split_past_the_end_in,
+        }
+        Other {
+            "SgTable::with_max_entries_in" => arrays_too_small_to_chain,
+            "SgTable::from_pages" => builders_refuse_part_of_a_page,
+            "AppendTable::append_pages" => append_of_pages_outside_the_set_or_used,
+            "AppendTable::append_pages_for_device" => append_for_device_of_pages_outside_the_set_or_used,
+            "Pages::permute" => permutations_that_repeat_or_miss_a_page,
+        }
+    };
     rows.extend(builder_rows!(Case::ZeroPages, no_pages:
         FromPages, FromPagesSegment, FromPagesIn, ForDevice, ForDeviceIn, Append, AppendForDevice));
     rows.extend(builder_rows!(Case::SegmentBelowPage, segment_below_a_page:

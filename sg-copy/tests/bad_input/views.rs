@@ -9,128 +9,58 @@ use sg_core::{
 };
 use sg_testkit::{FramePages, MockPage};
 
+use crate::Row;
 use crate::kit::{
     BUILT_BYTES, FailingAllocator, Mock, PAGE, bad_limits, sample_built, sample_pages, sample_table,
 };
-use crate::{Case, Row};
 
 pub(crate) fn rows() -> Vec<Row> {
-    vec![
-        Row::new(
-            Case::ZeroEntries,
-            "sg_core::init_table",
-            init_table_of_nothing,
-        ),
-        Row::new(
-            Case::ZeroEntries,
-            "sg_core::chain",
-            chain_with_an_empty_array,
-        ),
-        Row::new(Case::ZeroEntries, "SgList::new", view_of_no_array),
-        Row::new(
-            Case::ZeroEntries,
-            "SgListMut::new",
-            exclusive_view_of_no_array,
-        ),
-        Row::new(
-            Case::ZeroEntries,
-            "SgList::take_entries",
-            view_of_zero_entries,
-        ),
-        Row::new(
-            Case::ZeroEntries,
-            "HeapChunks::alloc",
-            heap_array_of_zero_entries,
-        ),
-        Row::new(
-            Case::ZeroEntries,
-            "HeapChunks::with_max_entries",
-            heap_arrays_of_fewer_than_two,
-        ),
-        Row::new(
-            Case::SegmentBelowPage,
-            "SgList::count_for_dma",
-            dma_count_with_no_segment_size,
-        ),
-        Row::new(
-            Case::SegmentBelowPage,
-            "SgList::count_dma_segments",
-            dma_segments_shorter_than_entries,
-        ),
-        Row::new(Case::Overflow, "SgList::slice", slice_end_past_u64),
-        Row::new(
-            Case::Overflow,
-            "SgListMut::slice_mut",
-            exclusive_slice_end_past_u64,
-        ),
-        Row::new(
-            Case::Overflow,
-            "SgListMut::into_slice",
-            into_slice_end_past_u64,
-        ),
-        Row::new(Case::Overflow, "order_bytes", order_past_usize),
-        Row::new(
-            Case::Overflow,
-            "VirtPages::alloc_pages",
-            virt_pages_of_an_order_past_usize,
-        ),
-        Row::new(Case::Overflow, "HeapChunks::alloc", heap_array_past_isize),
-        Row::new(Case::Overflow, "SgEntry::phys", entry_address_past_u64),
-        Row::new(Case::Overflow, "DmaRun::phys", run_address_past_u64),
-        Row::new(
-            Case::Overflow,
-            "SgList::count_dma_segments",
-            dma_segments_past_u64,
-        ),
-        Row::new(
-            Case::NentsPastList,
-            "SgList::take_entries",
-            more_entries_than_the_list,
-        ),
-        Row::new(Case::NentsPastList, "SgList::last", last_past_the_list),
-        Row::new(
-            Case::NentsPastList,
-            "SgList::count_for_len",
-            entries_for_more_bytes_than_the_list,
-        ),
-        Row::new(
-            Case::NentsPastList,
-            "SgList::new",
-            arrays_without_an_end_mark,
-        ),
-        Row::new(
-            Case::NentsPastList,
-            "SgList::from_raw",
-            raw_view_past_its_slots,
-        ),
-        Row::new(Case::SplitPastInput, "SgList::slice", slices_past_the_end),
-        Row::new(
-            Case::SplitPastInput,
-            "SgListMut::slice_mut",
-            exclusive_slices_past_the_end,
-        ),
-        Row::new(
-            Case::SplitPastInput,
-            "SgListMut::into_slice",
-            into_slice_past_the_end,
-        ),
-        Row::new(Case::BadLimits, "DmaLimits::validate", limits_refused),
-        Row::new(
-            Case::BadLimits,
-            "SgList::count_dma_segments",
-            dma_segments_under_bad_limits,
-        ),
-        Row::new(
-            Case::Failure,
-            "HeapChunks::alloc",
-            heap_array_when_memory_fails,
-        ),
-        Row::new(
-            Case::Failure,
-            "VirtPages::alloc_pages",
-            virt_pages_when_memory_fails,
-        ),
-    ]
+    rows! {
+        ZeroEntries {
+            "sg_core::init_table" => init_table_of_nothing,
+            "sg_core::chain" => chain_with_an_empty_array,
+            "SgList::new" => view_of_no_array,
+            "SgListMut::new" => exclusive_view_of_no_array,
+            "SgList::take_entries" => view_of_zero_entries,
+            "HeapChunks::alloc" => heap_array_of_zero_entries,
+            "HeapChunks::with_max_entries" => heap_arrays_of_fewer_than_two,
+        }
+        SegmentBelowPage {
+            "SgList::count_for_dma" => dma_count_with_no_segment_size,
+            "SgList::count_dma_segments" => dma_segments_shorter_than_entries,
+        }
+        Overflow {
+            "SgList::slice" => slice_end_past_u64,
+            "SgListMut::slice_mut" => exclusive_slice_end_past_u64,
+            "SgListMut::into_slice" => into_slice_end_past_u64,
+            "order_bytes" => order_past_usize,
+            "VirtPages::alloc_pages" => virt_pages_of_an_order_past_usize,
+            "HeapChunks::alloc" => heap_array_past_isize,
+            "SgEntry::phys" => entry_address_past_u64,
+            "DmaRun::phys" => run_address_past_u64,
+            "SgList::count_dma_segments" => dma_segments_past_u64,
+        }
+        NentsPastList {
+            "SgList::take_entries" => more_entries_than_the_list,
+            "SgList::last" => last_past_the_list,
+            "SgList::count_for_len" => entries_for_more_bytes_than_the_list,
+            "SgList::new" => arrays_without_an_end_mark,
+            "SgList::from_raw" => raw_view_past_its_slots,
+        }
+        SplitPastInput {
+            "SgList::slice" => slices_past_the_end,
+            "SgListMut::slice_mut" => exclusive_slices_past_the_end,
+            "SgListMut::into_slice" => into_slice_past_the_end,
+        }
+        BadLimits {
+            "DmaLimits::validate" => limits_refused,
+            "SgList::count_dma_segments" => dma_segments_under_bad_limits,
+        }
+        Failure {
+            "HeapChunks::alloc" => heap_array_when_memory_fails,
+            "VirtPages::alloc_pages" => virt_pages_when_memory_fails,
+        }
+    }
 }
 
 fn init_table_of_nothing() {
