@@ -3,13 +3,18 @@
 //!
 //! ```
 //! use std::cell::Cell;
-//! use sg_testkit::{assert_not_send, assert_not_sync, assert_send, assert_sync};
+//! use sg_testkit::{
+//!     assert_neither_send_nor_sync, assert_not_send, assert_not_sync, assert_send, assert_send_sync,
+//!     assert_sync,
+//! };
 //!
 //! assert_send::<Vec<u8>>();
 //! assert_sync::<Vec<u8>>();
+//! assert_send_sync!(Vec<u8>, String);
 //! assert_send::<Cell<u8>>();
 //! assert_not_sync!(Cell<u8>);
 //! assert_not_send!(std::rc::Rc<u8>, *const u8);
+//! assert_neither_send_nor_sync!(std::rc::Rc<u8>, *const u8);
 //! ```
 //!
 //! A negative assertion fails to build when the type has the trait:
@@ -67,5 +72,22 @@ macro_rules! assert_not_send {
 macro_rules! assert_not_sync {
     ($($type:ty),+ $(,)?) => {
         $(let _ = <$type as $crate::NotSync<_>>::check;)+
+    };
+}
+
+/// Builds only when every one of the types is both `Send` and `Sync`.
+#[macro_export]
+macro_rules! assert_send_sync {
+    ($($type:ty),+ $(,)?) => {
+        $($crate::assert_send::<$type>(); $crate::assert_sync::<$type>();)+
+    };
+}
+
+/// Builds only when none of the types is `Send` and none is `Sync`.
+#[macro_export]
+macro_rules! assert_neither_send_nor_sync {
+    ($($type:ty),+ $(,)?) => {
+        $crate::assert_not_send!($($type),+);
+        $crate::assert_not_sync!($($type),+);
     };
 }
