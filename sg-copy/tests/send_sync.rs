@@ -10,12 +10,6 @@ use sg_testkit::{MockPages, assert_neither_send_nor_sync, assert_not_send};
 fn io_adapters_stay_on_their_thread() {
     // They keep a live mapping between calls, which may belong to the
     // thread that made it.
-    assert_neither_send_nor_sync!(
-        ListReader<'static, VirtPages>,
-        ListCursor<'static, VirtPages>
-    );
-    assert_not_send!(
-        ListReader<'static, MockPages>,
-        ListCursor<'static, MockPages>
-    );
+    assert_neither_send_nor_sync! { ListReader<'static, VirtPages>, ListCursor<'static, VirtPages> }
+    assert_not_send! { ListReader<'static, MockPages>, ListCursor<'static, MockPages> }
 }

@@ -110,25 +110,9 @@ impl<const PAGE_SIZE: usize> CountedFrames<PAGE_SIZE> {
 // SAFETY: frames are `FramePages`' (which never maps, so no byte is ever
 // reached); `alloc_pages` hands out fresh, disjoint runs of frames.
 unsafe impl<const PAGE_SIZE: usize> PageProvider for CountedFrames<PAGE_SIZE> {
+    const PAGE_SIZE: usize = PAGE_SIZE;
     type Page = u64;
     type Pfn = u64;
-    const PAGE_SIZE: usize = PAGE_SIZE;
-
-    #[inline]
-    fn pfn(&self, page: u64) -> u64 {
-        FramePages::<PAGE_SIZE>.pfn(page)
-    }
-
-    #[inline]
-    fn nth(&self, page: u64, n: usize) -> u64 {
-        FramePages::<PAGE_SIZE>.nth(page, n)
-    }
-
-    fn map(&self, page: u64) -> NonNull<u8> {
-        FramePages::<PAGE_SIZE>.map(page)
-    }
-
-    unsafe fn unmap(&self, _page: u64, _mapping: NonNull<u8>) {}
 
     fn alloc_pages(&self, order: u32) -> Result<u64, Error> {
         let first = self.next.get();
@@ -145,4 +129,18 @@ unsafe impl<const PAGE_SIZE: usize> PageProvider for CountedFrames<PAGE_SIZE> {
         let freed = self.live.borrow_mut().remove(&page);
         assert_eq!(freed, Some(order), "CountedFrames: run at frame {page}");
     }
+
+    fn pfn(&self, page: u64) -> u64 {
+        FramePages::<PAGE_SIZE>.pfn(page)
+    }
+
+    fn nth(&self, page: u64, n: usize) -> u64 {
+        FramePages::<PAGE_SIZE>.nth(page, n)
+    }
+
+    fn map(&self, page: u64) -> NonNull<u8> {
+        FramePages::<PAGE_SIZE>.map(page)
+    }
+
+    unsafe fn unmap(&self, _page: u64, _mapping: NonNull<u8>) {}
 }
