@@ -7,13 +7,13 @@ use std::ptr::NonNull;
 use sg_alloc::{AppendTable, BounceMapper, ChunkPool, DirectMapper, FirstChunk, PageList, SgTable};
 use sg_alloc::{arrays_needed, split, split_in};
 use sg_core::{
-    ChunkAllocator, Error, HeapChunks, PageProvider, Pages, SgEntry, VirtPage, VirtPages,
+    ChunkAllocator, DmaLimits, Error, HeapChunks, PageProvider, Pages, SgEntry, VirtPage, VirtPages,
 };
 use sg_testkit::{CountingChunks, FramePages, MockPage, MockPages};
 
 use crate::kit::{
-    Builder, Mock, PAGE, PAGE_U64, SAMPLE_BYTES, Set, append_snapshot, counting, sample_pages,
-    sample_table, set,
+    Builder, Mock, PAGE, PAGE_U64, SAMPLE_BYTES, Set, append_snapshot, counting, given_back,
+    sample_pages, sample_table, set,
 };
 use crate::{Case, Row};
 
@@ -72,8 +72,8 @@ pub(crate) fn rows() -> Vec<Row> {
             "PageList::free_n" => free_more_entries_than_the_list,
         }
         AppendOffset {
-            "AppendTable::append_pages" => append_with_an_offset,
-            "AppendTable::append_pages_for_device" => append_for_device_with_an_offset,
+            "AppendTable::append_pages" => || refuses_offsets(false),
+            "AppendTable::append_pages_for_device" => || refuses_offsets(true),
         }
         SplitPastInput {
             "split" => split_past_the_end,
@@ -82,8 +82,8 @@ pub(crate) fn rows() -> Vec<Row> {
         Other {
             "SgTable::with_max_entries_in" => arrays_too_small_to_chain,
             "SgTable::from_pages" => builders_refuse_part_of_a_page,
-            "AppendTable::append_pages" => append_of_pages_outside_the_set_or_used,
-            "AppendTable::append_pages_for_device" => append_for_device_of_pages_outside_the_set_or_used,
+            "AppendTable::append_pages" => || refuses_ranges(false),
+            "AppendTable::append_pages_for_device" => || refuses_ranges(true),
             "Pages::permute" => permutations_that_repeat_or_miss_a_page,
         }
     };
@@ -532,46 +532,43 @@ fn free_more_entries_than_the_list() {
     }
 }
 
-/// One append call of `PAGE / 2` bytes: the table, the positions of the
-/// pages in its set, and the offset.
-type AppendCall<'a> = dyn Fn(&mut AppendTable<Set<'_>, &CountingChunks>, Range<usize>, usize) -> Result<(), Error>
-    + 'a;
+/// Appends `PAGE / 2` bytes of the pages at positions `range` of the
+/// table's set from `offset` in, by `append_pages` or (with `device`) by
+/// `append_pages_for_device` under default limits.
+fn append_half_page(
+    device: bool,
+    table: &mut AppendTable<Set<'_>, &CountingChunks>,
+    range: Range<usize>,
+    offset: usize,
+) -> Result<(), Error> {
+    if device {
+        let limits = DmaLimits::new();
+        table.append_pages_for_device(range, offset, PAGE_U64 / 2, &limits, 2)
+    } else {
+        table.append_pages(range, offset, PAGE_U64 / 2, u32::MAX, 2)
+    }
+}
 
 /// Checks that appending with each non-zero offset is refused, leaving
 /// the table as it was.
-fn refuses_offsets(append: &AppendCall<'_>) {
+fn refuses_offsets(device: bool) {
     let (mock, chunks) = (Mock::new(), counting());
     let pages = sample_pages(&mock);
     let mut table = AppendTable::new_in(set(&mock, &pages), &chunks);
     // The first call of an empty table may start inside its page.
-    append(&mut table, 0..2, 7).unwrap();
+    append_half_page(device, &mut table, 0..2, 7).unwrap();
     let before = append_snapshot(&table);
     let allocations = chunks.allocations();
     for offset in [1, 7, PAGE - 1, PAGE, usize::MAX] {
         assert_eq!(
-            append(&mut table, 2..4, offset),
+            append_half_page(device, &mut table, 2..4, offset),
             Err(Error::AppendOffset { offset })
         );
         assert_eq!(append_snapshot(&table), before);
     }
     assert_eq!(chunks.allocations(), allocations);
-    append(&mut table, 2..4, 0).unwrap();
-    drop(table);
-    chunks.assert_clean();
-    mock.assert_clean();
-}
-
-fn append_with_an_offset() {
-    refuses_offsets(&|table, range, offset| {
-        table.append_pages(range, offset, PAGE_U64 / 2, u32::MAX, 2)
-    });
-}
-
-fn append_for_device_with_an_offset() {
-    let limits = sg_core::DmaLimits::new();
-    refuses_offsets(&|table, range, offset| {
-        table.append_pages_for_device(range, offset, PAGE_U64 / 2, &limits, 2)
-    });
+    append_half_page(device, &mut table, 2..4, 0).unwrap();
+    given_back(table, &chunks, &mock);
 }
 
 /// Splits that reach past the end of a list of `len` bytes, and the bytes
@@ -753,7 +750,7 @@ fn page_set_of_an_order_past_usize() {
 /// empty or reversed range, one past the set's end, and one that starts on
 /// a page the table already uses (so no two entries of a table that may
 /// write share a page); each leaves the table as it was.
-fn refuses_ranges(append: &AppendCall<'_>) {
+fn refuses_ranges(device: bool) {
     let (mock, chunks) = (Mock::new(), counting());
     let pages = sample_pages(&mock);
     let mut table = AppendTable::new_in(set(&mock, &pages), &chunks);
@@ -771,20 +768,20 @@ fn refuses_ranges(append: &AppendCall<'_>) {
     ];
     for (range, expected) in refused.clone() {
         assert_eq!(
-            append(&mut table, range.clone(), 0),
+            append_half_page(device, &mut table, range.clone(), 0),
             Err(expected),
             "{range:?}"
         );
         assert!(table.is_empty() && table.arrays() == 0);
     }
     // Half a page of the first page: the table uses page 0 only.
-    append(&mut table, 0..2, 0).unwrap();
+    append_half_page(device, &mut table, 0..2, 0).unwrap();
     assert_eq!(table.next_page(), 1);
     let before = append_snapshot(&table);
     let allocations = chunks.allocations();
     for range in [0..1, 0..4] {
         assert_eq!(
-            append(&mut table, range.clone(), 0),
+            append_half_page(device, &mut table, range.clone(), 0),
             Err(Error::PageReused { index: 0, next: 1 }),
             "{range:?}"
         );
@@ -792,7 +789,7 @@ fn refuses_ranges(append: &AppendCall<'_>) {
     }
     for (range, expected) in refused {
         assert_eq!(
-            append(&mut table, range.clone(), 0),
+            append_half_page(device, &mut table, range.clone(), 0),
             Err(expected),
             "{range:?}"
         );
@@ -800,23 +797,8 @@ fn refuses_ranges(append: &AppendCall<'_>) {
     }
     assert_eq!(chunks.allocations(), allocations);
     // The pages from `next_page` on are free.
-    append(&mut table, 1..4, 0).unwrap();
-    drop(table);
-    chunks.assert_clean();
-    mock.assert_clean();
-}
-
-fn append_of_pages_outside_the_set_or_used() {
-    refuses_ranges(&|table, range, offset| {
-        table.append_pages(range, offset, PAGE_U64 / 2, u32::MAX, 2)
-    });
-}
-
-fn append_for_device_of_pages_outside_the_set_or_used() {
-    let limits = sg_core::DmaLimits::new();
-    refuses_ranges(&|table, range, offset| {
-        table.append_pages_for_device(range, offset, PAGE_U64 / 2, &limits, 2)
-    });
+    append_half_page(device, &mut table, 1..4, 0).unwrap();
+    given_back(table, &chunks, &mock);
 }
 
 fn permutations_that_repeat_or_miss_a_page() {

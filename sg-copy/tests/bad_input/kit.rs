@@ -272,6 +272,15 @@ impl Builder {
     }
 }
 
+/// Drops `table`, then checks that its arrays went back to `chunks` and
+/// its pages and mappings to `mock`.
+#[track_caller]
+pub(crate) fn given_back<T>(table: T, chunks: &CountingChunks, mock: &Mock) {
+    drop(table);
+    chunks.assert_clean();
+    mock.assert_clean();
+}
+
 /// An `allocator_api2` allocator over the global one whose allocation call
 /// with index `fail_at` (counting from 0) fails; it counts live blocks.
 pub(crate) struct FailingAllocator {
