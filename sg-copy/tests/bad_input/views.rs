@@ -31,8 +31,8 @@ pub(crate) fn rows() -> Vec<Row> {
         }
         Overflow {
             "SgList::slice" => slice_end_past_u64,
-            "SgListMut::slice_mut" => exclusive_slice_end_past_u64,
-            "SgListMut::into_slice" => into_slice_end_past_u64,
+            "SgListMut::slice_mut" => || slice_mut_of_sample(|slice| assert_slice_end_overflows(slice)),
+            "SgListMut::into_slice" => || into_slice_of_sample(|slice| assert_slice_end_overflows(slice)),
             "order_bytes" => order_past_usize,
             "VirtPages::alloc_pages" => virt_pages_of_an_order_past_usize,
             "HeapChunks::alloc" => heap_array_past_isize,
@@ -49,8 +49,8 @@ pub(crate) fn rows() -> Vec<Row> {
         }
         SplitPastInput {
             "SgList::slice" => slices_past_the_end,
-            "SgListMut::slice_mut" => exclusive_slices_past_the_end,
-            "SgListMut::into_slice" => into_slice_past_the_end,
+            "SgListMut::slice_mut" => || slice_mut_of_sample(|slice| assert_past_the_end(BUILT_BYTES, slice)),
+            "SgListMut::into_slice" => || into_slice_of_sample(|slice| assert_past_the_end(BUILT_BYTES, slice)),
         }
         BadLimits {
             "DmaLimits::validate" => limits_refused,
@@ -210,6 +210,43 @@ fn dma_segments_shorter_than_entries() {
     mock.assert_clean();
 }
 
+/// A slicing of a view, as a function of (skip, len) to the slice's bytes.
+type Slicing<'a> = &'a dyn Fn(u64, u64) -> Result<u64, Error>;
+
+/// Runs `check` on `slice_mut` of an exclusive view of the sample list.
+fn slice_mut_of_sample(check: impl FnOnce(Slicing<'_>)) {
+    let mock = Mock::new();
+    let mut built = sample_built(&mock);
+    // SAFETY: the sample list's entries lie on disjoint bytes of the mock's frames,
+    // and nothing else reaches them while the view is used.
+    let mut list = unsafe { built.list_mut(&mock) };
+    let list = std::cell::RefCell::new(&mut list);
+    check(&|skip, len| {
+        let mut list = list.borrow_mut();
+        list.slice_mut(skip, len)
+            .map(|view| view.as_list().byte_len())
+    });
+    drop(built);
+    mock.assert_clean();
+}
+
+/// Runs `check` on `into_slice` of a fresh exclusive view of the sample
+/// list each time.
+fn into_slice_of_sample(check: impl FnOnce(Slicing<'_>)) {
+    let mock = Mock::new();
+    let mut built = sample_built(&mock);
+    let built = std::cell::RefCell::new(&mut built);
+    check(&|skip, len| {
+        let mut built = built.borrow_mut();
+        // SAFETY: the sample list's entries lie on disjoint bytes of the
+        // mock's frames, and nothing else reaches them while the view is used.
+        let list = unsafe { built.list_mut(&mock) };
+        list.into_slice(skip, len)
+            .map(|view| view.as_list().byte_len())
+    });
+    mock.assert_clean();
+}
+
 /// `skip + len` past `u64::MAX`, for a view.
 #[track_caller]
 fn assert_slice_end_overflows(slice: impl Fn(u64, u64) -> Result<u64, Error>) {
@@ -229,37 +266,6 @@ fn slice_end_past_u64() {
     let list = table.as_list();
     assert_slice_end_overflows(|skip, len| list.slice(skip, len).map(|view| view.byte_len()));
     drop(table);
-    mock.assert_clean();
-}
-
-fn exclusive_slice_end_past_u64() {
-    let mock = Mock::new();
-    let mut built = sample_built(&mock);
-    // SAFETY: the sample list's entries lie on disjoint bytes of the mock's frames,
-    // and nothing else reaches them while the view is used.
-    let mut list = unsafe { built.list_mut(&mock) };
-    let list = std::cell::RefCell::new(&mut list);
-    assert_slice_end_overflows(|skip, len| {
-        let mut list = list.borrow_mut();
-        list.slice_mut(skip, len)
-            .map(|view| view.as_list().byte_len())
-    });
-    drop(built);
-    mock.assert_clean();
-}
-
-fn into_slice_end_past_u64() {
-    let mock = Mock::new();
-    let mut built = sample_built(&mock);
-    let built = std::cell::RefCell::new(&mut built);
-    assert_slice_end_overflows(|skip, len| {
-        let mut built = built.borrow_mut();
-        // SAFETY: the sample list's entries lie on disjoint bytes of the
-        // mock's frames, and nothing else reaches them while the view is used.
-        let list = unsafe { built.list_mut(&mock) };
-        list.into_slice(skip, len)
-            .map(|view| view.as_list().byte_len())
-    });
     mock.assert_clean();
 }
 
@@ -509,37 +515,6 @@ fn slices_past_the_end() {
     check(built.list(&mock));
     check(table.as_list());
     drop(table);
-    mock.assert_clean();
-}
-
-fn exclusive_slices_past_the_end() {
-    let mock = Mock::new();
-    let mut built = sample_built(&mock);
-    // SAFETY: the sample list's entries lie on disjoint bytes of the mock's frames,
-    // and nothing else reaches them while the view is used.
-    let mut list = unsafe { built.list_mut(&mock) };
-    let list = std::cell::RefCell::new(&mut list);
-    assert_past_the_end(BUILT_BYTES, |skip, len| {
-        let mut list = list.borrow_mut();
-        list.slice_mut(skip, len)
-            .map(|view| view.as_list().byte_len())
-    });
-    drop(built);
-    mock.assert_clean();
-}
-
-fn into_slice_past_the_end() {
-    let mock = Mock::new();
-    let mut built = sample_built(&mock);
-    let built = std::cell::RefCell::new(&mut built);
-    assert_past_the_end(BUILT_BYTES, |skip, len| {
-        let mut built = built.borrow_mut();
-        // SAFETY: the sample list's entries lie on disjoint bytes of the
-        // mock's frames, and nothing else reaches them while the view is used.
-        let list = unsafe { built.list_mut(&mock) };
-        list.into_slice(skip, len)
-            .map(|view| view.as_list().byte_len())
-    });
     mock.assert_clean();
 }
 
