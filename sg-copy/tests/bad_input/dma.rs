@@ -164,7 +164,7 @@ fn scoped_map_of_a_table_without_bytes() {
     refused(&mut table, &iommu, &DmaLimits::new(), Error::EmptyTable);
     refused(&mut table, direct(), &DmaLimits::new(), Error::EmptyTable);
     assert_eq!(iommu.map_calls(), 0);
-    given_back(table, &chunks, &mock);
+    given_back(table, &chunks, mock);
 }
 
 /// Segment sizes below the sample table's first entry, and the error.
@@ -201,7 +201,7 @@ fn scoped_map_of_entries_longer_than_a_segment() {
         refused(&mut table, direct(), &limits, expected);
     }
     assert_eq!(iommu.map_calls(), 0);
-    given_back(table, &chunks, &mock);
+    given_back(table, &chunks, mock);
 }
 
 fn build_under_bad_limits(builder: Builder) {
@@ -240,7 +240,7 @@ fn scoped_map_under_bad_limits() {
         refused(&mut table, &bounce, &limits, expected);
     }
     assert_eq!((iommu.map_calls(), bounce.live_slots()), (0, 0));
-    given_back(table, &chunks, &mock);
+    given_back(table, &chunks, mock);
 }
 
 fn mappers_under_bad_limits() {
@@ -318,7 +318,7 @@ fn scoped_map_when_the_mapper_fails() {
     });
     assert_eq!(live, Ok(entries));
     iommu.assert_clean();
-    given_back(table, &chunks, &mock);
+    given_back(table, &chunks, mock);
 }
 
 fn bounce_when_the_pool_is_full() {
@@ -371,7 +371,7 @@ fn bounce_when_the_pool_or_the_inner_mapper_fails() {
         assert_eq!(bounce.live_slots(), 0);
         iommu.assert_clean();
     }
-    given_back(table, &chunks, &mock);
+    given_back(table, &chunks, mock);
 }
 
 /// The directions in which a device writes the table's bytes.
@@ -431,6 +431,6 @@ fn scoped_map_of_a_read_only_table_for_a_device_that_writes() {
     let mut table =
         SgTable::from_pages_in(&shared, SAMPLE_OFFSET, SAMPLE_BYTES, u32::MAX, &chunks).unwrap();
     check(&mut table);
-    given_back(table, &chunks, &mock);
+    given_back(table, &chunks, mock);
     other.assert_clean();
 }
