@@ -247,16 +247,29 @@ fn spans<P: PageProvider<Page = MockPage>>(
         .collect()
 }
 
+/// How many bytes of a mapping of `len` the next of `steps` consumes: that
+/// many, at most `len`; 0 (or no step) takes the whole mapping.
+fn step_len<'a>(steps: &mut impl Iterator<Item = &'a u8>, len: usize) -> usize {
+    match steps.next() {
+        Some(&step) if step != 0 => usize::from(step).min(len),
+        _ => len,
+    }
+}
+
+/// The DMA fields of a list's entries: (bus address, DMA length).
+fn dma_fields(list: SgList<'_, impl PageProvider>) -> Vec<(u64, u32)> {
+    list.iter()
+        .map(|entry| (entry.dma_address(), entry.dma_length()))
+        .collect()
+}
+
 /// Reads through a mapping iterator, consuming as `steps` say (0: the
 /// whole mapping; otherwise that many bytes, at most the mapping).
 fn read_all(mut reader: MappingIter<'_, impl PageProvider>, steps: &[u8]) -> Vec<u8> {
     let mut bytes = Vec::new();
     let mut steps = steps.iter().cycle();
     while let Some(piece) = reader.next() {
-        let take = match steps.next() {
-            Some(&step) if step != 0 => usize::from(step).min(piece.len()),
-            _ => piece.len(),
-        };
+        let take = step_len(&mut steps, piece.len());
         bytes.extend_from_slice(&piece[..take]);
         reader.consume(take);
     }
@@ -291,6 +304,14 @@ impl<'m> State<'m> {
 
     fn len(&self) -> u64 {
         self.model.len() as u64
+    }
+
+    /// The error of a range that needs `needed` bytes of the table.
+    fn too_short(&self, needed: u64) -> Error {
+        Error::ListTooShort {
+            needed,
+            available: self.len(),
+        }
     }
 
     /// Pool pages from `first`, at most `count`.
@@ -412,13 +433,7 @@ impl<'m> State<'m> {
                     return;
                 }
                 if skip + total > self.len() {
-                    assert_eq!(
-                        pieces.err(),
-                        Some(Error::ListTooShort {
-                            needed: skip + total,
-                            available: self.len()
-                        })
-                    );
+                    assert_eq!(pieces.err(), Some(self.too_short(skip + total)));
                     return;
                 }
                 let pieces = pieces.expect("a split inside the list");
@@ -472,13 +487,7 @@ impl<'m> State<'m> {
                 let (skip, len) = (u64::from(skip), u64::from(len));
                 let slice = self.table.as_list().slice(skip, len);
                 let Some(wanted) = self.model.range(skip, len) else {
-                    assert_eq!(
-                        slice.err(),
-                        Some(Error::ListTooShort {
-                            needed: skip + len,
-                            available: self.len()
-                        })
-                    );
+                    assert_eq!(slice.err(), Some(self.too_short(skip + len)));
                     return;
                 };
                 let slice = slice.expect("a range inside the list");
@@ -515,10 +524,7 @@ impl<'m> State<'m> {
                 let mut written = Vec::new();
                 let mut steps = steps.iter().cycle();
                 while let Some(piece) = writer.next() {
-                    let take = match steps.next() {
-                        Some(&step) if step != 0 => usize::from(step).min(piece.len()),
-                        _ => piece.len(),
-                    };
+                    let take = step_len(&mut steps, piece.len());
                     let bytes = data(take, seed.wrapping_add(written.len() as u8));
                     piece[..take].copy_from_slice(&bytes);
                     written.extend(bytes);
@@ -568,40 +574,22 @@ impl<'m> State<'m> {
                 other_skip,
                 len,
             } => {
-                let (skip, other_skip, len) =
-                    (u64::from(skip), u64::from(other_skip), u64::from(len));
-                let copied = if into_other {
-                    let copied = copy_list(
-                        self.other.as_list_mut(),
-                        other_skip,
-                        self.table.as_list(),
-                        skip,
-                        len,
-                    );
-                    let wanted = self.other_model.copy_from_model(
-                        other_skip,
-                        &self.model,
-                        skip,
-                        len as usize,
-                    );
-                    (copied, wanted)
+                // Each side: its table, its model and the skip into it.
+                let this = (&mut self.table, &mut self.model, u64::from(skip));
+                let other = (
+                    &mut self.other,
+                    &mut self.other_model,
+                    u64::from(other_skip),
+                );
+                let (to, from) = if into_other {
+                    (other, this)
                 } else {
-                    let copied = copy_list(
-                        self.table.as_list_mut(),
-                        skip,
-                        self.other.as_list(),
-                        other_skip,
-                        len,
-                    );
-                    let wanted = self.model.copy_from_model(
-                        skip,
-                        &self.other_model,
-                        other_skip,
-                        len as usize,
-                    );
-                    (copied, wanted)
+                    (this, other)
                 };
-                assert_eq!(copied.0, copied.1 as u64);
+                let len = u64::from(len);
+                let copied = copy_list(to.0.as_list_mut(), to.2, from.0.as_list(), from.2, len);
+                let wanted = to.1.copy_from_model(to.2, from.1, from.2, len as usize);
+                assert_eq!(copied, wanted as u64);
             }
             Op::WriteSlice { skip, len, seed } => {
                 let (skip, len) = (u64::from(skip), u64::from(len));
@@ -652,19 +640,9 @@ impl<'m> State<'m> {
                 for step in steps {
                     match *step {
                         IoStep::Read(count) | IoStep::Write(count, _) => {
-                            let (mut got, mut wanted) =
-                                (vec![0; usize::from(count)], vec![0; usize::from(count)]);
-                            let got_count = fill(&mut reader, &mut got);
-                            let wanted_count = fill(&mut cursor, &mut wanted);
-                            assert_eq!(got_count, wanted_count);
-                            assert!(got == wanted);
+                            read_alike(&mut reader, &mut cursor, count);
                         }
-                        IoStep::Seek(ref to) => {
-                            let to = seek_from(to);
-                            let got = reader.seek(to).map_err(|error| error.kind());
-                            let wanted = cursor.seek(to).map_err(|error| error.kind());
-                            assert_eq!(got, wanted);
-                        }
+                        IoStep::Seek(ref to) => seek_alike(&mut reader, &mut cursor, to),
                     }
                     assert_eq!(reader.position(), cursor.position());
                 }
@@ -675,25 +653,12 @@ impl<'m> State<'m> {
                 let mut cursor = Cursor::new(&mut bytes[..]);
                 for step in steps {
                     match *step {
-                        IoStep::Read(count) => {
-                            let (mut got, mut wanted) =
-                                (vec![0; usize::from(count)], vec![0; usize::from(count)]);
-                            assert_eq!(
-                                fill(&mut list_cursor, &mut got),
-                                fill(&mut cursor, &mut wanted)
-                            );
-                            assert!(got == wanted);
-                        }
+                        IoStep::Read(count) => read_alike(&mut list_cursor, &mut cursor, count),
                         IoStep::Write(count, seed) => {
                             let bytes = data(usize::from(count), seed);
                             assert_eq!(drain(&mut list_cursor, &bytes), drain(&mut cursor, &bytes));
                         }
-                        IoStep::Seek(ref to) => {
-                            let to = seek_from(to);
-                            let got = list_cursor.seek(to).map_err(|error| error.kind());
-                            let wanted = cursor.seek(to).map_err(|error| error.kind());
-                            assert_eq!(got, wanted);
-                        }
+                        IoStep::Seek(ref to) => seek_alike(&mut list_cursor, &mut cursor, to),
                     }
                     assert_eq!(list_cursor.position(), cursor.position());
                 }
@@ -717,12 +682,7 @@ impl<'m> State<'m> {
                 if let Some(call) = fail_at {
                     iommu.fail_map_at(usize::from(call % 8));
                 }
-                let before: Vec<(u64, u32)> = self
-                    .table
-                    .as_list()
-                    .iter()
-                    .map(|entry| (entry.dma_address(), entry.dma_length()))
-                    .collect();
+                let before = dma_fields(self.table.as_list());
                 // The table borrows the mock (and the mapper is borrowed):
                 // it maps in a scope, which unmaps when the closure returns.
                 let model = &self.model;
@@ -754,12 +714,7 @@ impl<'m> State<'m> {
                     if limits.validate().is_err() {
                         assert!(matches!(error, Error::InvalidLimits { .. }));
                     }
-                    let after: Vec<(u64, u32)> = self
-                        .table
-                        .as_list()
-                        .iter()
-                        .map(|entry| (entry.dma_address(), entry.dma_length()))
-                        .collect();
+                    let after = dma_fields(self.table.as_list());
                     assert_eq!(after, before, "a failed mapping puts the DMA fields back");
                 }
                 assert_eq!(self.table.nents(), self.table.orig_nents());
@@ -793,6 +748,22 @@ fn drain(writer: &mut impl Write, bytes: &[u8]) -> usize {
         }
     }
     done
+}
+
+/// Reads `count` bytes from `ours` and from `theirs`: the same count and
+/// the same bytes.
+fn read_alike(ours: &mut impl Read, theirs: &mut impl Read, count: u16) {
+    let (mut got, mut wanted) = (vec![0; usize::from(count)], vec![0; usize::from(count)]);
+    assert_eq!(fill(ours, &mut got), fill(theirs, &mut wanted));
+    assert!(got == wanted);
+}
+
+/// Seeks `ours` and `theirs` to `to`: the same position or the same error.
+fn seek_alike(ours: &mut impl Seek, theirs: &mut impl Seek, to: &SeekTo) {
+    let to = seek_from(to);
+    let got = ours.seek(to).map_err(|error| error.kind());
+    let wanted = theirs.seek(to).map_err(|error| error.kind());
+    assert_eq!(got, wanted);
 }
 
 fn seek_from(to: &SeekTo) -> SeekFrom {

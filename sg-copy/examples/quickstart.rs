@@ -135,30 +135,31 @@ fn arrange(pages: &mut Pages<VirtPages>, frames: &[usize]) -> Result<(), Error> 
     pages.permute(&order)
 }
 
-/// The frames an entry's bytes lie in, as offsets from `base`.
-fn frames<P: PageProvider<Page = VirtPage, Pfn = usize>>(
+/// An entry's frames (relative to `base`), offset and length, or `None`
+/// for a link.
+fn describe<P: PageProvider<Page = VirtPage, Pfn = usize>>(
     pages: &P,
-    page: VirtPage,
-    offset: u32,
-    length: u32,
+    entry: &sg_core::SgEntry<VirtPage>,
     base: usize,
-) -> (usize, usize) {
+) -> Option<String> {
+    let page = entry.page()?;
+    let (offset, length) = (entry.offset(), entry.length());
     let first = pages.pfn(page) + offset as usize / PAGE;
     let last = pages.pfn(page) + (offset as usize + length.max(1) as usize - 1) / PAGE;
-    (first - base, last - base)
+    let end = if entry.is_last() { " (end)" } else { "" };
+    Some(format!(
+        "frames {}..={}, offset {offset:>4}, {length:>5} bytes{end}",
+        first - base,
+        last - base
+    ))
 }
 
 /// One line per entry: its frames (relative to `base`), offset and length.
 fn print_entries<P: PageProvider<Page = VirtPage, Pfn = usize>>(list: SgList<'_, P>, base: usize) {
     for (index, entry) in list.iter().enumerate() {
-        let Some(page) = entry.page() else { continue };
-        let (first, last) = frames(list.provider(), page, entry.offset(), entry.length(), base);
-        println!(
-            "  entry {index}: frames {first}..={last}, offset {:>4}, {:>5} bytes{}",
-            entry.offset(),
-            entry.length(),
-            if entry.is_last() { " (end)" } else { "" }
-        );
+        if let Some(text) = describe(list.provider(), entry, base) {
+            println!("  entry {index}: {text}");
+        }
     }
 }
 
@@ -183,14 +184,8 @@ fn print_layout<P: PageProvider<Page = VirtPage, Pfn = usize>>(list: SgList<'_, 
             }
             Some(_) => {}
         }
-        let page = entry.page().expect("a data entry");
-        let (first, last) = frames(list.provider(), page, entry.offset(), entry.length(), base);
-        println!(
-            "    entry {index}: frames {first}..={last}, offset {:>3}, {:>4} bytes{}",
-            entry.offset(),
-            entry.length(),
-            if entry.is_last() { " (end)" } else { "" }
-        );
+        let text = describe(list.provider(), entry, base).expect("a data entry");
+        println!("    entry {index}: {text}");
         previous = Some(address);
     }
 }

@@ -19,7 +19,7 @@ use sg_alloc::{AppendTable, PageList, SgTable, split};
 use sg_copy::{ListReader, copy_from_slice, copy_to_slice, zero};
 use sg_core::{DmaLimits, Error, PageProvider, Pages, SgEntry, SgList, SgListMut, init_table};
 use sg_iter::{MappingIter, PageIter};
-use sg_testkit::FramePages;
+use sg_testkit::{CountedFrames, FramePages};
 
 /// `u32::MAX` as the `u64` that byte counts are.
 const MAX: u64 = u32::MAX as u64;
@@ -173,57 +173,15 @@ fn builders_cut_runs_at_u32_max_rounded_to_pages() {
     );
 }
 
-/// Frames without memory that can be allocated, for lists that own more
-/// bytes than a 32-bit address space holds.
-#[derive(Default)]
-struct CountedFrames {
-    next: Mutex<u64>,
-    live: AtomicUsize,
-}
-
-// SAFETY: `map` never returns, so no byte is ever reached; frame numbers are
-// the handles; `alloc_pages` hands out fresh, disjoint runs of frames.
-unsafe impl PageProvider for CountedFrames {
-    type Page = u64;
-    type Pfn = u64;
-    const PAGE_SIZE: usize = PAGE;
-
-    fn pfn(&self, page: u64) -> u64 {
-        page
-    }
-
-    fn nth(&self, page: u64, n: usize) -> u64 {
-        page + n as u64
-    }
-
-    fn map(&self, page: u64) -> NonNull<u8> {
-        panic!("CountedFrames: frame {page} has no memory")
-    }
-
-    unsafe fn unmap(&self, _page: u64, _mapping: NonNull<u8>) {}
-
-    fn alloc_pages(&self, order: u32) -> Result<u64, Error> {
-        let mut next = self.next.lock().unwrap();
-        let first = *next;
-        *next += (1 << order) + 1;
-        self.live.fetch_add(1, Ordering::Relaxed);
-        Ok(first)
-    }
-
-    unsafe fn free_pages(&self, _page: u64, _order: u32) {
-        self.live.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
 #[test]
 fn page_lists_of_4_gib_and_more() {
-    let frames = CountedFrames::default();
+    let frames = CountedFrames::<PAGE>::new();
     // Order 19: 2 GiB per entry, the most an order gives on 32-bit targets.
     let list = PageList::with_order(&frames, 5 << 30, 19, false).unwrap();
     assert_eq!(lengths(list.as_list()), [1 << 31, 1 << 31, 1 << 30]);
     assert_eq!(list.byte_len(), 5 << 30);
     drop(list);
-    assert_eq!(frames.live.load(Ordering::Relaxed), 0);
+    frames.assert_clean();
 
     // Order 20 pages are 4 GiB: past an entry's length, and past a 32-bit
     // `usize`.
@@ -266,7 +224,7 @@ fn page_lists_of_4_gib_and_more() {
             })
         );
     }
-    assert_eq!(frames.live.load(Ordering::Relaxed), 0);
+    frames.assert_clean();
 }
 
 /// Pages that exist for every frame number, whose bytes are a pattern of

@@ -13,7 +13,14 @@ use sg_testkit::{
 
 type Mock = TestPages;
 
-fn setup(mode: Mapping, layout: &EntryLayout, seed: u64) -> (Mock, BuiltList<MockPage>) {
+/// A mock that maps linearly or by copies, holding `layout` filled from
+/// `seed`.
+fn setup(linear: bool, layout: &EntryLayout, seed: u64) -> (Mock, BuiltList<MockPage>) {
+    let mode = if linear {
+        Mapping::Linear
+    } else {
+        Mapping::Copied
+    };
     let mock = Mock::with_mapping(mode);
     let built = layout.scaled(TEST_PAGE_SIZE).build(&mock);
     mock.fill(seed);
@@ -25,12 +32,7 @@ fn prop_a_reader_yields_the_model_through_io_copy_and_seek() {
     // io::copy reads the whole list; after a seek, read_exact reads model[at..].
     fn property(layout: EntryLayout, range: SkipLen, linear: bool) -> TestResult {
         let range = range.scaled(TEST_PAGE_SIZE);
-        let mode = if linear {
-            Mapping::Linear
-        } else {
-            Mapping::Copied
-        };
-        let (mock, built) = setup(mode, &layout, 41);
+        let (mock, built) = setup(linear, &layout, 41);
         let list = built.list(&mock);
         let model = Model::from_list(&mock, list);
         let mut reader = ListReader::new(list);
@@ -77,12 +79,7 @@ fn prop_a_cursor_writes_and_reads_like_the_model() {
     // Writing at a seek position changes model[at..at+n]; reading it back gives the data.
     fn property(layout: EntryLayout, range: SkipLen, linear: bool) -> TestResult {
         let range = range.scaled(TEST_PAGE_SIZE);
-        let mode = if linear {
-            Mapping::Linear
-        } else {
-            Mapping::Copied
-        };
-        let (mock, mut built) = setup(mode, &layout, 42);
+        let (mock, mut built) = setup(linear, &layout, 42);
         let mut model = Model::from_list(&mock, built.list(&mock));
         let data: Vec<u8> = (0..range.len.min(6000))
             .map(|index| (index * 7 + 1) as u8)

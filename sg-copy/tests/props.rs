@@ -54,34 +54,54 @@ fn prop_copy_to_slice_reads_what_the_model_holds() {
     checker(150).quickcheck(property as fn(EntryLayout, SkipLen) -> TestResult);
 }
 
+/// Runs `write` on the list of `layout` in a mock of every mode, and
+/// `model_write` on a model of the same bytes, and checks that they agree:
+/// the same count, the same bytes after, no mapping left live and, when
+/// they `flush`, written pages flushed.
+fn writes_like_the_model(
+    layout: &EntryLayout,
+    seed: u64,
+    flush: bool,
+    write: impl Fn(SgListMut<'_, Mock>) -> u64,
+    model_write: impl Fn(&mut Model) -> u64,
+) -> TestResult {
+    for mode in MODES {
+        let (mock, mut built) = setup(mode, layout, seed);
+        let mut model = Model::from_list(&mock, built.list(&mock));
+        // SAFETY: the built list's entries lie on disjoint bytes of the mock's frames,
+        // and nothing else reaches them while the view is used.
+        let count = write(unsafe { built.list_mut(&mock) });
+        let expected_count = model_write(&mut model);
+        if count != expected_count {
+            return TestResult::error(format!("{mode:?}: {count} vs {expected_count}"));
+        }
+        if let Err(mismatch) = model.check(&mock, built.list(&mock)) {
+            return TestResult::error(format!("{mode:?}: {mismatch}"));
+        }
+        if mock.live_mappings() != 0 {
+            return TestResult::error("a mapping is still live");
+        }
+        // Copied mappings must have been flushed once per page written.
+        if flush && count > 0 && mock.flushes() == 0 {
+            return TestResult::error("written pages were not flushed");
+        }
+    }
+    TestResult::passed()
+}
+
 #[test]
 fn prop_copy_from_slice_writes_what_the_model_writes() {
     // copy_from_slice(skip, data) changes the list exactly as Model::copy_from_slice.
     fn property(layout: EntryLayout, range: SkipLen) -> TestResult {
         let range = range.scaled(TEST_PAGE_SIZE);
-        for mode in MODES {
-            let (mock, mut built) = setup(mode, &layout, 12);
-            let mut model = Model::from_list(&mock, built.list(&mock));
-            let bytes = data(range.len, 7);
-            // SAFETY: the built list's entries lie on disjoint bytes of the mock's frames,
-            // and nothing else reaches them while the view is used.
-            let count = copy_from_slice(unsafe { built.list_mut(&mock) }, range.skip, &bytes);
-            let expected_count = model.copy_from_slice(range.skip, &bytes);
-            if count != expected_count {
-                return TestResult::error(format!("{mode:?}: {count} vs {expected_count}"));
-            }
-            if let Err(mismatch) = model.check(&mock, built.list(&mock)) {
-                return TestResult::error(format!("{mode:?}: {mismatch}"));
-            }
-            if mock.live_mappings() != 0 {
-                return TestResult::error("a mapping is still live");
-            }
-            // Copied mappings must have been flushed once per page written.
-            if count > 0 && mock.flushes() == 0 {
-                return TestResult::error("written pages were not flushed");
-            }
-        }
-        TestResult::passed()
+        let bytes = data(range.len, 7);
+        writes_like_the_model(
+            &layout,
+            12,
+            true,
+            |list| copy_from_slice(list, range.skip, &bytes) as u64,
+            |model| model.copy_from_slice(range.skip, &bytes) as u64,
+        )
     }
     checker(150).quickcheck(property as fn(EntryLayout, SkipLen) -> TestResult);
 }
@@ -91,24 +111,13 @@ fn prop_zero_zeroes_what_the_model_zeroes() {
     // zero(skip, len) changes the list exactly as Model::zero.
     fn property(layout: EntryLayout, range: SkipLen) -> TestResult {
         let range = range.scaled(TEST_PAGE_SIZE);
-        for mode in MODES {
-            let (mock, mut built) = setup(mode, &layout, 13);
-            let mut model = Model::from_list(&mock, built.list(&mock));
-            // SAFETY: the built list's entries lie on disjoint bytes of the mock's frames,
-            // and nothing else reaches them while the view is used.
-            let count = zero(unsafe { built.list_mut(&mock) }, range.skip, range.len);
-            let expected_count = model.zero(range.skip, range.len.try_into().unwrap_or(usize::MAX));
-            if count != expected_count as u64 {
-                return TestResult::error(format!("{mode:?}: {count} vs {expected_count}"));
-            }
-            if let Err(mismatch) = model.check(&mock, built.list(&mock)) {
-                return TestResult::error(format!("{mode:?}: {mismatch}"));
-            }
-            if mock.live_mappings() != 0 {
-                return TestResult::error("a mapping is still live");
-            }
-        }
-        TestResult::passed()
+        writes_like_the_model(
+            &layout,
+            13,
+            false,
+            |list| zero(list, range.skip, range.len),
+            |model| model.zero(range.skip, range.len.try_into().unwrap_or(usize::MAX)) as u64,
+        )
     }
     checker(150).quickcheck(property as fn(EntryLayout, SkipLen) -> TestResult);
 }

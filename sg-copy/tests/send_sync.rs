@@ -4,22 +4,12 @@
 
 use sg_copy::{ListCursor, ListReader};
 use sg_core::VirtPages;
-use sg_testkit::{MockPages, assert_not_send, assert_not_sync};
+use sg_testkit::{MockPages, assert_neither_send_nor_sync, assert_not_send};
 
 #[test]
 fn io_adapters_stay_on_their_thread() {
     // They keep a live mapping between calls, which may belong to the
     // thread that made it.
-    assert_not_send!(
-        ListReader<'static, VirtPages>,
-        ListCursor<'static, VirtPages>
-    );
-    assert_not_sync!(
-        ListReader<'static, VirtPages>,
-        ListCursor<'static, VirtPages>
-    );
-    assert_not_send!(
-        ListReader<'static, MockPages>,
-        ListCursor<'static, MockPages>
-    );
+    assert_neither_send_nor_sync! { ListReader<'static, VirtPages>, ListCursor<'static, VirtPages> }
+    assert_not_send! { ListReader<'static, MockPages>, ListCursor<'static, MockPages> }
 }

@@ -28,16 +28,31 @@ fn pages_of_one_allocation_merge_into_one_entry() {
         // SAFETY: the four distinct pages allocated above, freed only after
         // the set (in the table) is gone, and reached only through it.
         let set = unsafe { Pages::from_raw(&pages, &handles[..]) };
-        let mut table = SgTable::from_pages(set, 0, 4 * PAGE as u64).unwrap();
-        assert_eq!(table.orig_nents(), 1);
-        let data: Vec<u8> = (0..4 * PAGE).map(|index| (index % 251) as u8).collect();
-        assert_eq!(copy_from_slice(table.as_list_mut(), 0, &data), data.len());
-        let mut out = vec![0; data.len()];
-        assert_eq!(copy_to_slice(table.as_list(), 0, &mut out), data.len());
-        assert_eq!(out, data);
+        round_trip(set, 4, 1, 251);
     }
     // SAFETY: allocated above with order 2; the table is gone.
     unsafe { pages.free_pages(first, 2) };
+}
+
+/// A table over the `count` pages of `set`, which must make `nents`
+/// entries: a pattern of bytes (`index % modulus`) written through it
+/// reads back the same. Returns the pattern.
+fn round_trip(
+    set: Pages<&VirtPages, &[VirtPage]>,
+    count: usize,
+    nents: usize,
+    modulus: usize,
+) -> Vec<u8> {
+    let mut table = SgTable::from_pages(set, 0, (count * PAGE) as u64).unwrap();
+    assert_eq!(table.orig_nents(), nents);
+    let data: Vec<u8> = (0..count * PAGE)
+        .map(|index| (index % modulus) as u8)
+        .collect();
+    assert_eq!(copy_from_slice(table.as_list_mut(), 0, &data), data.len());
+    let mut out = vec![0; data.len()];
+    assert_eq!(copy_to_slice(table.as_list(), 0, &mut out), data.len());
+    assert_eq!(out, data);
+    data
 }
 
 #[test]
@@ -82,14 +97,7 @@ fn pages_vouched_for_one_at_a_time_stay_apart() {
     // SAFETY: two distinct whole pages of `memory`, initialised, which
     // outlives the set and is reached only through it meanwhile.
     let set = unsafe { Pages::from_raw(&pages, &handles[..]) };
-    let mut table = SgTable::from_pages(set, 0, 2 * PAGE as u64).unwrap();
-    assert_eq!(table.orig_nents(), 2);
-    let data: Vec<u8> = (0..2 * PAGE).map(|index| (index % 253) as u8).collect();
-    assert_eq!(copy_from_slice(table.as_list_mut(), 0, &data), data.len());
-    let mut out = vec![0; data.len()];
-    assert_eq!(copy_to_slice(table.as_list(), 0, &mut out), data.len());
-    assert_eq!(out, data);
-    drop(table);
+    let data = round_trip(set, 2, 2, 253);
     assert_eq!(memory[start..start + 2 * PAGE], data[..]);
 }
 

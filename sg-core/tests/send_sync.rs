@@ -2,133 +2,61 @@
 //! time: this file does not build if a type gains or loses `Send` or
 //! `Sync` against what is written here.
 
-use core::cell::Cell;
-use core::ptr::NonNull;
-
 use sg_core::{
-    DmaDirection, DmaLimits, DmaRun, Entries, Error, ErrorKind, HeapChunks, PageProvider, Segment,
-    Segments, SgEntry, SgList, SgListMut, VirtPage, VirtPages,
+    DmaDirection, DmaLimits, DmaRun, Entries, Error, ErrorKind, HeapChunks, Segment, Segments,
+    SgEntry, SgList, SgListMut, VirtPage, VirtPages,
 };
-
-/// Builds only for `Send` types.
-fn send<T: Send + ?Sized>() {}
-
-/// Builds only for `Sync` types.
-fn sync<T: Sync + ?Sized>() {}
-
-/// Implemented by every type, and a second time by `Send` types: naming
-/// `<T as NotSend<_>>::check` builds only when the second impl does not
-/// apply (with both, the marker is ambiguous), so only for types that are
-/// not `Send`.
-trait NotSend<Marker> {
-    fn check() {}
-}
-impl<T: ?Sized> NotSend<()> for T {}
-/// The marker of the impl for `Send` types.
-struct IsSend;
-impl<T: ?Sized + Send> NotSend<IsSend> for T {}
-
-/// As [`NotSend`], for `Sync`.
-trait NotSync<Marker> {
-    fn check() {}
-}
-impl<T: ?Sized> NotSync<()> for T {}
-/// The marker of the impl for `Sync` types.
-struct IsSync;
-impl<T: ?Sized + Sync> NotSync<IsSync> for T {}
-
-/// A provider that is `Send` but not `Sync` (it keeps a count in a
-/// `Cell`), for the views that share their provider.
-struct LocalPages {
-    _calls: Cell<usize>,
-}
-
-// SAFETY: `map` never returns, so no byte is ever reached; frame numbers
-// are the handles; nothing is allocated. The type is only named.
-unsafe impl PageProvider for LocalPages {
-    type Page = u64;
-    type Pfn = u64;
-    const PAGE_SIZE: usize = 4096;
-
-    fn pfn(&self, page: u64) -> u64 {
-        page
-    }
-
-    fn nth(&self, page: u64, n: usize) -> u64 {
-        page + n as u64
-    }
-
-    fn map(&self, page: u64) -> NonNull<u8> {
-        panic!("LocalPages: frame {page} has no memory")
-    }
-
-    unsafe fn unmap(&self, _page: u64, _mapping: NonNull<u8>) {}
-
-    fn alloc_pages(&self, order: u32) -> Result<u64, Error> {
-        Err(Error::PagesUnavailable { order })
-    }
-
-    unsafe fn free_pages(&self, _page: u64, _order: u32) {}
-}
+use sg_testkit::{
+    CountedFrames, assert_neither_send_nor_sync, assert_not_send, assert_not_sync, assert_send,
+    assert_send_sync,
+};
 
 /// A page handle that is neither `Send` nor `Sync`.
 type RawPage = *const u8;
 
 #[test]
 fn plain_values_are_send_and_sync() {
-    send::<SgEntry<VirtPage>>();
-    sync::<SgEntry<VirtPage>>();
-    send::<SgEntry<u64>>();
-    sync::<SgEntry<u64>>();
-    send::<VirtPage>();
-    sync::<VirtPage>();
-    send::<VirtPages>();
-    sync::<VirtPages>();
-    send::<HeapChunks>();
-    sync::<HeapChunks>();
-    send::<DmaLimits>();
-    sync::<DmaLimits>();
-    send::<DmaDirection>();
-    sync::<DmaDirection>();
-    send::<DmaRun<VirtPage>>();
-    sync::<DmaRun<VirtPage>>();
-    send::<Error>();
-    sync::<Error>();
-    send::<ErrorKind>();
-    sync::<ErrorKind>();
+    assert_send_sync!(
+        SgEntry<VirtPage>,
+        SgEntry<u64>,
+        VirtPage,
+        VirtPages,
+        HeapChunks,
+        DmaLimits,
+        DmaDirection,
+        DmaRun<VirtPage>,
+        Error,
+        ErrorKind,
+    );
 }
 
 #[test]
 fn views_and_their_iterators_are_send_and_sync_over_shared_providers() {
-    send::<SgList<'static, VirtPages>>();
-    sync::<SgList<'static, VirtPages>>();
-    send::<SgList<'static, &VirtPages>>();
-    sync::<SgList<'static, &VirtPages>>();
-    send::<SgListMut<'static, VirtPages>>();
-    sync::<SgListMut<'static, VirtPages>>();
-    send::<Entries<'static, VirtPage>>();
-    sync::<Entries<'static, VirtPage>>();
-    send::<Segments<'static, VirtPage>>();
-    sync::<Segments<'static, VirtPage>>();
-    send::<Segment<'static, VirtPage>>();
-    sync::<Segment<'static, VirtPage>>();
+    assert_send_sync!(
+        SgList<'static, VirtPages>,
+        SgList<'static, &VirtPages>,
+        SgListMut<'static, VirtPages>,
+        Entries<'static, VirtPage>,
+        Segments<'static, VirtPage>,
+        Segment<'static, VirtPage>,
+    );
 }
 
 #[test]
 fn views_over_a_provider_that_is_not_sync_stay_on_their_thread() {
-    // The provider itself may move, but views share it.
-    send::<LocalPages>();
-    let _ = <LocalPages as NotSync<_>>::check;
-    let _ = <SgList<'static, LocalPages> as NotSend<_>>::check;
-    let _ = <SgList<'static, LocalPages> as NotSync<_>>::check;
-    let _ = <SgListMut<'static, LocalPages> as NotSend<_>>::check;
-    let _ = <SgListMut<'static, LocalPages> as NotSync<_>>::check;
+    // The provider itself may move (`CountedFrames` keeps its books in
+    // `Cell`s), but views share it.
+    assert_send::<CountedFrames>();
+    assert_not_sync!(CountedFrames);
+    assert_neither_send_nor_sync!(
+        SgList<'static, CountedFrames>,
+        SgListMut<'static, CountedFrames>,
+    );
 }
 
 #[test]
 fn entries_of_handles_that_are_not_send_stay_on_their_thread() {
-    let _ = <SgEntry<RawPage> as NotSend<_>>::check;
-    let _ = <SgEntry<RawPage> as NotSync<_>>::check;
-    let _ = <Entries<'static, RawPage> as NotSend<_>>::check;
-    let _ = <Segments<'static, RawPage> as NotSync<_>>::check;
+    assert_neither_send_nor_sync!(SgEntry<RawPage>);
+    assert_not_send!(Entries<'static, RawPage>);
+    assert_not_sync!(Segments<'static, RawPage>);
 }

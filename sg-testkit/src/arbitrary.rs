@@ -121,11 +121,7 @@ impl Arbitrary for Run {
         let run = *self;
         let mut smaller = Vec::new();
         if run.frames > 1 {
-            smaller.push(Run { frames: 1, ..run });
-            smaller.push(Run {
-                frames: run.frames - 1,
-                ..run
-            });
+            smaller.extend([1, run.frames - 1].map(|frames| Run { frames, ..run }));
         }
         if run.reversed {
             smaller.push(Run {
@@ -166,6 +162,18 @@ pub struct EntrySpec {
     /// Whether the entry's bytes directly follow the previous entry's in
     /// the same run of frames (so a linear provider sees one range).
     pub continues: bool,
+}
+
+impl EntrySpec {
+    /// The entry with its offset and length divided by `factor`.
+    fn scaled_down(self, factor: u32) -> EntrySpec {
+        let (offset, len) = (self.offset / factor, self.len / factor);
+        EntrySpec {
+            offset,
+            len,
+            ..self
+        }
+    }
 }
 
 /// Entries over pages, spread over chained arrays: the input of iterators
@@ -235,11 +243,7 @@ impl EntryLayout {
             entries: self
                 .entries
                 .iter()
-                .map(|spec| EntrySpec {
-                    offset: spec.offset / factor,
-                    len: spec.len / factor,
-                    ..*spec
-                })
+                .map(|spec| spec.scaled_down(factor))
                 .collect(),
             arrays: self.arrays.clone(),
         }
@@ -289,18 +293,10 @@ impl Arbitrary for EntrySpec {
             });
         }
         if spec.offset > 0 {
-            smaller.push(EntrySpec { offset: 0, ..spec });
-            smaller.push(EntrySpec {
-                offset: spec.offset / 2,
-                ..spec
-            });
+            smaller.extend([0, spec.offset / 2].map(|offset| EntrySpec { offset, ..spec }));
         }
         if spec.len > 1 {
-            smaller.push(EntrySpec { len: 1, ..spec });
-            smaller.push(EntrySpec {
-                len: spec.len / 2,
-                ..spec
-            });
+            smaller.extend([1, spec.len / 2].map(|len| EntrySpec { len, ..spec }));
         }
         Box::new(smaller.into_iter())
     }

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use sg_core::{ChunkAllocator, Error, HeapChunks, SgEntry};
 
@@ -124,9 +124,7 @@ impl<C> CountingChunks<C> {
     }
 
     fn counts(&self) -> MutexGuard<'_, Counts<C>> {
-        self.counts
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.counts.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Arrays allocated and not freed.
@@ -202,7 +200,7 @@ impl<C> Drop for CountingChunks<C> {
         let counts = self
             .counts
             .get_mut()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+            .unwrap_or_else(PoisonError::into_inner);
         let leaked: Vec<LiveArray<C>> = counts.live.drain().map(|(_, array)| array).collect();
         let live = leaked.len();
         for array in leaked {

@@ -84,17 +84,28 @@ pub fn for_each_chunk_failure(
         .fail_at(k);
         let result = attempt(&chunks);
         chunks.assert_clean();
-        if result
-            .as_ref()
-            .is_err_and(|error| error.kind() == ErrorKind::OutOfMemory)
-        {
-            assert!(
-                chunks.calls() > k,
-                "failure point {k}: the operation failed but the allocator never failed"
-            );
-        }
+        assert_out_of_memory_was_injected(k, &result, chunks.calls() > k, "allocator");
         result
     })
+}
+
+/// At failure point `k`: an attempt that ran out of memory must have
+/// `reached` the call of its `source` (allocator or provider) made to fail,
+/// not failed of itself.
+#[track_caller]
+fn assert_out_of_memory_was_injected(
+    k: usize,
+    result: &Result<(), Error>,
+    reached: bool,
+    source: &str,
+) {
+    let out_of_memory = result
+        .as_ref()
+        .is_err_and(|error| error.kind() == ErrorKind::OutOfMemory);
+    assert!(
+        !out_of_memory || reached,
+        "failure point {k}: the operation failed but the {source} never failed"
+    );
 }
 
 /// Runs `attempt` with a fresh mock from `setup` whose `alloc_pages` call
@@ -116,15 +127,8 @@ pub fn for_each_page_failure<const PAGE_SIZE: usize>(
         let calls_before = mock.alloc_calls();
         let result = attempt(&mock);
         mock.assert_clean();
-        if result
-            .as_ref()
-            .is_err_and(|error| error.kind() == ErrorKind::OutOfMemory)
-        {
-            assert!(
-                mock.alloc_calls() > calls_before + k,
-                "failure point {k}: the operation failed but the provider never failed"
-            );
-        }
+        let reached = mock.alloc_calls() > calls_before + k;
+        assert_out_of_memory_was_injected(k, &result, reached, "provider");
         result
     })
 }

@@ -73,7 +73,7 @@ pub use failure::{
     InjectedPanic, for_each_chunk_failure, for_each_failure_point, for_each_page_failure,
     for_each_panic_point, inject_panic,
 };
-pub use frames::FramePages;
+pub use frames::{CountedFrames, FramePages};
 pub use iommu::{DEFAULT_IOVA_SPACE, IommuMapping, MockIommu, Translation};
 pub use mock_pages::{Leaks, MAX_MOCK_ORDER, Mapping, MockPage, MockPages, pattern_page};
 pub use model::{Mismatch, Model};

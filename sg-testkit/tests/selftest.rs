@@ -1,6 +1,7 @@
 //! The kit checks itself: each checker must fail when it should.
 
 use std::path::Path;
+use std::ptr::NonNull;
 
 use quickcheck::{Arbitrary, Gen};
 use sg_core::{ChunkAllocator, Error, PageProvider, SgEntry, SgList};
@@ -82,33 +83,36 @@ fn freeing_with_the_wrong_order_fails() {
     unsafe { mock.free_pages(page, 0) };
 }
 
+/// A counter that has handed out one array of 3 entries, not yet freed.
+fn chunks_with_an_array_of_3() -> (CountingChunks, NonNull<SgEntry<u64>>) {
+    let chunks = CountingChunks::new();
+    let array = ChunkAllocator::<u64>::alloc(&chunks, 3).unwrap();
+    (chunks, array)
+}
+
 #[test]
 #[should_panic(expected = "array(s) not freed")]
 fn a_leaked_chunk_fails_the_check() {
-    let chunks = CountingChunks::new();
-    let _array = ChunkAllocator::<u64>::alloc(&chunks, 3).unwrap();
+    let (chunks, _array) = chunks_with_an_array_of_3();
     chunks.assert_clean();
 }
 
 #[test]
 #[should_panic(expected = "CountingChunks dropped with 1 array")]
 fn a_leaked_chunk_fails_on_drop() {
-    let chunks = CountingChunks::new();
-    let _array = ChunkAllocator::<u64>::alloc(&chunks, 3).unwrap();
+    let _leaked = chunks_with_an_array_of_3();
 }
 
 #[test]
 fn a_leak_check_on_drop_can_be_turned_off() {
-    let chunks = CountingChunks::new();
-    let _array = ChunkAllocator::<u64>::alloc(&chunks, 3).unwrap();
+    let (chunks, _array) = chunks_with_an_array_of_3();
     chunks.skip_check_on_drop();
 }
 
 #[test]
 #[should_panic(expected = "freed as 2")]
 fn freeing_a_chunk_with_the_wrong_size_fails() {
-    let chunks = CountingChunks::new();
-    let array = ChunkAllocator::<u64>::alloc(&chunks, 3).unwrap();
+    let (chunks, array) = chunks_with_an_array_of_3();
     // SAFETY: the counter checks the size before passing the call on.
     unsafe { ChunkAllocator::<u64>::free(&chunks, array, 2) };
 }

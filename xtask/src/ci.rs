@@ -87,34 +87,33 @@ pub fn main(arguments: &[String]) -> Result<(), String> {
     Ok(())
 }
 
+/// `words` split at spaces, as the arguments of a command (no argument of
+/// the gate has a space in it).
+fn words(words: &str) -> std::str::SplitWhitespace<'_> {
+    words.split_whitespace()
+}
+
 fn fmt() -> Result<(), String> {
-    command::run(cargo(None).args(["fmt", "--all", "--check"]))
+    command::run(cargo(None).args(words("fmt --all --check")))
 }
 
 fn clippy() -> Result<(), String> {
-    command::run(cargo(None).args([
-        "clippy",
-        "--workspace",
-        "--all-targets",
-        "--all-features",
-        "--",
-        "-D",
-        "warnings",
-    ]))
+    let arguments = "clippy --workspace --all-targets --all-features -- -D warnings";
+    command::run(cargo(None).args(words(arguments)))
 }
 
 fn test() -> Result<(), String> {
     // Unit, integration and doc tests of every crate; examples are built.
-    command::run(cargo(None).args(["test", "--workspace", "--all-features"]))
+    command::run(cargo(None).args(words("test --workspace --all-features")))
 }
 
 fn doc() -> Result<(), String> {
-    command::run(cargo(None).env("RUSTDOCFLAGS", "-D warnings").args([
-        "doc",
-        "--workspace",
-        "--no-deps",
-        "--all-features",
-    ]))
+    let arguments = "doc --workspace --no-deps --all-features";
+    command::run(
+        cargo(None)
+            .env("RUSTDOCFLAGS", "-D warnings")
+            .args(words(arguments)),
+    )
 }
 
 fn no_std() -> Result<(), String> {
@@ -133,13 +132,8 @@ fn no_std() -> Result<(), String> {
 /// `--allow-dirty`: the step checks that the crates can be packaged, not
 /// that the work tree is committed (CI's fresh clone is clean anyway).
 fn package() -> Result<(), String> {
-    command::run(cargo(None).args([
-        "package",
-        "--workspace",
-        "--exclude",
-        "xtask",
-        "--allow-dirty",
-    ]))
+    let arguments = "package --workspace --exclude xtask --allow-dirty";
+    command::run(cargo(None).args(words(arguments)))
 }
 
 fn miri() -> Result<(), String> {
@@ -147,17 +141,11 @@ fn miri() -> Result<(), String> {
     command::run(cargo(Some(MIRI_TOOLCHAIN)).args(["miri", "setup"]))?;
     // Every crate but xtask: each library crate has unsafe code, and the
     // tests of the others reach it.
+    let arguments = "miri test --workspace --exclude xtask --all-features";
     command::run(
         cargo(Some(MIRI_TOOLCHAIN))
             .env("MIRIFLAGS", MIRI_FLAGS)
-            .args([
-                "miri",
-                "test",
-                "--workspace",
-                "--exclude",
-                "xtask",
-                "--all-features",
-            ]),
+            .args(words(arguments)),
     )
 }
 
@@ -220,25 +208,14 @@ fn ensure_miri() -> Result<(), String> {
         .any(|line| line.starts_with(&format!("{MIRI_TOOLCHAIN}-")));
     let installed = if has_nightly {
         eprintln!("installing the miri and rust-src components on {MIRI_TOOLCHAIN}");
-        command::run(rustup().args([
-            "component",
-            "add",
-            "miri",
-            "rust-src",
-            "--toolchain",
-            MIRI_TOOLCHAIN,
-        ]))
+        let arguments = format!("component add miri rust-src --toolchain {MIRI_TOOLCHAIN}");
+        command::run(rustup().args(words(&arguments)))
     } else {
         eprintln!("installing the {MIRI_TOOLCHAIN} toolchain with miri and rust-src");
-        command::run(rustup().args([
-            "toolchain",
-            "install",
-            MIRI_TOOLCHAIN,
-            "--profile",
-            "minimal",
-            "--component",
-            "miri,rust-src",
-        ]))
+        let arguments = format!(
+            "toolchain install {MIRI_TOOLCHAIN} --profile minimal --component miri,rust-src"
+        );
+        command::run(rustup().args(words(&arguments)))
     };
     installed.map_err(|error| {
         format!(

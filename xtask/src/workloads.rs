@@ -262,20 +262,27 @@ fn copies(sizes: &Sizes) -> Vec<Row> {
     }
 
     let mut rows = Vec::new();
-    let seconds = repeat(sizes.reps, || baseline.memcpy());
-    rows.push(Row::new(
-        "memcpy_64m",
-        "GB/s",
-        gigabytes_per_second(n, &seconds),
-        "memcpy between two pre-touched buffers",
-    ));
-    let seconds = repeat(sizes.reps, || baseline.memset());
-    rows.push(Row::new(
-        "memset_64m",
-        "GB/s",
-        gigabytes_per_second(n, &seconds),
-        "memset to 0 of a pre-touched buffer",
-    ));
+    let baselines: [(_, fn(&mut Baseline), _); 2] = [
+        (
+            "memcpy_64m",
+            Baseline::memcpy,
+            "memcpy between two pre-touched buffers",
+        ),
+        (
+            "memset_64m",
+            Baseline::memset,
+            "memset to 0 of a pre-touched buffer",
+        ),
+    ];
+    for (name, run, note) in baselines {
+        let seconds = repeat(sizes.reps, || run(&mut baseline));
+        rows.push(Row::new(
+            name,
+            "GB/s",
+            gigabytes_per_second(n, &seconds),
+            note,
+        ));
+    }
 
     let (work, base) = interleave(
         sizes.reps,

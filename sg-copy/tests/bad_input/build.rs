@@ -7,13 +7,13 @@ use std::ptr::NonNull;
 use sg_alloc::{AppendTable, BounceMapper, ChunkPool, DirectMapper, FirstChunk, PageList, SgTable};
 use sg_alloc::{arrays_needed, split, split_in};
 use sg_core::{
-    ChunkAllocator, Error, HeapChunks, PageProvider, Pages, SgEntry, VirtPage, VirtPages,
+    ChunkAllocator, DmaLimits, Error, HeapChunks, PageProvider, Pages, SgEntry, VirtPage, VirtPages,
 };
 use sg_testkit::{CountingChunks, FramePages, MockPage, MockPages};
 
 use crate::kit::{
-    Builder, Mock, PAGE, PAGE_U64, SAMPLE_BYTES, Set, append_snapshot, counting, sample_pages,
-    sample_table, set,
+    Builder, Mock, PAGE, PAGE_U64, SAMPLE_BYTES, Set, append_snapshot, counting, given_back,
+    sample_pages, sample_table, set,
 };
 use crate::{Case, Row};
 
@@ -25,166 +25,68 @@ macro_rules! builder_rows {
 }
 
 pub(crate) fn rows() -> Vec<Row> {
-    let mut rows = vec![
-        Row::new(Case::ZeroEntries, "SgTable::new", table_of_zero_entries),
-        Row::new(
-            Case::ZeroEntries,
-            "SgTable::new_in",
-            table_of_zero_entries_in,
-        ),
-        Row::new(
-            Case::ZeroEntries,
-            "SgTable::with_max_entries_in",
-            table_of_zero_entries_with_max,
-        ),
-        Row::new(
-            Case::ZeroEntries,
-            "SgTable::with_first_chunk",
-            first_chunk_table_of_zero_entries,
-        ),
-        Row::new(
-            Case::ZeroEntries,
-            "SgTable::with_first_chunk_in",
-            first_chunk_table_of_zero_entries_in,
-        ),
-        Row::new(
-            Case::ZeroEntries,
-            "AppendTable::finish",
-            finish_with_nothing_appended,
-        ),
-        Row::new(
-            Case::ZeroEntries,
-            "ChunkPool::alloc",
-            pool_array_of_zero_entries,
-        ),
-        Row::new(Case::ZeroEntries, "ChunkPool::new", pool_of_zero_arrays),
-        Row::new(
-            Case::ZeroEntries,
-            "ChunkPool::new_in",
-            pool_arrays_of_fewer_than_two,
-        ),
-        Row::new(Case::ZeroEntries, "arrays_needed", arrays_for_zero_entries),
-        Row::new(Case::ZeroEntries, "split", split_into_nothing),
-        Row::new(Case::ZeroEntries, "split_in", split_into_nothing_in),
-        Row::new(
-            Case::ZeroEntries,
-            "SgTable::clone_in",
-            clone_of_entries_without_bytes,
-        ),
-        Row::new(
-            Case::ZeroEntries,
-            "SgTable::clone_merged_in",
-            merged_clone_of_entries_without_bytes,
-        ),
-        Row::new(Case::ZeroLength, "PageList::new", page_list_of_nothing),
-        Row::new(
-            Case::ZeroLength,
-            "PageList::with_order",
-            page_list_of_nothing_with_order,
-        ),
-        Row::new(
-            Case::ZeroLength,
-            "PageList::with_order_in",
-            page_list_of_nothing_in,
-        ),
-        Row::new(Case::ZeroLength, "split", split_of_an_empty_size),
-        Row::new(Case::ZeroLength, "split_in", split_of_an_empty_size_in),
-        Row::new(
-            Case::ZeroLength,
-            "BounceMapper::new",
-            bounce_pool_of_nothing,
-        ),
-        Row::new(
-            Case::ZeroLength,
-            "BounceMapper::with_pool_size",
-            bounce_pool_of_nothing_on_the_heap,
-        ),
-        Row::new(Case::Overflow, "SgTable::new", table_past_memory),
-        Row::new(Case::Overflow, "SgTable::new_in", table_past_memory_in),
-        Row::new(
-            Case::Overflow,
-            "SgTable::with_max_entries_in",
-            table_past_memory_with_max,
-        ),
-        Row::new(
-            Case::Overflow,
-            "SgTable::with_first_chunk",
-            first_chunk_table_past_memory,
-        ),
-        Row::new(Case::Overflow, "PageList::new", page_list_past_memory),
-        Row::new(
-            Case::Overflow,
-            "PageList::with_order",
-            page_list_of_an_order_past_u32,
-        ),
-        Row::new(
-            Case::Overflow,
-            "PageList::with_order_in",
-            page_list_past_memory_in,
-        ),
-        Row::new(Case::Overflow, "split", split_sizes_past_u64),
-        Row::new(Case::Overflow, "split_in", split_sizes_past_u64_in),
-        Row::new(Case::Overflow, "ChunkPool::new", pool_past_memory),
-        Row::new(
-            Case::Overflow,
-            "ChunkPool::with_max_entries",
-            pool_of_huge_arrays,
-        ),
-        Row::new(Case::Overflow, "BounceMapper::new", bounce_pool_past_u64),
-        Row::new(
-            Case::Overflow,
-            "Pages::alloc",
-            page_set_of_an_order_past_usize,
-        ),
-        Row::new(Case::Overflow, "SgTable::from_pages", runs_past_u32_are_cut),
-        Row::new(
-            Case::Overflow,
-            "AppendTable::append_pages",
-            merges_past_u32_are_cut,
-        ),
-        Row::new(
-            Case::NentsPastList,
-            "PageList::free_n",
-            free_more_entries_than_the_list,
-        ),
-        Row::new(
-            Case::AppendOffset,
-            "AppendTable::append_pages",
-            append_with_an_offset,
-        ),
-        Row::new(
-            Case::AppendOffset,
-            "AppendTable::append_pages_for_device",
-            append_for_device_with_an_offset,
-        ),
-        Row::new(Case::SplitPastInput, "split", split_past_the_end),
-        Row::new(Case::SplitPastInput, "split_in", split_past_the_end_in),
-        Row::new(
-            Case::Other,
-            "SgTable::with_max_entries_in",
-            arrays_too_small_to_chain,
-        ),
-        Row::new(
-            Case::Other,
-            "SgTable::from_pages",
-            builders_refuse_part_of_a_page,
-        ),
-        Row::new(
-            Case::Other,
-            "AppendTable::append_pages",
-            append_of_pages_outside_the_set_or_used,
-        ),
-        Row::new(
-            Case::Other,
-            "AppendTable::append_pages_for_device",
-            append_for_device_of_pages_outside_the_set_or_used,
-        ),
-        Row::new(
-            Case::Other,
-            "Pages::permute",
-            permutations_that_repeat_or_miss_a_page,
-        ),
-    ];
+    let mut rows = rows! {
+        ZeroEntries {
+            "SgTable::new" => table_of_zero_entries,
+            "SgTable::new_in" => table_of_zero_entries_in,
+            "SgTable::with_max_entries_in" => table_of_zero_entries_with_max,
+            "SgTable::with_first_chunk" => first_chunk_table_of_zero_entries,
+            "SgTable::with_first_chunk_in" => first_chunk_table_of_zero_entries_in,
+            "AppendTable::finish" => finish_with_nothing_appended,
+            "ChunkPool::alloc" => pool_array_of_zero_entries,
+            "ChunkPool::new" => pool_of_zero_arrays,
+            "ChunkPool::new_in" => pool_arrays_of_fewer_than_two,
+            "arrays_needed" => arrays_for_zero_entries,
+            "split" => split_into_nothing,
+            "split_in" => split_into_nothing_in,
+            "SgTable::clone_in" => clone_of_entries_without_bytes,
+            "SgTable::clone_merged_in" => merged_clone_of_entries_without_bytes,
+        }
+        ZeroLength {
+            "PageList::new" => page_list_of_nothing,
+            "PageList::with_order" => page_list_of_nothing_with_order,
+            "PageList::with_order_in" => page_list_of_nothing_in,
+            "split" => split_of_an_empty_size,
+            "split_in" => split_of_an_empty_size_in,
+            "BounceMapper::new" => bounce_pool_of_nothing,
+            "BounceMapper::with_pool_size" => bounce_pool_of_nothing_on_the_heap,
+        }
+        Overflow {
+            "SgTable::new" => table_past_memory,
+            "SgTable::new_in" => table_past_memory_in,
+            "SgTable::with_max_entries_in" => table_past_memory_with_max,
+            "SgTable::with_first_chunk" => first_chunk_table_past_memory,
+            "PageList::new" => page_list_past_memory,
+            "PageList::with_order" => page_list_of_an_order_past_u32,
+            "PageList::with_order_in" => page_list_past_memory_in,
+            "split" => split_sizes_past_u64,
+            "split_in" => split_sizes_past_u64_in,
+            "ChunkPool::new" => pool_past_memory,
+            "ChunkPool::with_max_entries" => pool_of_huge_arrays,
+            "BounceMapper::new" => bounce_pool_past_u64,
+            "Pages::alloc" => page_set_of_an_order_past_usize,
+            "SgTable::from_pages" => runs_past_u32_are_cut,
+            "AppendTable::append_pages" => merges_past_u32_are_cut,
+        }
+        NentsPastList {
+            "PageList::free_n" => free_more_entries_than_the_list,
+        }
+        AppendOffset {
+            "AppendTable::append_pages" => || refuses_offsets(false),
+            "AppendTable::append_pages_for_device" => || refuses_offsets(true),
+        }
+        SplitPastInput {
+            "split" => split_past_the_end,
+            "split_in" => split_past_the_end_in,
+        }
+        Other {
+            "SgTable::with_max_entries_in" => arrays_too_small_to_chain,
+            "SgTable::from_pages" => builders_refuse_part_of_a_page,
+            "AppendTable::append_pages" => || refuses_ranges(false),
+            "AppendTable::append_pages_for_device" => || refuses_ranges(true),
+            "Pages::permute" => permutations_that_repeat_or_miss_a_page,
+        }
+    };
     rows.extend(builder_rows!(Case::ZeroPages, no_pages:
         FromPages, FromPagesSegment, FromPagesIn, ForDevice, ForDeviceIn, Append, AppendForDevice));
     rows.extend(builder_rows!(Case::SegmentBelowPage, segment_below_a_page:
@@ -630,46 +532,43 @@ fn free_more_entries_than_the_list() {
     }
 }
 
-/// One append call of `PAGE / 2` bytes: the table, the positions of the
-/// pages in its set, and the offset.
-type AppendCall<'a> = dyn Fn(&mut AppendTable<Set<'_>, &CountingChunks>, Range<usize>, usize) -> Result<(), Error>
-    + 'a;
+/// Appends `PAGE / 2` bytes of the pages at positions `range` of the
+/// table's set from `offset` in, by `append_pages` or (with `device`) by
+/// `append_pages_for_device` under default limits.
+fn append_half_page(
+    device: bool,
+    table: &mut AppendTable<Set<'_>, &CountingChunks>,
+    range: Range<usize>,
+    offset: usize,
+) -> Result<(), Error> {
+    if device {
+        let limits = DmaLimits::new();
+        table.append_pages_for_device(range, offset, PAGE_U64 / 2, &limits, 2)
+    } else {
+        table.append_pages(range, offset, PAGE_U64 / 2, u32::MAX, 2)
+    }
+}
 
 /// Checks that appending with each non-zero offset is refused, leaving
 /// the table as it was.
-fn refuses_offsets(append: &AppendCall<'_>) {
+fn refuses_offsets(device: bool) {
     let (mock, chunks) = (Mock::new(), counting());
     let pages = sample_pages(&mock);
     let mut table = AppendTable::new_in(set(&mock, &pages), &chunks);
     // The first call of an empty table may start inside its page.
-    append(&mut table, 0..2, 7).unwrap();
+    append_half_page(device, &mut table, 0..2, 7).unwrap();
     let before = append_snapshot(&table);
     let allocations = chunks.allocations();
     for offset in [1, 7, PAGE - 1, PAGE, usize::MAX] {
         assert_eq!(
-            append(&mut table, 2..4, offset),
+            append_half_page(device, &mut table, 2..4, offset),
             Err(Error::AppendOffset { offset })
         );
         assert_eq!(append_snapshot(&table), before);
     }
     assert_eq!(chunks.allocations(), allocations);
-    append(&mut table, 2..4, 0).unwrap();
-    drop(table);
-    chunks.assert_clean();
-    mock.assert_clean();
-}
-
-fn append_with_an_offset() {
-    refuses_offsets(&|table, range, offset| {
-        table.append_pages(range, offset, PAGE_U64 / 2, u32::MAX, 2)
-    });
-}
-
-fn append_for_device_with_an_offset() {
-    let limits = sg_core::DmaLimits::new();
-    refuses_offsets(&|table, range, offset| {
-        table.append_pages_for_device(range, offset, PAGE_U64 / 2, &limits, 2)
-    });
+    append_half_page(device, &mut table, 2..4, 0).unwrap();
+    given_back(table, &chunks, &mock);
 }
 
 /// Splits that reach past the end of a list of `len` bytes, and the bytes
@@ -851,7 +750,7 @@ fn page_set_of_an_order_past_usize() {
 /// empty or reversed range, one past the set's end, and one that starts on
 /// a page the table already uses (so no two entries of a table that may
 /// write share a page); each leaves the table as it was.
-fn refuses_ranges(append: &AppendCall<'_>) {
+fn refuses_ranges(device: bool) {
     let (mock, chunks) = (Mock::new(), counting());
     let pages = sample_pages(&mock);
     let mut table = AppendTable::new_in(set(&mock, &pages), &chunks);
@@ -869,20 +768,20 @@ fn refuses_ranges(append: &AppendCall<'_>) {
     ];
     for (range, expected) in refused.clone() {
         assert_eq!(
-            append(&mut table, range.clone(), 0),
+            append_half_page(device, &mut table, range.clone(), 0),
             Err(expected),
             "{range:?}"
         );
         assert!(table.is_empty() && table.arrays() == 0);
     }
     // Half a page of the first page: the table uses page 0 only.
-    append(&mut table, 0..2, 0).unwrap();
+    append_half_page(device, &mut table, 0..2, 0).unwrap();
     assert_eq!(table.next_page(), 1);
     let before = append_snapshot(&table);
     let allocations = chunks.allocations();
     for range in [0..1, 0..4] {
         assert_eq!(
-            append(&mut table, range.clone(), 0),
+            append_half_page(device, &mut table, range.clone(), 0),
             Err(Error::PageReused { index: 0, next: 1 }),
             "{range:?}"
         );
@@ -890,7 +789,7 @@ fn refuses_ranges(append: &AppendCall<'_>) {
     }
     for (range, expected) in refused {
         assert_eq!(
-            append(&mut table, range.clone(), 0),
+            append_half_page(device, &mut table, range.clone(), 0),
             Err(expected),
             "{range:?}"
         );
@@ -898,23 +797,8 @@ fn refuses_ranges(append: &AppendCall<'_>) {
     }
     assert_eq!(chunks.allocations(), allocations);
     // The pages from `next_page` on are free.
-    append(&mut table, 1..4, 0).unwrap();
-    drop(table);
-    chunks.assert_clean();
-    mock.assert_clean();
-}
-
-fn append_of_pages_outside_the_set_or_used() {
-    refuses_ranges(&|table, range, offset| {
-        table.append_pages(range, offset, PAGE_U64 / 2, u32::MAX, 2)
-    });
-}
-
-fn append_for_device_of_pages_outside_the_set_or_used() {
-    let limits = sg_core::DmaLimits::new();
-    refuses_ranges(&|table, range, offset| {
-        table.append_pages_for_device(range, offset, PAGE_U64 / 2, &limits, 2)
-    });
+    append_half_page(device, &mut table, 1..4, 0).unwrap();
+    given_back(table, &chunks, &mock);
 }
 
 fn permutations_that_repeat_or_miss_a_page() {

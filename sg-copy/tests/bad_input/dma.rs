@@ -14,74 +14,40 @@ use sg_core::{
 };
 use sg_testkit::{CountingChunks, MockIommu, MockPage};
 
+use crate::Row;
 use crate::kit::{
     Builder, Mock, PAGE, PAGE_U64, SAMPLE_BYTES, SAMPLE_OFFSET, Set, bad_limits, counting,
-    sample_pages, sample_table, set, table_snapshot,
+    given_back, sample_pages, sample_table, set, table_snapshot,
 };
-use crate::{Case, Row};
 
 pub(crate) fn rows() -> Vec<Row> {
-    vec![
-        Row::new(
-            Case::ZeroEntries,
-            "SgTable::map_dma",
-            map_a_table_without_bytes,
-        ),
-        Row::new(
-            Case::ZeroEntries,
-            "SgTable::with_dma_mapping",
-            scoped_map_of_a_table_without_bytes,
-        ),
-        Row::new(
-            Case::SegmentBelowPage,
-            "SgTable::map_dma",
-            map_entries_longer_than_a_segment,
-        ),
-        Row::new(
-            Case::SegmentBelowPage,
-            "SgTable::with_dma_mapping",
-            scoped_map_of_entries_longer_than_a_segment,
-        ),
-        Row::new(Case::BadLimits, "SgTable::from_pages_for_device", || {
-            build_under_bad_limits(Builder::ForDevice)
-        }),
-        Row::new(Case::BadLimits, "SgTable::from_pages_for_device_in", || {
-            build_under_bad_limits(Builder::ForDeviceIn)
-        }),
-        Row::new(
-            Case::BadLimits,
-            "AppendTable::append_pages_for_device",
-            || build_under_bad_limits(Builder::AppendForDevice),
-        ),
-        Row::new(Case::BadLimits, "SgTable::map_dma", map_under_bad_limits),
-        Row::new(
-            Case::BadLimits,
-            "SgTable::with_dma_mapping",
-            scoped_map_under_bad_limits,
-        ),
-        Row::new(Case::BadLimits, "DmaMapper::map", mappers_under_bad_limits),
-        Row::new(Case::Failure, "SgTable::map_dma", map_when_the_mapper_fails),
-        Row::new(
-            Case::Failure,
-            "SgTable::with_dma_mapping",
-            scoped_map_when_the_mapper_fails,
-        ),
-        Row::new(
-            Case::Failure,
-            "BounceMapper::map",
-            bounce_when_the_pool_or_the_inner_mapper_fails,
-        ),
-        Row::new(
-            Case::Other,
-            "SgTable::map_dma",
-            map_a_read_only_table_for_a_device_that_writes,
-        ),
-        Row::new(
-            Case::Other,
-            "SgTable::with_dma_mapping",
-            scoped_map_of_a_read_only_table_for_a_device_that_writes,
-        ),
-    ]
+    rows! {
+        ZeroEntries {
+            "SgTable::map_dma" => map_a_table_without_bytes,
+            "SgTable::with_dma_mapping" => scoped_map_of_a_table_without_bytes,
+        }
+        SegmentBelowPage {
+            "SgTable::map_dma" => map_entries_longer_than_a_segment,
+            "SgTable::with_dma_mapping" => scoped_map_of_entries_longer_than_a_segment,
+        }
+        BadLimits {
+            "SgTable::from_pages_for_device" => || build_under_bad_limits(Builder::ForDevice),
+            "SgTable::from_pages_for_device_in" => || build_under_bad_limits(Builder::ForDeviceIn),
+            "AppendTable::append_pages_for_device" => || build_under_bad_limits(Builder::AppendForDevice),
+            "SgTable::map_dma" => map_under_bad_limits,
+            "SgTable::with_dma_mapping" => scoped_map_under_bad_limits,
+            "DmaMapper::map" => mappers_under_bad_limits,
+        }
+        Failure {
+            "SgTable::map_dma" => map_when_the_mapper_fails,
+            "SgTable::with_dma_mapping" => scoped_map_when_the_mapper_fails,
+            "BounceMapper::map" => bounce_when_the_pool_or_the_inner_mapper_fails,
+        }
+        Other {
+            "SgTable::map_dma" => map_a_read_only_table_for_a_device_that_writes,
+            "SgTable::with_dma_mapping" => scoped_map_of_a_read_only_table_for_a_device_that_writes,
+        }
+    }
 }
 
 /// The direct mapper, for rows that never give a device its addresses.
@@ -198,9 +164,7 @@ fn scoped_map_of_a_table_without_bytes() {
     refused(&mut table, &iommu, &DmaLimits::new(), Error::EmptyTable);
     refused(&mut table, direct(), &DmaLimits::new(), Error::EmptyTable);
     assert_eq!(iommu.map_calls(), 0);
-    drop(table);
-    chunks.assert_clean();
-    mock.assert_clean();
+    given_back(table, &chunks, mock);
 }
 
 /// Segment sizes below the sample table's first entry, and the error.
@@ -237,9 +201,7 @@ fn scoped_map_of_entries_longer_than_a_segment() {
         refused(&mut table, direct(), &limits, expected);
     }
     assert_eq!(iommu.map_calls(), 0);
-    drop(table);
-    chunks.assert_clean();
-    mock.assert_clean();
+    given_back(table, &chunks, mock);
 }
 
 fn build_under_bad_limits(builder: Builder) {
@@ -278,9 +240,7 @@ fn scoped_map_under_bad_limits() {
         refused(&mut table, &bounce, &limits, expected);
     }
     assert_eq!((iommu.map_calls(), bounce.live_slots()), (0, 0));
-    drop(table);
-    chunks.assert_clean();
-    mock.assert_clean();
+    given_back(table, &chunks, mock);
 }
 
 fn mappers_under_bad_limits() {
@@ -358,9 +318,7 @@ fn scoped_map_when_the_mapper_fails() {
     });
     assert_eq!(live, Ok(entries));
     iommu.assert_clean();
-    drop(table);
-    chunks.assert_clean();
-    mock.assert_clean();
+    given_back(table, &chunks, mock);
 }
 
 fn bounce_when_the_pool_is_full() {
@@ -413,9 +371,7 @@ fn bounce_when_the_pool_or_the_inner_mapper_fails() {
         assert_eq!(bounce.live_slots(), 0);
         iommu.assert_clean();
     }
-    drop(table);
-    chunks.assert_clean();
-    mock.assert_clean();
+    given_back(table, &chunks, mock);
 }
 
 /// The directions in which a device writes the table's bytes.
@@ -475,8 +431,6 @@ fn scoped_map_of_a_read_only_table_for_a_device_that_writes() {
     let mut table =
         SgTable::from_pages_in(&shared, SAMPLE_OFFSET, SAMPLE_BYTES, u32::MAX, &chunks).unwrap();
     check(&mut table);
-    drop(table);
-    chunks.assert_clean();
-    mock.assert_clean();
+    given_back(table, &chunks, mock);
     other.assert_clean();
 }

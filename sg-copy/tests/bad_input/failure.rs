@@ -8,87 +8,37 @@ use sg_core::allocator_api2::alloc::Global;
 use sg_core::{DmaLimits, Error, HeapChunks, Pages, VirtPages};
 use sg_testkit::{for_each_chunk_failure, for_each_failure_point, for_each_page_failure};
 
+use crate::Row;
 use crate::kit::{
     FailingAllocator, Mock, PAGE_U64, SAMPLE_BYTES, append_snapshot, sample_pages, sample_table,
     set, table_snapshot,
 };
-use crate::{Case, Row};
 
 pub(crate) fn rows() -> Vec<Row> {
-    vec![
-        Row::new(Case::Failure, "SgTable::new_in", table_when_chunks_fail),
-        Row::new(
-            Case::Failure,
-            "SgTable::with_max_entries_in",
-            table_with_max_when_chunks_fail,
-        ),
-        Row::new(
-            Case::Failure,
-            "SgTable::with_first_chunk_in",
-            first_chunk_table_when_chunks_fail,
-        ),
-        Row::new(
-            Case::Failure,
-            "SgTable::from_pages_in",
-            from_pages_when_chunks_fail,
-        ),
-        Row::new(
-            Case::Failure,
-            "SgTable::from_pages_for_device_in",
-            for_device_when_chunks_fail,
-        ),
-        Row::new(
-            Case::Failure,
-            "AppendTable::append_pages",
-            append_when_chunks_fail,
-        ),
-        Row::new(
-            Case::Failure,
-            "AppendTable::append_pages_for_device",
-            append_for_device_when_chunks_fail,
-        ),
-        Row::new(
-            Case::Failure,
-            "PageList::with_order_in",
-            page_list_when_chunks_fail,
-        ),
-        Row::new(Case::Failure, "PageList::new", page_list_when_pages_fail),
-        Row::new(
-            Case::Failure,
-            "PageList::with_order",
-            page_list_of_runs_when_pages_fail,
-        ),
-        Row::new(Case::Failure, "split_in", split_when_chunks_fail),
-        Row::new(Case::Failure, "SgTable::clone_in", clone_when_chunks_fail),
-        Row::new(
-            Case::Failure,
-            "SgTable::clone_merged_in",
-            merged_clone_when_chunks_fail,
-        ),
-        Row::new(Case::Failure, "SgTable::join", join_when_chunks_fail),
-        Row::new(
-            Case::Failure,
-            "ChunkPool::alloc",
-            table_from_an_exhausted_pool,
-        ),
-        Row::new(Case::Failure, "ChunkPool::new_in", pool_when_memory_fails),
-        Row::new(
-            Case::Failure,
-            "HeapChunks::new_in",
-            heap_table_when_memory_fails,
-        ),
-        Row::new(
-            Case::Failure,
-            "VirtPages::new_in",
-            virt_page_list_when_memory_fails,
-        ),
-        Row::new(Case::Failure, "Pages::alloc", page_set_when_pages_fail),
-        Row::new(
-            Case::Failure,
-            "Pages::alloc_more",
-            growing_page_set_when_pages_fail,
-        ),
-    ]
+    rows! {
+        Failure {
+            "SgTable::new_in" => table_when_chunks_fail,
+            "SgTable::with_max_entries_in" => table_with_max_when_chunks_fail,
+            "SgTable::with_first_chunk_in" => first_chunk_table_when_chunks_fail,
+            "SgTable::from_pages_in" => from_pages_when_chunks_fail,
+            "SgTable::from_pages_for_device_in" => for_device_when_chunks_fail,
+            "AppendTable::append_pages" => append_when_chunks_fail,
+            "AppendTable::append_pages_for_device" => append_for_device_when_chunks_fail,
+            "PageList::with_order_in" => page_list_when_chunks_fail,
+            "PageList::new" => page_list_when_pages_fail,
+            "PageList::with_order" => page_list_of_runs_when_pages_fail,
+            "split_in" => split_when_chunks_fail,
+            "SgTable::clone_in" => clone_when_chunks_fail,
+            "SgTable::clone_merged_in" => merged_clone_when_chunks_fail,
+            "SgTable::join" => join_when_chunks_fail,
+            "ChunkPool::alloc" => table_from_an_exhausted_pool,
+            "ChunkPool::new_in" => pool_when_memory_fails,
+            "HeapChunks::new_in" => heap_table_when_memory_fails,
+            "VirtPages::new_in" => virt_page_list_when_memory_fails,
+            "Pages::alloc" => page_set_when_pages_fail,
+            "Pages::alloc_more" => growing_page_set_when_pages_fail,
+        }
+    }
 }
 
 /// Lone frames (no two contiguous): one entry each.

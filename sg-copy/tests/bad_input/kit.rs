@@ -107,40 +107,32 @@ fn entries<P: PageProvider<Page = MockPage>>(
         .collect()
 }
 
-/// A snapshot of a table: entries, `orig_nents`, `nents`, bytes, arrays.
-pub(crate) fn table_snapshot<P, C, A>(table: &SgTable<P, C, A>) -> Snapshot
-where
-    P: PageProvider<Page = MockPage>,
-    C: ChunkAllocator<MockPage>,
-    A: Access,
-{
-    Snapshot {
-        entries: entries(table.as_list()),
-        counts: vec![
-            table.orig_nents() as u64,
-            table.nents() as u64,
-            table.byte_len(),
-            table.arrays() as u64,
-        ],
-    }
+/// Defines `$name`, the snapshot of a `$table` (over a `$pages` of mock
+/// pages): its entries and the counts its `$count` methods give.
+macro_rules! snapshot_of {
+    ($(#[$doc:meta])* $name:ident: $table:ident over $pages:ident, $($count:ident),+) => {
+        $(#[$doc])*
+        pub(crate) fn $name<P, C, A>(table: &$table<P, C, A>) -> Snapshot
+        where
+            P: $pages<Page = MockPage>,
+            C: ChunkAllocator<MockPage>,
+            A: Access,
+        {
+            let counts = vec![$(u64::try_from(table.$count()).expect("a count")),+];
+            Snapshot { entries: entries(table.as_list()), counts }
+        }
+    };
 }
 
-/// A snapshot of a table being appended to.
-pub(crate) fn append_snapshot<P, C, A>(append: &AppendTable<P, C, A>) -> Snapshot
-where
-    P: PageSet<Page = MockPage>,
-    C: ChunkAllocator<MockPage>,
-    A: Access,
-{
-    Snapshot {
-        entries: entries(append.as_list()),
-        counts: vec![
-            append.orig_nents() as u64,
-            append.byte_len(),
-            append.arrays() as u64,
-        ],
-    }
-}
+snapshot_of!(
+    /// A snapshot of a table: entries, `orig_nents`, `nents`, bytes, arrays.
+    table_snapshot: SgTable over PageProvider, orig_nents, nents, byte_len, arrays
+);
+snapshot_of!(
+    /// A snapshot of a table being appended to: entries, `orig_nents`,
+    /// bytes, arrays.
+    append_snapshot: AppendTable over PageSet, orig_nents, byte_len, arrays
+);
 
 /// Each way of building a table from pages, for the rows that refuse the
 /// same input in all of them.
@@ -270,6 +262,15 @@ impl Builder {
         chunks.assert_clean();
         mock.assert_clean();
     }
+}
+
+/// Drops `table`, then checks that its arrays went back to `chunks` and
+/// its pages and mappings to `mock`.
+#[track_caller]
+pub(crate) fn given_back<T>(table: T, chunks: &CountingChunks, mock: &Mock) {
+    drop(table);
+    chunks.assert_clean();
+    mock.assert_clean();
 }
 
 /// An `allocator_api2` allocator over the global one whose allocation call

@@ -133,6 +133,14 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
+/// The rows of a file's part of the table, grouped by case: `Case {
+/// "entry point" => check, ... }`, one line a row.
+macro_rules! rows {
+    ($($case:ident { $($entry:literal => $check:expr),+ $(,)? })+) => {
+        vec![$($(crate::Row::new(crate::Case::$case, $entry, $check)),+),+]
+    };
+}
+
 mod build;
 mod dma;
 mod failure;

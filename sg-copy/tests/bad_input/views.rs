@@ -9,128 +9,58 @@ use sg_core::{
 };
 use sg_testkit::{FramePages, MockPage};
 
+use crate::Row;
 use crate::kit::{
     BUILT_BYTES, FailingAllocator, Mock, PAGE, bad_limits, sample_built, sample_pages, sample_table,
 };
-use crate::{Case, Row};
 
 pub(crate) fn rows() -> Vec<Row> {
-    vec![
-        Row::new(
-            Case::ZeroEntries,
-            "sg_core::init_table",
-            init_table_of_nothing,
-        ),
-        Row::new(
-            Case::ZeroEntries,
-            "sg_core::chain",
-            chain_with_an_empty_array,
-        ),
-        Row::new(Case::ZeroEntries, "SgList::new", view_of_no_array),
-        Row::new(
-            Case::ZeroEntries,
-            "SgListMut::new",
-            exclusive_view_of_no_array,
-        ),
-        Row::new(
-            Case::ZeroEntries,
-            "SgList::take_entries",
-            view_of_zero_entries,
-        ),
-        Row::new(
-            Case::ZeroEntries,
-            "HeapChunks::alloc",
-            heap_array_of_zero_entries,
-        ),
-        Row::new(
-            Case::ZeroEntries,
-            "HeapChunks::with_max_entries",
-            heap_arrays_of_fewer_than_two,
-        ),
-        Row::new(
-            Case::SegmentBelowPage,
-            "SgList::count_for_dma",
-            dma_count_with_no_segment_size,
-        ),
-        Row::new(
-            Case::SegmentBelowPage,
-            "SgList::count_dma_segments",
-            dma_segments_shorter_than_entries,
-        ),
-        Row::new(Case::Overflow, "SgList::slice", slice_end_past_u64),
-        Row::new(
-            Case::Overflow,
-            "SgListMut::slice_mut",
-            exclusive_slice_end_past_u64,
-        ),
-        Row::new(
-            Case::Overflow,
-            "SgListMut::into_slice",
-            into_slice_end_past_u64,
-        ),
-        Row::new(Case::Overflow, "order_bytes", order_past_usize),
-        Row::new(
-            Case::Overflow,
-            "VirtPages::alloc_pages",
-            virt_pages_of_an_order_past_usize,
-        ),
-        Row::new(Case::Overflow, "HeapChunks::alloc", heap_array_past_isize),
-        Row::new(Case::Overflow, "SgEntry::phys", entry_address_past_u64),
-        Row::new(Case::Overflow, "DmaRun::phys", run_address_past_u64),
-        Row::new(
-            Case::Overflow,
-            "SgList::count_dma_segments",
-            dma_segments_past_u64,
-        ),
-        Row::new(
-            Case::NentsPastList,
-            "SgList::take_entries",
-            more_entries_than_the_list,
-        ),
-        Row::new(Case::NentsPastList, "SgList::last", last_past_the_list),
-        Row::new(
-            Case::NentsPastList,
-            "SgList::count_for_len",
-            entries_for_more_bytes_than_the_list,
-        ),
-        Row::new(
-            Case::NentsPastList,
-            "SgList::new",
-            arrays_without_an_end_mark,
-        ),
-        Row::new(
-            Case::NentsPastList,
-            "SgList::from_raw",
-            raw_view_past_its_slots,
-        ),
-        Row::new(Case::SplitPastInput, "SgList::slice", slices_past_the_end),
-        Row::new(
-            Case::SplitPastInput,
-            "SgListMut::slice_mut",
-            exclusive_slices_past_the_end,
-        ),
-        Row::new(
-            Case::SplitPastInput,
-            "SgListMut::into_slice",
-            into_slice_past_the_end,
-        ),
-        Row::new(Case::BadLimits, "DmaLimits::validate", limits_refused),
-        Row::new(
-            Case::BadLimits,
-            "SgList::count_dma_segments",
-            dma_segments_under_bad_limits,
-        ),
-        Row::new(
-            Case::Failure,
-            "HeapChunks::alloc",
-            heap_array_when_memory_fails,
-        ),
-        Row::new(
-            Case::Failure,
-            "VirtPages::alloc_pages",
-            virt_pages_when_memory_fails,
-        ),
-    ]
+    rows! {
+        ZeroEntries {
+            "sg_core::init_table" => init_table_of_nothing,
+            "sg_core::chain" => chain_with_an_empty_array,
+            "SgList::new" => view_of_no_array,
+            "SgListMut::new" => exclusive_view_of_no_array,
+            "SgList::take_entries" => view_of_zero_entries,
+            "HeapChunks::alloc" => heap_array_of_zero_entries,
+            "HeapChunks::with_max_entries" => heap_arrays_of_fewer_than_two,
+        }
+        SegmentBelowPage {
+            "SgList::count_for_dma" => dma_count_with_no_segment_size,
+            "SgList::count_dma_segments" => dma_segments_shorter_than_entries,
+        }
+        Overflow {
+            "SgList::slice" => slice_end_past_u64,
+            "SgListMut::slice_mut" => || slice_mut_of_sample(|slice| assert_slice_end_overflows(slice)),
+            "SgListMut::into_slice" => || into_slice_of_sample(|slice| assert_slice_end_overflows(slice)),
+            "order_bytes" => order_past_usize,
+            "VirtPages::alloc_pages" => virt_pages_of_an_order_past_usize,
+            "HeapChunks::alloc" => heap_array_past_isize,
+            "SgEntry::phys" => entry_address_past_u64,
+            "DmaRun::phys" => run_address_past_u64,
+            "SgList::count_dma_segments" => dma_segments_past_u64,
+        }
+        NentsPastList {
+            "SgList::take_entries" => more_entries_than_the_list,
+            "SgList::last" => last_past_the_list,
+            "SgList::count_for_len" => entries_for_more_bytes_than_the_list,
+            "SgList::new" => arrays_without_an_end_mark,
+            "SgList::from_raw" => raw_view_past_its_slots,
+        }
+        SplitPastInput {
+            "SgList::slice" => slices_past_the_end,
+            "SgListMut::slice_mut" => || slice_mut_of_sample(|slice| assert_past_the_end(BUILT_BYTES, slice)),
+            "SgListMut::into_slice" => || into_slice_of_sample(|slice| assert_past_the_end(BUILT_BYTES, slice)),
+        }
+        BadLimits {
+            "DmaLimits::validate" => limits_refused,
+            "SgList::count_dma_segments" => dma_segments_under_bad_limits,
+        }
+        Failure {
+            "HeapChunks::alloc" => heap_array_when_memory_fails,
+            "VirtPages::alloc_pages" => virt_pages_when_memory_fails,
+        }
+    }
 }
 
 fn init_table_of_nothing() {
@@ -280,6 +210,43 @@ fn dma_segments_shorter_than_entries() {
     mock.assert_clean();
 }
 
+/// A slicing of a view, as a function of (skip, len) to the slice's bytes.
+type Slicing<'a> = &'a dyn Fn(u64, u64) -> Result<u64, Error>;
+
+/// Runs `check` on `slice_mut` of an exclusive view of the sample list.
+fn slice_mut_of_sample(check: impl FnOnce(Slicing<'_>)) {
+    let mock = Mock::new();
+    let mut built = sample_built(&mock);
+    // SAFETY: the sample list's entries lie on disjoint bytes of the mock's frames,
+    // and nothing else reaches them while the view is used.
+    let mut list = unsafe { built.list_mut(&mock) };
+    let list = std::cell::RefCell::new(&mut list);
+    check(&|skip, len| {
+        let mut list = list.borrow_mut();
+        list.slice_mut(skip, len)
+            .map(|view| view.as_list().byte_len())
+    });
+    drop(built);
+    mock.assert_clean();
+}
+
+/// Runs `check` on `into_slice` of a fresh exclusive view of the sample
+/// list each time.
+fn into_slice_of_sample(check: impl FnOnce(Slicing<'_>)) {
+    let mock = Mock::new();
+    let mut built = sample_built(&mock);
+    let built = std::cell::RefCell::new(&mut built);
+    check(&|skip, len| {
+        let mut built = built.borrow_mut();
+        // SAFETY: the sample list's entries lie on disjoint bytes of the
+        // mock's frames, and nothing else reaches them while the view is used.
+        let list = unsafe { built.list_mut(&mock) };
+        list.into_slice(skip, len)
+            .map(|view| view.as_list().byte_len())
+    });
+    mock.assert_clean();
+}
+
 /// `skip + len` past `u64::MAX`, for a view.
 #[track_caller]
 fn assert_slice_end_overflows(slice: impl Fn(u64, u64) -> Result<u64, Error>) {
@@ -299,37 +266,6 @@ fn slice_end_past_u64() {
     let list = table.as_list();
     assert_slice_end_overflows(|skip, len| list.slice(skip, len).map(|view| view.byte_len()));
     drop(table);
-    mock.assert_clean();
-}
-
-fn exclusive_slice_end_past_u64() {
-    let mock = Mock::new();
-    let mut built = sample_built(&mock);
-    // SAFETY: the sample list's entries lie on disjoint bytes of the mock's frames,
-    // and nothing else reaches them while the view is used.
-    let mut list = unsafe { built.list_mut(&mock) };
-    let list = std::cell::RefCell::new(&mut list);
-    assert_slice_end_overflows(|skip, len| {
-        let mut list = list.borrow_mut();
-        list.slice_mut(skip, len)
-            .map(|view| view.as_list().byte_len())
-    });
-    drop(built);
-    mock.assert_clean();
-}
-
-fn into_slice_end_past_u64() {
-    let mock = Mock::new();
-    let mut built = sample_built(&mock);
-    let built = std::cell::RefCell::new(&mut built);
-    assert_slice_end_overflows(|skip, len| {
-        let mut built = built.borrow_mut();
-        // SAFETY: the sample list's entries lie on disjoint bytes of the
-        // mock's frames, and nothing else reaches them while the view is used.
-        let list = unsafe { built.list_mut(&mock) };
-        list.into_slice(skip, len)
-            .map(|view| view.as_list().byte_len())
-    });
     mock.assert_clean();
 }
 
@@ -579,37 +515,6 @@ fn slices_past_the_end() {
     check(built.list(&mock));
     check(table.as_list());
     drop(table);
-    mock.assert_clean();
-}
-
-fn exclusive_slices_past_the_end() {
-    let mock = Mock::new();
-    let mut built = sample_built(&mock);
-    // SAFETY: the sample list's entries lie on disjoint bytes of the mock's frames,
-    // and nothing else reaches them while the view is used.
-    let mut list = unsafe { built.list_mut(&mock) };
-    let list = std::cell::RefCell::new(&mut list);
-    assert_past_the_end(BUILT_BYTES, |skip, len| {
-        let mut list = list.borrow_mut();
-        list.slice_mut(skip, len)
-            .map(|view| view.as_list().byte_len())
-    });
-    drop(built);
-    mock.assert_clean();
-}
-
-fn into_slice_past_the_end() {
-    let mock = Mock::new();
-    let mut built = sample_built(&mock);
-    let built = std::cell::RefCell::new(&mut built);
-    assert_past_the_end(BUILT_BYTES, |skip, len| {
-        let mut built = built.borrow_mut();
-        // SAFETY: the sample list's entries lie on disjoint bytes of the
-        // mock's frames, and nothing else reaches them while the view is used.
-        let list = unsafe { built.list_mut(&mock) };
-        list.into_slice(skip, len)
-            .map(|view| view.as_list().byte_len())
-    });
     mock.assert_clean();
 }
 

@@ -12,85 +12,55 @@ use sg_core::{Error, SgEntry, SgList, SgListMut};
 use sg_iter::{DmaPageIter, MappingIter, MappingIterMut, PageIter};
 use sg_testkit::{BuiltList, Mapping, MockPage, Model};
 
+use crate::Row;
 use crate::kit::{BUILT_BYTES, Mock, PAGE, PAGE_U64, sample_built};
-use crate::{Case, Row};
 
 pub(crate) fn rows() -> Vec<Row> {
-    vec![
-        Row::new(Case::ZeroEntries, "PageIter::new", pages_of_no_entries),
-        Row::new(
-            Case::ZeroEntries,
-            "DmaPageIter::new",
-            dma_pages_of_no_entries,
-        ),
-        Row::new(Case::ZeroEntries, "MappingIter::next", read_no_entries),
-        Row::new(Case::ZeroEntries, "MappingIterMut::next", write_no_entries),
-        Row::new(Case::ZeroEntries, "copy_to_slice", copy_out_of_no_entries),
-        Row::new(Case::ZeroEntries, "copy_from_slice", copy_into_no_entries),
-        Row::new(Case::ZeroEntries, "zero", zero_no_entries),
-        Row::new(Case::ZeroEntries, "copy_list", copy_between_no_entries),
-        Row::new(Case::ZeroEntries, "ListReader::read", reader_of_no_entries),
-        Row::new(Case::ZeroEntries, "ListCursor::write", cursor_of_no_entries),
-        Row::new(Case::ZeroEntries, "with_io_slices", io_slices_of_no_entries),
-        Row::new(
-            Case::ZeroEntries,
-            "with_io_slices_mut",
-            io_slices_mut_of_no_entries,
-        ),
-        Row::new(Case::NentsPastList, "PageIter::new", pages_past_the_list),
-        Row::new(
-            Case::NentsPastList,
-            "DmaPageIter::new",
-            dma_pages_past_the_list,
-        ),
-        Row::new(
-            Case::NentsPastList,
-            "MappingIter::next",
-            read_more_entries_than_the_list,
-        ),
-        Row::new(
-            Case::NentsPastList,
-            "copy_to_slice",
-            copy_more_entries_than_the_list,
-        ),
-        Row::new(Case::SplitPastInput, "MappingIter::skip", read_past_the_end),
-        Row::new(
-            Case::SplitPastInput,
-            "MappingIterMut::skip",
-            write_past_the_end,
-        ),
-        Row::new(Case::SplitPastInput, "copy_to_slice", copy_out_past_the_end),
-        Row::new(
-            Case::SplitPastInput,
-            "copy_from_slice",
-            copy_in_past_the_end,
-        ),
-        Row::new(Case::SplitPastInput, "zero", zero_past_the_end),
-        Row::new(Case::SplitPastInput, "copy_list", copy_list_past_the_end),
-        Row::new(
-            Case::SplitPastInput,
-            "ListReader::seek",
-            reader_past_the_end,
-        ),
-        Row::new(
-            Case::SplitPastInput,
-            "ListCursor::write",
-            cursor_past_the_end,
-        ),
-        Row::new(Case::Overflow, "ListReader::seek", reader_seek_past_u64),
-        Row::new(Case::Overflow, "ListCursor::seek", cursor_seek_past_u64),
-        Row::new(Case::Overflow, "copy_to_slice", copy_out_skip_of_u64_max),
-        Row::new(Case::Overflow, "zero", zero_lengths_of_u64_max),
-        Row::new(Case::Overflow, "copy_list", copy_list_lengths_of_u64_max),
-        Row::new(Case::Overflow, "PageIter::new", pages_from_usize_max),
-        Row::new(Case::Overflow, "DmaPageIter::new", dma_pages_that_wrap),
-        Row::new(Case::Overflow, "MappingIter::skip", skip_u64_max),
-        Row::new(
-            Case::Other,
-            "with_io_slices_mut",
-            io_slices_mut_of_overlapping_entries,
-        ),
-    ]
+    rows! {
+        ZeroEntries {
+            "PageIter::new" => pages_of_no_entries,
+            "DmaPageIter::new" => dma_pages_of_no_entries,
+            "MappingIter::next" => read_no_entries,
+            "MappingIterMut::next" => write_no_entries,
+            "copy_to_slice" => copy_out_of_no_entries,
+            "copy_from_slice" => copy_into_no_entries,
+            "zero" => zero_no_entries,
+            "copy_list" => copy_between_no_entries,
+            "ListReader::read" => reader_of_no_entries,
+            "ListCursor::write" => cursor_of_no_entries,
+            "with_io_slices" => io_slices_of_no_entries,
+            "with_io_slices_mut" => io_slices_mut_of_no_entries,
+        }
+        NentsPastList {
+            "PageIter::new" => pages_past_the_list,
+            "DmaPageIter::new" => dma_pages_past_the_list,
+            "MappingIter::next" => read_more_entries_than_the_list,
+            "copy_to_slice" => copy_more_entries_than_the_list,
+        }
+        SplitPastInput {
+            "MappingIter::skip" => read_past_the_end,
+            "MappingIterMut::skip" => write_past_the_end,
+            "copy_to_slice" => copy_out_past_the_end,
+            "copy_from_slice" => copy_in_past_the_end,
+            "zero" => zero_past_the_end,
+            "copy_list" => copy_list_past_the_end,
+            "ListReader::seek" => reader_past_the_end,
+            "ListCursor::write" => cursor_past_the_end,
+        }
+        Overflow {
+            "ListReader::seek" => reader_seek_past_u64,
+            "ListCursor::seek" => cursor_seek_past_u64,
+            "copy_to_slice" => copy_out_skip_of_u64_max,
+            "zero" => zero_lengths_of_u64_max,
+            "copy_list" => copy_list_lengths_of_u64_max,
+            "PageIter::new" => pages_from_usize_max,
+            "DmaPageIter::new" => dma_pages_that_wrap,
+            "MappingIter::skip" => skip_u64_max,
+        }
+        Other {
+            "with_io_slices_mut" => io_slices_mut_of_overlapping_entries,
+        }
+    }
 }
 
 /// The mapping modes: page copies, pages in place, and a linear provider
