@@ -5,13 +5,10 @@ use core::ptr::NonNull;
 
 use quickcheck::{Gen, QuickCheck, TestResult};
 use sg_core::{Error, SgEntry, SgList, chain, init_table};
-use sg_testkit::FramePages;
 
-/// Frames without memory: enough to walk and count lists, never mapped.
-type Frames = FramePages<4096>;
+mod common;
 
-/// The frames of every list here.
-const FRAMES: Frames = FramePages;
+use common::{FRAMES, Frames};
 
 /// Arrays on the heap, chained in order through the last slot of each.
 struct HandBuilt {
