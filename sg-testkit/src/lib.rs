@@ -18,15 +18,20 @@
 //!   [`MaxSegment`], [`SkipLen`], [`ConsumePattern`].
 //! - [`BuiltList`]: a list in chained heap arrays, built by hand.
 //! - [`FramePages`]: pages that are bare frame numbers without memory, for
-//!   building and walking lists of any size without touching bytes.
+//!   building and walking lists of any size without touching bytes;
+//!   [`CountedFrames`] the same that can be allocated, with its books
+//!   checked.
+//! - [`TempFile`]: a file of a test's own in the temporary directory,
+//!   removed on drop.
 //! - [`MockIommu`]: a DMA mapper that hands out bus addresses like an
 //!   IOMMU, records live mappings (translating bus addresses back to
 //!   pages), fails at the k-th map and checks for leaks; [`DeviceLimits`]
 //!   generates a device's DMA limits.
 //! - [`vectors`]: the kernel's from-pages test vectors as typed cases.
-//! - [`assert_send`], [`assert_sync`], [`assert_not_send!`] and
-//!   [`assert_not_sync!`]: compile-time checks of which types may cross
-//!   threads.
+//! - [`assert_send`], [`assert_sync`], [`assert_send_sync!`],
+//!   [`assert_not_send!`], [`assert_not_sync!`] and
+//!   [`assert_neither_send_nor_sync!`]: compile-time checks of which types
+//!   may cross threads.
 //!
 //! # Example
 //!
