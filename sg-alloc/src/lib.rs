@@ -135,6 +135,7 @@ mod from_slices;
 mod page_list;
 mod split;
 mod table;
+mod unwind;
 
 pub use algebra::{JoinError, JoinFailure, SameSource};
 pub use chain::{EntriesMut, EntryMut};

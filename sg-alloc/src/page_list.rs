@@ -2,6 +2,7 @@
 
 use core::fmt;
 
+use crate::unwind::Finish;
 use sg_core::{ChunkAllocator, Error, HeapChunks, PageProvider, SgList, SgListMut, order_bytes};
 
 use crate::SgTable;
@@ -252,14 +253,22 @@ impl<P: PageProvider, C: ChunkAllocator<P::Page>> PageList<P, C> {
 impl<P: PageProvider, C: ChunkAllocator<P::Page>> Drop for PageList<P, C> {
     fn drop(&mut self) {
         let provider = self.table.provider();
-        for entry in self.table.prefix(self.owned).iter() {
-            let Some(page) = entry.page() else { break };
+        let order = self.order;
+        let entries = self.table.prefix(self.owned).iter();
+        // A provider that panics in `free_pages` still gets every other
+        // run back.
+        Finish::new(entries, |entries| {
+            let Some(page) = entries.next().and_then(|entry| entry.page()) else {
+                return false;
+            };
             // SAFETY: the first `owned` data entries hold the pages this
             // list allocated from `provider` with `order` (their entries are
-            // never changed after that), each freed once, here; no view of
-            // the list outlives it.
-            unsafe { provider.free_pages(page, self.order) };
-        }
+            // never changed after that), each freed once: the walk has moved
+            // past it; no view of the list outlives it.
+            unsafe { provider.free_pages(page, order) };
+            true
+        })
+        .run();
     }
 }
 

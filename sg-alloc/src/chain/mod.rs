@@ -17,6 +17,7 @@ use core::fmt;
 use core::mem::size_of;
 use core::ptr::NonNull;
 
+use crate::unwind::Finish;
 use sg_core::{ChunkAllocator, Error, PageProvider, SgEntry, SgList, SgListMut};
 
 pub(crate) use append::Appender;
@@ -349,34 +350,49 @@ impl<Pg: Copy, C: ChunkAllocator<Pg>> Chain<Pg, C> {
     }
 }
 
-impl<Pg: Copy, C: ChunkAllocator<Pg>> Drop for Chain<Pg, C> {
-    fn drop(&mut self) {
-        let mut array = self.head;
-        let mut slots = self.head_slots;
-        for index in 0..self.arrays {
-            let next = if index + 1 < self.arrays {
-                // SAFETY: a non-tail array's last slot is an initialised link
-                // (type invariant); it is read before the array is freed.
-                let next = unsafe { link_target(array.add(slots - 1)) };
-                debug_assert!(next.is_some(), "a non-tail array ends in a link");
-                next
-            } else {
-                None
-            };
-            if !(index == 0 && self.borrowed_head) {
-                // SAFETY: the array came from `chunks.alloc(slots)` (the
-                // slot count is the one recorded in the link to it, or
-                // `head_slots`), is freed once, here, and not used again.
-                unsafe { self.chunks.free(array, slots) };
-            }
+impl<Pg: Copy, C: ChunkAllocator<Pg>> Chain<Pg, C> {
+    /// Detaches the first array and gives it back (unless borrowed);
+    /// `false` when no array is left. The chain moves past the array
+    /// before the allocator is called, so an allocator that panics in
+    /// `free` never sees the array again. Only for dropping: the counts
+    /// other than `arrays` no longer describe the chain after this.
+    fn free_first_array(&mut self) -> bool {
+        if self.arrays == 0 {
+            return false;
+        }
+        let (array, slots, borrowed) = (self.head, self.head_slots, self.borrowed_head);
+        self.arrays -= 1;
+        self.borrowed_head = false;
+        if self.arrays > 0 {
+            // SAFETY: a non-tail array's last slot is an initialised link
+            // (type invariant); it is read before the array is freed.
+            let next = unsafe { link_target(array.add(slots - 1)) };
+            debug_assert!(next.is_some(), "a non-tail array ends in a link");
             match next {
                 Some(target) => {
-                    array = target.cast();
-                    slots = target.len();
+                    self.head = target.cast();
+                    self.head_slots = target.len();
                 }
-                None => break,
+                // Unreachable by the invariant; the rest is leaked.
+                None => self.arrays = 0,
             }
         }
+        if !borrowed {
+            // SAFETY: the array came from `chunks.alloc(slots)` (the slot
+            // count is the one recorded in the link to it, or
+            // `head_slots`); the chain no longer reaches it, so it is freed
+            // once, here, and not used again.
+            unsafe { self.chunks.free(array, slots) };
+        }
+        true
+    }
+}
+
+impl<Pg: Copy, C: ChunkAllocator<Pg>> Drop for Chain<Pg, C> {
+    fn drop(&mut self) {
+        // An allocator that panics in `free` still gets every other array
+        // back.
+        Finish::new(self, |chain: &mut &mut Self| chain.free_first_array()).run();
     }
 }
 

@@ -81,6 +81,21 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>> Pool<S> {
     }
 }
 
+/// Gives a live slot back to the pool when dropped.
+struct ReleaseSlot<'p, S> {
+    pool: &'p RefCell<Pool<S>>,
+    offset: usize,
+    reserved: usize,
+}
+
+impl<S> Drop for ReleaseSlot<'_, S> {
+    fn drop(&mut self) {
+        let mut pool = self.pool.borrow_mut();
+        pool.live.remove(&self.offset);
+        pool.used -= self.reserved;
+    }
+}
+
 /// The lowest offset in `[gap_start, gap_end)` of the pool at bus address
 /// `base` where `len` bytes start aligned and cross no boundary.
 fn fit(
@@ -433,15 +448,19 @@ where
             return;
         };
         debug_assert_eq!(reserved, (run.len as usize).max(1));
+        // The slot is given back after the copy, even if the provider
+        // panics during it.
+        let _release = ReleaseSlot {
+            pool: &self.pool,
+            offset,
+            reserved,
+        };
         if direction.from_device() {
             // SAFETY: the slot was mapped for this run (the caller's
             // promise), and the caller vouches that no reference to its
             // bytes is live and nothing else touches them.
             unsafe { self.copy_back(provider, &run, offset) };
         }
-        let mut pool = self.pool.borrow_mut();
-        pool.live.remove(&offset);
-        pool.used -= reserved;
     }
 
     unsafe fn sync_for_cpu(

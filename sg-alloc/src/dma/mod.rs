@@ -11,8 +11,10 @@
 mod bounce;
 mod cpu_bytes;
 mod direct;
+mod guard;
 mod map;
+mod walk;
 
 pub use bounce::{BounceMapper, BounceStats};
 pub use direct::DirectMapper;
-pub use map::{MapError, MapTarget, MappedTable};
+pub use guard::{MapError, MapTarget, MappedTable};

@@ -1,0 +1,231 @@
+//! A mapper or chunk allocator that panics at each of its calls in turn:
+//! after the unwind nothing is mapped, nothing is reserved, no array or
+//! page is left allocated beyond what the test holds, and every table
+//! that survives reads as its accessors say.
+
+use std::cell::RefCell;
+use std::sync::LazyLock;
+
+use sg_alloc::{BounceMapper, FirstChunk, SgTable};
+use sg_core::{DmaDirection, DmaLimits, PageProvider, Pages};
+use sg_testkit::{
+    CountingChunks, MockIommu, MockPage, PanicAt, TEST_PAGE_SIZE, TestPages, for_each_panic_point,
+};
+
+const PAGE: u32 = TEST_PAGE_SIZE as u32;
+
+/// A writable table over frames of the mock, which it frees none of.
+type Table<'m> = SgTable<Pages<&'m TestPages, Vec<MockPage>>>;
+
+/// A table of one-page entries over the frames `pfns`, added to `mock`.
+fn one_page_entries<'m>(mock: &'m TestPages, pfns: &[u64]) -> Table<'m> {
+    let pages = mock.add_pages(pfns.iter().copied());
+    let bytes = pages.len() as u64 * u64::from(PAGE);
+    // SAFETY: distinct pages just added to the mock, in no other set; the
+    // tests reach their bytes only through this set's table.
+    let set = unsafe { Pages::from_raw(mock, pages) };
+    SgTable::from_pages_segment(set, 0, bytes, PAGE).unwrap()
+}
+
+/// Stale DMA fields, as a table keeps after a caller wrote its own.
+fn stale(index: usize) -> (u64, u32) {
+    (0x7000 + 0x100 * index as u64, 9 + index as u32)
+}
+
+/// The table's DMA fields, every entry's.
+fn fields<P: PageProvider>(table: &SgTable<P>) -> Vec<(u64, u32)> {
+    table
+        .as_list()
+        .iter()
+        .map(|entry| (entry.dma_address(), entry.dma_length()))
+        .collect()
+}
+
+/// Writes stale DMA fields into every entry.
+fn make_stale<P: PageProvider>(table: &mut SgTable<P>) {
+    for (index, mut entry) in table.entries_mut().enumerate() {
+        let (address, length) = stale(index);
+        entry.set_dma(address, length);
+    }
+}
+
+/// Issue 18, items 3 and 4, through the scoped form: a mapper that panics
+/// while mapping (map #2 of 4, and every other call) leaves nothing mapped
+/// and the DMA fields as they were; one that panics while unmapping still
+/// unmaps every run and leaves the table unmapped (`nents == orig_nents`,
+/// fields cleared), so the next mapping does not save stale fields.
+#[test]
+fn a_panicking_mapper_leaves_the_scoped_table_unmapped_and_truthful() {
+    let mock = TestPages::new();
+    let iommu = MockIommu::new();
+    let table = RefCell::new(one_page_entries(&mock, &[3, 5, 7, 9]));
+    make_stale(&mut table.borrow_mut());
+    let before = fields(&table.borrow());
+    // Segments of one page: the four never merge.
+    let one_page = DmaLimits::new().max_segment_size(PAGE);
+    let points = for_each_panic_point(
+        |k| {
+            let mut table = table.borrow_mut();
+            make_stale(&mut table);
+            let mapper = PanicAt::new(&iommu, k);
+            table
+                .with_dma_mapping(&mapper, DmaDirection::Bidirectional, &one_page, |mapped| {
+                    assert_eq!(mapped.nents(), 4);
+                    mapped.sync_for_device();
+                    mapped.sync_for_cpu();
+                })
+                .unwrap();
+        },
+        |k| {
+            let table = table.borrow();
+            assert_eq!(iommu.live_mappings(), 0, "panic at call {k}");
+            assert_eq!(table.nents(), table.orig_nents(), "panic at call {k}");
+            if k < 4 {
+                // The mapping never happened: the fields are as they were.
+                assert_eq!(fields(&table), before, "panic at map call {k}");
+            } else {
+                // Mapped, then unmapped: the fields are cleared.
+                assert_eq!(fields(&table), [(0, 0); 4], "panic at call {k}");
+            }
+        },
+    );
+    // 4 maps, 4 syncs each way, 4 unmaps.
+    assert_eq!(points, 16);
+    // The table maps again, and a failure then puts back the fields it had
+    // (all 0 after the last unmap), not anything stale.
+    let mut table = table.into_inner();
+    iommu.fail_map_at(iommu.map_calls() + 2);
+    let failed = table.with_dma_mapping(&iommu, DmaDirection::ToDevice, &DmaLimits::new(), |_| ());
+    assert!(failed.is_err());
+    assert_eq!(fields(&table), [(0, 0); 4]);
+    assert_eq!(table.nents(), 4);
+    iommu.assert_clean();
+}
+
+/// The same through the owning form: the guard and the table it owns are
+/// dropped while unwinding, and nothing they held stays mapped or
+/// allocated.
+#[test]
+fn a_panicking_mapper_leaks_nothing_through_the_owning_guard() {
+    static MOCK: LazyLock<TestPages> = LazyLock::new(TestPages::new);
+    static IOMMU: LazyLock<MockIommu> = LazyLock::new(MockIommu::new);
+    static CHUNKS: LazyLock<CountingChunks> = LazyLock::new(CountingChunks::new);
+    let (mock, iommu, chunks): (
+        &'static TestPages,
+        &'static MockIommu,
+        &'static CountingChunks,
+    ) = (&MOCK, &IOMMU, &CHUNKS);
+    let points = for_each_panic_point(
+        |k| {
+            let pages = Pages::alloc(mock, 2).unwrap();
+            let limits = DmaLimits::new().max_segment_size(PAGE);
+            let table =
+                SgTable::from_pages_for_device_in(pages, 0, 4 * u64::from(PAGE), &limits, chunks);
+            let table = table.unwrap();
+            let mapped = table
+                .map_dma(
+                    PanicAt::new(iommu, k),
+                    DmaDirection::FromDevice,
+                    &DmaLimits::new(),
+                )
+                .map_err(|failed| failed.error())
+                .unwrap();
+            mapped.sync_for_device();
+            mapped.sync_for_cpu();
+            let table = mapped.unmap();
+            assert_eq!(table.nents(), table.orig_nents());
+        },
+        |k| {
+            assert_eq!(iommu.live_mappings(), 0, "panic at call {k}");
+            assert_eq!(chunks.live(), 0, "panic at call {k}");
+            assert_eq!(mock.live_allocations(), 0, "panic at call {k}");
+        },
+    );
+    assert!(points >= 4, "{points}");
+    iommu.assert_clean();
+}
+
+/// A bounce mapper over an inner mapper that panics: no slot of the pool
+/// stays reserved.
+#[test]
+fn a_panicking_inner_mapper_leaves_no_bounce_slot_reserved() {
+    let mock = TestPages::new();
+    let table = RefCell::new(one_page_entries(&mock, &[3, 5, 7]));
+    // Two pages of bus addresses below 4 GiB, the rest above: the third
+    // run is refused by the IOMMU and bounces.
+    let iommu = MockIommu::with_space((1 << 32) - 2 * u64::from(PAGE), 1 << 40);
+    let device = DmaLimits::new().highest_address(u64::from(u32::MAX));
+    let points = for_each_panic_point(
+        |k| {
+            // SAFETY: no device is given the addresses; the pool is read
+            // only through the mapper.
+            let bounce =
+                unsafe { BounceMapper::with_pool_size(PanicAt::new(&iommu, k), 4096, 0x10_0000) }
+                    .unwrap();
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                table.borrow_mut().with_dma_mapping(
+                    &bounce,
+                    DmaDirection::Bidirectional,
+                    &device,
+                    |mapped| {
+                        mapped.sync_for_device();
+                        mapped.sync_for_cpu();
+                    },
+                )
+            }));
+            assert_eq!(bounce.live_slots(), 0, "panic at call {k}");
+            if let Err(payload) = outcome {
+                std::panic::resume_unwind(payload);
+            }
+        },
+        |k| {
+            let table = table.borrow();
+            assert_eq!(iommu.live_mappings(), 0, "panic at call {k}");
+            assert_eq!(table.nents(), table.orig_nents(), "panic at call {k}");
+            assert_eq!(fields(&table), [(0, 0); 3], "panic at call {k}");
+        },
+    );
+    assert!(points >= 3, "{points}");
+}
+
+/// Issue 18, item 5: a chunk allocator that panics at its second
+/// allocation of a join (the copy of the other table's first chunk, after
+/// the bridge or the refit array) frees the first; and a panic at any
+/// other call of building, joining or dropping leaks no array either.
+#[test]
+fn a_panicking_chunk_allocator_leaks_no_array_in_a_join() {
+    let mock = TestPages::new();
+    let pages = mock.add_run(10, 12);
+    // (first table's entries, its first chunk's slots): 3 of 3 ends full
+    // (a bridge), 2 of 8 leaves room to refit.
+    for first_count in [3, 2] {
+        let chunks = CountingChunks::with_max_entries(4);
+        let points = for_each_panic_point(
+            |k| {
+                let allocator = PanicAt::new(&chunks, k);
+                let mut full = FirstChunk::<MockPage, 3>::new();
+                let mut roomy = FirstChunk::<MockPage, 8>::new();
+                let mut other_chunk = FirstChunk::<MockPage, 4>::new();
+                let mut first = if first_count == 3 {
+                    SgTable::with_first_chunk_in(&mock, 3, &mut full, &allocator).unwrap()
+                } else {
+                    SgTable::with_first_chunk_in(&mock, 2, &mut roomy, &allocator).unwrap()
+                };
+                let mut other =
+                    SgTable::with_first_chunk_in(&mock, 2, &mut other_chunk, &allocator).unwrap();
+                for (index, mut entry) in first.entries_mut().chain(other.entries_mut()).enumerate()
+                {
+                    // SAFETY: 8 bytes of a frame of the mock, each entry its
+                    // own frame.
+                    unsafe { entry.set_page(pages[index], 8, 0) };
+                }
+                first.join(other).map_err(|failed| failed.reason()).unwrap();
+                assert_eq!(first.orig_nents(), first_count + 2);
+                assert_eq!(first.byte_len(), 8 * (first_count as u64 + 2));
+            },
+            |k| assert_eq!(chunks.live(), 0, "{first_count} entries, panic at call {k}"),
+        );
+        assert!(points >= 4, "{points}");
+        chunks.assert_clean();
+    }
+}
