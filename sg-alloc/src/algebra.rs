@@ -304,7 +304,7 @@ where
                 table: other,
             });
         }
-        if !C::is_same_source(self.chunks(), other.chunks()) {
+        if !C::is_same_source(self.chunk_allocator(), other.chunk_allocator()) {
             return Err(JoinError {
                 reason: JoinFailure::DifferentChunks,
                 table: other,

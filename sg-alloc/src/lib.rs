@@ -25,7 +25,7 @@
 //!   [`DmaLimits`](sg_core::DmaLimits) (the kernel's `dma_map_sgtable`),
 //!   merging bus-contiguous entries, and returns a [`MappedTable`] guard
 //!   that syncs explicitly and unmaps once on drop;
-//!   [`SgTable::from_pages_for_device`] builds tables whose entries always
+//!   [`FromPages::limits`] builds tables whose entries always
 //!   map whole; [`DirectMapper`] (bus address = physical address) and
 //!   [`BounceMapper`] (a bounce pool over any mapper, swiotlb) map them.
 //! - Chunk allocators, where arrays come from: [`HeapChunks`] (the
@@ -143,7 +143,7 @@ pub use chain::{EntriesMut, EntryMut};
 pub use chunks::ChunkPool;
 pub use chunks::{FirstChunk, WithFirstChunk, arrays_needed, full_chunk_entries};
 pub use dma::{BounceMapper, BounceStats, DirectMapper, MapError, MapTarget, MappedTable};
-pub use from_pages::AppendTable;
+pub use from_pages::{AppendPages, AppendTable, FromPages};
 pub use from_slices::{SharedSliceTable, SlicePage, SlicePages, SliceTable};
 pub use page_list::PageList;
 pub use sg_core::HeapChunks;

@@ -6,7 +6,7 @@ mod common;
 
 use common::{Entry, entries, fill, raw};
 use quickcheck::TestResult;
-use sg_alloc::{BounceMapper, DirectMapper, SgTable};
+use sg_alloc::{BounceMapper, DirectMapper, FromPages, SgTable};
 use sg_core::{DmaDirection, DmaLimits, Error, Pages};
 use sg_testkit::{
     DeviceLimits, MockIommu, MockPage, PageLayout, TEST_PAGE_SIZE, TestPages, checker,
@@ -51,10 +51,12 @@ fn build<'m>(
 ) -> Result<Table<'m>, Error> {
     let set = raw(mock, pages);
     if for_device {
-        SgTable::from_pages_for_device(set, offset, size, limits)
+        FromPages::new(set, offset, size).limits(limits).build()
     } else {
         let segment = (1 + u32::from(segment_pages % 8)) * TEST_PAGE_SIZE as u32;
-        SgTable::from_pages_segment(set, offset, size, segment)
+        FromPages::new(set, offset, size)
+            .max_segment_size(segment)
+            .build()
     }
 }
 
@@ -262,12 +264,14 @@ fn prop_tables_for_a_device_map_without_splitting() {
         let pages = layout.add_to(&mock);
         fill(&mock, layout.pfns(), u64::from(seeds.1));
         let (offset, size) = cut(pages.len(), seeds.0, seeds.1);
-        let mut table =
-            match SgTable::from_pages_for_device(raw(&mock, &pages), offset, size, &limits) {
-                Ok(table) => table,
-                Err(error) if refused_build(error, &limits) => return TestResult::discard(),
-                Err(error) => return TestResult::error(format!("build: {error}")),
-            };
+        let mut table = match FromPages::new(raw(&mock, &pages), offset, size)
+            .limits(&limits)
+            .build()
+        {
+            Ok(table) => table,
+            Err(error) if refused_build(error, &limits) => return TestResult::discard(),
+            Err(error) => return TestResult::error(format!("build: {error}")),
+        };
         if table.orig_nents() > limits.get_max_segments() {
             return TestResult::error(format!("{} entries", table.orig_nents()));
         }
@@ -349,8 +353,9 @@ fn prop_bounced_bytes_follow_the_direction() {
         let pages = mock.add_pages(pfns.iter().copied());
         fill(&mock, pfns.iter().copied(), u64::from(seeds.1));
         let (offset, size) = cut(pages.len(), seeds.0, seeds.1);
-        let Ok(mut table) =
-            SgTable::from_pages_for_device(raw(&mock, &pages), offset, size, &limits)
+        let Ok(mut table) = FromPages::new(raw(&mock, &pages), offset, size)
+            .limits(&limits)
+            .build()
         else {
             return TestResult::discard();
         };

@@ -8,7 +8,7 @@ use std::collections::HashSet;
 
 use common::{Mock, PAGE, check_shape, entries, fill, page_bytes, raw, scaled, spans};
 use quickcheck::TestResult;
-use sg_alloc::{AppendTable, SgTable};
+use sg_alloc::{AppendPages, AppendTable, FromPages, SgTable};
 use sg_core::{Error, ErrorKind, HeapChunks, PageProvider, Pages};
 use sg_testkit::vectors::{Expected, from_pages_cases};
 use sg_testkit::{
@@ -40,13 +40,22 @@ fn every_vector_row_passes() {
         let set = raw(&mock, &all);
         let n = pages.len();
         let built = match &appended {
-            None => SgTable::from_pages_segment(set, 0, case.size, case.max_segment),
+            None => FromPages::new(set, 0, case.size)
+                .max_segment_size(case.max_segment)
+                .build(),
             Some(more) => {
                 let mut append = AppendTable::new(set);
                 append
-                    .append_pages(0..n, 0, case.size, case.max_segment, more.len())
+                    .append_pages(
+                        AppendPages::new(0..n, case.size)
+                            .max_segment_size(case.max_segment)
+                            .left_pages(more.len()),
+                    )
                     .and_then(|()| {
-                        append.append_pages(n..all.len(), 0, case.size, case.max_segment, 0)
+                        append.append_pages(
+                            AppendPages::new(n..all.len(), case.size)
+                                .max_segment_size(case.max_segment),
+                        )
                     })
                     .and_then(|()| append.finish())
             }
@@ -80,7 +89,10 @@ fn bad_input_gets_typed_errors() {
     let mock = MockPages::<4096>::new();
     let pages = mock.add_pages([1, 2, 3]);
     let build = |pages: &[_], offset, size, max_segment| {
-        SgTable::from_pages_segment(raw(&mock, pages), offset, size, max_segment).map(drop)
+        FromPages::new(raw(&mock, pages), offset, size)
+            .max_segment_size(max_segment)
+            .build()
+            .map(drop)
     };
     assert_eq!(build(&[], 0, 1, u32::MAX), Err(Error::NoPages));
     assert_eq!(
@@ -109,7 +121,10 @@ fn bad_input_gets_typed_errors() {
     // A chunk allocator that cannot chain is refused, not looped on.
     let tiny = UnchainableChunks(HeapChunks::new());
     assert_eq!(
-        SgTable::from_pages_in(raw(&mock, &pages), 0, 1, u32::MAX, &tiny).map(drop),
+        FromPages::new(raw(&mock, &pages), 0, 1)
+            .chunk_allocator(&tiny)
+            .build()
+            .map(drop),
         Err(Error::ChunkTooLarge {
             requested: 2,
             max: 1
@@ -243,7 +258,9 @@ fn a_failed_build_gives_back_every_array() {
     // 20 pages, no two contiguous: 20 entries over arrays of 4 slots.
     let pages = mock.add_pages((0..20).map(|index| index * 2));
     let points = for_each_chunk_failure(Some(4), |chunks| {
-        let table = SgTable::from_pages_in(raw(&mock, &pages), 0, 20 * 4096, u32::MAX, chunks)?;
+        let table = FromPages::new(raw(&mock, &pages), 0, 20 * 4096)
+            .chunk_allocator(chunks)
+            .build()?;
         assert_eq!(table.orig_nents(), 20);
         assert_eq!(table.arrays(), chunks.allocations());
         Ok(())
@@ -258,7 +275,10 @@ fn arrays_are_full_but_the_last_is_sized_by_the_pages_left() {
     let pages = mock.add_pages((0..10).map(|index| index * 2));
     let chunks = CountingChunks::with_max_entries(4);
     let set = raw(&mock, &pages);
-    let table = SgTable::from_pages_in(set, 0, 10 * 4096, u32::MAX, &chunks).unwrap();
+    let table = FromPages::new(set, 0, 10 * 4096)
+        .chunk_allocator(&chunks)
+        .build()
+        .unwrap();
     assert_eq!(chunks.sizes(), [4, 4, 4]); // 3 + 3 + 4 entries
     assert_eq!(table.as_list().count(), 10);
     drop(table);
@@ -299,7 +319,9 @@ impl Input {
 
     fn build<'m>(&'m self, mock: &'m Mock) -> Result<SgTable<Set<'m>>, Error> {
         let set = raw(mock, &self.pages);
-        SgTable::from_pages_segment(set, self.offset, self.size, self.max_segment)
+        FromPages::new(set, self.offset, self.size)
+            .max_segment_size(self.max_segment)
+            .build()
     }
 
     fn limit_too_small(&self) -> bool {
@@ -360,9 +382,16 @@ fn prop_from_pages_entries_stay_within_the_limit(
         Err(error) => TestResult::from_bool(
             input.limit_too_small()
                 && error
-                    == Error::SegmentTooSmall {
-                        max_segment: input.max_segment,
-                        page_size: PAGE,
+                    == if input.max_segment == 0 {
+                        // A limit of 0 is not a device's: invalid limits.
+                        Error::InvalidLimits {
+                            reason: "the maximum segment size is 0",
+                        }
+                    } else {
+                        Error::SegmentTooSmall {
+                            max_segment: input.max_segment,
+                            page_size: PAGE,
+                        }
                     },
         ),
         Ok(table) => TestResult::from_bool(
@@ -462,14 +491,11 @@ fn prop_from_pages_entries_do_not_depend_on_array_size(
         return TestResult::discard();
     };
     let small = CountingChunks::with_max_entries(2 + usize::from(cut % 3));
-    let chained = SgTable::from_pages_in(
-        raw(&mock, &input.pages),
-        input.offset,
-        input.size,
-        input.max_segment,
-        &small,
-    )
-    .expect("the same input builds with small arrays");
+    let chained = FromPages::new(raw(&mock, &input.pages), input.offset, input.size)
+        .max_segment_size(input.max_segment)
+        .chunk_allocator(&small)
+        .build()
+        .expect("the same input builds with small arrays");
     let same = entries(chained.as_list()) == entries(reference.as_list())
         && chained.byte_len() == reference.byte_len();
     drop(chained);

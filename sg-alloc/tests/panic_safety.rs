@@ -6,7 +6,7 @@
 use std::cell::RefCell;
 use std::sync::LazyLock;
 
-use sg_alloc::{BounceMapper, FirstChunk, SgTable};
+use sg_alloc::{BounceMapper, FirstChunk, FromPages, SgTable};
 use sg_core::{DmaDirection, DmaLimits, PageProvider, Pages};
 use sg_testkit::{
     CountingChunks, MockIommu, MockPage, PanicAt, TEST_PAGE_SIZE, TestPages, for_each_panic_point,
@@ -24,7 +24,10 @@ fn one_page_entries<'m>(mock: &'m TestPages, pfns: &[u64]) -> Table<'m> {
     // SAFETY: distinct pages just added to the mock, in no other set; the
     // tests reach their bytes only through this set's table.
     let set = unsafe { Pages::from_raw(mock, pages) };
-    SgTable::from_pages_segment(set, 0, bytes, PAGE).unwrap()
+    FromPages::new(set, 0, bytes)
+        .max_segment_size(PAGE)
+        .build()
+        .unwrap()
 }
 
 /// Stale DMA fields, as a table keeps after a caller wrote its own.
@@ -119,8 +122,10 @@ fn a_panicking_mapper_leaks_nothing_through_the_owning_guard() {
         |k| {
             let pages = Pages::alloc(mock, 2).unwrap();
             let limits = DmaLimits::new().max_segment_size(PAGE);
-            let table =
-                SgTable::from_pages_for_device_in(pages, 0, 4 * u64::from(PAGE), &limits, chunks);
+            let table = FromPages::new(pages, 0, 4 * u64::from(PAGE))
+                .limits(&limits)
+                .chunk_allocator(chunks)
+                .build();
             let table = table.unwrap();
             let mapped = table
                 .map_dma(

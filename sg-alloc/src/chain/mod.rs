@@ -263,7 +263,7 @@ impl<Pg: Copy, C: ChunkAllocator<Pg>> Chain<Pg, C> {
 
     /// The allocator the arrays came from.
     #[inline]
-    pub(crate) fn chunks(&self) -> &C {
+    pub(crate) fn chunk_allocator(&self) -> &C {
         &self.chunks
     }
 

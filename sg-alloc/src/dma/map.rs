@@ -52,7 +52,7 @@ impl<P: PageProvider, C: ChunkAllocator<P::Page>, A: Access> SgTable<P, C, A> {
     /// [`Error::EmptyTable`] when the table holds no byte,
     /// [`Error::EntryNeedsSplit`] naming the first entry longer than the
     /// maximum segment size (a table from
-    /// [`from_pages_for_device`](SgTable::from_pages_for_device) never has
+    /// [`FromPages::limits`](crate::FromPages::limits) never has
     /// one), and [`Error::OutOfMemory`] when the DMA fields were not all 0
     /// and there is no memory to save them. Then, while mapping: what the
     /// mapper returns (with [`Error::MapFailed`] naming the entry);
@@ -72,7 +72,7 @@ impl<P: PageProvider, C: ChunkAllocator<P::Page>, A: Access> SgTable<P, C, A> {
     /// A device that takes segments of at most 8 KiB, on 8 KiB boundaries:
     ///
     /// ```
-    /// use sg_alloc::{DirectMapper, SgTable};
+    /// use sg_alloc::{DirectMapper, FromPages};
     /// use sg_core::{DmaDirection, DmaLimits, Pages, VirtPages};
     ///
     /// let pages = Pages::alloc(VirtPages::new(), 3)?; // eight contiguous pages
@@ -80,7 +80,7 @@ impl<P: PageProvider, C: ChunkAllocator<P::Page>, A: Access> SgTable<P, C, A> {
     ///     .max_segment_size(8192)
     ///     .segment_boundary(Some(8192));
     /// // Built for the device: entries end at its boundaries.
-    /// let table = SgTable::from_pages_for_device(pages, 0, 8 * 4096, &limits)?;
+    /// let table = FromPages::new(pages, 0, 8 * 4096).limits(&limits).build()?;
     /// // SAFETY: no device is given the addresses; they are only read below.
     /// let direct = unsafe { DirectMapper::new() };
     /// let mapped = table.map_dma(direct, DmaDirection::FromDevice, &limits)?;

@@ -4,7 +4,9 @@
 use std::ops::Range;
 use std::ptr::NonNull;
 
-use sg_alloc::{AppendTable, BounceMapper, ChunkPool, DirectMapper, FirstChunk, PageList, SgTable};
+use sg_alloc::{
+    AppendPages, AppendTable, BounceMapper, ChunkPool, DirectMapper, FirstChunk, PageList, SgTable,
+};
 use sg_alloc::{arrays_needed, split, split_in};
 use sg_core::{
     ChunkAllocator, Error, HeapChunks, PageProvider, Pages, SgEntry, VirtPage, VirtPages,
@@ -154,7 +156,7 @@ pub(crate) fn rows() -> Vec<Row> {
         ),
         Row::new(
             Case::AppendOffset,
-            "AppendTable::append_pages_for_device",
+            "AppendPages::limits",
             append_for_device_with_an_offset,
         ),
         Row::new(Case::SplitPastInput, "split", split_past_the_end),
@@ -176,7 +178,7 @@ pub(crate) fn rows() -> Vec<Row> {
         ),
         Row::new(
             Case::Other,
-            "AppendTable::append_pages_for_device",
+            "AppendPages::limits",
             append_for_device_of_pages_outside_the_set_or_used,
         ),
         Row::new(
@@ -610,10 +612,10 @@ fn merges_past_u32_are_cut() {
     let pages: Vec<u64> = (0..258).collect();
     let mut append = AppendTable::new(frames(&pages));
     append
-        .append_pages(0..200, 0, 200 << 24, u32::MAX, 58)
+        .append_pages(AppendPages::new(0..200, 200 << 24).left_pages(58))
         .unwrap();
     append
-        .append_pages(200..258, 0, 58 << 24, u32::MAX, 0)
+        .append_pages(AppendPages::new(200..258, 58 << 24))
         .unwrap();
     let table = append.finish().unwrap();
     let lengths: Vec<u32> = table.as_list().iter().map(|entry| entry.length()).collect();
@@ -661,14 +663,23 @@ fn refuses_offsets(append: &AppendCall<'_>) {
 
 fn append_with_an_offset() {
     refuses_offsets(&|table, range, offset| {
-        table.append_pages(range, offset, PAGE_U64 / 2, u32::MAX, 2)
+        table.append_pages(
+            AppendPages::new(range, PAGE_U64 / 2)
+                .offset(offset)
+                .left_pages(2),
+        )
     });
 }
 
 fn append_for_device_with_an_offset() {
     let limits = sg_core::DmaLimits::new();
     refuses_offsets(&|table, range, offset| {
-        table.append_pages_for_device(range, offset, PAGE_U64 / 2, &limits, 2)
+        table.append_pages(
+            AppendPages::new(range, PAGE_U64 / 2)
+                .offset(offset)
+                .limits(&limits)
+                .left_pages(2),
+        )
     });
 }
 
@@ -746,17 +757,8 @@ fn no_pages(builder: Builder) {
 fn segment_below_a_page(builder: Builder) {
     let mock = Mock::new();
     let pages = sample_pages(&mock);
-    let device = matches!(
-        builder,
-        Builder::ForDevice | Builder::ForDeviceIn | Builder::AppendForDevice
-    );
-    // A device's segment size of 0 contradicts itself: see the limits rows.
-    let small: &[u32] = if device {
-        &[1, PAGE as u32 / 2, PAGE as u32 - 1]
-    } else {
-        &[0, 1, PAGE as u32 - 1]
-    };
-    for &max_segment in small {
+    // A segment size of 0 contradicts itself: see the limits rows.
+    for max_segment in [1, PAGE as u32 / 2, PAGE as u32 - 1] {
         let expected = Error::SegmentTooSmall {
             max_segment,
             page_size: PAGE,
@@ -818,7 +820,7 @@ fn builders_refuse_part_of_a_page() {
         refused
     );
     let mut append = AppendTable::new(&mut both);
-    assert_eq!(append.append_pages(0..2, 0, 4097, u32::MAX, 0), refused);
+    assert_eq!(append.append_pages(AppendPages::new(0..2, 4097)), refused);
     assert!(append.is_empty());
     drop(append);
     // Bytes that stay in the whole page do not reach the part.
@@ -906,14 +908,23 @@ fn refuses_ranges(append: &AppendCall<'_>) {
 
 fn append_of_pages_outside_the_set_or_used() {
     refuses_ranges(&|table, range, offset| {
-        table.append_pages(range, offset, PAGE_U64 / 2, u32::MAX, 2)
+        table.append_pages(
+            AppendPages::new(range, PAGE_U64 / 2)
+                .offset(offset)
+                .left_pages(2),
+        )
     });
 }
 
 fn append_for_device_of_pages_outside_the_set_or_used() {
     let limits = sg_core::DmaLimits::new();
     refuses_ranges(&|table, range, offset| {
-        table.append_pages_for_device(range, offset, PAGE_U64 / 2, &limits, 2)
+        table.append_pages(
+            AppendPages::new(range, PAGE_U64 / 2)
+                .offset(offset)
+                .limits(&limits)
+                .left_pages(2),
+        )
     });
 }
 

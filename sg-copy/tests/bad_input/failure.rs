@@ -3,7 +3,10 @@
 //! turn, gives back everything it took (and an append or a join leaves
 //! its tables as they were).
 
-use sg_alloc::{AppendTable, ChunkPool, FirstChunk, JoinFailure, PageList, SgTable, split_in};
+use sg_alloc::{
+    AppendPages, AppendTable, ChunkPool, FirstChunk, FromPages, JoinFailure, PageList, SgTable,
+    split_in,
+};
 use sg_core::allocator_api2::alloc::Global;
 use sg_core::{DmaLimits, Error, HeapChunks, Pages, VirtPages};
 use sg_testkit::{for_each_chunk_failure, for_each_failure_point, for_each_page_failure};
@@ -29,12 +32,12 @@ pub(crate) fn rows() -> Vec<Row> {
         ),
         Row::new(
             Case::Failure,
-            "SgTable::from_pages_in",
+            "FromPages::chunk_allocator",
             from_pages_when_chunks_fail,
         ),
         Row::new(
             Case::Failure,
-            "SgTable::from_pages_for_device_in",
+            "FromPages::build",
             for_device_when_chunks_fail,
         ),
         Row::new(
@@ -44,7 +47,7 @@ pub(crate) fn rows() -> Vec<Row> {
         ),
         Row::new(
             Case::Failure,
-            "AppendTable::append_pages_for_device",
+            "AppendPages::limits",
             append_for_device_when_chunks_fail,
         ),
         Row::new(
@@ -128,7 +131,10 @@ fn from_pages_when_chunks_fail() {
     let mock = Mock::new();
     let pages = lone_pages(&mock, 8);
     let points = for_each_chunk_failure(Some(4), |chunks| {
-        SgTable::from_pages_in(set(&mock, &pages), 0, 8 * PAGE_U64, u32::MAX, chunks).map(drop)
+        FromPages::new(set(&mock, &pages), 0, 8 * PAGE_U64)
+            .chunk_allocator(chunks)
+            .build()
+            .map(drop)
     });
     assert_eq!(points, 3);
     mock.assert_clean();
@@ -140,7 +146,11 @@ fn for_device_when_chunks_fail() {
     let limits = DmaLimits::new();
     let points = for_each_chunk_failure(Some(4), |chunks| {
         let source = set(&mock, &pages);
-        SgTable::from_pages_for_device_in(source, 0, 8 * PAGE_U64, &limits, chunks).map(drop)
+        FromPages::new(source, 0, 8 * PAGE_U64)
+            .limits(&limits)
+            .chunk_allocator(chunks)
+            .build()
+            .map(drop)
     });
     assert_eq!(points, 3);
     mock.assert_clean();
@@ -158,9 +168,13 @@ fn appends_when_chunks_fail(device: bool) -> usize {
             let size = range.len() as u64 * PAGE_U64;
             let before = append_snapshot(&append);
             let done = if device {
-                append.append_pages_for_device(range, 0, size, &limits, left)
+                append.append_pages(
+                    AppendPages::new(range, size)
+                        .limits(&limits)
+                        .left_pages(left),
+                )
             } else {
-                append.append_pages(range, 0, size, u32::MAX, left)
+                append.append_pages(AppendPages::new(range, size).left_pages(left))
             };
             if done.is_err() {
                 assert_eq!(
