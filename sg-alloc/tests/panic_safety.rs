@@ -3,9 +3,12 @@
 //! page is left allocated beyond what the test holds, and every table
 //! that survives reads as its accessors say.
 
+mod common;
+
 use std::cell::RefCell;
 use std::sync::LazyLock;
 
+use common::panic_at_every_chunk_call;
 use sg_alloc::{BounceMapper, FirstChunk, FromPages, SgTable};
 use sg_core::{DmaDirection, DmaLimits, PageProvider, Pages};
 use sg_testkit::{
@@ -205,32 +208,27 @@ fn a_panicking_chunk_allocator_leaks_no_array_in_a_join() {
     // (a bridge), 2 of 8 leaves room to refit.
     for first_count in [3, 2] {
         let chunks = CountingChunks::with_max_entries(4);
-        let points = for_each_panic_point(
-            |k| {
-                let allocator = PanicAt::new(&chunks, k);
-                let mut full = FirstChunk::<MockPage, 3>::new();
-                let mut roomy = FirstChunk::<MockPage, 8>::new();
-                let mut other_chunk = FirstChunk::<MockPage, 4>::new();
-                let mut first = if first_count == 3 {
-                    SgTable::with_first_chunk_in(&mock, 3, &mut full, &allocator).unwrap()
-                } else {
-                    SgTable::with_first_chunk_in(&mock, 2, &mut roomy, &allocator).unwrap()
-                };
-                let mut other =
-                    SgTable::with_first_chunk_in(&mock, 2, &mut other_chunk, &allocator).unwrap();
-                for (index, mut entry) in first.entries_mut().chain(other.entries_mut()).enumerate()
-                {
-                    // SAFETY: 8 bytes of a frame of the mock, each entry its
-                    // own frame.
-                    unsafe { entry.set_page(pages[index], 8, 0) };
-                }
-                first.join(other).map_err(|failed| failed.reason()).unwrap();
-                assert_eq!(first.orig_nents(), first_count + 2);
-                assert_eq!(first.byte_len(), 8 * (first_count as u64 + 2));
-            },
-            |k| assert_eq!(chunks.live(), 0, "{first_count} entries, panic at call {k}"),
-        );
-        assert!(points >= 4, "{points}");
-        chunks.assert_clean();
+        let points = panic_at_every_chunk_call(&chunks, |allocator| {
+            let mut full = FirstChunk::<MockPage, 3>::new();
+            let mut roomy = FirstChunk::<MockPage, 8>::new();
+            let mut other_chunk = FirstChunk::<MockPage, 4>::new();
+            let mut first = if first_count == 3 {
+                SgTable::with_first_chunk_in(&mock, 3, &mut full, allocator).unwrap()
+            } else {
+                SgTable::with_first_chunk_in(&mock, 2, &mut roomy, allocator).unwrap()
+            };
+            let mut other =
+                SgTable::with_first_chunk_in(&mock, 2, &mut other_chunk, allocator).unwrap();
+            let entries = first.entries_mut().chain(other.entries_mut());
+            for (index, mut entry) in entries.enumerate() {
+                // SAFETY: 8 bytes of a frame of the mock, each entry its
+                // own frame.
+                unsafe { entry.set_page(pages[index], 8, 0) };
+            }
+            first.join(other).map_err(|failed| failed.reason()).unwrap();
+            assert_eq!(first.orig_nents(), first_count + 2);
+            assert_eq!(first.byte_len(), 8 * (first_count as u64 + 2));
+        });
+        assert!(points >= 4, "{first_count} entries: {points}");
     }
 }

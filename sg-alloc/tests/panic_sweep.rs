@@ -5,13 +5,14 @@
 //! left allocated beyond what the test holds, and a table that survives a
 //! panicking call reads as it did before the call.
 
-use std::cell::RefCell;
+mod common;
 
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+
+use common::panic_at_every_chunk_call;
 use sg_alloc::{AppendPages, AppendTable, FromPages, PageList, SgTable, SliceTable, split_in};
-use sg_core::{DmaLimits, Pages, Read};
-use sg_testkit::{
-    CountingChunks, MockPage, PanicAt, TEST_PAGE_SIZE, TestPages, for_each_panic_point,
-};
+use sg_core::{DmaLimits, Pages};
+use sg_testkit::{CountingChunks, PanicAt, TEST_PAGE_SIZE, TestPages, for_each_panic_point};
 
 const PAGE: u64 = TEST_PAGE_SIZE as u64;
 
@@ -52,22 +53,17 @@ fn building_from_pages_survives_a_panicking_provider_or_allocator() {
     );
     assert!(points >= 6, "{points}");
     // The allocator panics.
-    let points = for_each_panic_point(
-        |k| {
-            let allocator = PanicAt::new(&chunks, k);
-            // SAFETY: as above.
-            let set = unsafe { Pages::from_raw(&mock, &handles[..]) };
-            let table = FromPages::new(set, 0, 6 * PAGE)
-                .max_segment_size(PAGE as u32)
-                .chunk_allocator(&allocator)
-                .build()
-                .unwrap();
-            assert_eq!((table.orig_nents(), table.arrays()), (6, 2));
-        },
-        |k| assert_eq!(chunks.live(), 0, "panic at allocator call {k}"),
-    );
+    let points = panic_at_every_chunk_call(&chunks, |allocator| {
+        // SAFETY: as above.
+        let set = unsafe { Pages::from_raw(&mock, &handles[..]) };
+        let table = FromPages::new(set, 0, 6 * PAGE)
+            .max_segment_size(PAGE as u32)
+            .chunk_allocator(allocator)
+            .build()
+            .unwrap();
+        assert_eq!((table.orig_nents(), table.arrays()), (6, 2));
+    });
     assert!(points >= 4, "{points}");
-    chunks.assert_clean();
 }
 
 #[test]
@@ -75,21 +71,16 @@ fn empty_tables_slice_tables_and_clones_survive_a_panicking_allocator() {
     let mock = TestPages::new();
     let chunks = small_chunks();
     let mut bytes = [[0u8; 8]; 7];
-    let points = for_each_panic_point(
-        |k| {
-            let allocator = PanicAt::new(&chunks, k);
-            let table = SgTable::new_in(&mock, 7, &allocator).unwrap();
-            assert_eq!(table.arrays(), 2);
-            let clone = table.clone_in(&allocator).unwrap();
-            assert_eq!(clone.orig_nents(), 7);
-            let mut slices: Vec<&mut [u8]> = bytes.iter_mut().map(|b| &mut b[..]).collect();
-            let slice_table = SliceTable::new_in(&mut slices, &allocator).unwrap();
-            assert_eq!(slice_table.as_list().byte_len(), 56);
-        },
-        |k| assert_eq!(chunks.live(), 0, "panic at call {k}"),
-    );
+    let points = panic_at_every_chunk_call(&chunks, |allocator| {
+        let table = SgTable::new_in(&mock, 7, allocator).unwrap();
+        assert_eq!(table.arrays(), 2);
+        let clone = table.clone_in(allocator).unwrap();
+        assert_eq!(clone.orig_nents(), 7);
+        let mut slices: Vec<&mut [u8]> = bytes.iter_mut().map(|b| &mut b[..]).collect();
+        let slice_table = SliceTable::new_in(&mut slices, allocator).unwrap();
+        assert_eq!(slice_table.as_list().byte_len(), 56);
+    });
     assert!(points >= 12, "{points}");
-    chunks.assert_clean();
 }
 
 #[test]
@@ -135,45 +126,22 @@ fn an_append_that_panics_is_rolled_back() {
     // SAFETY: distinct frames the mock holds, in no other set.
     let set = unsafe { Pages::from_raw(&mock, &handles[..]) };
     let chunks = small_chunks();
-    type Append<'s, 'm, 'c> = AppendTable<
-        &'s Pages<&'m TestPages, &'m [MockPage]>,
-        &'c PanicAt<&'c CountingChunks>,
-        Read,
-    >;
-    let allocators: Vec<PanicAt<&CountingChunks>> =
-        (0..64).map(|k| PanicAt::new(&chunks, k)).collect();
-    let table: RefCell<Option<Append<'_, '_, '_>>> = RefCell::new(None);
-    let before = RefCell::new((0, 0, Vec::new()));
-    let points = for_each_panic_point(
-        |k| {
-            *table.borrow_mut() = Some(AppendTable::new_in(&set, &allocators[k]));
-            for (pages, left) in [(0..2, 5), (2..5, 2), (5..7, 0)] {
-                let mut slot = table.borrow_mut();
-                let append = slot.as_mut().unwrap();
-                *before.borrow_mut() = shape(append.as_list());
-                let size = (pages.end - pages.start) as u64 * PAGE;
-                append
-                    .append_pages(AppendPages::new(pages, size).left_pages(left))
-                    .unwrap();
+    let points = panic_at_every_chunk_call(&chunks, |allocator| {
+        let mut append = AppendTable::new_in(&set, allocator);
+        for (pages, left) in [(0..2, 5), (2..5, 2), (5..7, 0)] {
+            let before = shape(append.as_list());
+            let size = (pages.end - pages.start) as u64 * PAGE;
+            let call = AppendPages::new(pages, size).left_pages(left);
+            let outcome = catch_unwind(AssertUnwindSafe(|| append.append_pages(call)));
+            if let Err(payload) = outcome {
+                // The call that panicked left the table as it was.
+                assert_eq!(shape(append.as_list()), before);
+                resume_unwind(payload);
             }
-            let finished = table.borrow_mut().take().unwrap().finish().unwrap();
-            assert_eq!(finished.orig_nents(), 7);
-        },
-        |k| {
-            // Still there: an append panicked, and left the table as it was
-            // before that call.
-            if let Some(append) = table.borrow_mut().take() {
-                assert_eq!(
-                    shape(append.as_list()),
-                    *before.borrow(),
-                    "panic at call {k}"
-                );
-            }
-            assert_eq!(chunks.live(), 0, "panic at call {k}");
-        },
-    );
+        }
+        assert_eq!(append.finish().unwrap().orig_nents(), 7);
+    });
     assert!(points >= 4, "{points}");
-    chunks.assert_clean();
 }
 
 #[test]
@@ -184,16 +152,11 @@ fn splitting_survives_a_panicking_allocator() {
     let set = unsafe { Pages::from_raw(&mock, &handles[..]) };
     let table = SgTable::from_pages(&set, 0, 4 * PAGE).unwrap();
     let chunks = small_chunks();
-    let points = for_each_panic_point(
-        |k| {
-            let allocator = PanicAt::new(&chunks, k);
-            let sizes = [PAGE / 2, PAGE, 2 * PAGE, PAGE / 4];
-            let pieces = split_in(table.as_list(), 8, &sizes, &allocator).unwrap();
-            assert_eq!(pieces.len(), 4);
-        },
-        |k| assert_eq!(chunks.live(), 0, "panic at call {k}"),
-    );
+    let points = panic_at_every_chunk_call(&chunks, |allocator| {
+        let sizes = [PAGE / 2, PAGE, 2 * PAGE, PAGE / 4];
+        let pieces = split_in(table.as_list(), 8, &sizes, allocator).unwrap();
+        assert_eq!(pieces.len(), 4);
+    });
     assert!(points >= 8, "{points}");
     assert_eq!(shape(table.as_list()).1, 4 * PAGE);
-    chunks.assert_clean();
 }
