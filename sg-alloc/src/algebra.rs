@@ -279,11 +279,11 @@ where
     /// # Examples
     ///
     /// ```
-    /// use sg_alloc::{SgTable, split_mut};
+    /// use sg_alloc::{SgTable, split};
     /// use sg_core::{Pages, VirtPages};
     ///
     /// let mut table = SgTable::from_pages(Pages::alloc(VirtPages::new(), 1)?, 0, 8192)?;
-    /// let mut pieces = split_mut(table.as_list_mut(), 0, &[512, 4096])?;
+    /// let mut pieces = split(table.as_list_mut(), 0, &[512, 4096])?;
     /// let body = pieces.pop().unwrap();
     /// let mut header = pieces.pop().unwrap();
     /// header.join(body).map_err(|failed| failed.reason())?;

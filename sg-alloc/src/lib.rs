@@ -94,7 +94,7 @@
 //! - Rights never grow ([`Read`](sg_core::Read) / [`Write`](sg_core::Write)
 //!   tables): [`split`], [`SgTable::clone_in`] and
 //!   [`SgTable::clone_merged_in`] give read-only tables that borrow their
-//!   source; [`split_mut`] gives writable pieces that borrow an exclusive
+//!   source; [`split`] gives writable pieces that borrow an exclusive
 //!   view; [`SgTable::join`] joins tables of the same access.
 //! - What a device may still touch is owned: [`SgTable::map_dma`] moves the
 //!   table (and its pages) into the guard, so forgetting the guard leaks
@@ -147,7 +147,7 @@ pub use from_pages::{AppendPages, AppendTable, FromPages};
 pub use from_slices::{SharedSliceTable, SlicePage, SlicePages, SliceTable};
 pub use page_list::PageList;
 pub use sg_core::HeapChunks;
-pub use split::{split, split_in, split_mut, split_mut_in};
+pub use split::{SplitView, split, split_in};
 pub use table::SgTable;
 
 /// The README's examples, run as doc tests.

@@ -4,7 +4,7 @@ mod common;
 
 use common::{Mock, fill, fill_list, scaled_layout, spans};
 use quickcheck::TestResult;
-use sg_alloc::{ChunkPool, SgTable, split, split_in, split_mut};
+use sg_alloc::{ChunkPool, SgTable, split, split_in};
 use sg_core::{Error, PageProvider, Pages, SgList};
 use sg_iter::MappingIterMut;
 use sg_testkit::{BuiltList, EntryLayout, MockPage, MockPages, for_each_chunk_failure};
@@ -293,7 +293,7 @@ fn writable_pieces_of_an_exclusive_view_write_disjoint_bytes() {
     let mut table = SgTable::from_pages(&mut set, 0, 8192).unwrap();
     fill_list(&mock, table.as_list(), 5);
     let before = mock.list_bytes(table.as_list());
-    let mut pieces = split_mut(table.as_list_mut(), 100, &[4000, 3000]).unwrap();
+    let mut pieces = split(table.as_list_mut(), 100, &[4000, 3000]).unwrap();
     assert_eq!(pieces.len(), 2);
     for (index, piece) in pieces.iter_mut().enumerate() {
         let value = index as u8 + 1;
