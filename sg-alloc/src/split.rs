@@ -119,7 +119,7 @@ pub fn split<'a, V: SplitView<'a>>(
     list: V,
     skip: u64,
     sizes: &[u64],
-) -> Result<Vec<SgTable<&'a V::Provider, HeapChunks, V::Access>>, Error> {
+) -> Result<SplitTables<'a, V, HeapChunks>, Error> {
     split_in(list, skip, sizes, HeapChunks::new())
 }
 
@@ -136,13 +136,17 @@ pub fn split_in<'a, V, C>(
     skip: u64,
     sizes: &[u64],
     chunks: C,
-) -> Result<Vec<SgTable<&'a V::Provider, C, V::Access>>, Error>
+) -> Result<SplitTables<'a, V, C>, Error>
 where
     V: SplitView<'a>,
     C: ChunkAllocator<<V::Provider as PageProvider>::Page> + Clone,
 {
     split_into(list.into_list(), skip, sizes, chunks)
 }
+
+/// The tables a split of the view `V` makes, with arrays from `C`.
+type SplitTables<'a, V, C> =
+    Vec<SgTable<&'a <V as SplitView<'a>>::Provider, C, <V as SplitView<'a>>::Access>>;
 
 mod sealed {
     /// Only the two views of a list split.

@@ -306,28 +306,33 @@ impl<Pg: Copy, C: ChunkAllocator<Pg>> Chain<Pg, C> {
             .then_some(self.byte_len)
     }
 
+    /// What a view of the first `entries` data entries (all of them when
+    /// `entries` is at least their count) is made of: the first array, its
+    /// slots, the entry count and, when known, their byte length.
+    fn view_parts(&self, entries: usize) -> (NonNull<SgEntry<Pg>>, usize, usize, Option<u64>) {
+        let count = entries.min(self.entries);
+        (
+            self.head,
+            self.head_slots,
+            count,
+            self.prefix_byte_len(entries),
+        )
+    }
+
     /// A view of the first `entries` data entries (all of them when
     /// `entries` is at least their count).
     pub(crate) fn list<'a, P>(&'a self, entries: usize, provider: &'a P) -> SgList<'a, P>
     where
         P: PageProvider<Page = Pg>,
     {
-        let byte_len = self.prefix_byte_len(entries);
-        // SAFETY: `head` is the first array with `head_slots` initialised
-        // slots (none when empty, and nothing is read then); the arrays stay
+        let (head, slots, count, byte_len) = self.view_parts(entries);
+        // SAFETY: `head` is the first array with `slots` initialised slots
+        // (none when empty, and nothing is read then); the arrays stay
         // valid and unwritten while `self` is borrowed; links were made by
-        // `attach` under `set_link`'s contract; when given, `byte_len` is the
-        // sum of the lengths of the entries the view visits (see
+        // `attach` under `set_link`'s contract; when given, `byte_len` is
+        // the sum of the lengths of the entries the view visits (see
         // `prefix_byte_len`).
-        unsafe {
-            SgList::from_raw(
-                self.head,
-                self.head_slots,
-                entries.min(self.entries),
-                byte_len,
-                provider,
-            )
-        }
+        unsafe { SgList::from_raw(head, slots, count, byte_len, provider) }
     }
 
     /// An exclusive view of the first `entries` data entries.
@@ -335,18 +340,10 @@ impl<Pg: Copy, C: ChunkAllocator<Pg>> Chain<Pg, C> {
     where
         P: PageProvider<Page = Pg>,
     {
-        let byte_len = self.prefix_byte_len(entries);
+        let (head, slots, count, byte_len) = self.view_parts(entries);
         // SAFETY: as in `list`; `&mut self` also makes this the only view of
         // the list for `'a`, so nothing else reaches its pages through it.
-        unsafe {
-            SgListMut::from_raw(
-                self.head,
-                self.head_slots,
-                entries.min(self.entries),
-                byte_len,
-                provider,
-            )
-        }
+        unsafe { SgListMut::from_raw(head, slots, count, byte_len, provider) }
     }
 }
 

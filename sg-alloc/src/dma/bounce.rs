@@ -79,6 +79,25 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>> Pool<S> {
     fn slot(&mut self, offset: usize, len: usize) -> &mut [u8] {
         &mut self.memory.as_mut()[offset..offset + len]
     }
+
+    /// Copies the run's bytes into the slot at `offset`.
+    ///
+    /// # Safety
+    ///
+    /// As for `read_run`: the run is a claim of initialised bytes of valid
+    /// pages of `provider`, which nothing writes during the call.
+    unsafe fn copy_in<P: PageProvider>(
+        &mut self,
+        provider: &P,
+        run: &DmaRun<P::Page>,
+        offset: usize,
+    ) {
+        let len = run.len as usize;
+        // SAFETY: the caller's promise is `read_run`'s.
+        unsafe { read_run(provider, run, self.slot(offset, len)) };
+        self.stats.to_device_copies += 1;
+        self.stats.to_device_bytes += len as u64;
+    }
 }
 
 /// Gives a live slot back to the pool when dropped.
@@ -365,10 +384,8 @@ impl<M, S: AsRef<[u8]> + AsMut<[u8]>> BounceMapper<M, S> {
         // the run is copied in, nothing stays reserved (the pool's borrow
         // keeps the slot free of anyone else meanwhile).
         if direction.to_device() {
-            // SAFETY: the caller's promise is `read_run`'s.
-            unsafe { read_run(provider, run, pool.slot(offset, len)) };
-            pool.stats.to_device_copies += 1;
-            pool.stats.to_device_bytes += len as u64;
+            // SAFETY: the caller's promise is `copy_in`'s.
+            unsafe { pool.copy_in(provider, run, offset) };
         } else {
             pool.slot(offset, len).fill(0);
         }
@@ -470,19 +487,8 @@ where
         bus_address: u64,
         direction: DmaDirection,
     ) {
-        match self.slot_at(bus_address) {
-            Some((offset, _)) => {
-                if direction.from_device() {
-                    // SAFETY: as in `unmap`.
-                    unsafe { self.copy_back(provider, &run, offset) };
-                }
-            }
-            // SAFETY: as in `unmap`: the inner mapper's address.
-            None => unsafe {
-                self.inner
-                    .sync_for_cpu(provider, run, bus_address, direction)
-            },
-        }
+        // SAFETY: the caller's promise is `sync`'s.
+        unsafe { self.sync(provider, run, bus_address, direction, Way::ForCpu) }
     }
 
     unsafe fn sync_for_device(
@@ -492,24 +498,68 @@ where
         bus_address: u64,
         direction: DmaDirection,
     ) {
-        match self.slot_at(bus_address) {
-            Some((offset, _)) => {
-                if direction.to_device() {
-                    let len = run.len as usize;
-                    let mut pool = self.pool.borrow_mut();
-                    // SAFETY: the run is the claim the slot was mapped for,
-                    // and the caller vouches that nothing writes its bytes
-                    // during the call.
-                    unsafe { read_run(provider, &run, pool.slot(offset, len)) };
-                    pool.stats.to_device_copies += 1;
-                    pool.stats.to_device_bytes += len as u64;
+        // SAFETY: the caller's promise is `sync`'s.
+        unsafe { self.sync(provider, run, bus_address, direction, Way::ForDevice) }
+    }
+}
+
+/// Which way a sync goes.
+#[derive(Clone, Copy)]
+enum Way {
+    /// The device's writes reach the CPU.
+    ForCpu,
+    /// The CPU's writes reach the device.
+    ForDevice,
+}
+
+impl<M, S: AsRef<[u8]> + AsMut<[u8]>> BounceMapper<M, S> {
+    /// Syncs a run: its slot, copied the way `way` goes when the direction
+    /// moves bytes that way, or the inner mapper's mapping.
+    ///
+    /// # Safety
+    ///
+    /// As for [`DmaMapper::sync_for_cpu`] and
+    /// [`DmaMapper::sync_for_device`].
+    unsafe fn sync<P: PageProvider>(
+        &self,
+        provider: &P,
+        run: DmaRun<P::Page>,
+        bus_address: u64,
+        direction: DmaDirection,
+        way: Way,
+    ) where
+        M: DmaMapper<P>,
+    {
+        let Some((offset, _)) = self.slot_at(bus_address) else {
+            // SAFETY: not a slot, so the inner mapper's address (the
+            // constructor's promise keeps its addresses out of the pool);
+            // the caller's promise is the inner mapper's.
+            unsafe {
+                match way {
+                    Way::ForCpu => self
+                        .inner
+                        .sync_for_cpu(provider, run, bus_address, direction),
+                    Way::ForDevice => {
+                        self.inner
+                            .sync_for_device(provider, run, bus_address, direction)
+                    }
                 }
             }
-            // SAFETY: as in `unmap`: the inner mapper's address.
-            None => unsafe {
-                self.inner
-                    .sync_for_device(provider, run, bus_address, direction)
+            return;
+        };
+        match way {
+            // SAFETY: the slot was mapped for this run (the caller's
+            // promise), and the caller vouches that no reference to its
+            // bytes is live and nothing else touches them.
+            Way::ForCpu if direction.from_device() => unsafe {
+                self.copy_back(provider, &run, offset)
             },
+            // SAFETY: the run is the claim the slot was mapped for, and the
+            // caller vouches that nothing writes its bytes during the call.
+            Way::ForDevice if direction.to_device() => unsafe {
+                self.pool.borrow_mut().copy_in(provider, &run, offset)
+            },
+            _ => {}
         }
     }
 }

@@ -38,43 +38,30 @@ pub trait MapTarget: sealed::Sealed {
     fn table_mut(&mut self) -> &mut SgTable<Self::Provider, Self::Chunks, Self::Access>;
 }
 
-impl<P: PageProvider, C: ChunkAllocator<P::Page>, A: Access> sealed::Sealed for SgTable<P, C, A> {}
-impl<P: PageProvider, C: ChunkAllocator<P::Page>, A: Access> sealed::Sealed
-    for &mut SgTable<P, C, A>
-{
+/// A table by value and a table by exclusive borrow hold it alike.
+macro_rules! map_targets {
+    ($($target:ty),*) => {$(
+        impl<P: PageProvider, C: ChunkAllocator<P::Page>, A: Access> sealed::Sealed for $target {}
+
+        impl<P: PageProvider, C: ChunkAllocator<P::Page>, A: Access> MapTarget for $target {
+            type Provider = P;
+            type Chunks = C;
+            type Access = A;
+
+            #[inline]
+            fn table(&self) -> &SgTable<P, C, A> {
+                self
+            }
+
+            #[inline]
+            fn table_mut(&mut self) -> &mut SgTable<P, C, A> {
+                self
+            }
+        }
+    )*};
 }
 
-impl<P: PageProvider, C: ChunkAllocator<P::Page>, A: Access> MapTarget for SgTable<P, C, A> {
-    type Provider = P;
-    type Chunks = C;
-    type Access = A;
-
-    #[inline]
-    fn table(&self) -> &SgTable<P, C, A> {
-        self
-    }
-
-    #[inline]
-    fn table_mut(&mut self) -> &mut SgTable<P, C, A> {
-        self
-    }
-}
-
-impl<P: PageProvider, C: ChunkAllocator<P::Page>, A: Access> MapTarget for &mut SgTable<P, C, A> {
-    type Provider = P;
-    type Chunks = C;
-    type Access = A;
-
-    #[inline]
-    fn table(&self) -> &SgTable<P, C, A> {
-        self
-    }
-
-    #[inline]
-    fn table_mut(&mut self) -> &mut SgTable<P, C, A> {
-        self
-    }
-}
+map_targets!(SgTable<P, C, A>, &mut SgTable<P, C, A>);
 
 /// A table mapped for a device: the guard that [`SgTable::map_dma`]
 /// returns (owning the table) and [`SgTable::with_dma_mapping`] lends (over
