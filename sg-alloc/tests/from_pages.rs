@@ -295,12 +295,18 @@ struct Input {
     offset: usize,
     size: u64,
     max_segment: u32,
+    /// The raw input that picked the size, a seed for what else varies.
+    cut: u16,
 }
+
+/// What a property draws: the pages' layout, a segment limit, an offset
+/// and a cut (see [`Input::new`]).
+type Case = (PageLayout, MaxSegment, u16, u16);
 
 impl Input {
     /// Adds `layout`'s pages to `mock`; `offset` and `cut` pick an offset
     /// and a size that reaches into the last page or stops earlier.
-    fn new(mock: &Mock, layout: &PageLayout, max: MaxSegment, offset: u16, cut: u16) -> Self {
+    fn new(mock: &Mock, (layout, max, offset, cut): Case) -> Self {
         let pages = layout.add_to(mock);
         let offset = usize::from(offset) % PAGE;
         let available = pages.len() as u64 * PAGE as u64 - offset as u64;
@@ -314,6 +320,7 @@ impl Input {
             offset,
             size,
             max_segment: scaled(max),
+            cut,
         }
     }
 
@@ -329,24 +336,19 @@ impl Input {
     }
 }
 
-fn quickcheck4(property: fn(PageLayout, MaxSegment, u16, u16) -> TestResult) {
+fn quickcheck4(property: fn(Case) -> TestResult) {
     sg_testkit::checker(200).quickcheck(property);
 }
 
 /// The entries hold exactly the bytes of the pages from the offset, each
 /// byte once and in order.
-fn prop_from_pages_covers_the_bytes_once_in_order(
-    layout: PageLayout,
-    max: MaxSegment,
-    offset: u16,
-    cut: u16,
-) -> TestResult {
+fn prop_from_pages_covers_the_bytes_once_in_order(case: Case) -> TestResult {
     let mock = Mock::new();
-    let input = Input::new(&mock, &layout, max, offset, cut);
+    let input = Input::new(&mock, case);
     fill(
         &mock,
         input.pages.iter().map(|page| page.pfn()),
-        u64::from(cut),
+        u64::from(input.cut),
     );
     let table = match input.build(&mock) {
         Err(error) => {
@@ -369,14 +371,9 @@ fn from_pages_covers_the_bytes_once_in_order() {
 
 /// No entry is longer than the limit rounded down to whole pages, and a
 /// limit below one page is refused.
-fn prop_from_pages_entries_stay_within_the_limit(
-    layout: PageLayout,
-    max: MaxSegment,
-    offset: u16,
-    cut: u16,
-) -> TestResult {
+fn prop_from_pages_entries_stay_within_the_limit(case: Case) -> TestResult {
     let mock = Mock::new();
-    let input = Input::new(&mock, &layout, max, offset, cut);
+    let input = Input::new(&mock, case);
     let limit = common::max_pages(input.max_segment, PAGE) * PAGE as u64;
     match input.build(&mock) {
         Err(error) => TestResult::from_bool(
@@ -411,14 +408,9 @@ fn from_pages_entries_stay_within_the_limit() {
 
 /// Every entry covers consecutive frames, in input order: none spans a
 /// gap or a change of direction.
-fn prop_from_pages_entries_never_span_a_frame_gap(
-    layout: PageLayout,
-    max: MaxSegment,
-    offset: u16,
-    cut: u16,
-) -> TestResult {
+fn prop_from_pages_entries_never_span_a_frame_gap(case: Case) -> TestResult {
     let mock = Mock::new();
-    let input = Input::new(&mock, &layout, max, offset, cut);
+    let input = Input::new(&mock, case);
     let Ok(table) = input.build(&mock) else {
         return TestResult::from_bool(input.limit_too_small());
     };
@@ -452,14 +444,9 @@ fn from_pages_entries_never_span_a_frame_gap() {
 /// No two neighbouring entries could have been one: where one ends at a
 /// page boundary and the next continues its frames, the first is already
 /// as long as the limit allows.
-fn prop_from_pages_neighbours_could_not_merge(
-    layout: PageLayout,
-    max: MaxSegment,
-    offset: u16,
-    cut: u16,
-) -> TestResult {
+fn prop_from_pages_neighbours_could_not_merge(case: Case) -> TestResult {
     let mock = Mock::new();
-    let input = Input::new(&mock, &layout, max, offset, cut);
+    let input = Input::new(&mock, case);
     let Ok(table) = input.build(&mock) else {
         return TestResult::from_bool(input.limit_too_small());
     };
@@ -479,18 +466,13 @@ fn from_pages_neighbours_could_not_merge() {
 }
 
 /// The array size changes where entries live, never what they are.
-fn prop_from_pages_entries_do_not_depend_on_array_size(
-    layout: PageLayout,
-    max: MaxSegment,
-    offset: u16,
-    cut: u16,
-) -> TestResult {
+fn prop_from_pages_entries_do_not_depend_on_array_size(case: Case) -> TestResult {
     let mock = Mock::new();
-    let input = Input::new(&mock, &layout, max, offset, cut);
+    let input = Input::new(&mock, case);
     let Ok(reference) = input.build(&mock) else {
         return TestResult::discard();
     };
-    let small = CountingChunks::with_max_entries(2 + usize::from(cut % 3));
+    let small = CountingChunks::with_max_entries(2 + usize::from(input.cut % 3));
     let chained = FromPages::new(raw(&mock, &input.pages), input.offset, input.size)
         .max_segment_size(input.max_segment)
         .chunk_allocator(&small)
