@@ -107,6 +107,14 @@ fn direct_mapping_merges_physically_contiguous_entries() {
     assert_eq!(dma_fields(&entries(table.as_list())), [(0, 0); 4]);
     assert_eq!(table.nents(), 4);
 
+    // Under each of the two limits below, frames 10-11 make one segment
+    // and 12 starts the next (two pages at most, or a boundary at 12);
+    // 20 stands alone.
+    let expected = [
+        (10 * PAGE, 2 * PAGE_U32),
+        (12 * PAGE, PAGE_U32),
+        (20 * PAGE, PAGE_U32),
+    ];
     // At most two pages per segment.
     let limits = DmaLimits::new().max_segment_size(2 * PAGE_U32);
     let segments = table
@@ -114,14 +122,7 @@ fn direct_mapping_merges_physically_contiguous_entries() {
             mapped.segments().collect::<Vec<_>>()
         })
         .expect("maps");
-    assert_eq!(
-        segments,
-        [
-            (10 * PAGE, 2 * PAGE_U32),
-            (12 * PAGE, PAGE_U32),
-            (20 * PAGE, PAGE_U32)
-        ]
-    );
+    assert_eq!(segments, expected);
 
     // A boundary every 4 pages: frame 12 starts a window (12 = 3 * 4).
     let limits = DmaLimits::new()
@@ -133,14 +134,7 @@ fn direct_mapping_merges_physically_contiguous_entries() {
             (mapped.segments().collect::<Vec<_>>(), mapped.nents())
         })
         .expect("maps");
-    assert_eq!(
-        segments,
-        [
-            (10 * PAGE, 2 * PAGE_U32),
-            (12 * PAGE, PAGE_U32),
-            (20 * PAGE, PAGE_U32)
-        ]
-    );
+    assert_eq!(segments, expected);
     assert_eq!(counted, Ok(nents));
 }
 
