@@ -43,15 +43,25 @@ impl<Pg: Copy> Room<Pg> {
 
 /// An array just allocated and not yet part of a chain: given back when
 /// dropped (on an error, or while a panic unwinds) unless kept.
+///
+/// # Invariants
+///
+/// `array`, when there is one, came from `chunks.alloc` with that many
+/// slots, and nothing else refers to it or frees it.
 struct FreeOnDrop<'c, Pg: Copy, C: ChunkAllocator<Pg>> {
     chunks: &'c C,
     array: Option<(NonNull<SgEntry<Pg>>, usize)>,
 }
 
 impl<'c, Pg: Copy, C: ChunkAllocator<Pg>> FreeOnDrop<'c, Pg, C> {
-    /// Guards `array`, allocated from `chunks` with its slot count and not
-    /// used yet (the caller's promise).
-    fn new(chunks: &'c C, array: Option<(NonNull<SgEntry<Pg>>, usize)>) -> Self {
+    /// Guards `array`.
+    ///
+    /// # Safety
+    ///
+    /// `array` came from `chunks.alloc` with that many slots, and nothing
+    /// else refers to it or frees it unless it is [kept](Self::keep).
+    unsafe fn new(chunks: &'c C, array: Option<(NonNull<SgEntry<Pg>>, usize)>) -> Self {
+        // INVARIANT: the caller's promise.
         FreeOnDrop { chunks, array }
     }
 
@@ -64,8 +74,9 @@ impl<'c, Pg: Copy, C: ChunkAllocator<Pg>> FreeOnDrop<'c, Pg, C> {
 impl<Pg: Copy, C: ChunkAllocator<Pg>> Drop for FreeOnDrop<'_, Pg, C> {
     fn drop(&mut self) {
         if let Some((array, slots)) = self.array.take() {
-            // SAFETY: allocated from `chunks` with `slots` and never used
-            // (the promise of `new`), and not kept, so nothing refers to it.
+            // SAFETY: allocated from `chunks` with `slots`, and nothing
+            // else refers to it or frees it (type invariant), since it was
+            // not kept.
             unsafe { self.chunks.free(array, slots) };
         }
     }
@@ -123,7 +134,10 @@ impl<Pg: Copy, C: ChunkAllocator<Pg>> Chain<Pg, C> {
         let head_copy = if other.borrowed_head {
             // The room's array goes back if this allocation fails or the
             // allocator panics in it.
-            let room_array = FreeOnDrop::new(&self.chunks, room.array());
+            // SAFETY: the room's array was allocated just above from
+            // `self.chunks` with the slots `array` gives, and nothing refers
+            // to it yet.
+            let room_array = unsafe { FreeOnDrop::new(&self.chunks, room.array()) };
             let copy = self.chunks.alloc(other.head_slots)?;
             room_array.keep();
             Some(copy)

@@ -230,6 +230,14 @@ impl<P: PageProvider, C: ChunkAllocator<P::Page>, A: Access> SgTable<P, C, A> {
 
 /// The runs `map_entries` has mapped so far: unmapped when dropped (on an
 /// error, and while a mapper's panic unwinds) unless the mapping is done.
+///
+/// # Invariants
+///
+/// Unless `done`: every run among the table's first `entries` entries is
+/// mapped through `mapper` for the table's provider and `direction`, and
+/// nothing else; the first `segments` entries' DMA fields, followed by
+/// `open` when there is one, are segments that tile exactly those runs, in
+/// order; no address has left `map_entries`, so no device uses one.
 struct Progress<'t, P: PageProvider, C: ChunkAllocator<P::Page>, A: Access, M: DmaMapper<P>> {
     table: &'t mut SgTable<P, C, A>,
     mapper: &'t M,
@@ -287,6 +295,7 @@ where
     M: DmaMapper<P>,
 {
     let max_segments = limits.get_max_segments();
+    // INVARIANT: nothing is mapped yet, and no segment stored.
     let mut progress = Progress {
         table,
         mapper,
@@ -301,6 +310,8 @@ where
         let this = progress.entries;
         let run = run_of(entry);
         let Some(run) = run else {
+            // INVARIANT: an entry without bytes is neither mapped nor in a
+            // segment.
             progress.entries += 1;
             continue;
         };
@@ -309,6 +320,8 @@ where
         // nothing writes its bytes meanwhile.
         let mapped = unsafe { mapper.map(provider, run, direction, limits) };
         let address = mapped.map_err(|error| at_entry(error, this))?;
+        // INVARIANT: the run is mapped now; it joins the open segment or
+        // opens one below, before anything can return or panic.
         progress.entries += 1;
         let checked = limits.check_segment(this, address, run.len);
         if let (Ok(()), Some((start, length))) = (&checked, progress.open) {

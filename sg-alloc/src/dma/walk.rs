@@ -140,6 +140,9 @@ impl SavedFields {
 /// and while a panic unwinds), unless [`keep`](Self::keep) says the new
 /// state stays: what makes a table read truthfully after a failed or
 /// panicking map, and unmapped after a panicking unmap.
+///
+/// No unsafe code relies on it: the fields it writes are plain numbers,
+/// and `nents` is capped by the table's own views.
 pub(super) struct Restore<'t, P: PageProvider, C: ChunkAllocator<P::Page>, A: Access> {
     pub(super) table: &'t mut SgTable<P, C, A>,
     nents: usize,
