@@ -145,7 +145,7 @@ pub use chunks::{FirstChunk, WithFirstChunk, arrays_needed, full_chunk_entries};
 pub use dma::{BounceMapper, BounceStats, DirectMapper, MapError, MapTarget, MappedTable};
 pub use from_pages::{AppendPages, AppendTable, FromPages};
 pub use from_slices::{SharedSliceTable, SlicePage, SlicePages, SliceTable};
-pub use page_list::PageList;
+pub use page_list::{PageList, PageListBuilder};
 pub use sg_core::HeapChunks;
 pub use split::{SplitView, split, split_in};
 pub use table::SgTable;

@@ -90,7 +90,10 @@ fn page_lists_give_every_page_back_when_the_provider_panics() {
     let points = for_each_panic_point(
         |k| {
             let provider = PanicAt::new(&mock, k);
-            let list = PageList::with_order_in(&provider, 5 * PAGE, 0, false, &chunks).unwrap();
+            let list = PageList::builder(&provider, 5 * PAGE)
+                .chunk_allocator(&chunks)
+                .build()
+                .unwrap();
             assert_eq!(list.nents(), 5);
         },
         |k| {
@@ -103,7 +106,11 @@ fn page_lists_give_every_page_back_when_the_provider_panics() {
     let points = for_each_panic_point(
         |k| {
             let allocator = PanicAt::new(&chunks, k);
-            let list = PageList::with_order_in(&mock, 5 * PAGE, 0, true, &allocator).unwrap();
+            let list = PageList::builder(&mock, 5 * PAGE)
+                .chainable(true)
+                .chunk_allocator(&allocator)
+                .build()
+                .unwrap();
             assert!(list.is_chainable());
         },
         |k| {

@@ -219,7 +219,10 @@ unsafe impl PageProvider for CountedFrames {
 fn page_lists_of_4_gib_and_more() {
     let frames = CountedFrames::default();
     // Order 19: 2 GiB per entry, the most an order gives on 32-bit targets.
-    let list = PageList::with_order(&frames, 5 << 30, 19, false).unwrap();
+    let list = PageList::builder(&frames, 5 << 30)
+        .order(19)
+        .build()
+        .unwrap();
     assert_eq!(lengths(list.as_list()), [1 << 31, 1 << 31, 1 << 30]);
     assert_eq!(list.byte_len(), 5 << 30);
     drop(list);
@@ -233,7 +236,7 @@ fn page_lists_of_4_gib_and_more() {
         "entry length of the order"
     };
     assert_eq!(
-        PageList::with_order(&frames, 1, 20, false).err(),
+        PageList::builder(&frames, 1).order(20).build().err(),
         Some(Error::Overflow { what })
     );
     // Entry counts past a 32-bit `usize` (on 64-bit hosts these would be

@@ -81,12 +81,12 @@ pub(crate) fn rows() -> Vec<Row> {
         Row::new(Case::ZeroLength, "PageList::new", page_list_of_nothing),
         Row::new(
             Case::ZeroLength,
-            "PageList::with_order",
+            "PageList::builder",
             page_list_of_nothing_with_order,
         ),
         Row::new(
             Case::ZeroLength,
-            "PageList::with_order_in",
+            "PageListBuilder::chunk_allocator",
             page_list_of_nothing_in,
         ),
         Row::new(Case::ZeroLength, "split", split_of_an_empty_size),
@@ -116,12 +116,12 @@ pub(crate) fn rows() -> Vec<Row> {
         Row::new(Case::Overflow, "PageList::new", page_list_past_memory),
         Row::new(
             Case::Overflow,
-            "PageList::with_order",
+            "PageList::builder",
             page_list_of_an_order_past_u32,
         ),
         Row::new(
             Case::Overflow,
-            "PageList::with_order_in",
+            "PageListBuilder::chunk_allocator",
             page_list_past_memory_in,
         ),
         Row::new(Case::Overflow, "split", split_sizes_past_u64),
@@ -357,7 +357,10 @@ fn page_list_of_nothing() {
 fn page_list_of_nothing_with_order() {
     let mock = Mock::new();
     for (order, chainable) in [(0, true), (3, false), (u32::MAX, true)] {
-        let list = PageList::with_order(&mock, 0, order, chainable);
+        let list = PageList::builder(&mock, 0)
+            .order(order)
+            .chainable(chainable)
+            .build();
         assert_eq!(list.err(), Some(Error::ZeroLength));
     }
     assert_eq!(mock.alloc_calls(), 0);
@@ -365,7 +368,11 @@ fn page_list_of_nothing_with_order() {
 
 fn page_list_of_nothing_in() {
     let (mock, chunks) = (Mock::new(), counting());
-    let list = PageList::with_order_in(&mock, 0, 1, true, &chunks);
+    let list = PageList::builder(&mock, 0)
+        .order(1)
+        .chainable(true)
+        .chunk_allocator(&chunks)
+        .build();
     assert_eq!(list.err(), Some(Error::ZeroLength));
     assert_eq!((mock.alloc_calls(), chunks.allocations()), (0, 0));
 }
@@ -482,7 +489,10 @@ fn page_list_past_memory() {
 
 fn page_list_past_memory_in() {
     let (small, chunks) = (MockPages::<64>::new(), counting());
-    let list = PageList::with_order_in(&small, u64::MAX, 0, true, &chunks);
+    let list = PageList::builder(&small, u64::MAX)
+        .chainable(true)
+        .chunk_allocator(&chunks)
+        .build();
     assert_eq!(list.err(), Some(all_bytes_of_small_pages()));
     assert_eq!((small.alloc_calls(), chunks.allocations()), (0, 0));
 }
@@ -503,7 +513,7 @@ fn page_list_of_an_order_past_u32() {
         } else {
             what
         };
-        let list = PageList::with_order(&mock, 1, order, false);
+        let list = PageList::builder(&mock, 1).order(order).build();
         assert_eq!(
             list.err(),
             Some(Error::Overflow { what: expected }),
@@ -625,7 +635,10 @@ fn merges_past_u32_are_cut() {
 fn free_more_entries_than_the_list() {
     for n in [4, usize::MAX] {
         let mock = Mock::new();
-        let list = PageList::with_order(&mock, 3 * PAGE_U64, 0, true).unwrap();
+        let list = PageList::builder(&mock, 3 * PAGE_U64)
+            .chainable(true)
+            .build()
+            .unwrap();
         assert_eq!((list.nents(), mock.live_allocations()), (3, 3));
         list.free_n(n);
         mock.assert_clean();

@@ -52,13 +52,13 @@ pub(crate) fn rows() -> Vec<Row> {
         ),
         Row::new(
             Case::Failure,
-            "PageList::with_order_in",
+            "PageListBuilder::chunk_allocator",
             page_list_when_chunks_fail,
         ),
         Row::new(Case::Failure, "PageList::new", page_list_when_pages_fail),
         Row::new(
             Case::Failure,
-            "PageList::with_order",
+            "PageList::builder",
             page_list_of_runs_when_pages_fail,
         ),
         Row::new(Case::Failure, "split_in", split_when_chunks_fail),
@@ -202,7 +202,11 @@ fn page_list_when_chunks_fail() {
     let mock = Mock::new();
     // 10 pages and the spare: 11 entries, in arrays of 4.
     let points = for_each_chunk_failure(Some(4), |chunks| {
-        let list = PageList::with_order_in(&mock, 10 * PAGE_U64, 0, true, chunks).map(drop);
+        let list = PageList::builder(&mock, 10 * PAGE_U64)
+            .chainable(true)
+            .chunk_allocator(chunks)
+            .build()
+            .map(drop);
         mock.assert_clean();
         list
     });
@@ -218,7 +222,11 @@ fn page_list_when_pages_fail() {
 
 fn page_list_of_runs_when_pages_fail() {
     let points = for_each_page_failure(Mock::new, |mock| {
-        PageList::with_order(mock, 7 * PAGE_U64, 1, true).map(drop)
+        PageList::builder(mock, 7 * PAGE_U64)
+            .order(1)
+            .chainable(true)
+            .build()
+            .map(drop)
     });
     assert_eq!(points, 4);
 }

@@ -60,7 +60,7 @@
 //! `AppendPages::limits`.
 //!
 //! ### length 0 for sgl_alloc (and every other length 0)
-//! `PageList::new`, `PageList::with_order`, `PageList::with_order_in`,
+//! `PageList::new`, `PageList::builder`, `PageListBuilder::chunk_allocator`,
 //! `split`, `split_in`, `BounceMapper::new`,
 //! `BounceMapper::with_pool_size`, `SgTable::from_pages`,
 //! `FromPages::max_segment_size`, `FromPages::chunk_allocator`,
@@ -72,8 +72,8 @@
 //! `order_bytes`, `VirtPages::alloc_pages`, `HeapChunks::alloc`,
 //! `SgEntry::phys`, `DmaRun::phys`, `SgList::count_dma_segments`,
 //! `SgTable::new`, `SgTable::new_in`, `SgTable::with_max_entries_in`,
-//! `SgTable::with_first_chunk`, `PageList::new`, `PageList::with_order`,
-//! `PageList::with_order_in`, `split`, `split_in`, `ChunkPool::new`,
+//! `SgTable::with_first_chunk`, `PageList::new`, `PageList::builder`,
+//! `PageListBuilder::chunk_allocator`, `split`, `split_in`, `ChunkPool::new`,
 //! `ChunkPool::with_max_entries`, `BounceMapper::new`, `Pages::alloc`,
 //! `SgTable::from_pages`, `AppendTable::append_pages`, `ListReader::seek`,
 //! `ListCursor::seek`, `copy_to_slice`, `zero`, `copy_list`,
@@ -104,8 +104,8 @@
 //! `SgTable::with_dma_mapping`, `BounceMapper::map`, `SgTable::new_in`, `SgTable::with_max_entries_in`,
 //! `SgTable::with_first_chunk_in`, `FromPages::chunk_allocator`,
 //! `FromPages::build`, `AppendTable::append_pages`,
-//! `AppendPages::limits`, `PageList::with_order_in`,
-//! `PageList::new`, `PageList::with_order`, `split_in`,
+//! `AppendPages::limits`, `PageListBuilder::chunk_allocator`,
+//! `PageList::new`, `PageList::builder`, `split_in`,
 //! `SgTable::clone_in`, `SgTable::clone_merged_in`, `SgTable::join`,
 //! `ChunkPool::alloc`, `ChunkPool::new_in`, `HeapChunks::new_in`,
 //! `VirtPages::new_in`, `Pages::alloc`, `Pages::alloc_more`.
