@@ -5,7 +5,7 @@ mod common;
 
 use std::ops::Range;
 
-use common::{Entry, Mock, PAGE, check_shape, entries, raw, scaled, spans};
+use common::{Entry, Mock, PAGE, check_shape, end_marks, entries, raw, scaled, spans};
 use quickcheck::TestResult;
 use sg_alloc::{AppendPages, AppendTable, FromPages, SgTable};
 use sg_core::{Access, ChunkAllocator, Error, ErrorKind, PageSet};
@@ -150,28 +150,16 @@ fn the_end_mark_is_set_by_a_call_with_no_pages_left() {
         .unwrap();
     assert!(!append.as_list().first().unwrap().is_last());
     append.append_pages(AppendPages::new(1..2, 4096)).unwrap();
-    let lasts: Vec<bool> = append
-        .as_list()
-        .iter()
-        .map(|entry| entry.is_last())
-        .collect();
+    let lasts = end_marks(append.as_list());
     assert_eq!(lasts, [false, true]);
     // Appending again moves the end mark.
     append
         .append_pages(AppendPages::new(2..3, 4096).left_pages(1))
         .unwrap();
-    let lasts: Vec<bool> = append
-        .as_list()
-        .iter()
-        .map(|entry| entry.is_last())
-        .collect();
+    let lasts = end_marks(append.as_list());
     assert_eq!(lasts, [false, false, false]);
     let table = append.finish().unwrap();
-    let lasts: Vec<bool> = table
-        .as_list()
-        .iter()
-        .map(|entry| entry.is_last())
-        .collect();
+    let lasts = end_marks(table.as_list());
     assert_eq!(lasts, [false, false, true], "finish marks the end");
 }
 

@@ -1,6 +1,10 @@
 //! Lists that own their data pages: sizes, orders, the spare entry,
 //! freeing, failures and overflow.
 
+mod common;
+
+use common::end_marks;
+
 use core::ptr::NonNull;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -50,11 +54,7 @@ fn entries_hold_whole_runs_and_the_rest() {
 fn the_end_mark_is_on_the_last_data_entry_or_the_spare() {
     let mock = Mock::new();
     let plain = PageList::new(&mock, 2 * 4096).unwrap();
-    let marks: Vec<bool> = plain
-        .as_list()
-        .iter()
-        .map(|entry| entry.is_last())
-        .collect();
+    let marks = end_marks(plain.as_list());
     assert_eq!(marks, [false, true]);
     let chainable = PageList::builder(&mock, 2 * 4096)
         .chainable(true)
@@ -62,11 +62,7 @@ fn the_end_mark_is_on_the_last_data_entry_or_the_spare() {
         .unwrap();
     assert!(chainable.is_chainable());
     assert_eq!(chainable.nents(), 2);
-    let marks: Vec<bool> = chainable
-        .as_list()
-        .iter()
-        .map(|entry| entry.is_last())
-        .collect();
+    let marks = end_marks(chainable.as_list());
     assert_eq!(marks, [false, false], "the spare carries the end mark");
     assert_eq!(chainable.as_list().count(), 2);
     assert_eq!(chainable.as_list().byte_len(), 2 * 4096);

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{Mock, fill, fill_list, scaled_layout, spans};
+use common::{Mock, end_marks, fill, fill_list, scaled_layout, spans};
 use quickcheck::TestResult;
 use sg_alloc::{ChunkPool, SgTable, split, split_in};
 use sg_core::{Error, PageProvider, Pages, SgList};
@@ -41,11 +41,7 @@ fn pieces_are_trimmed_and_end_marked() {
         [(20, 1060, 140), (30, 3000, 110)]
     );
     for piece in &pieces {
-        let marks: Vec<bool> = piece
-            .as_list()
-            .iter()
-            .map(|entry| entry.is_last())
-            .collect();
+        let marks = end_marks(piece.as_list());
         assert_eq!(marks, [false, true]);
     }
     let bytes = mock.list_bytes(list);
@@ -254,7 +250,7 @@ fn prop_split_pieces_have_no_empty_entries(
         let view: SgList<'_, _> = piece.as_list();
         let touched = list.slice(start, size).unwrap().segments().count();
         let lengths_ok = view.iter().all(|entry| entry.length() > 0);
-        let marks: Vec<bool> = view.iter().map(|entry| entry.is_last()).collect();
+        let marks = end_marks(view);
         let marks_ok =
             marks.last() == Some(&true) && marks.iter().filter(|&&mark| mark).count() == 1;
         if !lengths_ok || !marks_ok || view.count() != touched || piece.orig_nents() != touched {

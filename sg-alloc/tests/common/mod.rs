@@ -217,3 +217,8 @@ pub(crate) fn panic_at_every_chunk_call(
     chunks.assert_clean();
     points
 }
+
+/// Which entries of the list carry the end mark, in order.
+pub(crate) fn end_marks<P: PageProvider>(list: SgList<'_, P>) -> Vec<bool> {
+    list.iter().map(|entry| entry.is_last()).collect()
+}
