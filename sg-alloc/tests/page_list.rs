@@ -5,13 +5,9 @@ mod common;
 
 use common::end_marks;
 
-use core::ptr::NonNull;
-use std::collections::BTreeMap;
-use std::sync::Mutex;
-
 use sg_alloc::PageList;
 use sg_core::{Error, HeapChunks, PageProvider};
-use sg_testkit::{MockPages, for_each_chunk_failure, for_each_page_failure};
+use sg_testkit::{CountedFrames, MockPages, for_each_chunk_failure, for_each_page_failure};
 
 type Mock = MockPages<4096>;
 
@@ -170,56 +166,9 @@ fn bad_input_gets_typed_errors() {
     tiny.assert_clean();
 }
 
-/// Frames without memory, for lists of more bytes than a test can back.
-#[derive(Default)]
-struct Frames {
-    /// Live allocations: first frame and order.
-    live: Mutex<BTreeMap<u64, u32>>,
-    next: Mutex<u64>,
-}
-
-// SAFETY: `map` never returns (it panics), so no byte is ever reached;
-// frame numbers are the handles; `alloc_pages` hands out fresh, disjoint
-// runs of frames.
-unsafe impl PageProvider for Frames {
-    type Page = u64;
-    type Pfn = u64;
-    const PAGE_SIZE: usize = 4096;
-
-    fn pfn(&self, page: u64) -> u64 {
-        page
-    }
-
-    fn nth(&self, page: u64, n: usize) -> u64 {
-        page + n as u64
-    }
-
-    fn map(&self, _page: u64) -> NonNull<u8> {
-        panic!("Frames has no memory")
-    }
-
-    unsafe fn unmap(&self, _page: u64, _mapping: NonNull<u8>) {}
-
-    fn alloc_pages(&self, order: u32) -> Result<u64, Error> {
-        let mut next = self.next.lock().unwrap();
-        let first = *next;
-        *next += (1 << order) + 1;
-        self.live.lock().unwrap().insert(first, order);
-        Ok(first)
-    }
-
-    unsafe fn free_pages(&self, page: u64, order: u32) {
-        assert_eq!(
-            self.live.lock().unwrap().remove(&page),
-            Some(order),
-            "frame {page}"
-        );
-    }
-}
-
 #[test]
 fn lengths_of_4_gib_and_more_work() {
-    let frames = Frames::default();
+    let frames = CountedFrames::default();
     let length = (4u64 << 30) + 1;
     // Order 9: 2 MiB per entry; under Miri, where the 2049 entries take a
     // minute, order 16: 256 MiB per entry, the same layout in 17 entries.
@@ -235,9 +184,9 @@ fn lengths_of_4_gib_and_more_work() {
     let found = lengths(&list);
     assert!(found[..nents - 1].iter().all(|&length| length == entry));
     assert_eq!(found[nents - 1], 1);
-    assert_eq!(frames.live.lock().unwrap().len(), nents);
+    assert_eq!(frames.live(), nents);
     drop(list);
-    assert!(frames.live.lock().unwrap().is_empty());
+    frames.assert_clean();
     // Order 19: 2 GiB per entry, fits a u32 length.
     let list = PageList::builder(&frames, 5 << 30)
         .order(19)
@@ -245,7 +194,7 @@ fn lengths_of_4_gib_and_more_work() {
         .unwrap();
     assert_eq!(lengths(&list), [1 << 31, 1 << 31, 1 << 30]);
     drop(list);
-    assert!(frames.live.lock().unwrap().is_empty());
+    frames.assert_clean();
 }
 
 #[test]

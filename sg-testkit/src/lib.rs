@@ -53,6 +53,7 @@ mod built;
 mod chunks;
 mod device_limits;
 mod failure;
+mod frame_alloc;
 mod frames;
 mod iommu;
 mod mock_pages;
@@ -71,6 +72,7 @@ pub use failure::{
     InjectedPanic, for_each_chunk_failure, for_each_failure_point, for_each_page_failure,
     for_each_panic_point, inject_panic,
 };
+pub use frame_alloc::CountedFrames;
 pub use frames::FramePages;
 pub use iommu::{DEFAULT_IOVA_SPACE, IommuMapping, MockIommu, Translation};
 pub use mock_pages::{Leaks, MAX_MOCK_ORDER, Mapping, MockPage, MockPages, pattern_page};
