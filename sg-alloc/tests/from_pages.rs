@@ -336,6 +336,24 @@ impl Input {
     }
 }
 
+/// The tests of the properties below, each over 200 drawn cases.
+macro_rules! property_tests {
+    ($($test:ident: $property:ident),* $(,)?) => {$(
+        #[test]
+        fn $test() {
+            quickcheck4($property);
+        }
+    )*};
+}
+
+property_tests! {
+    from_pages_covers_the_bytes_once_in_order: prop_from_pages_covers_the_bytes_once_in_order,
+    from_pages_entries_stay_within_the_limit: prop_from_pages_entries_stay_within_the_limit,
+    from_pages_entries_never_span_a_frame_gap: prop_from_pages_entries_never_span_a_frame_gap,
+    from_pages_neighbours_could_not_merge: prop_from_pages_neighbours_could_not_merge,
+    from_pages_entries_do_not_depend_on_array_size: prop_from_pages_entries_do_not_depend_on_array_size,
+}
+
 fn quickcheck4(property: fn(Case) -> TestResult) {
     sg_testkit::checker(200).quickcheck(property);
 }
@@ -362,11 +380,6 @@ fn prop_from_pages_covers_the_bytes_once_in_order(case: Case) -> TestResult {
     TestResult::from_bool(
         mock.list_bytes(table.as_list()) == expected && table.byte_len() == input.size,
     )
-}
-
-#[test]
-fn from_pages_covers_the_bytes_once_in_order() {
-    quickcheck4(prop_from_pages_covers_the_bytes_once_in_order);
 }
 
 /// No entry is longer than the limit rounded down to whole pages, and a
@@ -401,11 +414,6 @@ fn prop_from_pages_entries_stay_within_the_limit(case: Case) -> TestResult {
     }
 }
 
-#[test]
-fn from_pages_entries_stay_within_the_limit() {
-    quickcheck4(prop_from_pages_entries_stay_within_the_limit);
-}
-
 /// Every entry covers consecutive frames, in input order: none spans a
 /// gap or a change of direction.
 fn prop_from_pages_entries_never_span_a_frame_gap(case: Case) -> TestResult {
@@ -436,11 +444,6 @@ fn prop_from_pages_entries_never_span_a_frame_gap(case: Case) -> TestResult {
     TestResult::from_bool(ok)
 }
 
-#[test]
-fn from_pages_entries_never_span_a_frame_gap() {
-    quickcheck4(prop_from_pages_entries_never_span_a_frame_gap);
-}
-
 /// No two neighbouring entries could have been one: where one ends at a
 /// page boundary and the next continues its frames, the first is already
 /// as long as the limit allows.
@@ -458,11 +461,6 @@ fn prop_from_pages_neighbours_could_not_merge(case: Case) -> TestResult {
         end % page == 0 && pair[1].pfn == pair[0].pfn + end / page && end + page <= limit
     });
     TestResult::from_bool(!mergeable && table.orig_nents() == found.len())
-}
-
-#[test]
-fn from_pages_neighbours_could_not_merge() {
-    quickcheck4(prop_from_pages_neighbours_could_not_merge);
 }
 
 /// The array size changes where entries live, never what they are.
@@ -483,9 +481,4 @@ fn prop_from_pages_entries_do_not_depend_on_array_size(case: Case) -> TestResult
     drop(chained);
     small.assert_clean();
     TestResult::from_bool(same)
-}
-
-#[test]
-fn from_pages_entries_do_not_depend_on_array_size() {
-    quickcheck4(prop_from_pages_entries_do_not_depend_on_array_size);
 }
