@@ -9,7 +9,7 @@ use std::cell::RefCell;
 use std::sync::LazyLock;
 
 use common::panic_at_every_chunk_call;
-use sg_alloc::{BounceMapper, FirstChunk, FromPages, SgTable};
+use sg_alloc::{AppendPages, AppendTable, BounceMapper, FirstChunk, FromPages, SgTable};
 use sg_core::{DmaDirection, DmaLimits, PageProvider, Pages};
 use sg_testkit::{
     CountingChunks, MockIommu, MockPage, PanicAt, TEST_PAGE_SIZE, TestPages, for_each_panic_point,
@@ -230,5 +230,40 @@ fn a_panicking_chunk_allocator_leaks_no_array_in_a_join() {
             assert_eq!(first.byte_len(), 8 * (first_count as u64 + 2));
         });
         assert!(points >= 4, "{first_count} entries: {points}");
+    }
+}
+
+/// A join that replaces the first table's last array (a refit: the array
+/// has two or more unused slots) gives the old array back only once both
+/// tables are whole: an allocator that panics in that `free`, or at any
+/// other call, leaves no table naming an array it gave back (which the
+/// counter would see freed twice) and leaks none.
+#[test]
+fn a_refitting_join_survives_a_panicking_allocator() {
+    let mock = TestPages::new();
+    let handles = mock.add_pages([1, 3, 5, 7, 9, 11, 13, 15]);
+    // SAFETY: distinct frames the mock holds, in no other set.
+    let set = unsafe { Pages::from_raw(&mock, &handles[..]) };
+    let page = u64::from(PAGE);
+    // (pages of the first table, in one call each): one page, so one
+    // array; four pages, so two arrays. Both promise pages that never
+    // come, so their last array has room to spare.
+    for first_pages in [1, 4] {
+        let chunks = CountingChunks::with_max_entries(4);
+        let points = panic_at_every_chunk_call(&chunks, |allocator| {
+            let append = |range: std::ops::Range<usize>, left| {
+                let size = (range.end - range.start) as u64 * page;
+                let mut table = AppendTable::new_in(&set, allocator);
+                let call = AppendPages::new(range, size).left_pages(left);
+                table.append_pages(call).unwrap();
+                table.finish().unwrap()
+            };
+            let mut first = append(0..first_pages, 3);
+            let other = append(first_pages..first_pages + 2, 0);
+            first.join(other).map_err(|failed| failed.reason()).unwrap();
+            assert_eq!(first.orig_nents(), first_pages + 2);
+            assert_eq!(first.byte_len(), (first_pages as u64 + 2) * page);
+        });
+        assert!(points >= 6, "{first_pages} pages: {points}");
     }
 }
