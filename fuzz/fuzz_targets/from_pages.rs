@@ -20,7 +20,7 @@
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use sg_alloc::{AppendTable, SgTable};
+use sg_alloc::{AppendPages, AppendTable, FromPages};
 use sg_core::{DmaLimits, Error, PageProvider, Pages, SgList};
 use sg_testkit::{CountingChunks, MockPage, MockPages};
 
@@ -228,7 +228,12 @@ fuzz_target!(|input: Input| {
         None => {
             let max_segment = segment_limit(input.max_segment);
             let max_pages = u64::from(max_segment) / PAGE_U64;
-            let rule = if max_pages == 0 {
+            let rule = if max_segment == 0 {
+                // No device has segments of 0 bytes: contradictory limits.
+                Err(Error::InvalidLimits {
+                    reason: "the maximum segment size is 0",
+                })
+            } else if max_pages == 0 {
                 Err(Error::SegmentTooSmall {
                     max_segment,
                     page_size: PAGE,
@@ -240,7 +245,10 @@ fuzz_target!(|input: Input| {
                     max_entries: usize::MAX,
                 })
             };
-            let built = SgTable::from_pages_in(&set, offset, size, max_segment, &chunks);
+            let built = FromPages::new(&set, offset, size)
+                .max_segment_size(max_segment)
+                .chunk_allocator(&chunks)
+                .build();
             (rule, built, Err(max_segment))
         }
         Some(device) => {
@@ -261,7 +269,10 @@ fuzz_target!(|input: Input| {
                     max_entries: limits.get_max_segments(),
                 }),
             };
-            let built = SgTable::from_pages_for_device_in(&set, offset, size, &limits, &chunks);
+            let built = FromPages::new(&set, offset, size)
+                .limits(&limits)
+                .chunk_allocator(&chunks)
+                .build();
             (rule, built, Ok(limits))
         }
     };
@@ -318,15 +329,25 @@ fuzz_target!(|input: Input| {
         let left_pages = used - to;
         match &limits {
             Ok(limits) => append
-                .append_pages_for_device(pieces, call_offset, call_size, limits, left_pages)
+                .append_pages(
+                    AppendPages::new(pieces, call_size)
+                        .offset(call_offset)
+                        .limits(limits)
+                        .left_pages(left_pages),
+                )
                 .expect("an append of what a build took"),
             Err(max_segment) => append
-                .append_pages(pieces, call_offset, call_size, *max_segment, left_pages)
+                .append_pages(
+                    AppendPages::new(pieces, call_size)
+                        .offset(call_offset)
+                        .max_segment_size(*max_segment)
+                        .left_pages(left_pages),
+                )
                 .expect("an append of what a build took"),
         }
         // A page is never appended twice.
         assert_eq!(
-            append.append_pages(from..to, 0, 1, u32::MAX, 0),
+            append.append_pages(AppendPages::new(from..to, 1)),
             Err(Error::PageReused {
                 index: from,
                 next: append.next_page()

@@ -22,7 +22,7 @@ use std::io::{Cursor, Read, Seek, SeekFrom, Write};
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use sg_alloc::{AppendTable, SgTable, split, split_mut};
+use sg_alloc::{AppendPages, AppendTable, FromPages, SgTable, split};
 use sg_copy::{ListCursor, ListReader, copy_from_slice, copy_list, copy_to_slice, zero};
 use sg_core::{DmaDirection, DmaLimits, Error, HeapChunks, PageProvider, Pages, SgList};
 use sg_iter::{MappingIter, MappingIterMut, PageIter};
@@ -179,6 +179,10 @@ fn build_error(
     let available = (pages as u64 * PAGE_U64).checked_sub(offset as u64);
     if pages == 0 {
         Some(Error::NoPages)
+    } else if max_segment == 0 {
+        Some(Error::InvalidLimits {
+            reason: "the maximum segment size is 0",
+        })
     } else if u64::from(max_segment) < PAGE_U64 {
         Some(Error::SegmentTooSmall {
             max_segment,
@@ -338,12 +342,9 @@ impl<'m> State<'m> {
                     u64::from,
                 );
                 let max_segment = segment_limit(max_segment);
-                let built = SgTable::from_pages_segment(
-                    raw(mock, pages.to_vec()),
-                    offset,
-                    size,
-                    max_segment,
-                );
+                let built = FromPages::new(raw(mock, pages.to_vec()), offset, size)
+                    .max_segment_size(max_segment)
+                    .build();
                 match build_error(pages.len(), offset, size, max_segment, 0) {
                     Some(error) => assert_eq!(built.err(), Some(error)),
                     None => {
@@ -378,11 +379,10 @@ impl<'m> State<'m> {
                     let entries = append.orig_nents();
                     let before = (entries, append.byte_len(), append.arrays());
                     let done = append.append_pages(
-                        start - base..end - base,
-                        offset,
-                        size,
-                        max_segment,
-                        usize::from(left % 4),
+                        AppendPages::new(start - base..end - base, size)
+                            .offset(offset)
+                            .max_segment_size(max_segment)
+                            .left_pages(usize::from(left % 4)),
                     );
                     match build_error(pages.len(), offset, size, max_segment, entries) {
                         Some(error) => {
@@ -400,7 +400,7 @@ impl<'m> State<'m> {
                             let next = append.next_page();
                             let before = (append.orig_nents(), append.byte_len(), append.arrays());
                             assert_eq!(
-                                append.append_pages(0..next, 0, 1, u32::MAX, 0),
+                                append.append_pages(AppendPages::new(0..next, 1)),
                                 Err(Error::PageReused { index: 0, next })
                             );
                             assert_eq!(
@@ -457,7 +457,7 @@ impl<'m> State<'m> {
                     pieces.iter().map(|piece| spans(piece.as_list())).collect();
                 drop(pieces);
                 let mut pieces =
-                    split_mut(self.table.as_list_mut(), skip, &sizes).expect("as the shared split");
+                    split(self.table.as_list_mut(), skip, &sizes).expect("as the shared split");
                 let write_spans: Vec<_> =
                     pieces.iter().map(|piece| spans(piece.as_list())).collect();
                 assert_eq!(write_spans, read_spans);

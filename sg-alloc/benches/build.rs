@@ -6,7 +6,7 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use sg_alloc::SgTable;
+use sg_alloc::{FromPages, SgTable};
 use sg_core::Pages;
 use sg_testkit::FramePages;
 
@@ -51,9 +51,10 @@ fn from_pages(c: &mut Criterion) {
         let mut pages = unsafe { Pages::from_raw(&FRAMES, &handles[..]) };
         group.bench_function(name, |b| {
             b.iter(|| {
-                let table =
-                    SgTable::from_pages_segment(black_box(&mut pages), 0, size, 0xFFFF_F000)
-                        .expect("from pages");
+                let table = FromPages::new(black_box(&mut pages), 0, size)
+                    .max_segment_size(0xFFFF_F000)
+                    .build()
+                    .expect("from pages");
                 black_box(table.orig_nents())
             })
         });

@@ -9,7 +9,7 @@
 //!
 //! Run with `cargo run -p sg-alloc --example dma_map`.
 
-use sg_alloc::{DirectMapper, SgTable};
+use sg_alloc::{DirectMapper, FromPages, SgTable};
 use sg_core::{DmaDirection, DmaLimits, Error, PageProvider, Pages};
 use sg_testkit::{MockIommu, MockPages};
 
@@ -43,7 +43,7 @@ fn main() -> Result<(), Error> {
     }
 
     // Built for the device, entries end at its boundaries.
-    let mut table = SgTable::from_pages_for_device(&set, 0, size, &device)?;
+    let mut table = FromPages::new(&set, 0, size).limits(&device).build()?;
     println!(
         "\nbuilt for the device: {} entries, {} bytes",
         table.orig_nents(),

@@ -279,11 +279,11 @@ where
     /// # Examples
     ///
     /// ```
-    /// use sg_alloc::{SgTable, split_mut};
+    /// use sg_alloc::{SgTable, split};
     /// use sg_core::{Pages, VirtPages};
     ///
     /// let mut table = SgTable::from_pages(Pages::alloc(VirtPages::new(), 1)?, 0, 8192)?;
-    /// let mut pieces = split_mut(table.as_list_mut(), 0, &[512, 4096])?;
+    /// let mut pieces = split(table.as_list_mut(), 0, &[512, 4096])?;
     /// let body = pieces.pop().unwrap();
     /// let mut header = pieces.pop().unwrap();
     /// header.join(body).map_err(|failed| failed.reason())?;
@@ -304,7 +304,7 @@ where
                 table: other,
             });
         }
-        if !C::is_same_source(self.chunks(), other.chunks()) {
+        if !C::is_same_source(self.chunk_allocator(), other.chunk_allocator()) {
             return Err(JoinError {
                 reason: JoinFailure::DifferentChunks,
                 table: other,

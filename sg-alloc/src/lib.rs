@@ -25,7 +25,7 @@
 //!   [`DmaLimits`](sg_core::DmaLimits) (the kernel's `dma_map_sgtable`),
 //!   merging bus-contiguous entries, and returns a [`MappedTable`] guard
 //!   that syncs explicitly and unmaps once on drop;
-//!   [`SgTable::from_pages_for_device`] builds tables whose entries always
+//!   [`FromPages::limits`] builds tables whose entries always
 //!   map whole; [`DirectMapper`] (bus address = physical address) and
 //!   [`BounceMapper`] (a bounce pool over any mapper, swiotlb) map them.
 //! - Chunk allocators, where arrays come from: [`HeapChunks`] (the
@@ -94,7 +94,7 @@
 //! - Rights never grow ([`Read`](sg_core::Read) / [`Write`](sg_core::Write)
 //!   tables): [`split`], [`SgTable::clone_in`] and
 //!   [`SgTable::clone_merged_in`] give read-only tables that borrow their
-//!   source; [`split_mut`] gives writable pieces that borrow an exclusive
+//!   source; [`split`] gives writable pieces that borrow an exclusive
 //!   view; [`SgTable::join`] joins tables of the same access.
 //! - What a device may still touch is owned: [`SgTable::map_dma`] moves the
 //!   table (and its pages) into the guard, so forgetting the guard leaks
@@ -135,6 +135,7 @@ mod from_slices;
 mod page_list;
 mod split;
 mod table;
+mod unwind;
 
 pub use algebra::{JoinError, JoinFailure, SameSource};
 pub use chain::{EntriesMut, EntryMut};
@@ -142,11 +143,11 @@ pub use chain::{EntriesMut, EntryMut};
 pub use chunks::ChunkPool;
 pub use chunks::{FirstChunk, WithFirstChunk, arrays_needed, full_chunk_entries};
 pub use dma::{BounceMapper, BounceStats, DirectMapper, MapError, MapTarget, MappedTable};
-pub use from_pages::AppendTable;
+pub use from_pages::{AppendPages, AppendTable, FromPages};
 pub use from_slices::{SharedSliceTable, SlicePage, SlicePages, SliceTable};
-pub use page_list::PageList;
+pub use page_list::{PageList, PageListBuilder};
 pub use sg_core::HeapChunks;
-pub use split::{split, split_in, split_mut, split_mut_in};
+pub use split::{SplitView, split, split_in};
 pub use table::SgTable;
 
 /// The README's examples, run as doc tests.

@@ -2,6 +2,7 @@
 
 use core::fmt;
 
+use crate::unwind::Finish;
 use sg_core::{ChunkAllocator, Error, HeapChunks, PageProvider, SgList, SgListMut, order_bytes};
 
 use crate::SgTable;
@@ -27,7 +28,7 @@ use crate::SgTable;
 /// use sg_alloc::PageList;
 /// use sg_core::VirtPages;
 ///
-/// let list = PageList::with_order(VirtPages::new(), 20_000, 1, false)?;
+/// let list = PageList::builder(VirtPages::new(), 20_000).order(1).build()?;
 /// assert_eq!(list.nents(), 3); // 8192 + 8192 + 3616
 /// let lengths: Vec<u32> = list.as_list().iter().map(|entry| entry.length()).collect();
 /// assert_eq!(lengths, [8192, 8192, 3616]);
@@ -65,11 +66,12 @@ pub struct PageList<P: PageProvider, C: ChunkAllocator<P::Page> = HeapChunks> {
 
 impl<P: PageProvider> PageList<P> {
     /// A list of single pages holding `length` bytes, not chainable, with
-    /// page-sized arrays from the heap (the kernel's `sgl_alloc`).
+    /// page-sized arrays from the heap (the kernel's `sgl_alloc`):
+    /// `PageList::builder(provider, length).build()`.
     ///
     /// # Errors
     ///
-    /// As [`with_order_in`](Self::with_order_in).
+    /// As [`PageListBuilder::build`].
     ///
     /// # Examples
     ///
@@ -83,61 +85,109 @@ impl<P: PageProvider> PageList<P> {
     /// ```
     #[doc(alias = "sgl_alloc")]
     pub fn new(provider: P, length: u64) -> Result<Self, Error> {
-        Self::with_order_in(provider, length, 0, false, HeapChunks::new())
+        Self::builder(provider, length).build()
     }
 
-    /// A list of runs of `2^order` pages holding `length` bytes, with a
-    /// spare entry when `chainable`, and page-sized arrays from the heap
-    /// (the kernel's `sgl_alloc_order`).
-    ///
-    /// # Errors
-    ///
-    /// As [`with_order_in`](Self::with_order_in).
+    /// A list holding `length` bytes, to lay out: runs of `2^order` pages
+    /// per entry ([`order`](PageListBuilder::order)), a spare entry
+    /// ([`chainable`](PageListBuilder::chainable)), arrays from a chunk
+    /// allocator ([`chunk_allocator`](PageListBuilder::chunk_allocator)).
     #[doc(alias = "sgl_alloc_order")]
-    pub fn with_order(
-        provider: P,
-        length: u64,
-        order: u32,
-        chainable: bool,
-    ) -> Result<Self, Error> {
-        Self::with_order_in(provider, length, order, chainable, HeapChunks::new())
+    #[doc(alias = "with_order")]
+    #[doc(alias = "with_order_in")]
+    pub fn builder(provider: P, length: u64) -> PageListBuilder<P> {
+        PageListBuilder {
+            provider,
+            length,
+            order: 0,
+            chainable: false,
+            chunks: HeapChunks::new(),
+        }
     }
 }
 
-impl<P: PageProvider, C: ChunkAllocator<P::Page>> PageList<P, C> {
-    /// A list of runs of `2^order` pages holding `length` bytes, with a
-    /// spare entry when `chainable`, and arrays from `chunks` (the kernel's
-    /// `sgl_alloc_order`). Lengths of 4 GiB and more work wherever the
+/// How to allocate a [`PageList`] (the arguments of the kernel's
+/// `sgl_alloc_order`): from [`PageList::builder`], single pages, no spare
+/// entry and page-sized arrays from the heap unless told otherwise.
+///
+/// # Examples
+///
+/// ```
+/// use sg_alloc::PageList;
+/// use sg_core::{HeapChunks, VirtPages};
+///
+/// let list = PageList::builder(VirtPages::new(), 4096)
+///     .chainable(true)
+///     .chunk_allocator(HeapChunks::new())
+///     .build()?;
+/// assert_eq!(list.nents(), 1);
+/// // The data entry has no end mark: the spare after it has.
+/// assert!(!list.as_list().first().unwrap().is_last());
+/// # Ok::<(), sg_core::Error>(())
+/// ```
+#[derive(Debug)]
+#[must_use = "nothing is allocated until `build` is called"]
+pub struct PageListBuilder<P, C = HeapChunks> {
+    provider: P,
+    length: u64,
+    order: u32,
+    chainable: bool,
+    chunks: C,
+}
+
+impl<P: PageProvider, C> PageListBuilder<P, C> {
+    /// Each entry holds a run of `2^order` pages (0, single pages, by
+    /// default).
+    #[inline]
+    pub fn order(mut self, order: u32) -> Self {
+        self.order = order;
+        self
+    }
+
+    /// Whether a spare entry follows the data entries (the kernel's
+    /// `chainable`): it then carries the end mark instead of the last data
+    /// entry. Not by default.
+    #[inline]
+    pub fn chainable(mut self, chainable: bool) -> Self {
+        self.chainable = chainable;
+        self
+    }
+
+    /// The list's arrays come from `chunks`.
+    #[inline]
+    pub fn chunk_allocator<D>(self, chunks: D) -> PageListBuilder<P, D> {
+        PageListBuilder {
+            provider: self.provider,
+            length: self.length,
+            order: self.order,
+            chainable: self.chainable,
+            chunks,
+        }
+    }
+
+    /// Allocates the list. Lengths of 4 GiB and more work wherever the
     /// entry count fits a `usize`.
     ///
     /// # Errors
     ///
     /// [`Error::ZeroLength`] for a length of 0; [`Error::Overflow`] when
     /// `2^order` pages do not fit an entry's `u32` length or the entry
-    /// count does not fit (in a `usize`, or in memory); then what `chunks`
-    /// or the provider return when memory cannot be had, after giving back
-    /// every page and array taken.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use sg_alloc::PageList;
-    /// use sg_core::{HeapChunks, VirtPages};
-    ///
-    /// let list = PageList::with_order_in(VirtPages::new(), 4096, 0, true, HeapChunks::new())?;
-    /// assert_eq!(list.nents(), 1);
-    /// // The data entry has no end mark: the spare after it has.
-    /// assert!(!list.as_list().first().unwrap().is_last());
-    /// # Ok::<(), sg_core::Error>(())
-    /// ```
+    /// count does not fit (in a `usize`, or in memory); then what the chunk
+    /// allocator or the provider return when memory cannot be had, after
+    /// giving back every page and array taken (also when one of them
+    /// panics).
     #[doc(alias = "sgl_alloc_order")]
-    pub fn with_order_in(
-        provider: P,
-        length: u64,
-        order: u32,
-        chainable: bool,
-        chunks: C,
-    ) -> Result<Self, Error> {
+    pub fn build(self) -> Result<PageList<P, C>, Error>
+    where
+        C: ChunkAllocator<P::Page>,
+    {
+        let PageListBuilder {
+            provider,
+            length,
+            order,
+            chainable,
+            chunks,
+        } = self;
         if length == 0 {
             return Err(Error::ZeroLength);
         }
@@ -179,7 +229,9 @@ impl<P: PageProvider, C: ChunkAllocator<P::Page>> PageList<P, C> {
         debug_assert_eq!((left, list.owned), (0, nents));
         Ok(list)
     }
+}
 
+impl<P: PageProvider, C: ChunkAllocator<P::Page>> PageList<P, C> {
     /// Data entries (the kernel's `nent`), the spare not included.
     #[inline]
     pub fn nents(&self) -> usize {
@@ -252,14 +304,22 @@ impl<P: PageProvider, C: ChunkAllocator<P::Page>> PageList<P, C> {
 impl<P: PageProvider, C: ChunkAllocator<P::Page>> Drop for PageList<P, C> {
     fn drop(&mut self) {
         let provider = self.table.provider();
-        for entry in self.table.prefix(self.owned).iter() {
-            let Some(page) = entry.page() else { break };
+        let order = self.order;
+        let entries = self.table.prefix(self.owned).iter();
+        // A provider that panics in `free_pages` still gets every other
+        // run back.
+        Finish::new(entries, |entries| {
+            let Some(page) = entries.next().and_then(|entry| entry.page()) else {
+                return false;
+            };
             // SAFETY: the first `owned` data entries hold the pages this
             // list allocated from `provider` with `order` (their entries are
-            // never changed after that), each freed once, here; no view of
-            // the list outlives it.
-            unsafe { provider.free_pages(page, self.order) };
-        }
+            // never changed after that), each freed once: the walk has moved
+            // past it; no view of the list outlives it.
+            unsafe { provider.free_pages(page, order) };
+            true
+        })
+        .run();
     }
 }
 

@@ -13,8 +13,8 @@ use sg_core::{
 use crate::SgTable;
 
 /// Splits `sizes.len()` consecutive byte ranges off `list`, starting `skip`
-/// bytes in, each into a new read-only table with page-sized arrays from
-/// the heap (the kernel's `sg_split`).
+/// bytes in, each into a new table with page-sized arrays from the heap
+/// (the kernel's `sg_split`).
 ///
 /// Table `i` covers `sizes[i]` bytes, right after the bytes of table
 /// `i - 1`. Its first entry is trimmed at the front and its last at the
@@ -26,9 +26,14 @@ use crate::SgTable;
 /// [`PageList`](crate::PageList), which frees its pages on drop). The input
 /// may itself be a byte-range slice of a list.
 ///
-/// The input is a shared view, so the pieces only read
-/// ([`Read`]): rights never grow. To split a list into pieces that write,
-/// use [`split_mut`], which takes an exclusive view.
+/// Rights never grow: a shared view ([`SgList`]) gives pieces that only
+/// read ([`Read`]); an exclusive view ([`SgListMut`]) gives pieces that may
+/// write ([`Write`]), and they borrow the view's list exclusively for
+/// their whole life. The pieces cover disjoint byte ranges (two of them
+/// may share a page, never a byte), so each hands out its own writable
+/// view. For a device on a non-coherent bus that writes two pieces sharing
+/// a page, choose sizes that keep their boundaries on cache lines
+/// ([`DmaLimits::alignment`](sg_core::DmaLimits::alignment)).
 ///
 /// # Split or slice?
 ///
@@ -82,12 +87,39 @@ use crate::SgTable;
 /// // Rule: anything made from a shared view only reads.
 /// let _ = (a[0].as_list_mut(), b[0].as_list_mut());
 /// ```
+/// Pieces of an exclusive view write:
+///
+/// ```
+/// use sg_alloc::{SgTable, split};
+/// use sg_core::{Pages, VirtPages};
+///
+/// let mut table = SgTable::from_pages(Pages::alloc(VirtPages::new(), 0)?, 0, 4096)?;
+/// let mut halves = split(table.as_list_mut(), 0, &[2048, 2048])?;
+/// let (first, second) = halves.split_at_mut(1);
+/// let (a, b) = (first[0].as_list_mut(), second[0].as_list_mut()); // disjoint bytes
+/// assert_eq!(a.as_list().byte_len() + b.as_list().byte_len(), 4096);
+/// # Ok::<(), sg_core::Error>(())
+/// ```
+///
+/// While the pieces live, the table is borrowed:
+///
+/// ```compile_fail,E0502
+/// use sg_alloc::{SgTable, split};
+/// use sg_core::{Pages, VirtPages};
+///
+/// let mut table = SgTable::from_pages(Pages::alloc(VirtPages::new(), 0).unwrap(), 0, 4096).unwrap();
+/// let mut pieces = split(table.as_list_mut(), 0, &[64]).unwrap();
+/// // Rule: writable pieces borrow the exclusive view for their whole life.
+/// let reader = table.as_list();
+/// let _ = (pieces[0].as_list_mut(), reader);
+/// ```
 #[doc(alias = "sg_split")]
-pub fn split<'a, P: PageProvider>(
-    list: SgList<'a, P>,
+#[doc(alias = "split_mut")]
+pub fn split<'a, V: SplitView<'a>>(
+    list: V,
     skip: u64,
     sizes: &[u64],
-) -> Result<Vec<SgTable<&'a P, HeapChunks, Read>>, Error> {
+) -> Result<SplitTables<'a, V, HeapChunks>, Error> {
     split_in(list, skip, sizes, HeapChunks::new())
 }
 
@@ -98,91 +130,72 @@ pub fn split<'a, P: PageProvider>(
 ///
 /// As [`split`].
 #[doc(alias = "sg_split")]
-pub fn split_in<'a, P, C>(
-    list: SgList<'a, P>,
+#[doc(alias = "split_mut_in")]
+pub fn split_in<'a, V, C>(
+    list: V,
     skip: u64,
     sizes: &[u64],
     chunks: C,
-) -> Result<Vec<SgTable<&'a P, C, Read>>, Error>
+) -> Result<SplitTables<'a, V, C>, Error>
 where
-    P: PageProvider,
-    C: ChunkAllocator<P::Page> + Clone,
+    V: SplitView<'a>,
+    C: ChunkAllocator<<V::Provider as PageProvider>::Page> + Clone,
 {
-    split_into(list, skip, sizes, chunks)
-}
-
-/// As [`split`], for an exclusive view: the pieces may write, and borrow
-/// the view's list exclusively for their whole life.
-///
-/// The pieces cover disjoint byte ranges (two of them may share a page,
-/// never a byte), so each hands out its own writable view. For a device on
-/// a non-coherent bus that writes two pieces sharing a page, choose sizes
-/// that keep their boundaries on cache lines
-/// ([`DmaLimits::alignment`](sg_core::DmaLimits::alignment)).
-///
-/// # Errors
-///
-/// As [`split`].
-///
-/// # Examples
-///
-/// ```
-/// use sg_alloc::{SgTable, split_mut};
-/// use sg_core::{Pages, VirtPages};
-///
-/// let mut table = SgTable::from_pages(Pages::alloc(VirtPages::new(), 0)?, 0, 4096)?;
-/// let mut halves = split_mut(table.as_list_mut(), 0, &[2048, 2048])?;
-/// let (first, second) = halves.split_at_mut(1);
-/// let (a, b) = (first[0].as_list_mut(), second[0].as_list_mut()); // disjoint bytes
-/// assert_eq!(a.as_list().byte_len() + b.as_list().byte_len(), 4096);
-/// # Ok::<(), sg_core::Error>(())
-/// ```
-///
-/// While the pieces live, the table is borrowed:
-///
-/// ```compile_fail,E0502
-/// use sg_alloc::{SgTable, split_mut};
-/// use sg_core::{Pages, VirtPages};
-///
-/// let mut table = SgTable::from_pages(Pages::alloc(VirtPages::new(), 0).unwrap(), 0, 4096).unwrap();
-/// let mut pieces = split_mut(table.as_list_mut(), 0, &[64]).unwrap();
-/// // Rule: writable pieces borrow the exclusive view for their whole life.
-/// let reader = table.as_list();
-/// let _ = (pieces[0].as_list_mut(), reader);
-/// ```
-#[doc(alias = "sg_split")]
-pub fn split_mut<'a, P: PageProvider>(
-    list: SgListMut<'a, P>,
-    skip: u64,
-    sizes: &[u64],
-) -> Result<Vec<SgTable<&'a P, HeapChunks, Write>>, Error> {
-    split_mut_in(list, skip, sizes, HeapChunks::new())
-}
-
-/// As [`split_mut`], with each table's arrays from a clone of `chunks`.
-///
-/// # Errors
-///
-/// As [`split`].
-#[doc(alias = "sg_split")]
-pub fn split_mut_in<'a, P, C>(
-    list: SgListMut<'a, P>,
-    skip: u64,
-    sizes: &[u64],
-    chunks: C,
-) -> Result<Vec<SgTable<&'a P, C, Write>>, Error>
-where
-    P: PageProvider,
-    C: ChunkAllocator<P::Page> + Clone,
-{
-    // The exclusive view is consumed: nothing else reaches its bytes for
-    // `'a`, and the pieces, which cover disjoint byte ranges of it, hold
-    // that right between them.
     split_into(list.into_list(), skip, sizes, chunks)
 }
 
+/// The tables a split of the view `V` makes, with arrays from `C`.
+type SplitTables<'a, V, C> =
+    Vec<SgTable<&'a <V as SplitView<'a>>::Provider, C, <V as SplitView<'a>>::Access>>;
+
+mod sealed {
+    /// Only the two views of a list split.
+    pub trait Sealed {}
+}
+
+/// A view of a list that [`split`] takes, and the access its pieces get:
+/// [`Read`] for a shared [`SgList`], [`Write`] for an exclusive
+/// [`SgListMut`]. Sealed.
+pub trait SplitView<'a>: sealed::Sealed {
+    /// The provider of the list's pages.
+    type Provider: PageProvider + 'a;
+    /// What the pieces may do with the bytes.
+    type Access: Access;
+
+    /// The view, read-only: the pieces' entries come from it.
+    #[doc(hidden)]
+    fn into_list(self) -> SgList<'a, Self::Provider>;
+}
+
+impl<P: PageProvider> sealed::Sealed for SgList<'_, P> {}
+impl<P: PageProvider> sealed::Sealed for SgListMut<'_, P> {}
+
+impl<'a, P: PageProvider> SplitView<'a> for SgList<'a, P> {
+    type Provider = P;
+    type Access = Read;
+
+    #[inline]
+    fn into_list(self) -> SgList<'a, P> {
+        self
+    }
+}
+
+impl<'a, P: PageProvider> SplitView<'a> for SgListMut<'a, P> {
+    type Provider = P;
+    type Access = Write;
+
+    #[inline]
+    fn into_list(self) -> SgList<'a, P> {
+        // The exclusive view is consumed: nothing else reaches its bytes
+        // for `'a`, and the pieces, which cover disjoint byte ranges of it,
+        // hold that right between them.
+        SgListMut::into_list(self)
+    }
+}
+
 /// The body of the splits: pieces with access `A`, which the caller's view
-/// grants (shared for [`Read`], exclusive for [`Write`]).
+/// grants (shared for [`Read`], exclusive for [`Write`]: see
+/// [`SplitView`]).
 fn split_into<'a, P, C, A>(
     list: SgList<'a, P>,
     skip: u64,

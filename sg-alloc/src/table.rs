@@ -315,8 +315,9 @@ impl<P: PageProvider, C: ChunkAllocator<P::Page>, A: Access> SgTable<P, C, A> {
 
     /// The allocator the table's arrays came from.
     #[inline]
-    pub fn chunks(&self) -> &C {
-        self.chain.chunks()
+    #[doc(alias = "chunks")]
+    pub fn chunk_allocator(&self) -> &C {
+        self.chain.chunk_allocator()
     }
 
     /// A view of the table's [`orig_nents`](Self::orig_nents) data entries,

@@ -8,7 +8,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use common::{Entry, Mock, PAGE, entries, fill_list, raw, scaled_layout, spans};
 use quickcheck::{Arbitrary, Gen, TestResult};
-use sg_alloc::{AppendTable, FirstChunk, JoinFailure, SameSource, SgTable, arrays_needed, split};
+use sg_alloc::{
+    AppendPages, AppendTable, FirstChunk, JoinFailure, SameSource, SgTable, arrays_needed, split,
+};
 use sg_core::{Access, ChunkAllocator, Error, HeapChunks, PageProvider, Pages, Read, VirtPages};
 use sg_testkit::{
     BuiltList, CountingChunks, EntryLayout, MockPage, PageLayout, checker, for_each_chunk_failure,
@@ -62,7 +64,7 @@ fn roomy_table<'s, 'a>(
     left_pages: usize,
 ) -> Result<Table<'s, 'a>, Error> {
     let mut append = AppendTable::new_in(set, chunks);
-    append.append_pages(pages, 0, size, u32::MAX, left_pages)?;
+    append.append_pages(AppendPages::new(pages, size).left_pages(left_pages))?;
     append.finish()
 }
 

@@ -5,9 +5,9 @@ mod common;
 
 use std::ops::Range;
 
-use common::{Entry, Mock, PAGE, check_shape, entries, raw, scaled, spans};
+use common::{Entry, Mock, PAGE, check_shape, end_marks, entries, raw, scaled, spans};
 use quickcheck::TestResult;
-use sg_alloc::{AppendTable, SgTable};
+use sg_alloc::{AppendPages, AppendTable, FromPages, SgTable};
 use sg_core::{Access, ChunkAllocator, Error, ErrorKind, PageSet};
 use sg_testkit::{
     CountingChunks, MaxSegment, MockPage, MockPages, PageLayout, for_each_chunk_failure,
@@ -62,11 +62,10 @@ where
     for (index, call) in calls.iter().enumerate() {
         let before = state(append);
         let result = append.append_pages(
-            call.pages.clone(),
-            call.offset,
-            call.size,
-            max_segment,
-            call.left_pages,
+            AppendPages::new(call.pages.clone(), call.size)
+                .offset(call.offset)
+                .max_segment_size(max_segment)
+                .left_pages(call.left_pages),
         );
         if let Err(error) = result {
             assert_eq!(
@@ -87,9 +86,15 @@ fn merges_into_the_last_entry_across_calls() {
     common::fill(&mock, [1, 2, 3, 4, 9], 5);
     let mut append = AppendTable::new(raw(&mock, &pages));
     append
-        .append_pages(0..2, 300, 2 * 4096 - 300, u32::MAX, 3)
+        .append_pages(
+            AppendPages::new(0..2, 2 * 4096 - 300)
+                .offset(300)
+                .left_pages(3),
+        )
         .unwrap();
-    append.append_pages(2..5, 0, 3 * 4096, u32::MAX, 0).unwrap();
+    append
+        .append_pages(AppendPages::new(2..5, 3 * 4096))
+        .unwrap();
     let table = append.finish().unwrap();
     assert_eq!(
         spans(table.as_list()),
@@ -105,8 +110,16 @@ fn merging_stops_at_the_segment_limit() {
     let mock = MockPages::<4096>::new();
     let pages = mock.add_pages(0..6);
     let mut append = AppendTable::new(raw(&mock, &pages));
-    append.append_pages(0..1, 0, 4096, 3 * 4096, 5).unwrap();
-    append.append_pages(1..6, 0, 5 * 4096, 3 * 4096, 0).unwrap();
+    append
+        .append_pages(
+            AppendPages::new(0..1, 4096)
+                .max_segment_size(3 * 4096)
+                .left_pages(5),
+        )
+        .unwrap();
+    append
+        .append_pages(AppendPages::new(1..6, 5 * 4096).max_segment_size(3 * 4096))
+        .unwrap();
     assert_eq!(
         spans(append.as_list()),
         [(0, 0, 3 * 4096), (3, 0, 3 * 4096)]
@@ -118,8 +131,10 @@ fn an_entry_that_ends_inside_a_page_takes_no_more_pages() {
     let mock = MockPages::<4096>::new();
     let pages = mock.add_pages([1, 2]);
     let mut append = AppendTable::new(raw(&mock, &pages));
-    append.append_pages(0..1, 0, 100, u32::MAX, 1).unwrap();
-    append.append_pages(1..2, 0, 4096, u32::MAX, 0).unwrap();
+    append
+        .append_pages(AppendPages::new(0..1, 100).left_pages(1))
+        .unwrap();
+    append.append_pages(AppendPages::new(1..2, 4096)).unwrap();
     // Frame 2 follows frame 1, but bytes 100..4096 of frame 1 are not in
     // the table, so merging would add them.
     assert_eq!(spans(append.as_list()), [(1, 0, 100), (2, 0, 4096)]);
@@ -130,29 +145,21 @@ fn the_end_mark_is_set_by_a_call_with_no_pages_left() {
     let mock = MockPages::<4096>::new();
     let pages = mock.add_pages([1, 3, 5]);
     let mut append = AppendTable::new(raw(&mock, &pages));
-    append.append_pages(0..1, 0, 4096, u32::MAX, 2).unwrap();
+    append
+        .append_pages(AppendPages::new(0..1, 4096).left_pages(2))
+        .unwrap();
     assert!(!append.as_list().first().unwrap().is_last());
-    append.append_pages(1..2, 0, 4096, u32::MAX, 0).unwrap();
-    let lasts: Vec<bool> = append
-        .as_list()
-        .iter()
-        .map(|entry| entry.is_last())
-        .collect();
+    append.append_pages(AppendPages::new(1..2, 4096)).unwrap();
+    let lasts = end_marks(append.as_list());
     assert_eq!(lasts, [false, true]);
     // Appending again moves the end mark.
-    append.append_pages(2..3, 0, 4096, u32::MAX, 1).unwrap();
-    let lasts: Vec<bool> = append
-        .as_list()
-        .iter()
-        .map(|entry| entry.is_last())
-        .collect();
+    append
+        .append_pages(AppendPages::new(2..3, 4096).left_pages(1))
+        .unwrap();
+    let lasts = end_marks(append.as_list());
     assert_eq!(lasts, [false, false, false]);
     let table = append.finish().unwrap();
-    let lasts: Vec<bool> = table
-        .as_list()
-        .iter()
-        .map(|entry| entry.is_last())
-        .collect();
+    let lasts = end_marks(table.as_list());
     assert_eq!(lasts, [false, false, true], "finish marks the end");
 }
 
@@ -162,26 +169,28 @@ fn bad_calls_change_nothing() {
     let pages = mock.add_pages([1, 2, 7]);
     let mut append = AppendTable::new(raw(&mock, &pages));
     assert_eq!(
-        append.append_pages(0..3, 4096, 1, u32::MAX, 0),
+        append.append_pages(AppendPages::new(0..3, 1).offset(4096)),
         Err(Error::OffsetTooLarge {
             offset: 4096,
             page_size: 4096
         })
     );
     // 100 bytes from offset 10 use the first page only.
-    append.append_pages(0..2, 10, 100, u32::MAX, 1).unwrap();
+    append
+        .append_pages(AppendPages::new(0..2, 100).offset(10).left_pages(1))
+        .unwrap();
     assert_eq!(append.next_page(), 1);
     let before = state(&append);
     let refused = [
-        append.append_pages(2..3, 1, 1, u32::MAX, 0),
-        append.append_pages(2..2, 0, 1, u32::MAX, 0),
-        append.append_pages(2..3, 0, 1, 100, 0),
-        append.append_pages(2..3, 0, 0, u32::MAX, 0),
-        append.append_pages(2..3, 0, 4097, u32::MAX, 0),
+        append.append_pages(AppendPages::new(2..3, 1).offset(1)),
+        append.append_pages(AppendPages::new(2..2, 1)),
+        append.append_pages(AppendPages::new(2..3, 1).max_segment_size(100)),
+        append.append_pages(AppendPages::new(2..3, 0)),
+        append.append_pages(AppendPages::new(2..3, 4097)),
         // The sound API's range checks: a page already used, and pages
         // past the set.
-        append.append_pages(0..3, 0, 1, u32::MAX, 0),
-        append.append_pages(2..4, 0, 1, u32::MAX, 0),
+        append.append_pages(AppendPages::new(0..3, 1)),
+        append.append_pages(AppendPages::new(2..4, 1)),
     ];
     assert_eq!(
         refused,
@@ -219,14 +228,22 @@ fn left_pages_sizes_the_arrays() {
     // Three pages now, three to come: the first array has room for six.
     let chunks = CountingChunks::with_max_entries(8);
     let mut append = AppendTable::new_in(raw(&mock, &pages), &chunks);
-    append.append_pages(0..3, 0, 3 * 4096, u32::MAX, 3).unwrap();
-    append.append_pages(3..6, 0, 3 * 4096, u32::MAX, 0).unwrap();
+    append
+        .append_pages(AppendPages::new(0..3, 3 * 4096).left_pages(3))
+        .unwrap();
+    append
+        .append_pages(AppendPages::new(3..6, 3 * 4096))
+        .unwrap();
     assert_eq!(chunks.sizes(), [6]);
     // Nothing announced: the first array holds three, the second the rest.
     let chunks = CountingChunks::with_max_entries(8);
     let mut append = AppendTable::new_in(raw(&mock, &pages), &chunks);
-    append.append_pages(0..3, 0, 3 * 4096, u32::MAX, 0).unwrap();
-    append.append_pages(3..6, 0, 3 * 4096, u32::MAX, 0).unwrap();
+    append
+        .append_pages(AppendPages::new(0..3, 3 * 4096))
+        .unwrap();
+    append
+        .append_pages(AppendPages::new(3..6, 3 * 4096))
+        .unwrap();
     // The full first array's last entry moves to make room for the link.
     assert_eq!(chunks.sizes(), [3, 4]);
     let table = append.finish().unwrap();
@@ -295,7 +312,7 @@ fn a_failed_first_call_leaves_an_empty_table() {
     let chunks = CountingChunks::with_max_entries(3).fail_at(2);
     let mut append = AppendTable::new_in(raw(&mock, &pages), &chunks);
     assert_eq!(
-        append.append_pages(0..10, 0, 10 * 4096, u32::MAX, 0),
+        append.append_pages(AppendPages::new(0..10, 10 * 4096)),
         Err(Error::OutOfMemory)
     );
     assert!(append.is_empty());
@@ -305,7 +322,7 @@ fn a_failed_first_call_leaves_an_empty_table() {
     // used no page of the set).
     assert_eq!(append.next_page(), 0);
     append
-        .append_pages(0..10, 0, 10 * 4096, u32::MAX, 0)
+        .append_pages(AppendPages::new(0..10, 10 * 4096))
         .unwrap();
     assert_eq!(append.as_list().count(), 10);
 }
@@ -388,7 +405,9 @@ fn prop_append_in_pieces_equals_one_call(
     let size: u64 = calls.iter().map(|call| call.size).sum();
     // Both tables are over the same pages at once: read-only.
     let set = raw(&mock, &pages);
-    let one = SgTable::from_pages_segment(&set, offset, size, max_segment);
+    let one = FromPages::new(&set, offset, size)
+        .max_segment_size(max_segment)
+        .build();
     let mut append = AppendTable::new(&set);
     let pieces = append_all(&mut append, &calls, max_segment).and_then(|()| append.finish());
     match (one, pieces) {
@@ -441,11 +460,9 @@ fn prop_failed_append_changes_nothing(
         let before = state(&append);
         let attempt = |append: &mut AppendTable<_, _, _>| {
             append.append_pages(
-                call.pages.clone(),
-                call.offset,
-                call.size,
-                u32::MAX,
-                call.left_pages,
+                AppendPages::new(call.pages.clone(), call.size)
+                    .offset(call.offset)
+                    .left_pages(call.left_pages),
             )
         };
         if let Err(error) = attempt(&mut append) {
@@ -477,13 +494,15 @@ fn append_errors_are_invalid_input() {
     let mock = MockPages::<4096>::new();
     let page = mock.add_pages([3]);
     let mut append = AppendTable::new(raw(&mock, &page));
-    let error = append.append_pages(0..1, 0, 1, 1, 0).unwrap_err();
+    let error = append
+        .append_pages(AppendPages::new(0..1, 1).max_segment_size(1))
+        .unwrap_err();
     assert_eq!(error.kind(), ErrorKind::InvalidInput);
     // And so are the range checks of the sound API.
-    append.append_pages(0..1, 0, 1, u32::MAX, 0).unwrap();
+    append.append_pages(AppendPages::new(0..1, 1)).unwrap();
     for error in [
-        append.append_pages(0..1, 0, 1, u32::MAX, 0).unwrap_err(),
-        append.append_pages(1..2, 0, 1, u32::MAX, 0).unwrap_err(),
+        append.append_pages(AppendPages::new(0..1, 1)).unwrap_err(),
+        append.append_pages(AppendPages::new(1..2, 1)).unwrap_err(),
     ] {
         assert_eq!(error.kind(), ErrorKind::InvalidInput, "{error}");
     }

@@ -8,7 +8,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::LazyLock;
 
 use common::{Entry, entries, fill, raw};
-use sg_alloc::{AppendTable, BounceMapper, DirectMapper, SgTable};
+use sg_alloc::{AppendPages, AppendTable, BounceMapper, DirectMapper, FromPages, SgTable};
 use sg_core::{DmaDirection, DmaLimits, Error, Pages};
 use sg_iter::DmaPageIter;
 use sg_testkit::{CountingChunks, MockIommu, MockPage, TEST_PAGE_SIZE, TestPages};
@@ -48,7 +48,10 @@ fn added<'m>(mock: &'m TestPages, pfns: &[u64]) -> Pages<&'m TestPages, Vec<Mock
 fn one_page_entries<'m>(mock: &'m TestPages, pfns: &[u64]) -> Table<'m> {
     let set = added(mock, pfns);
     let size = set.len() as u64 * PAGE;
-    SgTable::from_pages_segment(set, 0, size, PAGE_U32).expect("table")
+    FromPages::new(set, 0, size)
+        .max_segment_size(PAGE_U32)
+        .build()
+        .expect("table")
 }
 
 /// A table whose DMA fields hold `segments`: the DMA view of a mapping,
@@ -104,6 +107,14 @@ fn direct_mapping_merges_physically_contiguous_entries() {
     assert_eq!(dma_fields(&entries(table.as_list())), [(0, 0); 4]);
     assert_eq!(table.nents(), 4);
 
+    // Under each of the two limits below, frames 10-11 make one segment
+    // and 12 starts the next (two pages at most, or a boundary at 12);
+    // 20 stands alone.
+    let expected = [
+        (10 * PAGE, 2 * PAGE_U32),
+        (12 * PAGE, PAGE_U32),
+        (20 * PAGE, PAGE_U32),
+    ];
     // At most two pages per segment.
     let limits = DmaLimits::new().max_segment_size(2 * PAGE_U32);
     let segments = table
@@ -111,14 +122,7 @@ fn direct_mapping_merges_physically_contiguous_entries() {
             mapped.segments().collect::<Vec<_>>()
         })
         .expect("maps");
-    assert_eq!(
-        segments,
-        [
-            (10 * PAGE, 2 * PAGE_U32),
-            (12 * PAGE, PAGE_U32),
-            (20 * PAGE, PAGE_U32)
-        ]
-    );
+    assert_eq!(segments, expected);
 
     // A boundary every 4 pages: frame 12 starts a window (12 = 3 * 4).
     let limits = DmaLimits::new()
@@ -130,14 +134,7 @@ fn direct_mapping_merges_physically_contiguous_entries() {
             (mapped.segments().collect::<Vec<_>>(), mapped.nents())
         })
         .expect("maps");
-    assert_eq!(
-        segments,
-        [
-            (10 * PAGE, 2 * PAGE_U32),
-            (12 * PAGE, PAGE_U32),
-            (20 * PAGE, PAGE_U32)
-        ]
-    );
+    assert_eq!(segments, expected);
     assert_eq!(counted, Ok(nents));
 }
 
@@ -413,14 +410,11 @@ fn a_mapper_failing_at_any_call_leaves_nothing_mapped_and_the_table_as_it_was() 
     let pfns = [3, 4, 5, 9, 10, 20, 22, 23, 24, 25, 40];
     // Arrays of 4 slots, so the entries are chained over several arrays.
     let chunks = CountingChunks::with_max_entries(4);
-    let mut table = SgTable::from_pages_in(
-        added(&mock, &pfns),
-        16,
-        pfns.len() as u64 * PAGE - 40,
-        2 * PAGE_U32,
-        chunks,
-    )
-    .expect("table");
+    let mut table = FromPages::new(added(&mock, &pfns), 16, pfns.len() as u64 * PAGE - 40)
+        .max_segment_size(2 * PAGE_U32)
+        .chunk_allocator(chunks)
+        .build()
+        .expect("table");
     assert!(table.arrays() > 1);
     let limits = DmaLimits::new().max_segment_size(3 * PAGE_U32);
     let points = fail_at_every_call(&mut table, &limits);
@@ -757,7 +751,10 @@ fn tables_for_a_device_end_entries_at_its_boundaries() {
     let limits = DmaLimits::new()
         .max_segment_size(4 * PAGE_U32)
         .segment_boundary(Some(4 * PAGE));
-    let table = SgTable::from_pages_for_device(&set, 0, 10 * PAGE, &limits).expect("table");
+    let table = FromPages::new(&set, 0, 10 * PAGE)
+        .limits(&limits)
+        .build()
+        .expect("table");
     let spans: Vec<(u64, u32)> = common::spans(table.as_list())
         .into_iter()
         .map(|(pfn, _, length)| (pfn, length))
@@ -778,10 +775,10 @@ fn tables_for_a_device_end_entries_at_its_boundaries() {
     // Appending merges into the last entry up to the boundary only.
     let mut append = AppendTable::new(&set);
     append
-        .append_pages_for_device(0..1, 0, PAGE, &limits, 9)
+        .append_pages(AppendPages::new(0..1, PAGE).limits(&limits).left_pages(9))
         .expect("append");
     append
-        .append_pages_for_device(1..10, 0, 9 * PAGE, &limits, 0)
+        .append_pages(AppendPages::new(1..10, 9 * PAGE).limits(&limits))
         .expect("append");
     let appended = append.finish().expect("table");
     assert_eq!(
@@ -792,12 +789,15 @@ fn tables_for_a_device_end_entries_at_its_boundaries() {
     // Bad limits, too small a segment, too many segments.
     let bad = DmaLimits::new().segment_boundary(Some(PAGE));
     assert!(matches!(
-        SgTable::from_pages_for_device(&set, 0, PAGE, &bad).map(drop),
+        FromPages::new(&set, 0, PAGE).limits(&bad).build().map(drop),
         Err(Error::InvalidLimits { .. })
     ));
     let tiny = DmaLimits::new().max_segment_size(PAGE_U32 - 1);
     assert_eq!(
-        SgTable::from_pages_for_device(&set, 0, PAGE, &tiny).map(drop),
+        FromPages::new(&set, 0, PAGE)
+            .limits(&tiny)
+            .build()
+            .map(drop),
         Err(Error::SegmentTooSmall {
             max_segment: PAGE_U32 - 1,
             page_size: TEST_PAGE_SIZE
@@ -805,16 +805,19 @@ fn tables_for_a_device_end_entries_at_its_boundaries() {
     );
     let few = limits.max_segments(2);
     assert_eq!(
-        SgTable::from_pages_for_device(&set, 0, 10 * PAGE, &few).map(drop),
+        FromPages::new(&set, 0, 10 * PAGE)
+            .limits(&few)
+            .build()
+            .map(drop),
         Err(Error::TooManySegments { needed: 3, max: 2 })
     );
     let mut append = AppendTable::new(&set);
     append
-        .append_pages_for_device(0..6, 0, 6 * PAGE, &few, 4)
+        .append_pages(AppendPages::new(0..6, 6 * PAGE).limits(&few).left_pages(4))
         .expect("two entries");
     let before = common::spans(append.as_list());
     assert_eq!(
-        append.append_pages_for_device(6..10, 0, 4 * PAGE, &few, 0),
+        append.append_pages(AppendPages::new(6..10, 4 * PAGE).limits(&few)),
         Err(Error::TooManySegments { needed: 3, max: 2 })
     );
     assert_eq!(common::spans(append.as_list()), before, "left as it was");

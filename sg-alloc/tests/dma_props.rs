@@ -6,7 +6,7 @@ mod common;
 
 use common::{Entry, entries, fill, raw};
 use quickcheck::TestResult;
-use sg_alloc::{BounceMapper, DirectMapper, SgTable};
+use sg_alloc::{BounceMapper, DirectMapper, FromPages, SgTable};
 use sg_core::{DmaDirection, DmaLimits, Error, Pages};
 use sg_testkit::{
     DeviceLimits, MockIommu, MockPage, PageLayout, TEST_PAGE_SIZE, TestPages, checker,
@@ -39,23 +39,29 @@ fn cut(pages: usize, offset_seed: u16, size_seed: u32) -> (usize, u64) {
 /// A table that owns a set over the test's (distinct) pages: writable.
 type Table<'m> = SgTable<Pages<&'m TestPages, &'m [MockPage]>>;
 
-/// Builds the table over `pages` of `mock`, for the device or with
-/// segments of `segment_pages` pages.
+/// Builds the table over the bytes of `pages` of `mock` that the seeds
+/// [`cut`], for the device or with segments of `segment_pages` pages; or
+/// gives the property's result when it cannot be built.
 fn build<'m>(
     mock: &'m TestPages,
     pages: &'m [MockPage],
-    (offset, size): (usize, u64),
+    (start, end): (u16, u32),
     limits: &DmaLimits,
-    for_device: bool,
-    segment_pages: u8,
-) -> Result<Table<'m>, Error> {
-    let set = raw(mock, pages);
-    if for_device {
-        SgTable::from_pages_for_device(set, offset, size, limits)
+    (for_device, segment_pages): (bool, u8),
+) -> Result<Table<'m>, TestResult> {
+    let (offset, size) = cut(pages.len(), start, end);
+    let builder = FromPages::new(raw(mock, pages), offset, size);
+    let built = if for_device {
+        builder.limits(limits).build()
     } else {
         let segment = (1 + u32::from(segment_pages % 8)) * TEST_PAGE_SIZE as u32;
-        SgTable::from_pages_segment(set, offset, size, segment)
-    }
+        builder.max_segment_size(segment).build()
+    };
+    // A refusal the limits explain is no finding: the case is discarded.
+    built.map_err(|error| match error {
+        error if for_device && refused_build(error, limits) => TestResult::discard(),
+        error => TestResult::error(format!("build: {error}")),
+    })
 }
 
 /// Whether a failed build for a device is one the limits explain.
@@ -119,13 +125,10 @@ fn prop_iommu_segments_obey_limits_and_cover_the_bytes() {
         let mock = TestPages::new();
         let pages = layout.add_to(&mock);
         fill(&mock, layout.pfns(), u64::from(seeds.1));
-        let range = cut(pages.len(), seeds.0, seeds.1);
-        let mut table = match build(&mock, &pages, range, &limits, for_device, segment_pages) {
+        let how = (for_device, segment_pages);
+        let mut table = match build(&mock, &pages, (seeds.0, seeds.1), &limits, how) {
             Ok(table) => table,
-            Err(error) if for_device && refused_build(error, &limits) => {
-                return TestResult::discard();
-            }
-            Err(error) => return TestResult::error(format!("build: {error}")),
+            Err(result) => return result,
         };
         let before = entries(table.as_list());
         let bytes = mock.list_bytes(table.as_list());
@@ -202,13 +205,10 @@ fn prop_direct_mapping_has_the_counted_segments() {
         let limits = limits.scaled(TEST_PAGE_SIZE);
         let mock = TestPages::new();
         let pages = layout.add_to(&mock);
-        let range = cut(pages.len(), seeds.0, seeds.1);
-        let mut table = match build(&mock, &pages, range, &limits, for_device, segment_pages) {
+        let how = (for_device, segment_pages);
+        let mut table = match build(&mock, &pages, (seeds.0, seeds.1), &limits, how) {
             Ok(table) => table,
-            Err(error) if for_device && refused_build(error, &limits) => {
-                return TestResult::discard();
-            }
-            Err(error) => return TestResult::error(format!("build: {error}")),
+            Err(result) => return result,
         };
         let counted = table.as_list().count_dma_segments(&limits);
         let first_phys = table.as_list().first().and_then(|entry| entry.phys(&mock));
@@ -262,12 +262,14 @@ fn prop_tables_for_a_device_map_without_splitting() {
         let pages = layout.add_to(&mock);
         fill(&mock, layout.pfns(), u64::from(seeds.1));
         let (offset, size) = cut(pages.len(), seeds.0, seeds.1);
-        let mut table =
-            match SgTable::from_pages_for_device(raw(&mock, &pages), offset, size, &limits) {
-                Ok(table) => table,
-                Err(error) if refused_build(error, &limits) => return TestResult::discard(),
-                Err(error) => return TestResult::error(format!("build: {error}")),
-            };
+        let mut table = match FromPages::new(raw(&mock, &pages), offset, size)
+            .limits(&limits)
+            .build()
+        {
+            Ok(table) => table,
+            Err(error) if refused_build(error, &limits) => return TestResult::discard(),
+            Err(error) => return TestResult::error(format!("build: {error}")),
+        };
         if table.orig_nents() > limits.get_max_segments() {
             return TestResult::error(format!("{} entries", table.orig_nents()));
         }
@@ -349,8 +351,9 @@ fn prop_bounced_bytes_follow_the_direction() {
         let pages = mock.add_pages(pfns.iter().copied());
         fill(&mock, pfns.iter().copied(), u64::from(seeds.1));
         let (offset, size) = cut(pages.len(), seeds.0, seeds.1);
-        let Ok(mut table) =
-            SgTable::from_pages_for_device(raw(&mock, &pages), offset, size, &limits)
+        let Ok(mut table) = FromPages::new(raw(&mock, &pages), offset, size)
+            .limits(&limits)
+            .build()
         else {
             return TestResult::discard();
         };

@@ -8,7 +8,7 @@ use std::collections::HashSet;
 
 use common::{Mock, PAGE, check_shape, entries, fill, page_bytes, raw, scaled, spans};
 use quickcheck::TestResult;
-use sg_alloc::{AppendTable, SgTable};
+use sg_alloc::{AppendPages, AppendTable, FromPages, SgTable};
 use sg_core::{Error, ErrorKind, HeapChunks, PageProvider, Pages};
 use sg_testkit::vectors::{Expected, from_pages_cases};
 use sg_testkit::{
@@ -40,13 +40,22 @@ fn every_vector_row_passes() {
         let set = raw(&mock, &all);
         let n = pages.len();
         let built = match &appended {
-            None => SgTable::from_pages_segment(set, 0, case.size, case.max_segment),
+            None => FromPages::new(set, 0, case.size)
+                .max_segment_size(case.max_segment)
+                .build(),
             Some(more) => {
                 let mut append = AppendTable::new(set);
                 append
-                    .append_pages(0..n, 0, case.size, case.max_segment, more.len())
+                    .append_pages(
+                        AppendPages::new(0..n, case.size)
+                            .max_segment_size(case.max_segment)
+                            .left_pages(more.len()),
+                    )
                     .and_then(|()| {
-                        append.append_pages(n..all.len(), 0, case.size, case.max_segment, 0)
+                        append.append_pages(
+                            AppendPages::new(n..all.len(), case.size)
+                                .max_segment_size(case.max_segment),
+                        )
                     })
                     .and_then(|()| append.finish())
             }
@@ -80,7 +89,10 @@ fn bad_input_gets_typed_errors() {
     let mock = MockPages::<4096>::new();
     let pages = mock.add_pages([1, 2, 3]);
     let build = |pages: &[_], offset, size, max_segment| {
-        SgTable::from_pages_segment(raw(&mock, pages), offset, size, max_segment).map(drop)
+        FromPages::new(raw(&mock, pages), offset, size)
+            .max_segment_size(max_segment)
+            .build()
+            .map(drop)
     };
     assert_eq!(build(&[], 0, 1, u32::MAX), Err(Error::NoPages));
     assert_eq!(
@@ -109,7 +121,10 @@ fn bad_input_gets_typed_errors() {
     // A chunk allocator that cannot chain is refused, not looped on.
     let tiny = UnchainableChunks(HeapChunks::new());
     assert_eq!(
-        SgTable::from_pages_in(raw(&mock, &pages), 0, 1, u32::MAX, &tiny).map(drop),
+        FromPages::new(raw(&mock, &pages), 0, 1)
+            .chunk_allocator(&tiny)
+            .build()
+            .map(drop),
         Err(Error::ChunkTooLarge {
             requested: 2,
             max: 1
@@ -243,7 +258,9 @@ fn a_failed_build_gives_back_every_array() {
     // 20 pages, no two contiguous: 20 entries over arrays of 4 slots.
     let pages = mock.add_pages((0..20).map(|index| index * 2));
     let points = for_each_chunk_failure(Some(4), |chunks| {
-        let table = SgTable::from_pages_in(raw(&mock, &pages), 0, 20 * 4096, u32::MAX, chunks)?;
+        let table = FromPages::new(raw(&mock, &pages), 0, 20 * 4096)
+            .chunk_allocator(chunks)
+            .build()?;
         assert_eq!(table.orig_nents(), 20);
         assert_eq!(table.arrays(), chunks.allocations());
         Ok(())
@@ -258,7 +275,10 @@ fn arrays_are_full_but_the_last_is_sized_by_the_pages_left() {
     let pages = mock.add_pages((0..10).map(|index| index * 2));
     let chunks = CountingChunks::with_max_entries(4);
     let set = raw(&mock, &pages);
-    let table = SgTable::from_pages_in(set, 0, 10 * 4096, u32::MAX, &chunks).unwrap();
+    let table = FromPages::new(set, 0, 10 * 4096)
+        .chunk_allocator(&chunks)
+        .build()
+        .unwrap();
     assert_eq!(chunks.sizes(), [4, 4, 4]); // 3 + 3 + 4 entries
     assert_eq!(table.as_list().count(), 10);
     drop(table);
@@ -275,12 +295,18 @@ struct Input {
     offset: usize,
     size: u64,
     max_segment: u32,
+    /// The raw input that picked the size, a seed for what else varies.
+    cut: u16,
 }
+
+/// What a property draws: the pages' layout, a segment limit, an offset
+/// and a cut (see [`Input::new`]).
+type Case = (PageLayout, MaxSegment, u16, u16);
 
 impl Input {
     /// Adds `layout`'s pages to `mock`; `offset` and `cut` pick an offset
     /// and a size that reaches into the last page or stops earlier.
-    fn new(mock: &Mock, layout: &PageLayout, max: MaxSegment, offset: u16, cut: u16) -> Self {
+    fn new(mock: &Mock, (layout, max, offset, cut): Case) -> Self {
         let pages = layout.add_to(mock);
         let offset = usize::from(offset) % PAGE;
         let available = pages.len() as u64 * PAGE as u64 - offset as u64;
@@ -294,12 +320,15 @@ impl Input {
             offset,
             size,
             max_segment: scaled(max),
+            cut,
         }
     }
 
     fn build<'m>(&'m self, mock: &'m Mock) -> Result<SgTable<Set<'m>>, Error> {
         let set = raw(mock, &self.pages);
-        SgTable::from_pages_segment(set, self.offset, self.size, self.max_segment)
+        FromPages::new(set, self.offset, self.size)
+            .max_segment_size(self.max_segment)
+            .build()
     }
 
     fn limit_too_small(&self) -> bool {
@@ -307,24 +336,37 @@ impl Input {
     }
 }
 
-fn quickcheck4(property: fn(PageLayout, MaxSegment, u16, u16) -> TestResult) {
+/// The tests of the properties below, each over 200 drawn cases.
+macro_rules! property_tests {
+    ($($test:ident: $property:ident),* $(,)?) => {$(
+        #[test]
+        fn $test() {
+            quickcheck4($property);
+        }
+    )*};
+}
+
+property_tests! {
+    from_pages_covers_the_bytes_once_in_order: prop_from_pages_covers_the_bytes_once_in_order,
+    from_pages_entries_stay_within_the_limit: prop_from_pages_entries_stay_within_the_limit,
+    from_pages_entries_never_span_a_frame_gap: prop_from_pages_entries_never_span_a_frame_gap,
+    from_pages_neighbours_could_not_merge: prop_from_pages_neighbours_could_not_merge,
+    from_pages_entries_do_not_depend_on_array_size: prop_from_pages_entries_do_not_depend_on_array_size,
+}
+
+fn quickcheck4(property: fn(Case) -> TestResult) {
     sg_testkit::checker(200).quickcheck(property);
 }
 
 /// The entries hold exactly the bytes of the pages from the offset, each
 /// byte once and in order.
-fn prop_from_pages_covers_the_bytes_once_in_order(
-    layout: PageLayout,
-    max: MaxSegment,
-    offset: u16,
-    cut: u16,
-) -> TestResult {
+fn prop_from_pages_covers_the_bytes_once_in_order(case: Case) -> TestResult {
     let mock = Mock::new();
-    let input = Input::new(&mock, &layout, max, offset, cut);
+    let input = Input::new(&mock, case);
     fill(
         &mock,
         input.pages.iter().map(|page| page.pfn()),
-        u64::from(cut),
+        u64::from(input.cut),
     );
     let table = match input.build(&mock) {
         Err(error) => {
@@ -340,29 +382,26 @@ fn prop_from_pages_covers_the_bytes_once_in_order(
     )
 }
 
-#[test]
-fn from_pages_covers_the_bytes_once_in_order() {
-    quickcheck4(prop_from_pages_covers_the_bytes_once_in_order);
-}
-
 /// No entry is longer than the limit rounded down to whole pages, and a
 /// limit below one page is refused.
-fn prop_from_pages_entries_stay_within_the_limit(
-    layout: PageLayout,
-    max: MaxSegment,
-    offset: u16,
-    cut: u16,
-) -> TestResult {
+fn prop_from_pages_entries_stay_within_the_limit(case: Case) -> TestResult {
     let mock = Mock::new();
-    let input = Input::new(&mock, &layout, max, offset, cut);
+    let input = Input::new(&mock, case);
     let limit = common::max_pages(input.max_segment, PAGE) * PAGE as u64;
     match input.build(&mock) {
         Err(error) => TestResult::from_bool(
             input.limit_too_small()
                 && error
-                    == Error::SegmentTooSmall {
-                        max_segment: input.max_segment,
-                        page_size: PAGE,
+                    == if input.max_segment == 0 {
+                        // A limit of 0 is not a device's: invalid limits.
+                        Error::InvalidLimits {
+                            reason: "the maximum segment size is 0",
+                        }
+                    } else {
+                        Error::SegmentTooSmall {
+                            max_segment: input.max_segment,
+                            page_size: PAGE,
+                        }
                     },
         ),
         Ok(table) => TestResult::from_bool(
@@ -375,21 +414,11 @@ fn prop_from_pages_entries_stay_within_the_limit(
     }
 }
 
-#[test]
-fn from_pages_entries_stay_within_the_limit() {
-    quickcheck4(prop_from_pages_entries_stay_within_the_limit);
-}
-
 /// Every entry covers consecutive frames, in input order: none spans a
 /// gap or a change of direction.
-fn prop_from_pages_entries_never_span_a_frame_gap(
-    layout: PageLayout,
-    max: MaxSegment,
-    offset: u16,
-    cut: u16,
-) -> TestResult {
+fn prop_from_pages_entries_never_span_a_frame_gap(case: Case) -> TestResult {
     let mock = Mock::new();
-    let input = Input::new(&mock, &layout, max, offset, cut);
+    let input = Input::new(&mock, case);
     let Ok(table) = input.build(&mock) else {
         return TestResult::from_bool(input.limit_too_small());
     };
@@ -415,22 +444,12 @@ fn prop_from_pages_entries_never_span_a_frame_gap(
     TestResult::from_bool(ok)
 }
 
-#[test]
-fn from_pages_entries_never_span_a_frame_gap() {
-    quickcheck4(prop_from_pages_entries_never_span_a_frame_gap);
-}
-
 /// No two neighbouring entries could have been one: where one ends at a
 /// page boundary and the next continues its frames, the first is already
 /// as long as the limit allows.
-fn prop_from_pages_neighbours_could_not_merge(
-    layout: PageLayout,
-    max: MaxSegment,
-    offset: u16,
-    cut: u16,
-) -> TestResult {
+fn prop_from_pages_neighbours_could_not_merge(case: Case) -> TestResult {
     let mock = Mock::new();
-    let input = Input::new(&mock, &layout, max, offset, cut);
+    let input = Input::new(&mock, case);
     let Ok(table) = input.build(&mock) else {
         return TestResult::from_bool(input.limit_too_small());
     };
@@ -444,40 +463,22 @@ fn prop_from_pages_neighbours_could_not_merge(
     TestResult::from_bool(!mergeable && table.orig_nents() == found.len())
 }
 
-#[test]
-fn from_pages_neighbours_could_not_merge() {
-    quickcheck4(prop_from_pages_neighbours_could_not_merge);
-}
-
 /// The array size changes where entries live, never what they are.
-fn prop_from_pages_entries_do_not_depend_on_array_size(
-    layout: PageLayout,
-    max: MaxSegment,
-    offset: u16,
-    cut: u16,
-) -> TestResult {
+fn prop_from_pages_entries_do_not_depend_on_array_size(case: Case) -> TestResult {
     let mock = Mock::new();
-    let input = Input::new(&mock, &layout, max, offset, cut);
+    let input = Input::new(&mock, case);
     let Ok(reference) = input.build(&mock) else {
         return TestResult::discard();
     };
-    let small = CountingChunks::with_max_entries(2 + usize::from(cut % 3));
-    let chained = SgTable::from_pages_in(
-        raw(&mock, &input.pages),
-        input.offset,
-        input.size,
-        input.max_segment,
-        &small,
-    )
-    .expect("the same input builds with small arrays");
+    let small = CountingChunks::with_max_entries(2 + usize::from(input.cut % 3));
+    let chained = FromPages::new(raw(&mock, &input.pages), input.offset, input.size)
+        .max_segment_size(input.max_segment)
+        .chunk_allocator(&small)
+        .build()
+        .expect("the same input builds with small arrays");
     let same = entries(chained.as_list()) == entries(reference.as_list())
         && chained.byte_len() == reference.byte_len();
     drop(chained);
     small.assert_clean();
     TestResult::from_bool(same)
-}
-
-#[test]
-fn from_pages_entries_do_not_depend_on_array_size() {
-    quickcheck4(prop_from_pages_entries_do_not_depend_on_array_size);
 }

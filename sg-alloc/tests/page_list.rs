@@ -1,6 +1,10 @@
 //! Lists that own their data pages: sizes, orders, the spare entry,
 //! freeing, failures and overflow.
 
+mod common;
+
+use common::end_marks;
+
 use sg_alloc::PageList;
 use sg_core::{Error, HeapChunks, PageProvider};
 use sg_testkit::{CountedFrames, MockPages, for_each_chunk_failure, for_each_page_failure};
@@ -24,7 +28,10 @@ fn entries_hold_whole_runs_and_the_rest() {
     );
     assert!(!list.is_chainable());
     assert_eq!(mock.live_allocations(), 4);
-    let list = PageList::with_order(&mock, 16 * 4096, 2, false).unwrap();
+    let list = PageList::builder(&mock, 16 * 4096)
+        .order(2)
+        .build()
+        .unwrap();
     assert_eq!(lengths(&list), [4 * 4096; 4]);
     for entry in list.as_list().iter() {
         assert_eq!(entry.offset(), 0);
@@ -43,20 +50,15 @@ fn entries_hold_whole_runs_and_the_rest() {
 fn the_end_mark_is_on_the_last_data_entry_or_the_spare() {
     let mock = Mock::new();
     let plain = PageList::new(&mock, 2 * 4096).unwrap();
-    let marks: Vec<bool> = plain
-        .as_list()
-        .iter()
-        .map(|entry| entry.is_last())
-        .collect();
+    let marks = end_marks(plain.as_list());
     assert_eq!(marks, [false, true]);
-    let chainable = PageList::with_order(&mock, 2 * 4096, 0, true).unwrap();
+    let chainable = PageList::builder(&mock, 2 * 4096)
+        .chainable(true)
+        .build()
+        .unwrap();
     assert!(chainable.is_chainable());
     assert_eq!(chainable.nents(), 2);
-    let marks: Vec<bool> = chainable
-        .as_list()
-        .iter()
-        .map(|entry| entry.is_last())
-        .collect();
+    let marks = end_marks(chainable.as_list());
     assert_eq!(marks, [false, false], "the spare carries the end mark");
     assert_eq!(chainable.as_list().count(), 2);
     assert_eq!(chainable.as_list().byte_len(), 2 * 4096);
@@ -86,7 +88,10 @@ fn free_n_gives_back_the_first_pages_and_the_arrays() {
     unsafe { mock.free_pages(kept, 0) };
     mock.assert_clean();
     // More than there are: stops at the spare, which has no page.
-    let list = PageList::with_order(&mock, 2 * 4096, 0, true).unwrap();
+    let list = PageList::builder(&mock, 2 * 4096)
+        .chainable(true)
+        .build()
+        .unwrap();
     list.free_n(usize::MAX);
     mock.assert_clean();
     let list = PageList::new(&mock, 4096).unwrap();
@@ -99,8 +104,11 @@ fn free_n_gives_back_the_first_pages_and_the_arrays() {
 fn a_failed_page_allocation_gives_back_every_page() {
     for chainable in [false, true] {
         let points = for_each_page_failure(Mock::new, |mock| {
-            let list =
-                PageList::with_order_in(mock, 5 * 8192 + 1, 1, chainable, HeapChunks::new())?;
+            let list = PageList::builder(mock, 5 * 8192 + 1)
+                .order(1)
+                .chainable(chainable)
+                .chunk_allocator(HeapChunks::new())
+                .build()?;
             assert_eq!(list.nents(), 6);
             Ok(())
         });
@@ -112,7 +120,10 @@ fn a_failed_page_allocation_gives_back_every_page() {
 fn a_failed_array_allocation_gives_back_everything() {
     let mock = Mock::new();
     let points = for_each_chunk_failure(Some(4), |chunks| {
-        let list = PageList::with_order_in(&mock, 10 * 4096, 0, true, chunks)?;
+        let list = PageList::builder(&mock, 10 * 4096)
+            .chainable(true)
+            .chunk_allocator(chunks)
+            .build()?;
         assert_eq!(list.nents(), 10);
         Ok(())
     });
@@ -133,16 +144,16 @@ fn bad_input_gets_typed_errors() {
         "entry length of the order"
     };
     assert_eq!(
-        PageList::with_order(&mock, 1, 20, false).map(drop),
+        PageList::builder(&mock, 1).order(20).build().map(drop),
         Err(Error::Overflow { what })
     );
     assert!(matches!(
-        PageList::with_order(&mock, 1, 70, false).map(drop),
+        PageList::builder(&mock, 1).order(70).build().map(drop),
         Err(Error::Overflow { .. })
     ));
     // The mock's largest order is 12.
     assert_eq!(
-        PageList::with_order(&mock, 1, 13, false).map(drop),
+        PageList::builder(&mock, 1).order(13).build().map(drop),
         Err(Error::PagesUnavailable { order: 13 })
     );
     // 2^58 entries of 64-byte pages: no table that large fits in memory.
@@ -164,7 +175,10 @@ fn lengths_of_4_gib_and_more_work() {
     let order = if cfg!(miri) { 16 } else { 9 };
     let entry = 4096u32 << order;
     let nents = ((4 << 30) / u64::from(entry)) as usize + 1;
-    let list = PageList::with_order(&frames, length, order, false).unwrap();
+    let list = PageList::builder(&frames, length)
+        .order(order)
+        .build()
+        .unwrap();
     assert_eq!(list.nents(), nents);
     assert_eq!(list.byte_len(), length);
     let found = lengths(&list);
@@ -174,7 +188,10 @@ fn lengths_of_4_gib_and_more_work() {
     drop(list);
     frames.assert_clean();
     // Order 19: 2 GiB per entry, fits a u32 length.
-    let list = PageList::with_order(&frames, 5 << 30, 19, false).unwrap();
+    let list = PageList::builder(&frames, 5 << 30)
+        .order(19)
+        .build()
+        .unwrap();
     assert_eq!(lengths(&list), [1 << 31, 1 << 31, 1 << 30]);
     drop(list);
     frames.assert_clean();
@@ -183,7 +200,11 @@ fn lengths_of_4_gib_and_more_work() {
 #[test]
 fn debug_shows_the_shape() {
     let mock = Mock::new();
-    let list = PageList::with_order(&mock, 100, 1, true).unwrap();
+    let list = PageList::builder(&mock, 100)
+        .order(1)
+        .chainable(true)
+        .build()
+        .unwrap();
     let text = format!("{list:?}");
     assert!(
         text.contains("nents: 1") && text.contains("order: 1") && text.contains("chainable: true"),

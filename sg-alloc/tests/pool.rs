@@ -2,7 +2,7 @@
 
 mod common;
 
-use sg_alloc::{AppendTable, ChunkPool, SgTable, arrays_needed};
+use sg_alloc::{AppendPages, AppendTable, ChunkPool, SgTable, arrays_needed};
 use sg_core::{ChunkAllocator, Error, Pages, SgEntry, VirtPage, VirtPages};
 use sg_testkit::{MockPage, MockPages};
 
@@ -96,7 +96,7 @@ fn tables_take_and_give_back_arrays() {
     assert_eq!(pool.available(), 8);
     // Owned by the table, the pool goes when the table goes.
     let owned = SgTable::new_in(&pages, 10, ChunkPool::<VirtPage>::new(1).unwrap()).unwrap();
-    assert_eq!(owned.chunks().available(), 0);
+    assert_eq!(owned.chunk_allocator().available(), 0);
 }
 
 #[test]
@@ -109,8 +109,10 @@ fn appends_and_writes_through_a_pool() {
     // while the set lives.
     let mut set = unsafe { Pages::from_raw(&mock, &pages[..]) };
     let mut append = AppendTable::new_in(&mut set, &pool);
-    append.append_pages(0..1, 0, 4096, u32::MAX, 2).unwrap();
-    append.append_pages(1..3, 0, 8192, u32::MAX, 0).unwrap();
+    append
+        .append_pages(AppendPages::new(0..1, 4096).left_pages(2))
+        .unwrap();
+    append.append_pages(AppendPages::new(1..3, 8192)).unwrap();
     let table = append.finish().unwrap();
     assert_eq!(table.orig_nents(), 2);
     assert_eq!(

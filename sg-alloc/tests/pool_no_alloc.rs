@@ -8,7 +8,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use sg_alloc::{AppendTable, ChunkPool, SgTable};
+use sg_alloc::{AppendPages, AppendTable, ChunkPool, FromPages, SgTable};
 use sg_core::{Error, PageProvider, Pages, VirtPage, VirtPages};
 
 /// The system allocator, counting allocations.
@@ -64,13 +64,16 @@ fn work(
     total += table.as_list().byte_len() + table.as_list().count() as u64;
     drop(table);
 
-    let table = SgTable::from_pages_in(&mut *set, 10, 4 * 4096, 8192, pool)?;
+    let table = FromPages::new(&mut *set, 10, 4 * 4096)
+        .max_segment_size(8192)
+        .chunk_allocator(pool)
+        .build()?;
     total += table.as_list().count() as u64;
     drop(table);
 
     let mut append = AppendTable::new_in(&mut *set, pool);
-    append.append_pages(0..2, 0, 8192, u32::MAX, 4)?;
-    append.append_pages(2..6, 0, 4 * 4096, u32::MAX, 0)?;
+    append.append_pages(AppendPages::new(0..2, 8192).left_pages(4))?;
+    append.append_pages(AppendPages::new(2..6, 4 * 4096))?;
     let table = append.finish()?;
     total += table.byte_len();
     drop(table);

@@ -8,7 +8,7 @@ use std::any::Any;
 #[cfg(miri)]
 use std::sync::Mutex;
 
-use sg_alloc::{AppendTable, BounceMapper, DirectMapper, SgTable, SliceTable, split};
+use sg_alloc::{AppendPages, AppendTable, BounceMapper, DirectMapper, SgTable, SliceTable, split};
 use sg_core::{DmaDirection, DmaLimits, Error, Pages, VirtPages};
 use sg_testkit::{MockIommu, MockPages};
 
@@ -197,22 +197,22 @@ fn append_table_refuses_a_page_twice_and_pages_past_the_set() {
     let mut pages = Pages::alloc(VirtPages::new(), 1).expect("two pages");
     let mut append = AppendTable::new(&mut pages);
     append
-        .append_pages(0..1, 0, 4096, u32::MAX, 1)
+        .append_pages(AppendPages::new(0..1, 4096).left_pages(1))
         .expect("first page");
     assert_eq!(append.next_page(), 1);
     assert_eq!(
-        append.append_pages(0..2, 0, 8192, u32::MAX, 0),
+        append.append_pages(AppendPages::new(0..2, 8192)),
         Err(Error::PageReused { index: 0, next: 1 })
     );
     assert_eq!(
-        append.append_pages(1..3, 0, 4096, u32::MAX, 0),
+        append.append_pages(AppendPages::new(1..3, 4096)),
         Err(Error::NotInSet { end: 3, pages: 2 })
     );
     // Both refused calls left the table as it was.
     assert_eq!((append.orig_nents(), append.byte_len()), (1, 4096));
     assert_eq!(append.next_page(), 1);
     append
-        .append_pages(1..2, 0, 4096, u32::MAX, 0)
+        .append_pages(AppendPages::new(1..2, 4096))
         .expect("second page");
     let table = append.finish().expect("table");
     // The two contiguous pages, each once: one entry.

@@ -2,9 +2,9 @@
 
 mod common;
 
-use common::{Mock, fill, fill_list, scaled_layout, spans};
+use common::{Mock, end_marks, fill, fill_list, scaled_layout, spans};
 use quickcheck::TestResult;
-use sg_alloc::{ChunkPool, SgTable, split, split_in, split_mut};
+use sg_alloc::{ChunkPool, SgTable, split, split_in};
 use sg_core::{Error, PageProvider, Pages, SgList};
 use sg_iter::MappingIterMut;
 use sg_testkit::{BuiltList, EntryLayout, MockPage, MockPages, for_each_chunk_failure};
@@ -41,11 +41,7 @@ fn pieces_are_trimmed_and_end_marked() {
         [(20, 1060, 140), (30, 3000, 110)]
     );
     for piece in &pieces {
-        let marks: Vec<bool> = piece
-            .as_list()
-            .iter()
-            .map(|entry| entry.is_last())
-            .collect();
+        let marks = end_marks(piece.as_list());
         assert_eq!(marks, [false, true]);
     }
     let bytes = mock.list_bytes(list);
@@ -254,7 +250,7 @@ fn prop_split_pieces_have_no_empty_entries(
         let view: SgList<'_, _> = piece.as_list();
         let touched = list.slice(start, size).unwrap().segments().count();
         let lengths_ok = view.iter().all(|entry| entry.length() > 0);
-        let marks: Vec<bool> = view.iter().map(|entry| entry.is_last()).collect();
+        let marks = end_marks(view);
         let marks_ok =
             marks.last() == Some(&true) && marks.iter().filter(|&&mark| mark).count() == 1;
         if !lengths_ok || !marks_ok || view.count() != touched || piece.orig_nents() != touched {
@@ -293,7 +289,7 @@ fn writable_pieces_of_an_exclusive_view_write_disjoint_bytes() {
     let mut table = SgTable::from_pages(&mut set, 0, 8192).unwrap();
     fill_list(&mock, table.as_list(), 5);
     let before = mock.list_bytes(table.as_list());
-    let mut pieces = split_mut(table.as_list_mut(), 100, &[4000, 3000]).unwrap();
+    let mut pieces = split(table.as_list_mut(), 100, &[4000, 3000]).unwrap();
     assert_eq!(pieces.len(), 2);
     for (index, piece) in pieces.iter_mut().enumerate() {
         let value = index as u8 + 1;

@@ -6,7 +6,7 @@ use std::hint::black_box;
 
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
-use sg_alloc::SgTable;
+use sg_alloc::{FromPages, SgTable};
 use sg_copy::{copy_from_slice, copy_to_slice, zero};
 use sg_core::{PageProvider, Pages, SgList, VIRT_PAGE_SIZE, VirtPages};
 
@@ -60,8 +60,10 @@ fn copies(c: &mut Criterion) {
     let shuffled_table = page_table(&provider, &memory, &shuffled(BUFFER / PAGE));
     // The set's pages in their (frame) order; the table borrows the set
     // shared, so it only reads.
-    let merged =
-        SgTable::from_pages_segment(&memory, 0, BUFFER as u64, 0xFFFF_F000).expect("merged");
+    let merged = FromPages::new(&memory, 0, BUFFER as u64)
+        .max_segment_size(0xFFFF_F000)
+        .build()
+        .expect("merged");
     let source = vec![7u8; BUFFER];
     let mut target = vec![0u8; BUFFER];
 

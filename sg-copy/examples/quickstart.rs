@@ -11,7 +11,7 @@
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use sg_alloc::{PageList, SgTable, SliceTable};
+use sg_alloc::{FromPages, PageList, SgTable, SliceTable};
 use sg_copy::{copy_from_slice, copy_to_slice};
 use sg_core::{Error, HeapChunks, PageProvider, Pages, SgList, VirtPage, VirtPages};
 
@@ -62,7 +62,9 @@ fn main() -> Result<(), Error> {
     drop(merged);
     // Built from `&mut pages`: the table borrows the set exclusively, so it
     // may write the bytes; no other table reaches them while it lives.
-    let mut limited = SgTable::from_pages_segment(&mut pages, 0, size, 2 * PAGE as u32)?;
+    let mut limited = FromPages::new(&mut pages, 0, size)
+        .max_segment_size(2 * PAGE as u32)
+        .build()?;
     println!("the same pages, no entry over 8 KiB (a device's max segment):");
     print_entries(limited.as_list(), base);
 
@@ -91,7 +93,9 @@ fn main() -> Result<(), Error> {
     );
     let chunks = HeapChunks::new().with_max_entries(4)?;
     // Built from the set by value: the table owns the pages now.
-    let chained = SgTable::from_pages_in(pages, 64, 8 * PAGE as u64 - 64, u32::MAX, chunks)?;
+    let chained = FromPages::new(pages, 64, 8 * PAGE as u64 - 64)
+        .chunk_allocator(chunks)
+        .build()?;
     println!(
         "{} entries in {} arrays of at most 4 slots (the table owns the pages):",
         chained.orig_nents(),

@@ -7,7 +7,7 @@
 use std::ptr::NonNull;
 use std::sync::Mutex;
 
-use sg_alloc::{SgTable, split, split_mut};
+use sg_alloc::{SgTable, split};
 use sg_copy::{copy_from_slice, copy_to_slice, zero};
 use sg_core::{DmaDirection, DmaLimits, Error, HeapChunks, PageProvider, Pages};
 use sg_testkit::MockIommu;
@@ -136,7 +136,7 @@ fn arena_tables_copy_split_slice_and_clone_safely() -> Result<(), Error> {
         assert_eq!(copy_to_slice(middle, 0, &mut seen), 200);
         assert_eq!(seen, bytes[300..500]);
         {
-            let mut pieces = split_mut(table.as_list_mut(), 100, &[100, 100])?;
+            let mut pieces = split(table.as_list_mut(), 100, &[100, 100])?;
             assert_eq!(zero(pieces[1].as_list_mut(), 0, 100), 100);
             assert_eq!(copy_from_slice(pieces[0].as_list_mut(), 0, &[7; 100]), 100);
         }

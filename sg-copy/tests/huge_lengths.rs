@@ -15,7 +15,7 @@ use std::ptr::NonNull;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use sg_alloc::{AppendTable, PageList, SgTable, split};
+use sg_alloc::{AppendPages, AppendTable, PageList, SgTable, split};
 use sg_copy::{ListReader, copy_from_slice, copy_to_slice, zero};
 use sg_core::{DmaLimits, Error, PageProvider, Pages, SgEntry, SgList, SgListMut, init_table};
 use sg_iter::{MappingIter, PageIter};
@@ -157,10 +157,10 @@ fn builders_cut_runs_at_u32_max_rounded_to_pages() {
     let pages: Vec<u64> = (0..258).collect();
     let mut append = AppendTable::new(raw(BigFrames::default(), &pages));
     append
-        .append_pages(0..200, 0, 200 << 24, u32::MAX, 58)
+        .append_pages(AppendPages::new(0..200, 200 << 24).left_pages(58))
         .unwrap();
     append
-        .append_pages(200..258, 0, 58 << 24, u32::MAX, 0)
+        .append_pages(AppendPages::new(200..258, 58 << 24))
         .unwrap();
     let table = append.finish().unwrap();
     assert_eq!(lengths(table.as_list()), [255 << 24, 3 << 24]);
@@ -177,7 +177,10 @@ fn builders_cut_runs_at_u32_max_rounded_to_pages() {
 fn page_lists_of_4_gib_and_more() {
     let frames = CountedFrames::<PAGE>::new();
     // Order 19: 2 GiB per entry, the most an order gives on 32-bit targets.
-    let list = PageList::with_order(&frames, 5 << 30, 19, false).unwrap();
+    let list = PageList::builder(&frames, 5 << 30)
+        .order(19)
+        .build()
+        .unwrap();
     assert_eq!(lengths(list.as_list()), [1 << 31, 1 << 31, 1 << 30]);
     assert_eq!(list.byte_len(), 5 << 30);
     drop(list);
@@ -191,7 +194,7 @@ fn page_lists_of_4_gib_and_more() {
         "entry length of the order"
     };
     assert_eq!(
-        PageList::with_order(&frames, 1, 20, false).err(),
+        PageList::builder(&frames, 1).order(20).build().err(),
         Some(Error::Overflow { what })
     );
     // Entry counts past a 32-bit `usize` (on 64-bit hosts these would be

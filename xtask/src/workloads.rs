@@ -3,7 +3,7 @@
 use std::hint::black_box;
 use std::ptr::NonNull;
 
-use sg_alloc::SgTable;
+use sg_alloc::{FromPages, SgTable};
 use sg_copy::{copy_from_slice, copy_to_slice, zero};
 use sg_core::{PageProvider, Pages, SgEntry, SgList, VIRT_PAGE_SIZE, VirtPage, VirtPages};
 use sg_testkit::FramePages;
@@ -244,8 +244,10 @@ fn copies(sizes: &Sizes) -> Vec<Row> {
     let shuffled_list = page_list(&pages, &list_memory, &shuffled);
     // The set's pages in their (frame) order; the table borrows the set
     // shared, so it only reads.
-    let merged =
-        SgTable::from_pages_segment(&list_memory, 0, n as u64, 0xFFFF_F000).expect("merged");
+    let merged = FromPages::new(&list_memory, 0, n as u64)
+        .max_segment_size(0xFFFF_F000)
+        .build()
+        .expect("merged");
     assert_eq!(merged.orig_nents(), 1, "contiguous pages make one entry");
 
     // Check the lists before timing them.
@@ -475,13 +477,10 @@ fn from_pages(sizes: &Sizes, frame: impl Fn(usize) -> u64, name: &'static str) -
     // SAFETY: `FramePages` pages are bare frame numbers, valid by
     // construction and never mapped (mapping panics), and the frames are
     // distinct (`frame` is strictly increasing); the table is never written.
-    let table = SgTable::from_pages_segment(
-        unsafe { Pages::from_raw(&frames, &handles[..]) },
-        0,
-        size,
-        0xFFFF_F000,
-    )
-    .expect("from pages");
+    let table = FromPages::new(unsafe { Pages::from_raw(&frames, &handles[..]) }, 0, size)
+        .max_segment_size(0xFFFF_F000)
+        .build()
+        .expect("from pages");
     assert_eq!(table.byte_len(), size);
     // glibc gives the top of its heap back to the system when a free leaves
     // more than 128 KiB free there, and the next build faults it all back
@@ -498,12 +497,13 @@ fn from_pages(sizes: &Sizes, frame: impl Fn(usize) -> u64, name: &'static str) -
         for _ in 0..sizes.page_builds {
             // SAFETY: as above: the same distinct frames, never mapped, and
             // a table that is never written. A borrowed set allocates nothing.
-            let table = SgTable::from_pages_segment(
+            let table = FromPages::new(
                 unsafe { Pages::from_raw(&frames, black_box(&handles[..])) },
                 0,
                 size,
-                0xFFFF_F000,
             )
+            .max_segment_size(0xFFFF_F000)
+            .build()
             .expect("from pages");
             black_box(table.orig_nents());
         }

@@ -2,6 +2,7 @@
 
 use core::ptr::NonNull;
 
+use crate::unwind::Finish;
 use sg_core::{ChunkAllocator, Error, SgEntry};
 
 use super::{Chain, init_slots, link_target};
@@ -205,34 +206,22 @@ impl<Pg: Copy, C: ChunkAllocator<Pg>> Drop for Appender<'_, Pg, C> {
         }
         let saved = &mut self.saved;
         let chain = &mut *self.chain;
-        if chain.arrays > saved.arrays {
-            // The first array this append allocated.
-            let first = if saved.arrays == 0 {
-                Some(NonNull::slice_from_raw_parts(chain.head, chain.head_slots))
-            } else {
-                // SAFETY: the old tail's last slot became the link to the
-                // first new array when it was attached.
-                unsafe { link_target(saved.tail.add(saved.tail_slots - 1)) }
-            };
-            let mut next = first;
-            for index in saved.arrays..chain.arrays {
-                let Some(array) = next else {
-                    debug_assert!(false, "a new array is reachable by its link");
-                    break;
-                };
-                let (start, slots) = (array.cast::<SgEntry<Pg>>(), array.len());
-                next = if index + 1 < chain.arrays {
-                    // SAFETY: a non-tail array's last slot is a link written
-                    // by `attach`; read before the array is freed.
-                    unsafe { link_target(start.add(slots - 1)) }
-                } else {
-                    None
-                };
-                // SAFETY: allocated by this appender from `chain.chunks`
-                // with `slots` (the count its link records), freed once.
-                unsafe { chain.chunks.free(start, slots) };
-            }
-        }
+        let new_arrays = chain.arrays - saved.arrays;
+        // The first array this append allocated, found before the old
+        // tail's last slot (its link) is restored below.
+        let first = if new_arrays == 0 {
+            None
+        } else if saved.arrays == 0 {
+            Some(NonNull::slice_from_raw_parts(chain.head, chain.head_slots))
+        } else {
+            // SAFETY: the old tail's last slot became the link to the first
+            // new array when it was attached.
+            unsafe { link_target(saved.tail.add(saved.tail_slots - 1)) }
+        };
+        debug_assert!(
+            new_arrays == 0 || first.is_some(),
+            "a new array is reachable by its link"
+        );
         if saved.arrays == 0 {
             chain.head = NonNull::dangling();
             chain.head_slots = 0;
@@ -256,5 +245,26 @@ impl<Pg: Copy, C: ChunkAllocator<Pg>> Drop for Appender<'_, Pg, C> {
         chain.tail_used = saved.tail_used;
         chain.entries = saved.entries;
         chain.byte_len = saved.byte_len;
+        // The chain is as before the append and reaches none of the new
+        // arrays: they go back, every one even if the allocator panics.
+        let chunks = &chain.chunks;
+        let free_next = |(next, left): &mut (Option<NonNull<[SgEntry<Pg>]>>, usize)| {
+            let Some(array) = next.take().filter(|_| *left > 0) else {
+                return false;
+            };
+            *left -= 1;
+            let (start, slots) = (array.cast::<SgEntry<Pg>>(), array.len());
+            if *left > 0 {
+                // SAFETY: a non-tail new array's last slot is a link
+                // written by `attach`; read before the array is freed.
+                *next = unsafe { link_target(start.add(slots - 1)) };
+            }
+            // SAFETY: allocated by this appender from `chain.chunks` with
+            // `slots` (the count its link records), unreachable from the
+            // chain, and freed once: `next` has moved past it.
+            unsafe { chunks.free(start, slots) };
+            true
+        };
+        Finish::new((first, new_arrays), free_next).run();
     }
 }

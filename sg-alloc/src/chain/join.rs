@@ -30,6 +30,58 @@ enum Room<Pg: Copy> {
     Refit(NonNull<SgEntry<Pg>>, usize),
 }
 
+impl<Pg: Copy> Room<Pg> {
+    /// The array this way allocated, and its slots.
+    fn array(&self) -> Option<(NonNull<SgEntry<Pg>>, usize)> {
+        match *self {
+            Room::LastSlot => None,
+            Room::Bridge(array) => Some((array, 2)),
+            Room::Refit(array, slots) => Some((array, slots)),
+        }
+    }
+}
+
+/// An array just allocated and not yet part of a chain: given back when
+/// dropped (on an error, or while a panic unwinds) unless kept.
+///
+/// # Invariants
+///
+/// `array`, when there is one, came from `chunks.alloc` with that many
+/// slots, and nothing else refers to it or frees it.
+struct FreeOnDrop<'c, Pg: Copy, C: ChunkAllocator<Pg>> {
+    chunks: &'c C,
+    array: Option<(NonNull<SgEntry<Pg>>, usize)>,
+}
+
+impl<'c, Pg: Copy, C: ChunkAllocator<Pg>> FreeOnDrop<'c, Pg, C> {
+    /// Guards `array`.
+    ///
+    /// # Safety
+    ///
+    /// `array` came from `chunks.alloc` with that many slots, and nothing
+    /// else refers to it or frees it unless it is [kept](Self::keep).
+    unsafe fn new(chunks: &'c C, array: Option<(NonNull<SgEntry<Pg>>, usize)>) -> Self {
+        // INVARIANT: the caller's promise.
+        FreeOnDrop { chunks, array }
+    }
+
+    /// The array is used after all: nothing is freed.
+    fn keep(mut self) {
+        self.array = None;
+    }
+}
+
+impl<Pg: Copy, C: ChunkAllocator<Pg>> Drop for FreeOnDrop<'_, Pg, C> {
+    fn drop(&mut self) {
+        if let Some((array, slots)) = self.array.take() {
+            // SAFETY: allocated from `chunks` with `slots`, and nothing
+            // else refers to it or frees it (type invariant), since it was
+            // not kept.
+            unsafe { self.chunks.free(array, slots) };
+        }
+    }
+}
+
 impl<Pg: Copy, C: ChunkAllocator<Pg>> Chain<Pg, C> {
     /// Appends the arrays of `other` to this chain; `other` is left empty.
     ///
@@ -80,22 +132,15 @@ impl<Pg: Copy, C: ChunkAllocator<Pg>> Chain<Pg, C> {
             }
         };
         let head_copy = if other.borrowed_head {
-            match self.chunks.alloc(other.head_slots) {
-                Ok(array) => Some(array),
-                Err(error) => {
-                    let allocated = match room {
-                        Room::LastSlot => None,
-                        Room::Bridge(array) => Some((array, 2)),
-                        Room::Refit(array, slots) => Some((array, slots)),
-                    };
-                    if let Some((array, slots)) = allocated {
-                        // SAFETY: allocated just above from `self.chunks`
-                        // with `slots`, never used.
-                        unsafe { self.chunks.free(array, slots) };
-                    }
-                    return Err(error);
-                }
-            }
+            // The room's array goes back if this allocation fails or the
+            // allocator panics in it.
+            // SAFETY: the room's array was allocated just above from
+            // `self.chunks` with the slots `array` gives, and nothing refers
+            // to it yet.
+            let room_array = unsafe { FreeOnDrop::new(&self.chunks, room.array()) };
+            let copy = self.chunks.alloc(other.head_slots)?;
+            room_array.keep();
+            Some(copy)
         } else {
             None
         };
@@ -119,6 +164,10 @@ impl<Pg: Copy, C: ChunkAllocator<Pg>> Chain<Pg, C> {
         }
 
         let target = NonNull::slice_from_raw_parts(other.head, other.head_slots);
+        // An old tail that a refit replaces, given back only once both
+        // chains are consistent again: an allocator that panics in `free`
+        // then leaves no chain that still reaches the array.
+        let mut retired = None;
         match room {
             Room::LastSlot => {
                 if let Some(last) = self.last_mut() {
@@ -168,11 +217,7 @@ impl<Pg: Copy, C: ChunkAllocator<Pg>> Chain<Pg, C> {
                         // data, and from now on no longer part of the chain.
                         unsafe { init_slots(old, old_slots) };
                     } else {
-                        // SAFETY: the old tail, not borrowed, came from
-                        // `self.chunks` (or an allocator whose arrays it may
-                        // free) with `tail_slots` slots, and nothing refers
-                        // to it now.
-                        unsafe { self.chunks.free(old, old_slots) };
+                        retired = Some((old, old_slots));
                     }
                     self.head = array;
                     self.head_slots = slots;
@@ -183,14 +228,10 @@ impl<Pg: Copy, C: ChunkAllocator<Pg>> Chain<Pg, C> {
                     // SAFETY: the previous array's last slot is the link to
                     // the old tail; it now links to its replacement, owned
                     // by the chain (allocated from `self.chunks` with
-                    // `slots`). The old tail, not borrowed (only a head can
-                    // be), came from `self.chunks` (or an allocator whose
-                    // arrays it may free) with `tail_slots`, and is
-                    // unreachable now.
-                    unsafe {
-                        previous.add(previous_slots - 1).write(make_link(to_array));
-                        self.chunks.free(old, old_slots);
-                    }
+                    // `slots`).
+                    unsafe { previous.add(previous_slots - 1).write(make_link(to_array)) };
+                    // Not borrowed: only a head can be.
+                    retired = Some((old, old_slots));
                 }
             }
         }
@@ -211,6 +252,12 @@ impl<Pg: Copy, C: ChunkAllocator<Pg>> Chain<Pg, C> {
         other.arrays = 0;
         other.entries = 0;
         other.byte_len = 0;
+        if let Some((old, old_slots)) = retired {
+            // SAFETY: the old tail, not borrowed, came from `self.chunks`
+            // (or an allocator whose arrays it may free) with `old_slots`
+            // slots, and neither chain reaches it any more.
+            unsafe { self.chunks.free(old, old_slots) };
+        }
         Ok(())
     }
 

@@ -17,6 +17,7 @@ use core::fmt;
 use core::mem::size_of;
 use core::ptr::NonNull;
 
+use crate::unwind::Finish;
 use sg_core::{ChunkAllocator, Error, PageProvider, SgEntry, SgList, SgListMut};
 
 pub(crate) use append::Appender;
@@ -262,7 +263,7 @@ impl<Pg: Copy, C: ChunkAllocator<Pg>> Chain<Pg, C> {
 
     /// The allocator the arrays came from.
     #[inline]
-    pub(crate) fn chunks(&self) -> &C {
+    pub(crate) fn chunk_allocator(&self) -> &C {
         &self.chunks
     }
 
@@ -305,28 +306,33 @@ impl<Pg: Copy, C: ChunkAllocator<Pg>> Chain<Pg, C> {
             .then_some(self.byte_len)
     }
 
+    /// What a view of the first `entries` data entries (all of them when
+    /// `entries` is at least their count) is made of: the first array, its
+    /// slots, the entry count and, when known, their byte length.
+    fn view_parts(&self, entries: usize) -> (NonNull<SgEntry<Pg>>, usize, usize, Option<u64>) {
+        let count = entries.min(self.entries);
+        (
+            self.head,
+            self.head_slots,
+            count,
+            self.prefix_byte_len(entries),
+        )
+    }
+
     /// A view of the first `entries` data entries (all of them when
     /// `entries` is at least their count).
     pub(crate) fn list<'a, P>(&'a self, entries: usize, provider: &'a P) -> SgList<'a, P>
     where
         P: PageProvider<Page = Pg>,
     {
-        let byte_len = self.prefix_byte_len(entries);
-        // SAFETY: `head` is the first array with `head_slots` initialised
-        // slots (none when empty, and nothing is read then); the arrays stay
+        let (head, slots, count, byte_len) = self.view_parts(entries);
+        // SAFETY: `head` is the first array with `slots` initialised slots
+        // (none when empty, and nothing is read then); the arrays stay
         // valid and unwritten while `self` is borrowed; links were made by
-        // `attach` under `set_link`'s contract; when given, `byte_len` is the
-        // sum of the lengths of the entries the view visits (see
+        // `attach` under `set_link`'s contract; when given, `byte_len` is
+        // the sum of the lengths of the entries the view visits (see
         // `prefix_byte_len`).
-        unsafe {
-            SgList::from_raw(
-                self.head,
-                self.head_slots,
-                entries.min(self.entries),
-                byte_len,
-                provider,
-            )
-        }
+        unsafe { SgList::from_raw(head, slots, count, byte_len, provider) }
     }
 
     /// An exclusive view of the first `entries` data entries.
@@ -334,49 +340,56 @@ impl<Pg: Copy, C: ChunkAllocator<Pg>> Chain<Pg, C> {
     where
         P: PageProvider<Page = Pg>,
     {
-        let byte_len = self.prefix_byte_len(entries);
+        let (head, slots, count, byte_len) = self.view_parts(entries);
         // SAFETY: as in `list`; `&mut self` also makes this the only view of
         // the list for `'a`, so nothing else reaches its pages through it.
-        unsafe {
-            SgListMut::from_raw(
-                self.head,
-                self.head_slots,
-                entries.min(self.entries),
-                byte_len,
-                provider,
-            )
+        unsafe { SgListMut::from_raw(head, slots, count, byte_len, provider) }
+    }
+}
+
+impl<Pg: Copy, C: ChunkAllocator<Pg>> Chain<Pg, C> {
+    /// Detaches the first array and gives it back (unless borrowed);
+    /// `false` when no array is left. The chain moves past the array
+    /// before the allocator is called, so an allocator that panics in
+    /// `free` never sees the array again. Only for dropping: the counts
+    /// other than `arrays` no longer describe the chain after this.
+    fn free_first_array(&mut self) -> bool {
+        if self.arrays == 0 {
+            return false;
         }
+        let (array, slots, borrowed) = (self.head, self.head_slots, self.borrowed_head);
+        self.arrays -= 1;
+        self.borrowed_head = false;
+        if self.arrays > 0 {
+            // SAFETY: a non-tail array's last slot is an initialised link
+            // (type invariant); it is read before the array is freed.
+            let next = unsafe { link_target(array.add(slots - 1)) };
+            debug_assert!(next.is_some(), "a non-tail array ends in a link");
+            match next {
+                Some(target) => {
+                    self.head = target.cast();
+                    self.head_slots = target.len();
+                }
+                // Unreachable by the invariant; the rest is leaked.
+                None => self.arrays = 0,
+            }
+        }
+        if !borrowed {
+            // SAFETY: the array came from `chunks.alloc(slots)` (the slot
+            // count is the one recorded in the link to it, or
+            // `head_slots`); the chain no longer reaches it, so it is freed
+            // once, here, and not used again.
+            unsafe { self.chunks.free(array, slots) };
+        }
+        true
     }
 }
 
 impl<Pg: Copy, C: ChunkAllocator<Pg>> Drop for Chain<Pg, C> {
     fn drop(&mut self) {
-        let mut array = self.head;
-        let mut slots = self.head_slots;
-        for index in 0..self.arrays {
-            let next = if index + 1 < self.arrays {
-                // SAFETY: a non-tail array's last slot is an initialised link
-                // (type invariant); it is read before the array is freed.
-                let next = unsafe { link_target(array.add(slots - 1)) };
-                debug_assert!(next.is_some(), "a non-tail array ends in a link");
-                next
-            } else {
-                None
-            };
-            if !(index == 0 && self.borrowed_head) {
-                // SAFETY: the array came from `chunks.alloc(slots)` (the
-                // slot count is the one recorded in the link to it, or
-                // `head_slots`), is freed once, here, and not used again.
-                unsafe { self.chunks.free(array, slots) };
-            }
-            match next {
-                Some(target) => {
-                    array = target.cast();
-                    slots = target.len();
-                }
-                None => break,
-            }
-        }
+        // An allocator that panics in `free` still gets every other array
+        // back.
+        Finish::new(self, |chain: &mut &mut Self| chain.free_first_array()).run();
     }
 }
 

@@ -2,105 +2,14 @@
 //! pool of memory it reaches (the kernel's swiotlb).
 
 use alloc::boxed::Box;
-use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 use core::cell::RefCell;
 use core::fmt;
 
 use sg_core::{DmaDirection, DmaLimits, DmaMapper, DmaRun, Error, PageProvider};
 
-use super::cpu_bytes::{read_run, write_run};
-
-/// What a [`BounceMapper`] copied, counted per direction.
-///
-/// A copy "to the device" goes from the CPU's pages into the pool (at map
-/// and sync-for-device time, when the device reads); a copy "from the
-/// device" goes from the pool back to the CPU's pages (at sync-for-CPU and
-/// unmap time, when the device writes).
-#[derive(Clone, Copy, PartialEq, Eq, Default, Debug)]
-pub struct BounceStats {
-    /// Maps that went through the pool.
-    pub bounced: usize,
-    /// Copies from the CPU's pages into the pool.
-    pub to_device_copies: usize,
-    /// Bytes of those copies.
-    pub to_device_bytes: u64,
-    /// Copies from the pool into the CPU's pages.
-    pub from_device_copies: usize,
-    /// Bytes of those copies.
-    pub from_device_bytes: u64,
-}
-
-/// The pool's memory and bookkeeping.
-struct Pool<S> {
-    memory: S,
-    /// Bytes of `memory`, fixed at creation.
-    size: usize,
-    /// Live slots: offset in the pool -> bytes reserved.
-    live: BTreeMap<usize, usize>,
-    /// Bytes reserved by live slots.
-    used: usize,
-    stats: BounceStats,
-}
-
-impl<S: AsRef<[u8]> + AsMut<[u8]>> Pool<S> {
-    /// The lowest offset where `len` bytes at bus address `base + offset`
-    /// make a segment `limits` accepts and overlap no live slot (first
-    /// fit).
-    fn place(&self, base: u64, len: usize, limits: &DmaLimits) -> Result<usize, Error> {
-        let highest = limits.get_highest_address();
-        let mut gap_start = 0;
-        let gaps = self
-            .live
-            .iter()
-            .map(|(&offset, &reserved)| (offset, offset + reserved))
-            .chain(core::iter::once((self.size, self.size)));
-        for (gap_end, next_start) in gaps {
-            if let Some(offset) = fit(base, gap_start, gap_end, len, limits) {
-                let bus = base + offset as u64;
-                // Later places only lie higher.
-                if bus + (len as u64 - 1) > highest {
-                    return Err(Error::Unreachable {
-                        address: bus.max(highest.saturating_add(1)),
-                        highest,
-                    });
-                }
-                return Ok(offset);
-            }
-            gap_start = next_start;
-        }
-        Err(Error::BouncePoolExhausted {
-            requested: len,
-            available: self.size - self.used,
-        })
-    }
-
-    /// The bytes of the slot at `offset`.
-    fn slot(&mut self, offset: usize, len: usize) -> &mut [u8] {
-        &mut self.memory.as_mut()[offset..offset + len]
-    }
-}
-
-/// The lowest offset in `[gap_start, gap_end)` of the pool at bus address
-/// `base` where `len` bytes start aligned and cross no boundary.
-fn fit(
-    base: u64,
-    gap_start: usize,
-    gap_end: usize,
-    len: usize,
-    limits: &DmaLimits,
-) -> Option<usize> {
-    let mut bus = (base + gap_start as u64).checked_next_multiple_of(limits.get_alignment())?;
-    if limits.crosses_boundary(bus, len as u64) {
-        // The next boundary is a multiple of the alignment (validated
-        // limits: alignment <= max segment size <= boundary); a run no
-        // longer than the maximum segment size fits in one window.
-        let boundary = limits.get_segment_boundary()?;
-        bus = (bus + 1).checked_next_multiple_of(boundary)?;
-    }
-    let offset = usize::try_from(bus - base).ok()?;
-    (offset.checked_add(len)? <= gap_end).then_some(offset)
-}
+use super::bounce_pool::{BounceStats, Pool, ReleaseSlot};
+use super::cpu_bytes::write_run;
 
 /// A mapper that copies the runs a device cannot take where they are
 /// through a pool of memory it can (the kernel's swiotlb, FreeBSD's
@@ -235,13 +144,7 @@ impl<M, S: AsRef<[u8]> + AsMut<[u8]>> BounceMapper<M, S> {
         Ok(BounceMapper {
             inner,
             bus_address,
-            pool: RefCell::new(Pool {
-                memory,
-                size,
-                live: BTreeMap::new(),
-                used: 0,
-                stats: BounceStats::default(),
-            }),
+            pool: RefCell::new(Pool::new(memory, size)),
         })
     }
 
@@ -350,10 +253,8 @@ impl<M, S: AsRef<[u8]> + AsMut<[u8]>> BounceMapper<M, S> {
         // the run is copied in, nothing stays reserved (the pool's borrow
         // keeps the slot free of anyone else meanwhile).
         if direction.to_device() {
-            // SAFETY: the caller's promise is `read_run`'s.
-            unsafe { read_run(provider, run, pool.slot(offset, len)) };
-            pool.stats.to_device_copies += 1;
-            pool.stats.to_device_bytes += len as u64;
+            // SAFETY: the caller's promise is `copy_in`'s.
+            unsafe { pool.copy_in(provider, run, offset) };
         } else {
             pool.slot(offset, len).fill(0);
         }
@@ -433,15 +334,19 @@ where
             return;
         };
         debug_assert_eq!(reserved, (run.len as usize).max(1));
+        // The slot is given back after the copy, even if the provider
+        // panics during it.
+        let _release = ReleaseSlot {
+            pool: &self.pool,
+            offset,
+            reserved,
+        };
         if direction.from_device() {
             // SAFETY: the slot was mapped for this run (the caller's
             // promise), and the caller vouches that no reference to its
             // bytes is live and nothing else touches them.
             unsafe { self.copy_back(provider, &run, offset) };
         }
-        let mut pool = self.pool.borrow_mut();
-        pool.live.remove(&offset);
-        pool.used -= reserved;
     }
 
     unsafe fn sync_for_cpu(
@@ -451,19 +356,8 @@ where
         bus_address: u64,
         direction: DmaDirection,
     ) {
-        match self.slot_at(bus_address) {
-            Some((offset, _)) => {
-                if direction.from_device() {
-                    // SAFETY: as in `unmap`.
-                    unsafe { self.copy_back(provider, &run, offset) };
-                }
-            }
-            // SAFETY: as in `unmap`: the inner mapper's address.
-            None => unsafe {
-                self.inner
-                    .sync_for_cpu(provider, run, bus_address, direction)
-            },
-        }
+        // SAFETY: the caller's promise is `sync`'s.
+        unsafe { self.sync(provider, run, bus_address, direction, Way::ForCpu) }
     }
 
     unsafe fn sync_for_device(
@@ -473,24 +367,68 @@ where
         bus_address: u64,
         direction: DmaDirection,
     ) {
-        match self.slot_at(bus_address) {
-            Some((offset, _)) => {
-                if direction.to_device() {
-                    let len = run.len as usize;
-                    let mut pool = self.pool.borrow_mut();
-                    // SAFETY: the run is the claim the slot was mapped for,
-                    // and the caller vouches that nothing writes its bytes
-                    // during the call.
-                    unsafe { read_run(provider, &run, pool.slot(offset, len)) };
-                    pool.stats.to_device_copies += 1;
-                    pool.stats.to_device_bytes += len as u64;
+        // SAFETY: the caller's promise is `sync`'s.
+        unsafe { self.sync(provider, run, bus_address, direction, Way::ForDevice) }
+    }
+}
+
+/// Which way a sync goes.
+#[derive(Clone, Copy)]
+enum Way {
+    /// The device's writes reach the CPU.
+    ForCpu,
+    /// The CPU's writes reach the device.
+    ForDevice,
+}
+
+impl<M, S: AsRef<[u8]> + AsMut<[u8]>> BounceMapper<M, S> {
+    /// Syncs a run: its slot, copied the way `way` goes when the direction
+    /// moves bytes that way, or the inner mapper's mapping.
+    ///
+    /// # Safety
+    ///
+    /// As for [`DmaMapper::sync_for_cpu`] and
+    /// [`DmaMapper::sync_for_device`].
+    unsafe fn sync<P: PageProvider>(
+        &self,
+        provider: &P,
+        run: DmaRun<P::Page>,
+        bus_address: u64,
+        direction: DmaDirection,
+        way: Way,
+    ) where
+        M: DmaMapper<P>,
+    {
+        let Some((offset, _)) = self.slot_at(bus_address) else {
+            // SAFETY: not a slot, so the inner mapper's address (the
+            // constructor's promise keeps its addresses out of the pool);
+            // the caller's promise is the inner mapper's.
+            unsafe {
+                match way {
+                    Way::ForCpu => self
+                        .inner
+                        .sync_for_cpu(provider, run, bus_address, direction),
+                    Way::ForDevice => {
+                        self.inner
+                            .sync_for_device(provider, run, bus_address, direction)
+                    }
                 }
             }
-            // SAFETY: as in `unmap`: the inner mapper's address.
-            None => unsafe {
-                self.inner
-                    .sync_for_device(provider, run, bus_address, direction)
+            return;
+        };
+        match way {
+            // SAFETY: the slot was mapped for this run (the caller's
+            // promise), and the caller vouches that no reference to its
+            // bytes is live and nothing else touches them.
+            Way::ForCpu if direction.from_device() => unsafe {
+                self.copy_back(provider, &run, offset)
             },
+            // SAFETY: the run is the claim the slot was mapped for, and the
+            // caller vouches that nothing writes its bytes during the call.
+            Way::ForDevice if direction.to_device() => unsafe {
+                self.pool.borrow_mut().copy_in(provider, &run, offset)
+            },
+            _ => {}
         }
     }
 }
@@ -506,56 +444,5 @@ impl<M: fmt::Debug, S: AsRef<[u8]> + AsMut<[u8]>> fmt::Debug for BounceMapper<M,
             .field("free_bytes", &(pool.size - pool.used))
             .field("stats", &pool.stats)
             .finish()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn slots_are_placed_aligned_inside_windows_and_first_fit() {
-        let limits = DmaLimits::new()
-            .max_segment_size(0x400)
-            .segment_boundary(Some(0x400))
-            .alignment(0x100);
-        // A pool whose bus address is neither aligned nor on a boundary.
-        assert_eq!(fit(0x1080, 0, 0x2000, 0x100, &limits), Some(0x80));
-        assert_eq!(fit(0x1080, 0, 0x2000, 0x300, &limits), Some(0x80));
-        // 0x1100 + 0x400 would cross 0x1400: the next window.
-        assert_eq!(fit(0x1080, 0, 0x2000, 0x400, &limits), Some(0x380));
-        assert_eq!(fit(0x1080, 0, 0x300, 0x400, &limits), None);
-        let mut pool = Pool {
-            memory: alloc::vec![0u8; 0x1000],
-            size: 0x1000,
-            live: BTreeMap::new(),
-            used: 0,
-            stats: BounceStats::default(),
-        };
-        pool.live.insert(0x80, 0x100);
-        pool.used = 0x100;
-        assert_eq!(pool.place(0x1080, 0x100, &limits), Ok(0x180));
-        let reachable = limits.highest_address(0x1100);
-        assert_eq!(
-            pool.place(0x1080, 0x100, &reachable),
-            Err(Error::Unreachable {
-                address: 0x1200,
-                highest: 0x1100
-            })
-        );
-        assert_eq!(
-            pool.place(0x1080, 0x400, &limits.max_segment_size(0x400)),
-            Ok(0x380)
-        );
-        pool.live.insert(0x180, 0xE80);
-        pool.used += 0xE80;
-        // The 0x80 bytes left at the start cannot hold an aligned slot.
-        assert_eq!(
-            pool.place(0x1080, 0x10, &limits),
-            Err(Error::BouncePoolExhausted {
-                requested: 0x10,
-                available: 0x80
-            })
-        );
     }
 }

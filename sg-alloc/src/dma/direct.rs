@@ -16,7 +16,7 @@ use sg_core::{DmaDirection, DmaLimits, DmaMapper, DmaRun, Error, PageProvider};
 ///
 /// Neighbouring entries merge into one segment when they are physically
 /// contiguous, so a table built for the device with
-/// [`SgTable::from_pages_for_device`](crate::SgTable::from_pages_for_device)
+/// [`FromPages::limits`](crate::FromPages::limits)
 /// maps with it whenever its pages are reachable and aligned, and the
 /// mapping's `nents` is what
 /// [`SgList::count_dma_segments`](sg_core::SgList::count_dma_segments)

@@ -9,10 +9,14 @@
 //! `DmaFieldsMut`.
 
 mod bounce;
+mod bounce_pool;
 mod cpu_bytes;
 mod direct;
+mod guard;
 mod map;
+mod walk;
 
-pub use bounce::{BounceMapper, BounceStats};
+pub use bounce::BounceMapper;
+pub use bounce_pool::BounceStats;
 pub use direct::DirectMapper;
-pub use map::{MapError, MapTarget, MappedTable};
+pub use guard::{MapError, MapTarget, MappedTable};

@@ -201,3 +201,24 @@ pub(crate) fn check_shape(
     }
     Ok(())
 }
+
+/// Runs `attempt` with a chunk allocator over `chunks` that panics at its
+/// call k, for k = 0, 1, 2, ... until an attempt completes, and checks
+/// after each that no array of `chunks` is live; returns how many calls
+/// could panic.
+pub(crate) fn panic_at_every_chunk_call(
+    chunks: &sg_testkit::CountingChunks,
+    mut attempt: impl FnMut(&sg_testkit::PanicAt<&sg_testkit::CountingChunks>),
+) -> usize {
+    let points = sg_testkit::for_each_panic_point(
+        |k| attempt(&sg_testkit::PanicAt::new(chunks, k)),
+        |k| assert_eq!(chunks.live(), 0, "a panic at allocator call {k} leaks"),
+    );
+    chunks.assert_clean();
+    points
+}
+
+/// Which entries of the list carry the end mark, in order.
+pub(crate) fn end_marks<P: PageProvider>(list: SgList<'_, P>) -> Vec<bool> {
+    list.iter().map(|entry| entry.is_last()).collect()
+}

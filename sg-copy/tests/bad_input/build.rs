@@ -4,7 +4,9 @@
 use std::ops::Range;
 use std::ptr::NonNull;
 
-use sg_alloc::{AppendTable, BounceMapper, ChunkPool, DirectMapper, FirstChunk, PageList, SgTable};
+use sg_alloc::{
+    AppendPages, AppendTable, BounceMapper, ChunkPool, DirectMapper, FirstChunk, PageList, SgTable,
+};
 use sg_alloc::{arrays_needed, split, split_in};
 use sg_core::{
     ChunkAllocator, DmaLimits, Error, HeapChunks, PageProvider, Pages, SgEntry, VirtPage, VirtPages,
@@ -44,8 +46,8 @@ pub(crate) fn rows() -> Vec<Row> {
         }
         ZeroLength {
             "PageList::new" => page_list_of_nothing,
-            "PageList::with_order" => page_list_of_nothing_with_order,
-            "PageList::with_order_in" => page_list_of_nothing_in,
+            "PageList::builder" => page_list_of_nothing_with_order,
+            "PageListBuilder::chunk_allocator" => page_list_of_nothing_in,
             "split" => split_of_an_empty_size,
             "split_in" => split_of_an_empty_size_in,
             "BounceMapper::new" => bounce_pool_of_nothing,
@@ -57,8 +59,8 @@ pub(crate) fn rows() -> Vec<Row> {
             "SgTable::with_max_entries_in" => table_past_memory_with_max,
             "SgTable::with_first_chunk" => first_chunk_table_past_memory,
             "PageList::new" => page_list_past_memory,
-            "PageList::with_order" => page_list_of_an_order_past_u32,
-            "PageList::with_order_in" => page_list_past_memory_in,
+            "PageList::builder" => page_list_of_an_order_past_u32,
+            "PageListBuilder::chunk_allocator" => page_list_past_memory_in,
             "split" => split_sizes_past_u64,
             "split_in" => split_sizes_past_u64_in,
             "ChunkPool::new" => pool_past_memory,
@@ -73,7 +75,7 @@ pub(crate) fn rows() -> Vec<Row> {
         }
         AppendOffset {
             "AppendTable::append_pages" => || refuses_offsets(false),
-            "AppendTable::append_pages_for_device" => || refuses_offsets(true),
+            "AppendPages::limits" => || refuses_offsets(true),
         }
         SplitPastInput {
             "split" => split_past_the_end,
@@ -83,7 +85,7 @@ pub(crate) fn rows() -> Vec<Row> {
             "SgTable::with_max_entries_in" => arrays_too_small_to_chain,
             "SgTable::from_pages" => builders_refuse_part_of_a_page,
             "AppendTable::append_pages" => || refuses_ranges(false),
-            "AppendTable::append_pages_for_device" => || refuses_ranges(true),
+            "AppendPages::limits" => || refuses_ranges(true),
             "Pages::permute" => permutations_that_repeat_or_miss_a_page,
         }
     };
@@ -257,7 +259,10 @@ fn page_list_of_nothing() {
 fn page_list_of_nothing_with_order() {
     let mock = Mock::new();
     for (order, chainable) in [(0, true), (3, false), (u32::MAX, true)] {
-        let list = PageList::with_order(&mock, 0, order, chainable);
+        let list = PageList::builder(&mock, 0)
+            .order(order)
+            .chainable(chainable)
+            .build();
         assert_eq!(list.err(), Some(Error::ZeroLength));
     }
     assert_eq!(mock.alloc_calls(), 0);
@@ -265,7 +270,11 @@ fn page_list_of_nothing_with_order() {
 
 fn page_list_of_nothing_in() {
     let (mock, chunks) = (Mock::new(), counting());
-    let list = PageList::with_order_in(&mock, 0, 1, true, &chunks);
+    let list = PageList::builder(&mock, 0)
+        .order(1)
+        .chainable(true)
+        .chunk_allocator(&chunks)
+        .build();
     assert_eq!(list.err(), Some(Error::ZeroLength));
     assert_eq!((mock.alloc_calls(), chunks.allocations()), (0, 0));
 }
@@ -382,7 +391,10 @@ fn page_list_past_memory() {
 
 fn page_list_past_memory_in() {
     let (small, chunks) = (MockPages::<64>::new(), counting());
-    let list = PageList::with_order_in(&small, u64::MAX, 0, true, &chunks);
+    let list = PageList::builder(&small, u64::MAX)
+        .chainable(true)
+        .chunk_allocator(&chunks)
+        .build();
     assert_eq!(list.err(), Some(all_bytes_of_small_pages()));
     assert_eq!((small.alloc_calls(), chunks.allocations()), (0, 0));
 }
@@ -403,7 +415,7 @@ fn page_list_of_an_order_past_u32() {
         } else {
             what
         };
-        let list = PageList::with_order(&mock, 1, order, false);
+        let list = PageList::builder(&mock, 1).order(order).build();
         assert_eq!(
             list.err(),
             Some(Error::Overflow { what: expected }),
@@ -512,10 +524,10 @@ fn merges_past_u32_are_cut() {
     let pages: Vec<u64> = (0..258).collect();
     let mut append = AppendTable::new(frames(&pages));
     append
-        .append_pages(0..200, 0, 200 << 24, u32::MAX, 58)
+        .append_pages(AppendPages::new(0..200, 200 << 24).left_pages(58))
         .unwrap();
     append
-        .append_pages(200..258, 0, 58 << 24, u32::MAX, 0)
+        .append_pages(AppendPages::new(200..258, 58 << 24))
         .unwrap();
     let table = append.finish().unwrap();
     let lengths: Vec<u32> = table.as_list().iter().map(|entry| entry.length()).collect();
@@ -525,7 +537,10 @@ fn merges_past_u32_are_cut() {
 fn free_more_entries_than_the_list() {
     for n in [4, usize::MAX] {
         let mock = Mock::new();
-        let list = PageList::with_order(&mock, 3 * PAGE_U64, 0, true).unwrap();
+        let list = PageList::builder(&mock, 3 * PAGE_U64)
+            .chainable(true)
+            .build()
+            .unwrap();
         assert_eq!((list.nents(), mock.live_allocations()), (3, 3));
         list.free_n(n);
         mock.assert_clean();
@@ -541,11 +556,14 @@ fn append_half_page(
     range: Range<usize>,
     offset: usize,
 ) -> Result<(), Error> {
+    let request = AppendPages::new(range, PAGE_U64 / 2)
+        .offset(offset)
+        .left_pages(2);
     if device {
         let limits = DmaLimits::new();
-        table.append_pages_for_device(range, offset, PAGE_U64 / 2, &limits, 2)
+        table.append_pages(request.limits(&limits))
     } else {
-        table.append_pages(range, offset, PAGE_U64 / 2, u32::MAX, 2)
+        table.append_pages(request)
     }
 }
 
@@ -645,17 +663,8 @@ fn no_pages(builder: Builder) {
 fn segment_below_a_page(builder: Builder) {
     let mock = Mock::new();
     let pages = sample_pages(&mock);
-    let device = matches!(
-        builder,
-        Builder::ForDevice | Builder::ForDeviceIn | Builder::AppendForDevice
-    );
-    // A device's segment size of 0 contradicts itself: see the limits rows.
-    let small: &[u32] = if device {
-        &[1, PAGE as u32 / 2, PAGE as u32 - 1]
-    } else {
-        &[0, 1, PAGE as u32 - 1]
-    };
-    for &max_segment in small {
+    // A segment size of 0 contradicts itself: see the limits rows.
+    for max_segment in [1, PAGE as u32 / 2, PAGE as u32 - 1] {
         let expected = Error::SegmentTooSmall {
             max_segment,
             page_size: PAGE,
@@ -717,7 +726,7 @@ fn builders_refuse_part_of_a_page() {
         refused
     );
     let mut append = AppendTable::new(&mut both);
-    assert_eq!(append.append_pages(0..2, 0, 4097, u32::MAX, 0), refused);
+    assert_eq!(append.append_pages(AppendPages::new(0..2, 4097)), refused);
     assert!(append.is_empty());
     drop(append);
     // Bytes that stay in the whole page do not reach the part.

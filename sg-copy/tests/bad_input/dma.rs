@@ -7,7 +7,7 @@
 //! scoped `with_dma_mapping`, for tables that borrow their mock and for
 //! borrowed mappers.
 
-use sg_alloc::{BounceMapper, DirectMapper, SgTable};
+use sg_alloc::{BounceMapper, DirectMapper, FromPages, SgTable};
 use sg_core::{
     Access, ChunkAllocator, DmaDirection, DmaLimits, DmaMapper, DmaRun, Error, PageProvider, Pages,
     Read,
@@ -31,9 +31,9 @@ pub(crate) fn rows() -> Vec<Row> {
             "SgTable::with_dma_mapping" => scoped_map_of_entries_longer_than_a_segment,
         }
         BadLimits {
-            "SgTable::from_pages_for_device" => || build_under_bad_limits(Builder::ForDevice),
-            "SgTable::from_pages_for_device_in" => || build_under_bad_limits(Builder::ForDeviceIn),
-            "AppendTable::append_pages_for_device" => || build_under_bad_limits(Builder::AppendForDevice),
+            "FromPages::limits" => || build_under_bad_limits(Builder::ForDevice),
+            "FromPages::build" => || build_under_bad_limits(Builder::ForDeviceIn),
+            "AppendPages::limits" => || build_under_bad_limits(Builder::AppendForDevice),
             "SgTable::map_dma" => map_under_bad_limits,
             "SgTable::with_dma_mapping" => scoped_map_under_bad_limits,
             "DmaMapper::map" => mappers_under_bad_limits,
@@ -72,8 +72,10 @@ fn owned_sample() -> OwnedTable {
     // as long as the mock, which the set owns; nothing but the table built
     // from the set reaches them, and each is named once.
     let set = unsafe { Pages::from_raw(mock, pages) };
-    let mut table =
-        SgTable::from_pages_in(set, SAMPLE_OFFSET, SAMPLE_BYTES, u32::MAX, counting()).unwrap();
+    let mut table = FromPages::new(set, SAMPLE_OFFSET, SAMPLE_BYTES)
+        .chunk_allocator(counting())
+        .build()
+        .unwrap();
     table.entries_mut().next().unwrap().set_dma(0x1234, 7);
     table
 }
@@ -428,8 +430,10 @@ fn scoped_map_of_a_read_only_table_for_a_device_that_writes() {
     let other = Mock::new();
     let pages = sample_pages(&other);
     let shared = set(&other, &pages);
-    let mut table =
-        SgTable::from_pages_in(&shared, SAMPLE_OFFSET, SAMPLE_BYTES, u32::MAX, &chunks).unwrap();
+    let mut table = FromPages::new(&shared, SAMPLE_OFFSET, SAMPLE_BYTES)
+        .chunk_allocator(&chunks)
+        .build()
+        .unwrap();
     check(&mut table);
     given_back(table, &chunks, mock);
     other.assert_clean();

@@ -3,7 +3,10 @@
 //! turn, gives back everything it took (and an append or a join leaves
 //! its tables as they were).
 
-use sg_alloc::{AppendTable, ChunkPool, FirstChunk, JoinFailure, PageList, SgTable, split_in};
+use sg_alloc::{
+    AppendPages, AppendTable, ChunkPool, FirstChunk, FromPages, JoinFailure, PageList, SgTable,
+    split_in,
+};
 use sg_core::allocator_api2::alloc::Global;
 use sg_core::{DmaLimits, Error, HeapChunks, Pages, VirtPages};
 use sg_testkit::{for_each_chunk_failure, for_each_failure_point, for_each_page_failure};
@@ -20,13 +23,13 @@ pub(crate) fn rows() -> Vec<Row> {
             "SgTable::new_in" => table_when_chunks_fail,
             "SgTable::with_max_entries_in" => table_with_max_when_chunks_fail,
             "SgTable::with_first_chunk_in" => first_chunk_table_when_chunks_fail,
-            "SgTable::from_pages_in" => from_pages_when_chunks_fail,
-            "SgTable::from_pages_for_device_in" => for_device_when_chunks_fail,
+            "FromPages::chunk_allocator" => from_pages_when_chunks_fail,
+            "FromPages::build" => for_device_when_chunks_fail,
             "AppendTable::append_pages" => append_when_chunks_fail,
-            "AppendTable::append_pages_for_device" => append_for_device_when_chunks_fail,
-            "PageList::with_order_in" => page_list_when_chunks_fail,
+            "AppendPages::limits" => append_for_device_when_chunks_fail,
+            "PageListBuilder::chunk_allocator" => page_list_when_chunks_fail,
             "PageList::new" => page_list_when_pages_fail,
-            "PageList::with_order" => page_list_of_runs_when_pages_fail,
+            "PageList::builder" => page_list_of_runs_when_pages_fail,
             "split_in" => split_when_chunks_fail,
             "SgTable::clone_in" => clone_when_chunks_fail,
             "SgTable::clone_merged_in" => merged_clone_when_chunks_fail,
@@ -78,7 +81,10 @@ fn from_pages_when_chunks_fail() {
     let mock = Mock::new();
     let pages = lone_pages(&mock, 8);
     let points = for_each_chunk_failure(Some(4), |chunks| {
-        SgTable::from_pages_in(set(&mock, &pages), 0, 8 * PAGE_U64, u32::MAX, chunks).map(drop)
+        FromPages::new(set(&mock, &pages), 0, 8 * PAGE_U64)
+            .chunk_allocator(chunks)
+            .build()
+            .map(drop)
     });
     assert_eq!(points, 3);
     mock.assert_clean();
@@ -90,7 +96,11 @@ fn for_device_when_chunks_fail() {
     let limits = DmaLimits::new();
     let points = for_each_chunk_failure(Some(4), |chunks| {
         let source = set(&mock, &pages);
-        SgTable::from_pages_for_device_in(source, 0, 8 * PAGE_U64, &limits, chunks).map(drop)
+        FromPages::new(source, 0, 8 * PAGE_U64)
+            .limits(&limits)
+            .chunk_allocator(chunks)
+            .build()
+            .map(drop)
     });
     assert_eq!(points, 3);
     mock.assert_clean();
@@ -108,9 +118,13 @@ fn appends_when_chunks_fail(device: bool) -> usize {
             let size = range.len() as u64 * PAGE_U64;
             let before = append_snapshot(&append);
             let done = if device {
-                append.append_pages_for_device(range, 0, size, &limits, left)
+                append.append_pages(
+                    AppendPages::new(range, size)
+                        .limits(&limits)
+                        .left_pages(left),
+                )
             } else {
-                append.append_pages(range, 0, size, u32::MAX, left)
+                append.append_pages(AppendPages::new(range, size).left_pages(left))
             };
             if done.is_err() {
                 assert_eq!(
@@ -138,7 +152,11 @@ fn page_list_when_chunks_fail() {
     let mock = Mock::new();
     // 10 pages and the spare: 11 entries, in arrays of 4.
     let points = for_each_chunk_failure(Some(4), |chunks| {
-        let list = PageList::with_order_in(&mock, 10 * PAGE_U64, 0, true, chunks).map(drop);
+        let list = PageList::builder(&mock, 10 * PAGE_U64)
+            .chainable(true)
+            .chunk_allocator(chunks)
+            .build()
+            .map(drop);
         mock.assert_clean();
         list
     });
@@ -154,7 +172,11 @@ fn page_list_when_pages_fail() {
 
 fn page_list_of_runs_when_pages_fail() {
     let points = for_each_page_failure(Mock::new, |mock| {
-        PageList::with_order(mock, 7 * PAGE_U64, 1, true).map(drop)
+        PageList::builder(mock, 7 * PAGE_U64)
+            .order(1)
+            .chainable(true)
+            .build()
+            .map(drop)
     });
     assert_eq!(points, 4);
 }

@@ -6,7 +6,7 @@ use std::cell::Cell;
 use std::ops::Range;
 use std::ptr::NonNull;
 
-use sg_alloc::{AppendTable, SgTable};
+use sg_alloc::{AppendPages, AppendTable, FromPages, SgTable};
 use sg_core::allocator_api2::alloc::{AllocError, Allocator, Global};
 use sg_core::{Access, ChunkAllocator, DmaLimits, Error, PageProvider, PageSet, Pages, SgList};
 use sg_testkit::{BuiltList, CountingChunks, MockPage, TEST_PAGE_SIZE, TestPages};
@@ -56,14 +56,10 @@ pub(crate) fn sample_table<'m, C: ChunkAllocator<MockPage>>(
     pages: &[MockPage],
     chunks: C,
 ) -> SgTable<Set<'m>, C> {
-    SgTable::from_pages_in(
-        set(mock, pages),
-        SAMPLE_OFFSET,
-        SAMPLE_BYTES,
-        u32::MAX,
-        chunks,
-    )
-    .expect("the sample table")
+    FromPages::new(set(mock, pages), SAMPLE_OFFSET, SAMPLE_BYTES)
+        .chunk_allocator(chunks)
+        .build()
+        .expect("the sample table")
 }
 
 /// A hand-built list of three entries over three lone frames of `mock`
@@ -146,7 +142,7 @@ pub(crate) enum Builder {
     /// `append_pages`, to an empty table and (for offset 0) to one with
     /// entries.
     Append,
-    /// `append_pages_for_device`, likewise.
+    /// `append_pages` with `AppendPages::limits`, likewise.
     AppendForDevice,
 }
 
@@ -155,12 +151,12 @@ impl Builder {
     pub(crate) fn name(self) -> &'static str {
         match self {
             Builder::FromPages => "SgTable::from_pages",
-            Builder::FromPagesSegment => "SgTable::from_pages_segment",
-            Builder::FromPagesIn => "SgTable::from_pages_in",
-            Builder::ForDevice => "SgTable::from_pages_for_device",
-            Builder::ForDeviceIn => "SgTable::from_pages_for_device_in",
+            Builder::FromPagesSegment => "FromPages::max_segment_size",
+            Builder::FromPagesIn => "FromPages::chunk_allocator",
+            Builder::ForDevice => "FromPages::limits",
+            Builder::ForDeviceIn => "FromPages::build",
             Builder::Append => "AppendTable::append_pages",
-            Builder::AppendForDevice => "AppendTable::append_pages_for_device",
+            Builder::AppendForDevice => "AppendPages::limits",
         }
     }
 
@@ -199,19 +195,29 @@ impl Builder {
         let chunks = counting();
         let found = match self {
             Builder::FromPages => SgTable::from_pages(set(mock, pages), offset, size).map(drop),
-            Builder::FromPagesSegment => {
-                SgTable::from_pages_segment(set(mock, pages), offset, size, max_segment).map(drop)
-            }
+            Builder::FromPagesSegment => FromPages::new(set(mock, pages), offset, size)
+                .max_segment_size(max_segment)
+                .build()
+                .map(drop),
             Builder::FromPagesIn => {
                 let source = set(mock, pages);
-                SgTable::from_pages_in(source, offset, size, max_segment, &chunks).map(drop)
+                FromPages::new(source, offset, size)
+                    .max_segment_size(max_segment)
+                    .chunk_allocator(&chunks)
+                    .build()
+                    .map(drop)
             }
-            Builder::ForDevice => {
-                SgTable::from_pages_for_device(set(mock, pages), offset, size, limits).map(drop)
-            }
+            Builder::ForDevice => FromPages::new(set(mock, pages), offset, size)
+                .limits(limits)
+                .build()
+                .map(drop),
             Builder::ForDeviceIn => {
                 let source = set(mock, pages);
-                SgTable::from_pages_for_device_in(source, offset, size, limits, &chunks).map(drop)
+                FromPages::new(source, offset, size)
+                    .limits(limits)
+                    .chunk_allocator(&chunks)
+                    .build()
+                    .map(drop)
             }
             Builder::Append | Builder::AppendForDevice => {
                 let device = matches!(self, Builder::AppendForDevice);
@@ -219,9 +225,15 @@ impl Builder {
                 let call = |append: &mut AppendTable<Set<'m>, &CountingChunks>,
                             range: Range<usize>| {
                     if device {
-                        append.append_pages_for_device(range, offset, size, limits, 0)
+                        append.append_pages(
+                            AppendPages::new(range, size).offset(offset).limits(limits),
+                        )
                     } else {
-                        append.append_pages(range, offset, size, max_segment, 0)
+                        append.append_pages(
+                            AppendPages::new(range, size)
+                                .offset(offset)
+                                .max_segment_size(max_segment),
+                        )
                     }
                 };
                 let mut empty = AppendTable::new_in(set(mock, pages), &chunks);
@@ -242,7 +254,7 @@ impl Builder {
                     all.extend_from_slice(pages);
                     let mut append = AppendTable::new_in(set(mock, &all), &chunks);
                     append
-                        .append_pages(0..1, 0, 10, u32::MAX, 1)
+                        .append_pages(AppendPages::new(0..1, 10).left_pages(1))
                         .expect("a first append");
                     let before = append_snapshot(&append);
                     let allocations = chunks.allocations();

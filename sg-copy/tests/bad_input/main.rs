@@ -35,45 +35,45 @@
 //! `with_io_slices_mut`.
 //!
 //! ### zero pages
-//! `SgTable::from_pages`, `SgTable::from_pages_segment`,
-//! `SgTable::from_pages_in`, `SgTable::from_pages_for_device`,
-//! `SgTable::from_pages_for_device_in`, `AppendTable::append_pages`,
-//! `AppendTable::append_pages_for_device`.
+//! `SgTable::from_pages`, `FromPages::max_segment_size`,
+//! `FromPages::chunk_allocator`, `FromPages::limits`,
+//! `FromPages::build`, `AppendTable::append_pages`,
+//! `AppendPages::limits`.
 //!
 //! ### max_segment below one page
 //! `SgList::count_for_dma`, `SgList::count_dma_segments`,
-//! `SgTable::from_pages_segment`, `SgTable::from_pages_in`,
-//! `SgTable::from_pages_for_device`, `SgTable::from_pages_for_device_in`,
-//! `AppendTable::append_pages`, `AppendTable::append_pages_for_device`,
+//! `FromPages::max_segment_size`, `FromPages::chunk_allocator`,
+//! `FromPages::limits`, `FromPages::build`,
+//! `AppendTable::append_pages`, `AppendPages::limits`,
 //! `SgTable::map_dma`, `SgTable::with_dma_mapping`.
 //!
 //! ### an offset of a page or more into the first page
-//! `SgTable::from_pages`, `SgTable::from_pages_segment`,
-//! `SgTable::from_pages_in`, `SgTable::from_pages_for_device`,
-//! `SgTable::from_pages_for_device_in`, `AppendTable::append_pages`,
-//! `AppendTable::append_pages_for_device`.
+//! `SgTable::from_pages`, `FromPages::max_segment_size`,
+//! `FromPages::chunk_allocator`, `FromPages::limits`,
+//! `FromPages::build`, `AppendTable::append_pages`,
+//! `AppendPages::limits`.
 //!
 //! ### a size larger than the pages hold after offset
-//! `SgTable::from_pages`, `SgTable::from_pages_segment`,
-//! `SgTable::from_pages_in`, `SgTable::from_pages_for_device`,
-//! `SgTable::from_pages_for_device_in`, `AppendTable::append_pages`,
-//! `AppendTable::append_pages_for_device`.
+//! `SgTable::from_pages`, `FromPages::max_segment_size`,
+//! `FromPages::chunk_allocator`, `FromPages::limits`,
+//! `FromPages::build`, `AppendTable::append_pages`,
+//! `AppendPages::limits`.
 //!
 //! ### length 0 for sgl_alloc (and every other length 0)
-//! `PageList::new`, `PageList::with_order`, `PageList::with_order_in`,
+//! `PageList::new`, `PageList::builder`, `PageListBuilder::chunk_allocator`,
 //! `split`, `split_in`, `BounceMapper::new`,
 //! `BounceMapper::with_pool_size`, `SgTable::from_pages`,
-//! `SgTable::from_pages_segment`, `SgTable::from_pages_in`,
-//! `SgTable::from_pages_for_device`, `SgTable::from_pages_for_device_in`,
-//! `AppendTable::append_pages`, `AppendTable::append_pages_for_device`.
+//! `FromPages::max_segment_size`, `FromPages::chunk_allocator`,
+//! `FromPages::limits`, `FromPages::build`,
+//! `AppendTable::append_pages`, `AppendPages::limits`.
 //!
 //! ### entry counts or lengths that overflow u32/usize
 //! `SgList::slice`, `SgListMut::slice_mut`, `SgListMut::into_slice`,
 //! `order_bytes`, `VirtPages::alloc_pages`, `HeapChunks::alloc`,
 //! `SgEntry::phys`, `DmaRun::phys`, `SgList::count_dma_segments`,
 //! `SgTable::new`, `SgTable::new_in`, `SgTable::with_max_entries_in`,
-//! `SgTable::with_first_chunk`, `PageList::new`, `PageList::with_order`,
-//! `PageList::with_order_in`, `split`, `split_in`, `ChunkPool::new`,
+//! `SgTable::with_first_chunk`, `PageList::new`, `PageList::builder`,
+//! `PageListBuilder::chunk_allocator`, `split`, `split_in`, `ChunkPool::new`,
 //! `ChunkPool::with_max_entries`, `BounceMapper::new`, `Pages::alloc`,
 //! `SgTable::from_pages`, `AppendTable::append_pages`, `ListReader::seek`,
 //! `ListCursor::seek`, `copy_to_slice`, `zero`, `copy_list`,
@@ -85,7 +85,7 @@
 //! `DmaPageIter::new`, `MappingIter::next`, `copy_to_slice`.
 //!
 //! ### appending with a non-zero offset
-//! `AppendTable::append_pages`, `AppendTable::append_pages_for_device`.
+//! `AppendTable::append_pages`, `AppendPages::limits`.
 //!
 //! ### a split larger than the input (and every range past the end)
 //! `SgList::slice`, `SgListMut::slice_mut`, `SgListMut::into_slice`,
@@ -95,24 +95,24 @@
 //!
 //! ### contradictory DMA limits
 //! `DmaLimits::validate`, `SgList::count_dma_segments`,
-//! `SgTable::from_pages_for_device`, `SgTable::from_pages_for_device_in`,
-//! `AppendTable::append_pages_for_device`, `SgTable::map_dma`,
+//! `FromPages::limits`, `FromPages::build`,
+//! `AppendPages::limits`, `SgTable::map_dma`,
 //! `SgTable::with_dma_mapping`, `DmaMapper::map`.
 //!
 //! ### a chunk allocator, page provider or DMA mapper that fails at any call
 //! `HeapChunks::alloc`, `VirtPages::alloc_pages`, `SgTable::map_dma`,
 //! `SgTable::with_dma_mapping`, `BounceMapper::map`, `SgTable::new_in`, `SgTable::with_max_entries_in`,
-//! `SgTable::with_first_chunk_in`, `SgTable::from_pages_in`,
-//! `SgTable::from_pages_for_device_in`, `AppendTable::append_pages`,
-//! `AppendTable::append_pages_for_device`, `PageList::with_order_in`,
-//! `PageList::new`, `PageList::with_order`, `split_in`,
+//! `SgTable::with_first_chunk_in`, `FromPages::chunk_allocator`,
+//! `FromPages::build`, `AppendTable::append_pages`,
+//! `AppendPages::limits`, `PageListBuilder::chunk_allocator`,
+//! `PageList::new`, `PageList::builder`, `split_in`,
 //! `SgTable::clone_in`, `SgTable::clone_merged_in`, `SgTable::join`,
 //! `ChunkPool::alloc`, `ChunkPool::new_in`, `HeapChunks::new_in`,
 //! `VirtPages::new_in`, `Pages::alloc`, `Pages::alloc_more`.
 //!
 //! ### beyond the list
 //! `SgTable::with_max_entries_in`, `SgTable::from_pages`,
-//! `AppendTable::append_pages`, `AppendTable::append_pages_for_device`,
+//! `AppendTable::append_pages`, `AppendPages::limits`,
 //! `Pages::permute`, `SgTable::map_dma`, `SgTable::with_dma_mapping`,
 //! `with_io_slices_mut`.
 //!

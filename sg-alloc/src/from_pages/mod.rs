@@ -1,0 +1,427 @@
+//! Building tables from pages: one entry per run of physically consecutive
+//! pages, under a device's limits, in one pass ([`FromPages`]); and
+//! appending to a table with merging into its last entry
+//! ([`AppendTable`]). Both go through `AppendTable::append_pages`.
+
+mod builder;
+mod rule;
+
+pub use builder::{AppendPages, FromPages};
+use rule::RunRule;
+
+use core::fmt;
+use core::marker::PhantomData;
+use core::ops::Range;
+
+use sg_core::{
+    Access, ChunkAllocator, Error, HeapChunks, PageSet, PageSource, SgEntry, SgList, Write,
+};
+
+use crate::SgTable;
+use crate::chain::{Appender, Chain};
+
+/// A table being built from the pages of a set over several calls (the
+/// kernel's `struct sg_append_table`): each
+/// [`append_pages`](Self::append_pages) adds entries for the next pages of
+/// the set, merging the first of them into the last entry when they
+/// continue its physical run; [`finish`](Self::finish) hands out the
+/// [`SgTable`].
+///
+/// The table keeps its set as [`SgTable`] does (owned, or borrowed shared
+/// for a read-only table or exclusively for a writable one), and each page
+/// of the set is used at most once: a call names a range of the set's
+/// positions that starts at or after the end of the pages earlier calls
+/// used ([`next_page`](Self::next_page)), so entries never overlap.
+///
+/// Tell each call how many pages later calls will still append
+/// ([`AppendPages::left_pages`]), so that arrays are sized to leave room for them; the
+/// last call passes 0. A call that fails leaves the table exactly as it
+/// was.
+///
+/// # Examples
+///
+/// ```
+/// use sg_alloc::{AppendPages, AppendTable};
+/// use sg_core::{Pages, VirtPages};
+///
+/// let pages = Pages::alloc(VirtPages::new(), 2)?; // four contiguous pages
+/// let mut append = AppendTable::new(&pages);
+/// append.append_pages(AppendPages::new(0..2, 8192).left_pages(2))?;
+/// append.append_pages(AppendPages::new(2..4, 8000))?;
+/// let table = append.finish()?;
+/// // The second call continued the run of the first: one entry.
+/// assert_eq!(table.orig_nents(), 1);
+/// assert_eq!(table.byte_len(), 16192);
+/// # Ok::<(), sg_core::Error>(())
+/// ```
+///
+/// A page is never appended twice:
+///
+/// ```
+/// use sg_alloc::{AppendPages, AppendTable};
+/// use sg_core::{Error, Pages, VirtPages};
+///
+/// let mut pages = Pages::alloc(VirtPages::new(), 1)?;
+/// let mut append = AppendTable::new(&mut pages);
+/// append.append_pages(AppendPages::new(0..1, 4096).left_pages(1))?;
+/// assert_eq!(
+///     append.append_pages(AppendPages::new(0..2, 8192)),
+///     Err(Error::PageReused { index: 0, next: 1 })
+/// );
+/// # Ok::<(), sg_core::Error>(())
+/// ```
+#[doc(alias = "sg_append_table")]
+pub struct AppendTable<P: PageSet, C: ChunkAllocator<P::Page> = HeapChunks, A: Access = Write> {
+    chain: Chain<P::Page, C>,
+    provider: P,
+    /// The first position of the set that no entry uses yet.
+    next_page: usize,
+    access: PhantomData<A>,
+}
+
+impl<P: PageSet, A: Access> AppendTable<P, HeapChunks, A> {
+    /// An empty table over the pages of `pages` (a [`Pages`](sg_core::Pages)
+    /// set by value, `&mut` or `&`), whose arrays will be page-sized, from
+    /// the heap.
+    pub fn new<S: PageSource<Set = P, Access = A>>(pages: S) -> Self {
+        Self::new_in(pages, HeapChunks::new())
+    }
+}
+
+impl<P: PageSet, C: ChunkAllocator<P::Page>, A: Access> AppendTable<P, C, A> {
+    /// An empty table over the pages of `pages`, whose arrays will come from
+    /// `chunks`, of at most `chunks.max_entries()` slots. Nothing is
+    /// allocated yet.
+    pub fn new_in<S: PageSource<Set = P, Access = A>>(pages: S, chunks: C) -> Self {
+        AppendTable {
+            chain: Chain::new(chunks),
+            provider: pages.into_set(),
+            next_page: 0,
+            access: PhantomData,
+        }
+    }
+
+    /// Appends bytes of the set's pages as `append` says (the kernel's
+    /// `sg_alloc_append_table_from_pages`; FreeBSD's `bus_dmamap_load` with
+    /// a `bus_dma` tag when [`AppendPages::limits`] are a device's): `size`
+    /// bytes starting `offset` bytes into the first page of the positions
+    /// `pages`, one entry per run of pages with consecutive frame numbers.
+    ///
+    /// Under the limits, no entry is longer than the maximum segment size
+    /// rounded down to whole pages, no entry's physical addresses (frame
+    /// number times page size plus offset) cross a multiple of the segment
+    /// boundary, and the table holds at most the maximum number of
+    /// segments: so every entry maps as one segment, and with a
+    /// [`DirectMapper`](crate::DirectMapper) the table maps whenever its
+    /// pages are within the device's reach and alignment (which the
+    /// builder does not check: an IOMMU or a bounce mapper takes care of
+    /// those).
+    ///
+    /// When the table's last entry ends at the end of a page and the first
+    /// new page has the next frame number, new pages merge into that entry
+    /// under the same rule. Pages beyond the ones `size` needs are not used
+    /// (a later call may use them). [`left_pages`](AppendPages::left_pages)
+    /// is how many pages later calls will still append (0 for the last
+    /// call, which also puts the end mark on the last entry); arrays are
+    /// sized to leave room for them.
+    ///
+    /// # Errors
+    ///
+    /// Checked before anything changes: [`Error::NoPages`] for an empty
+    /// range, [`Error::NotInSet`] for a range past the set's end,
+    /// [`Error::PageReused`] for a range that starts before
+    /// [`next_page`](Self::next_page), [`Error::InvalidLimits`] for
+    /// contradictory limits (a maximum segment size of 0 included),
+    /// [`Error::SegmentTooSmall`] when the maximum segment size is below
+    /// one page, [`Error::AppendOffset`] for a
+    /// non-zero offset when the table has entries,
+    /// [`Error::OffsetTooLarge`] for an offset of a page or more,
+    /// [`Error::ZeroLength`] for a size of 0, [`Error::SizeTooLarge`] when
+    /// the pages hold fewer than `size` bytes after the offset,
+    /// [`Error::Overflow`] when the table's byte length would overflow,
+    /// [`Error::PartialPage`] when a page the bytes lie in has a handle that
+    /// stands for part of its page only ([`PageProvider::is_whole_page`](sg_core::PageProvider::is_whole_page)),
+    /// and [`Error::ChunkTooLarge`] when the chunk allocator serves arrays
+    /// of fewer than 2 slots. Then [`Error::TooManySegments`] when the
+    /// table would hold more entries than the maximum number of segments
+    /// (with `needed` a lower bound), and what the chunk allocator returns
+    /// when an array cannot be had; the table is then left exactly as it
+    /// was before the call (also when the allocator or the provider
+    /// panics).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sg_alloc::{AppendPages, AppendTable};
+    /// use sg_core::{Error, Pages, VirtPages};
+    ///
+    /// let pages = Pages::alloc(VirtPages::new(), 1)?;
+    /// let mut append = AppendTable::new(&pages);
+    /// append.append_pages(AppendPages::new(0..1, 96).offset(100).left_pages(1))?;
+    /// // Only the first call of an empty table may start inside a page.
+    /// let refused = append.append_pages(AppendPages::new(1..2, 8).offset(8));
+    /// assert_eq!(refused, Err(Error::AppendOffset { offset: 8 }));
+    /// assert_eq!(append.as_list().byte_len(), 96);
+    /// # Ok::<(), sg_core::Error>(())
+    /// ```
+    ///
+    /// For a device:
+    ///
+    /// ```
+    /// use sg_alloc::{AppendPages, AppendTable};
+    /// use sg_core::{DmaLimits, Pages, VirtPages};
+    ///
+    /// let pages = Pages::alloc(VirtPages::new(), 2)?; // four contiguous pages
+    /// let limits = DmaLimits::new().max_segment_size(8192);
+    /// let mut append = AppendTable::new(&pages);
+    /// append.append_pages(AppendPages::new(0..1, 4096).limits(&limits).left_pages(3))?;
+    /// append.append_pages(AppendPages::new(1..4, 3 * 4096).limits(&limits))?;
+    /// let table = append.finish()?;
+    /// let lengths: Vec<u32> = table.as_list().iter().map(|entry| entry.length()).collect();
+    /// assert_eq!(lengths, [8192, 8192]);
+    /// # Ok::<(), sg_core::Error>(())
+    /// ```
+    #[doc(alias = "sg_alloc_append_table_from_pages")]
+    #[doc(alias = "append_pages_for_device")]
+    #[doc(alias = "bus_dmamap_load")]
+    pub fn append_pages(&mut self, append: AppendPages) -> Result<(), Error> {
+        self.check_range(&append.pages)?;
+        let rule = RunRule::new::<P>(&append.limits)?;
+        self.append_runs(append, rule)
+    }
+
+    /// Refuses an empty range, one past the set's end, and one that starts
+    /// on a page the table already uses.
+    fn check_range(&self, pages: &Range<usize>) -> Result<(), Error> {
+        if pages.start >= pages.end {
+            return Err(Error::NoPages);
+        }
+        let len = self.provider.pages().len();
+        if pages.end > len {
+            return Err(Error::NotInSet {
+                end: pages.end,
+                pages: len,
+            });
+        }
+        if pages.start < self.next_page {
+            return Err(Error::PageReused {
+                index: pages.start,
+                next: self.next_page,
+            });
+        }
+        Ok(())
+    }
+
+    /// The first position of the set that no entry uses yet: where the next
+    /// call's range may start at the earliest.
+    #[inline]
+    pub fn next_page(&self) -> usize {
+        self.next_page
+    }
+
+    /// The body of the appends, after the pages and the limits are checked.
+    fn append_runs(&mut self, append: AppendPages, rule: RunRule) -> Result<(), Error> {
+        let AppendPages {
+            pages: range,
+            offset,
+            size,
+            left_pages,
+            ..
+        } = append;
+        let page_size = P::PAGE_SIZE as u64;
+        let pages = &self.provider.pages()[range.clone()];
+        if offset != 0 && self.chain.entries() != 0 {
+            return Err(Error::AppendOffset { offset });
+        }
+        if offset >= P::PAGE_SIZE {
+            return Err(Error::OffsetTooLarge {
+                offset,
+                page_size: P::PAGE_SIZE,
+            });
+        }
+        if size == 0 {
+            return Err(Error::ZeroLength);
+        }
+        let available = (pages.len() as u64)
+            .checked_mul(page_size)
+            .map_or(u64::MAX, |bytes| bytes - offset as u64);
+        if size > available {
+            return Err(Error::SizeTooLarge { size, available });
+        }
+        if self.chain.byte_len().checked_add(size).is_none() {
+            return Err(Error::Overflow {
+                what: "table byte length",
+            });
+        }
+        let capacity = self.chain.chunk_allocator().max_entries();
+        if capacity < 2 {
+            return Err(Error::ChunkTooLarge {
+                requested: 2,
+                max: capacity,
+            });
+        }
+
+        // Only the pages that hold the `size` bytes: at most `pages.len()`,
+        // since `size` fits in them (with a zero-sized page handle, their
+        // byte count may overflow a u64, and then so may this end).
+        let end = (offset as u64).checked_add(size).ok_or(Error::Overflow {
+            what: "offset plus size",
+        })?;
+        let used = usize::try_from(end.div_ceil(page_size))
+            .map_or(pages.len(), |used| used.min(pages.len()));
+        let pages = &pages[..used];
+        if let Some(index) = pages
+            .iter()
+            .position(|&page| !self.provider.is_whole_page(page))
+        {
+            return Err(Error::PartialPage {
+                index: range.start + index,
+            });
+        }
+        let provider = &self.provider;
+        let mut entries = self.chain.entries();
+        let mut append = Appender::begin(&mut self.chain, capacity);
+        let mut left = size;
+        let mut index = 0;
+
+        // Merge the first pages into the last entry while its run goes on.
+        if let Some((first, mut run)) = append.last().and_then(|last| {
+            let end = u64::from(last.offset()) + u64::from(last.length());
+            let page = last.page()?;
+            (end % page_size == 0).then_some((page, (end / page_size) as usize))
+        }) {
+            let mut grown = 0;
+            while index < pages.len() && rule.continues(provider, first, run, pages[index]) {
+                let bytes = left.min(page_size);
+                grown += bytes;
+                left -= bytes;
+                run += 1;
+                index += 1;
+            }
+            if grown > 0 {
+                append.grow_last(grown)?;
+            }
+        }
+
+        // One entry per run of the remaining pages, written straight into
+        // the free slots of the tail, as many as it offers at a time.
+        let mut offset = offset as u64;
+        while index < pages.len() {
+            if entries == rule.max_entries {
+                // Dropping the appender puts the table back as it was.
+                return Err(Error::TooManySegments {
+                    needed: entries + 1,
+                    max: rule.max_entries,
+                });
+            }
+            // Every entry still to come takes at least one page.
+            let needed = (pages.len() - index).saturating_add(left_pages);
+            let (slots, usable) = append.room(needed)?;
+            let usable = usable.min(rule.max_entries - entries);
+            let mut written = 0;
+            let mut bytes = 0;
+            while written < usable && index < pages.len() {
+                let first = pages[index];
+                let mut run = 1;
+                while index + run < pages.len()
+                    && rule.continues(provider, first, run, pages[index + run])
+                {
+                    run += 1;
+                }
+                // At most `max_pages` pages, so within `max_segment`: a u32.
+                let length = left.min(run as u64 * page_size - offset);
+                let mut entry = SgEntry::new();
+                // SAFETY: the entry describes bytes of pages of the set the
+                // table keeps (owned or borrowed for its whole life), which
+                // vouches for them with its provider; each page of the set
+                // is used once (positions only grow, `next_page`), and the
+                // set holds no page twice, so for a table that writes no
+                // two entries share a byte.
+                unsafe { entry.set_page(first, length as u32, offset as u32) };
+                // SAFETY: `written < usable`, a slot `room` offered.
+                unsafe { slots.add(written).write(entry) };
+                written += 1;
+                bytes += length;
+                left -= length;
+                offset = 0;
+                index += run;
+            }
+            entries += written;
+            // SAFETY: `written` slots from `slots` now hold data entries of
+            // `bytes` bytes in all; the appender was not used meanwhile.
+            unsafe { append.filled(written, bytes) };
+        }
+        debug_assert_eq!(left, 0);
+        append.commit(left_pages == 0);
+        self.next_page = range.start + used;
+        Ok(())
+    }
+
+    /// Data entries so far.
+    #[inline]
+    pub fn orig_nents(&self) -> usize {
+        self.chain.entries()
+    }
+
+    /// Bytes so far.
+    #[inline]
+    pub fn byte_len(&self) -> u64 {
+        self.chain.byte_len()
+    }
+
+    /// Whether nothing was appended yet.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.chain.entries() == 0
+    }
+
+    /// Arrays of entries so far.
+    #[inline]
+    pub fn arrays(&self) -> usize {
+        self.chain.arrays()
+    }
+
+    /// The provider that maps the table's pages.
+    #[inline]
+    pub fn provider(&self) -> &P {
+        &self.provider
+    }
+
+    /// A view of the entries so far.
+    #[inline]
+    pub fn as_list(&self) -> SgList<'_, P> {
+        self.chain.list(usize::MAX, &self.provider)
+    }
+
+    /// The finished table; its last entry carries the end mark (whatever
+    /// the last call's `left_pages` said).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoEntries`] when nothing was appended.
+    pub fn finish(self) -> Result<SgTable<P, C, A>, Error> {
+        let AppendTable {
+            mut chain,
+            provider,
+            ..
+        } = self;
+        let last = chain.last_mut().ok_or(Error::NoEntries)?;
+        last.mark_end();
+        // INVARIANT: every entry describes bytes of the set's pages, each
+        // page used once; the set travels with the table.
+        Ok(SgTable::from_chain(chain, provider))
+    }
+}
+
+impl<P: PageSet, C: ChunkAllocator<P::Page>, A: Access> fmt::Debug for AppendTable<P, C, A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AppendTable")
+            .field("writes", &A::WRITES)
+            .field("next_page", &self.next_page)
+            .field("orig_nents", &self.orig_nents())
+            .field("byte_len", &self.byte_len())
+            .field("arrays", &self.arrays())
+            .field("entries", &self.as_list())
+            .finish()
+    }
+}
