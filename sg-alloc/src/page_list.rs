@@ -2,9 +2,12 @@
 
 use core::fmt;
 
-use sg_core::{ChunkAllocator, Error, HeapChunks, PageProvider, SgList, SgListMut, order_bytes};
+use sg_core::{
+    ChunkAllocator, Error, HeapChunks, PageProvider, SgEntry, SgList, SgListMut, order_bytes,
+};
 
 use crate::SgTable;
+use crate::chain::{Appender, Chain};
 
 /// A list that owns its data: runs of `2^order` pages from the provider,
 /// one per entry, enough to hold a given number of bytes (the kernel's
@@ -118,6 +121,13 @@ impl<P: PageProvider, C: ChunkAllocator<P::Page>> PageList<P, C> {
     /// or the provider return when memory cannot be had, after giving back
     /// every page and array taken.
     ///
+    /// Pages come before the arrays that hold their entries: each array is
+    /// allocated after the first page it will hold, so a provider that
+    /// cannot serve the request fails before memory is spent on arrays,
+    /// and a failure part way has spent arrays on the pages taken only.
+    /// Entry counts whose arrays the address space could not hold are
+    /// refused before anything is allocated.
+    ///
     /// # Examples
     ///
     /// ```
@@ -154,7 +164,57 @@ impl<P: PageProvider, C: ChunkAllocator<P::Page>> PageList<P, C> {
         let slots = nents
             .checked_add(usize::from(chainable))
             .ok_or(count_overflow)?;
-        let table = SgTable::new_in(provider, slots, chunks)?;
+        // Arrays the address space could not hold: refused before anything
+        // is allocated (each slot is an entry; links are at most one more
+        // slot per array of at least 2).
+        let too_large = Error::Overflow {
+            what: "table of entries",
+        };
+        let bytes = slots
+            .checked_mul(2)
+            .and_then(|slots| slots.checked_mul(size_of::<SgEntry<P::Page>>()))
+            .ok_or(too_large)?;
+        if bytes > isize::MAX as usize {
+            return Err(too_large);
+        }
+        let capacity = chunks.max_entries();
+        if capacity < 2 {
+            // Arrays of one slot: one entry at most, nothing to chain.
+            let table = SgTable::new_in(provider, slots, chunks)?;
+            return Self::fill_table(table, nents, length, element, order, chainable);
+        }
+        let mut chain = Chain::new(chunks);
+        let filled = fill(&provider, &mut chain, nents, slots, capacity, length, order);
+        let Some(last) = chain.last_mut() else {
+            // No page taken: the error came first; the chain gives back any
+            // array.
+            return Err(filled.err().unwrap_or(Error::NoEntries));
+        };
+        last.mark_end();
+        // INVARIANT: the data entries describe the pages `fill` allocated
+        // from `provider` for this list alone; the last entry is end-marked.
+        let owned = chain.entries().min(nents);
+        let list = PageList {
+            table: SgTable::from_chain(chain, provider),
+            nents,
+            order,
+            chainable,
+            owned,
+        };
+        // On failure, dropping `list` gives back the pages and arrays taken.
+        filled.map(|()| list)
+    }
+
+    /// Sets the first `nents` entries of `table` to newly allocated runs of
+    /// `2^order` pages holding `length` bytes, `element` bytes each.
+    fn fill_table(
+        table: SgTable<P, C>,
+        nents: usize,
+        length: u64,
+        element: u64,
+        order: u32,
+        chainable: bool,
+    ) -> Result<Self, Error> {
         let mut list = PageList {
             table,
             nents,
@@ -169,7 +229,7 @@ impl<P: PageProvider, C: ChunkAllocator<P::Page>> PageList<P, C> {
             // pages taken so far and the arrays.
             let page = provider.alloc_pages(order)?;
             let bytes = left.min(element);
-            // At most `element`, which fits a u32 (checked above).
+            // At most `element`, which fits a u32 (checked by the caller).
             // SAFETY: the bytes lie in the pages just allocated, which the
             // list owns and reaches through no other list.
             unsafe { entry.set_page(page, bytes as u32, 0) };
@@ -247,6 +307,83 @@ impl<P: PageProvider, C: ChunkAllocator<P::Page>> PageList<P, C> {
     pub fn free_n(mut self, n: usize) {
         self.owned = self.owned.min(n);
     }
+}
+
+/// Appends to the empty `chain` one entry per run of `2^order` pages from
+/// `provider`, `nents` of them holding `length` bytes (`PAGE_SIZE <<
+/// order` each but the last), then empty entries up to `slots`, in arrays of at
+/// most `capacity` (at least 2) slots.
+///
+/// Pages come before the arrays that hold them: each array is allocated
+/// after the first page it will hold, so a provider that cannot serve
+/// fails before memory is spent on arrays, and the arrays grow with the
+/// pages. On failure the chain keeps the entries written (without an end
+/// mark), whose pages the caller gives back; no other page is kept.
+fn fill<P: PageProvider, C: ChunkAllocator<P::Page>>(
+    provider: &P,
+    chain: &mut Chain<P::Page, C>,
+    nents: usize,
+    slots: usize,
+    capacity: usize,
+    length: u64,
+    order: u32,
+) -> Result<(), Error> {
+    // Fits a u32 (checked by the caller).
+    let element = (P::PAGE_SIZE as u64) << order;
+    let mut left = length;
+    let mut done = 0;
+    while done < slots {
+        // The first page of this batch, before the array it goes in.
+        let mut next = if done < nents {
+            Some(provider.alloc_pages(order)?)
+        } else {
+            None
+        };
+        let mut append = Appender::begin(chain, capacity);
+        let (room, usable) = match append.room(slots - done) {
+            Ok(room) => room,
+            Err(error) => {
+                if let Some(page) = next {
+                    // SAFETY: allocated above with `order`, in no list.
+                    unsafe { provider.free_pages(page, order) };
+                }
+                return Err(error);
+            }
+        };
+        let usable = usable.min(slots - done);
+        let (mut written, mut bytes, mut result) = (0, 0, Ok(()));
+        while written < usable {
+            let mut entry = SgEntry::new();
+            if done + written < nents {
+                let page = match next.take().map_or_else(|| provider.alloc_pages(order), Ok) {
+                    Ok(page) => page,
+                    Err(error) => {
+                        result = Err(error);
+                        break;
+                    }
+                };
+                let length = left.min(element);
+                // At most `element`, which fits a u32 (checked by the caller).
+                // SAFETY: the bytes lie in the pages just allocated, which
+                // the list will own and reach through no other list.
+                unsafe { entry.set_page(page, length as u32, 0) };
+                left -= length;
+                bytes += length;
+            }
+            // SAFETY: `written < usable`, a slot `room` offered.
+            unsafe { room.add(written).write(entry) };
+            written += 1;
+        }
+        // SAFETY: `written` slots from `room` hold data entries (no end
+        // mark) of `bytes` bytes of the pages allocated above, or empty
+        // spares; nothing else touched the chain.
+        unsafe { append.filled(written, bytes) };
+        append.commit(false);
+        done += written;
+        result?;
+    }
+    debug_assert_eq!(left, 0);
+    Ok(())
 }
 
 impl<P: PageProvider, C: ChunkAllocator<P::Page>> Drop for PageList<P, C> {
