@@ -48,15 +48,9 @@ fn main() -> Result<(), Error> {
     let base = lowest_frame(&pages);
     // Pages 0-4 in order, then 6, 7, then 5: three runs. A set may be put
     // in any order, but never holds a page twice.
-    arrange(&mut pages, &[0, 1, 2, 3, 4, 6, 7, 5])?;
-    let order = set_frames(&pages, base);
-    println!("pages in set order (frames): {order:?}");
     // A builder walks the set in its order and merges a page into the
     // entry before it only when its frame follows that entry's last frame.
-    println!(
-        "runs of consecutive frames, in that order: {}",
-        runs(&order)
-    );
+    arrange(&mut pages, &[0, 1, 2, 3, 4, 6, 7, 5])?;
     let size = (pages.len() * PAGE - 100) as u64; // 100 bytes short of the end
     // Built from `&pages`: the table borrows the set shared, so it only
     // reads (any number of such tables may exist at once).
@@ -89,12 +83,6 @@ fn main() -> Result<(), Error> {
     // Every other page, so nothing merges, in arrays of four slots: three
     // entries and a link to the next array in each full array.
     arrange(&mut pages, &[0, 2, 4, 6, 1, 3, 5, 7])?;
-    let order = set_frames(&pages, base);
-    println!("pages in set order (frames): {order:?}");
-    println!(
-        "runs of consecutive frames, in that order: {}",
-        runs(&order)
-    );
     let chunks = HeapChunks::new().with_max_entries(4)?;
     // Built from the set by value: the table owns the pages now.
     let chained = SgTable::from_pages_in(pages, 64, 8 * PAGE as u64 - 64, u32::MAX, chunks)?;
@@ -146,16 +134,25 @@ fn runs(frames: &[usize]) -> String {
 }
 
 /// Puts the set's pages in the order of `frames` (relative to its lowest
-/// frame): a permutation, which the set checks.
+/// frame): a permutation, which the set checks. Prints the new order and
+/// its runs of consecutive frames, which builders merge.
 fn arrange(pages: &mut Pages<VirtPages>, frames: &[usize]) -> Result<(), Error> {
-    let now = set_frames(pages, lowest_frame(pages));
+    let base = lowest_frame(pages);
+    let now = set_frames(pages, base);
     // A frame the set does not hold gets a position past its end: refused.
     let position = |frame: &usize| now.iter().position(|now| now == frame);
     let order: Vec<usize> = frames
         .iter()
         .map(|frame| position(frame).unwrap_or(now.len()))
         .collect();
-    pages.permute(&order)
+    pages.permute(&order)?;
+    let order = set_frames(pages, base);
+    println!("pages in set order (frames): {order:?}");
+    println!(
+        "runs of consecutive frames, in that order: {}",
+        runs(&order)
+    );
+    Ok(())
 }
 
 /// An entry's frames (relative to `base`), offset and length, or `None`
