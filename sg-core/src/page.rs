@@ -117,19 +117,18 @@ use crate::Error;
 ///
 /// Handles cannot be forged into bytes. Safe code may make any handle it
 /// likes (a `Page` is a `Copy` value, and [`nth`](Self::nth) may step past
-/// the end of a run), compare it, and ask for its frame number: `pfn`,
-/// `nth`, `is_next` and `is_whole_page` must not cause undefined behaviour
-/// for any handle. The promises above are only for handles the provider
-/// gave out (from `alloc_pages`, or to [`Pages::from_raw`](crate::Pages::from_raw),
+/// the end of a run), compare it, and pass it to the safe methods: `pfn`,
+/// `nth`, `map`, `is_next` and `is_whole_page` must not cause undefined
+/// behaviour for any handle (for one the provider never gave out, `map`
+/// may return any pointer, or panic; only `unsafe` code could use that
+/// pointer). The promises above are only for handles the provider gave out
+/// (from `alloc_pages`, or to [`Pages::from_raw`](crate::Pages::from_raw),
 /// whose caller vouches that the pages are valid, initialised and used by
 /// nobody else while the set lives) and the handles `nth` reaches from them
 /// inside their runs. Every safe path from a handle to its bytes goes
 /// through a set or a list built from one; the doors that take a bare
 /// handle (`Pages::from_raw`, `SgEntry::set_page`, `SgList::new`,
-/// `SgListMut::new`) are `unsafe`, and their callers vouch for it. So
-/// [`map`](Self::map) is only called for handles given out that way; a
-/// provider may still check (and panic on) a handle it never gave out, but
-/// need not.
+/// `SgListMut::new`) are `unsafe`, and their callers vouch for the handle.
 pub unsafe trait PageProvider {
     /// A handle naming one page (the kernel's `struct page *`).
     ///
