@@ -3,9 +3,12 @@
 use core::fmt;
 
 use crate::unwind::Finish;
-use sg_core::{ChunkAllocator, Error, HeapChunks, PageProvider, SgList, SgListMut, order_bytes};
+use sg_core::{
+    ChunkAllocator, Error, HeapChunks, PageProvider, SgEntry, SgList, SgListMut, order_bytes,
+};
 
 use crate::SgTable;
+use crate::chain::{Appender, Chain};
 
 /// A list that owns its data: runs of `2^order` pages from the provider,
 /// one per entry, enough to hold a given number of bytes (the kernel's
@@ -176,6 +179,13 @@ impl<P: PageProvider, C> PageListBuilder<P, C> {
     /// allocator or the provider return when memory cannot be had, after
     /// giving back every page and array taken (also when one of them
     /// panics).
+    ///
+    /// Pages come before the arrays that hold their entries: each array is
+    /// allocated after the first page it will hold, so a provider that
+    /// cannot serve the request fails before memory is spent on arrays,
+    /// and a failure part way has spent arrays on the pages taken only.
+    /// Entry counts whose arrays the address space could not hold are
+    /// refused before anything is allocated.
     #[doc(alias = "sgl_alloc_order")]
     pub fn build(self) -> Result<PageList<P, C>, Error>
     where
@@ -204,7 +214,62 @@ impl<P: PageProvider, C> PageListBuilder<P, C> {
         let slots = nents
             .checked_add(usize::from(chainable))
             .ok_or(count_overflow)?;
-        let table = SgTable::new_in(provider, slots, chunks)?;
+        // Arrays the address space could not hold: refused before anything
+        // is allocated (each slot is an entry; links are at most one more
+        // slot per array of at least 2).
+        let too_large = Error::Overflow {
+            what: "table of entries",
+        };
+        let bytes = slots
+            .checked_mul(2)
+            .and_then(|slots| slots.checked_mul(size_of::<SgEntry<P::Page>>()))
+            .ok_or(too_large)?;
+        if bytes > isize::MAX as usize {
+            return Err(too_large);
+        }
+        let capacity = chunks.max_entries();
+        if capacity < 2 {
+            // Arrays of one slot: one entry at most, nothing to chain.
+            let table = SgTable::new_in(provider, slots, chunks)?;
+            return PageList::fill_table(table, nents, length, element, order, chainable);
+        }
+        let mut taken = Taken {
+            provider: &provider,
+            order,
+            chain: Some(Chain::new(chunks)),
+            owned: 0,
+            in_hand: None,
+        };
+        taken.fill(nents, slots, capacity, length)?;
+        let mut chain = taken.keep();
+        let Some(last) = chain.last_mut() else {
+            // `fill` wrote `slots` entries, at least one.
+            return Err(Error::NoEntries);
+        };
+        last.mark_end();
+        // INVARIANT: the data entries describe the pages `fill` allocated
+        // from `provider` for this list alone; the last entry is end-marked.
+        Ok(PageList {
+            table: SgTable::from_chain(chain, provider),
+            nents,
+            order,
+            chainable,
+            owned: nents,
+        })
+    }
+}
+
+impl<P: PageProvider, C: ChunkAllocator<P::Page>> PageList<P, C> {
+    /// Sets the first `nents` entries of `table` to newly allocated runs of
+    /// `2^order` pages holding `length` bytes, `element` bytes each.
+    fn fill_table(
+        table: SgTable<P, C>,
+        nents: usize,
+        length: u64,
+        element: u64,
+        order: u32,
+        chainable: bool,
+    ) -> Result<Self, Error> {
         let mut list = PageList {
             table,
             nents,
@@ -219,7 +284,7 @@ impl<P: PageProvider, C> PageListBuilder<P, C> {
             // pages taken so far and the arrays.
             let page = provider.alloc_pages(order)?;
             let bytes = left.min(element);
-            // At most `element`, which fits a u32 (checked above).
+            // At most `element`, which fits a u32 (checked by the caller).
             // SAFETY: the bytes lie in the pages just allocated, which the
             // list owns and reaches through no other list.
             unsafe { entry.set_page(page, bytes as u32, 0) };
@@ -229,9 +294,7 @@ impl<P: PageProvider, C> PageListBuilder<P, C> {
         debug_assert_eq!((left, list.owned), (0, nents));
         Ok(list)
     }
-}
 
-impl<P: PageProvider, C: ChunkAllocator<P::Page>> PageList<P, C> {
     /// Data entries (the kernel's `nent`), the spare not included.
     #[inline]
     pub fn nents(&self) -> usize {
@@ -301,25 +364,179 @@ impl<P: PageProvider, C: ChunkAllocator<P::Page>> PageList<P, C> {
     }
 }
 
+/// A page list being filled: its chain, and the pages it has taken, which
+/// it gives back if the fill stops early (an error, or a panic in the
+/// provider or the chunk allocator): the runs in the chain's first `owned`
+/// data entries and the run in hand. [`keep`](Self::keep) ends that.
+struct Taken<'p, P: PageProvider, C: ChunkAllocator<P::Page>> {
+    provider: &'p P,
+    order: u32,
+    /// `None` once kept.
+    chain: Option<Chain<P::Page, C>>,
+    owned: usize,
+    /// A run allocated and not yet in an entry.
+    in_hand: Option<P::Page>,
+}
+
+impl<P: PageProvider, C: ChunkAllocator<P::Page>> Taken<'_, P, C> {
+    /// Appends to the empty chain one entry per run of `2^order` pages,
+    /// `nents` of them holding `length` bytes (`PAGE_SIZE << order` each but
+    /// the last), then empty entries up to `slots`, in arrays of at most
+    /// `capacity` (at least 2) slots.
+    ///
+    /// Pages come before the arrays that hold them: each array is allocated
+    /// after the first page it will hold, so a provider that cannot serve
+    /// fails before memory is spent on arrays, and the arrays grow with the
+    /// pages.
+    fn fill(
+        &mut self,
+        nents: usize,
+        slots: usize,
+        capacity: usize,
+        length: u64,
+    ) -> Result<(), Error> {
+        let (provider, order) = (self.provider, self.order);
+        // Fits a u32 (checked by the caller).
+        let element = (P::PAGE_SIZE as u64) << order;
+        let mut left = length;
+        let mut done = 0;
+        let Some(chain) = self.chain.as_mut() else {
+            return Err(Error::NoEntries);
+        };
+        while done < slots {
+            // The first page of this batch, before the array it goes in.
+            if done < nents {
+                self.in_hand = Some(provider.alloc_pages(order)?);
+            }
+            let mut append = Appender::begin(chain, capacity);
+            let (room, usable) = append.room(slots - done)?;
+            // Declared after `append`, so dropped before it: on an unwind its
+            // pages are given back while the arrays still hold them.
+            let mut batch = Batch {
+                provider,
+                order,
+                room,
+                written: 0,
+            };
+            let usable = usable.min(slots - done);
+            let (mut bytes, mut result) = (0, Ok(()));
+            while batch.written < usable {
+                let mut entry = SgEntry::new();
+                if done + batch.written < nents {
+                    let page = match self.in_hand.take() {
+                        Some(page) => page,
+                        None => match provider.alloc_pages(order) {
+                            Ok(page) => page,
+                            Err(error) => {
+                                result = Err(error);
+                                break;
+                            }
+                        },
+                    };
+                    let len = left.min(element);
+                    // At most `element`, which fits a u32 (checked by the
+                    // caller).
+                    // SAFETY: the bytes lie in the pages just allocated,
+                    // which the list will own and reach through no other
+                    // list.
+                    unsafe { entry.set_page(page, len as u32, 0) };
+                    left -= len;
+                    bytes += len;
+                }
+                // SAFETY: `written < usable`, a slot `room` offered.
+                unsafe { room.add(batch.written).write(entry) };
+                batch.written += 1;
+            }
+            let written = core::mem::take(&mut batch.written);
+            // SAFETY: `written` slots from `room` hold data entries (no end
+            // mark) of `bytes` bytes of the pages allocated above, or empty
+            // spares; nothing else touched the chain.
+            unsafe { append.filled(written, bytes) };
+            append.commit(false);
+            // The data entries written are the chain's now.
+            self.owned = (done + written).min(nents);
+            done += written;
+            result?;
+        }
+        debug_assert_eq!(left, 0);
+        Ok(())
+    }
+
+    /// The filled chain, whose pages are the caller's to keep from now on.
+    fn keep(mut self) -> Chain<P::Page, C> {
+        self.owned = 0;
+        // `fill` never takes the chain out, and `keep` consumes `self`.
+        self.chain.take().unwrap_or_else(|| unreachable!())
+    }
+}
+
+impl<P: PageProvider, C: ChunkAllocator<P::Page>> Drop for Taken<'_, P, C> {
+    fn drop(&mut self) {
+        let (provider, order) = (self.provider, self.order);
+        if let Some(page) = self.in_hand.take() {
+            // SAFETY: allocated by `fill` with `order`, in no entry.
+            unsafe { provider.free_pages(page, order) };
+        }
+        if let Some(chain) = &self.chain {
+            free_runs(provider, order, chain.list(self.owned, provider));
+        }
+    }
+}
+
+/// The pages a batch of entries being written holds, given back if a
+/// callback panics before the batch joins the chain (then its arrays are
+/// rolled back, so nothing else would give them back).
+struct Batch<'p, P: PageProvider> {
+    provider: &'p P,
+    order: u32,
+    /// The batch's slots, the first `written` of them written.
+    room: core::ptr::NonNull<SgEntry<P::Page>>,
+    written: usize,
+}
+
+impl<P: PageProvider> Drop for Batch<'_, P> {
+    fn drop(&mut self) {
+        for index in 0..self.written {
+            // SAFETY: slot `index < written` of the room was written by
+            // `fill`, and the append that offered the room has not yet been
+            // dropped (it was declared first), so its array is alive.
+            let entry = unsafe { self.room.add(index).as_ref() };
+            if let Some(page) = entry.page() {
+                // SAFETY: a run `fill` allocated with `order` for this
+                // entry alone, given back once: the batch is dropped once.
+                unsafe { self.provider.free_pages(page, self.order) };
+            }
+        }
+    }
+}
+
+/// Gives back the run of `2^order` pages of each entry of `list`, going
+/// on past a provider that panics in `free_pages`.
+fn free_runs<P: PageProvider>(provider: &P, order: u32, list: SgList<'_, P>) {
+    Finish::new(list.iter(), |entries| {
+        let Some(page) = entries.next().and_then(|entry| entry.page()) else {
+            return false;
+        };
+        // SAFETY: the caller's entries hold runs it allocated from
+        // `provider` with `order` and gives back here; each is freed once:
+        // the walk has moved past it.
+        unsafe { provider.free_pages(page, order) };
+        true
+    })
+    .run();
+}
+
 impl<P: PageProvider, C: ChunkAllocator<P::Page>> Drop for PageList<P, C> {
     fn drop(&mut self) {
-        let provider = self.table.provider();
-        let order = self.order;
-        let entries = self.table.prefix(self.owned).iter();
-        // A provider that panics in `free_pages` still gets every other
-        // run back.
-        Finish::new(entries, |entries| {
-            let Some(page) = entries.next().and_then(|entry| entry.page()) else {
-                return false;
-            };
-            // SAFETY: the first `owned` data entries hold the pages this
-            // list allocated from `provider` with `order` (their entries are
-            // never changed after that), each freed once: the walk has moved
-            // past it; no view of the list outlives it.
-            unsafe { provider.free_pages(page, order) };
-            true
-        })
-        .run();
+        // The first `owned` data entries hold the pages this list allocated
+        // from its provider with `order` (their entries are never changed
+        // after that); no view of the list outlives it. A provider that
+        // panics in `free_pages` still gets every other run back.
+        free_runs(
+            self.table.provider(),
+            self.order,
+            self.table.prefix(self.owned),
+        );
     }
 }
 

@@ -110,6 +110,13 @@ impl<P: PageProvider> SgTable<P> {
     /// [`Error::NoEntries`] for 0 entries, [`Error::Overflow`] when the
     /// table could not fit in memory, and [`Error::OutOfMemory`] when an
     /// array cannot be had (every array taken is given back).
+    ///
+    /// Counts whose arrays the address space could not hold are refused
+    /// before anything is allocated, and every array is allocated
+    /// fallibly, so under a memory limit (`ulimit -v`) a count too large
+    /// for it is `OutOfMemory`. Without a limit, an operating system that
+    /// overcommits memory may end the process before an allocation fails:
+    /// bound counts that come from untrusted input.
     #[doc(alias = "sg_alloc_table")]
     pub fn new(provider: P, nents: usize) -> Result<Self, Error> {
         Self::new_in(provider, nents, HeapChunks::new())

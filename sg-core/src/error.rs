@@ -124,7 +124,14 @@ pub enum Error {
         max: usize,
     },
     /// An entry could only be mapped by splitting it into several segments.
-    #[error("entry {index} of {length} bytes could only be mapped by splitting it")]
+    ///
+    /// Build the table with the device's limits (the builder from pages
+    /// given the [`DmaLimits`](crate::DmaLimits)) so that no entry exceeds
+    /// the device's maximum segment or crosses its boundary.
+    #[error(
+        "entry {index} of {length} bytes could only be mapped by splitting it; \
+         build the table with the device's limits (the from-pages builder given DmaLimits) to avoid this"
+    )]
     EntryNeedsSplit {
         /// Index of the entry among the data entries, counting from 0.
         index: usize,

@@ -129,6 +129,11 @@ pub use virt::{VIRT_PAGE_SIZE, VirtPage, VirtPages};
 /// Re-exported so that users name the same allocator types as this crate.
 pub use allocator_api2;
 
+/// Re-exported so that a provider names the bounds of
+/// [`PageProvider::Pfn`] (`PrimInt + Unsigned + Hash + Debug`) without a
+/// dependency of its own on `num-traits`: `sg_core::num_traits::PrimInt`.
+pub use num_traits;
+
 /// The README's examples, run as doc tests.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

@@ -29,6 +29,54 @@ use crate::Error;
 /// Page handles are names: safe code can make them ([`nth`](Self::nth)),
 /// and nothing safe turns a handle alone into bytes.
 ///
+/// # Providers that only borrow memory
+///
+/// A provider over memory it did not allocate and cannot allocate more of
+/// (a mapped file, a guest's memory, a DMA region handed over whole) still
+/// implements [`alloc_pages`](Self::alloc_pages) and
+/// [`free_pages`](Self::free_pages): `alloc_pages` returns
+/// `Err(Error::PagesUnavailable { order })`, and `free_pages` does nothing
+/// (it is never called, since no page came from `alloc_pages`). Its pages
+/// reach tables through [`Pages::from_raw`](crate::Pages::from_raw). The
+/// builders that allocate (`Pages::alloc`, sg-alloc's `PageList`) then fail
+/// with that error, and everything else works. A separate allocation
+/// trait was weighed and not taken: every list type would carry a second
+/// bound for one method pair that borrowing providers answer in two lines.
+///
+/// ```
+/// # use core::ptr::NonNull;
+/// # use sg_core::{Error, PageProvider};
+/// /// One borrowed region of `len` pages at `base`.
+/// struct Region { base: NonNull<u8>, len: usize }
+///
+/// // SAFETY: (sketch) the region outlives the provider, handles are page
+/// // indices below `len`, frame numbers are those indices.
+/// unsafe impl PageProvider for Region {
+///     type Page = usize;
+///     type Pfn = usize;
+///     const PAGE_SIZE: usize = 4096;
+///     fn pfn(&self, page: usize) -> usize { page }
+///     fn nth(&self, page: usize, n: usize) -> usize { page.wrapping_add(n) }
+///     fn map(&self, page: usize) -> NonNull<u8> {
+///         assert!(page < self.len, "a handle this provider never gave out");
+///         // SAFETY: in bounds of the region, since `page < len`.
+///         unsafe { self.base.add(page * Self::PAGE_SIZE) }
+///     }
+///     unsafe fn unmap(&self, _page: usize, _mapping: NonNull<u8>) {}
+///     fn alloc_pages(&self, order: u32) -> Result<usize, Error> {
+///         Err(Error::PagesUnavailable { order }) // borrows, never allocates
+///     }
+///     unsafe fn free_pages(&self, _page: usize, _order: u32) {} // nothing to free
+/// }
+/// # let mut memory = vec![0u8; 4096];
+/// # let region = Region { base: NonNull::new(memory.as_mut_ptr()).unwrap(), len: 1 };
+/// assert_eq!(region.alloc_pages(0), Err(Error::PagesUnavailable { order: 0 }));
+/// ```
+///
+/// The bounds of [`Pfn`](Self::Pfn) come from `num-traits`, re-exported as
+/// [`sg_core::num_traits`](crate::num_traits) so that a provider generic
+/// over its frame type names them without a dependency of its own.
+///
 /// # Safety
 ///
 /// Implementors promise, for every handle `page` they hand out (and every
@@ -66,6 +114,21 @@ use crate::Error;
 /// - [`alloc_pages`](Self::alloc_pages) returns the first handle of `2^order`
 ///   pages with consecutive frame numbers, with initialised bytes, that
 ///   nothing else uses until they are given to [`free_pages`](Self::free_pages).
+///
+/// Handles cannot be forged into bytes. Safe code may make any handle it
+/// likes (a `Page` is a `Copy` value, and [`nth`](Self::nth) may step past
+/// the end of a run), compare it, and pass it to the safe methods: `pfn`,
+/// `nth`, `map`, `is_next` and `is_whole_page` must not cause undefined
+/// behaviour for any handle (for one the provider never gave out, `map`
+/// may return any pointer, or panic; only `unsafe` code could use that
+/// pointer). The promises above are only for handles the provider gave out
+/// (from `alloc_pages`, or to [`Pages::from_raw`](crate::Pages::from_raw),
+/// whose caller vouches that the pages are valid, initialised and used by
+/// nobody else while the set lives) and the handles `nth` reaches from them
+/// inside their runs. Every safe path from a handle to its bytes goes
+/// through a set or a list built from one; the doors that take a bare
+/// handle (`Pages::from_raw`, `SgEntry::set_page`, `SgList::new`,
+/// `SgListMut::new`) are `unsafe`, and their callers vouch for the handle.
 pub unsafe trait PageProvider {
     /// A handle naming one page (the kernel's `struct page *`).
     ///
@@ -88,6 +151,15 @@ pub unsafe trait PageProvider {
     ///
     /// Only called for pages that the list describes: an entry whose offset
     /// is a page or more, or whose bytes span several pages of its run.
+    ///
+    /// Outside a run (past its last page, or `n` so large that it wraps),
+    /// the result is unspecified but must not be undefined behaviour: `nth`
+    /// is safe and its handle is only a name. The library never maps, frees
+    /// or describes such a handle; a provider may return any handle (the
+    /// process-memory provider wraps its address arithmetic and returns
+    /// `page` itself if the result would be null; the test kit's frame
+    /// providers wrap the frame number) or panic, but must not read memory
+    /// to answer.
     #[doc(alias = "nth_page")]
     fn nth(&self, page: Self::Page, n: usize) -> Self::Page;
 

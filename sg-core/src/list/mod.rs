@@ -196,8 +196,12 @@ impl<'a, P: PageProvider> SgList<'a, P> {
     /// The data entries of the view, following chain links (the kernel's
     /// `sg_next` loop, `for_each_sg`).
     ///
-    /// A byte-range slice yields the entries it touches, untrimmed; use
-    /// [`segments`](Self::segments) for the bytes themselves.
+    /// **On a byte-range [`slice`](Self::slice), the entries are untrimmed**:
+    /// they are the whole entries the range touches, so the first may
+    /// start before the range and the last end after it, and their lengths
+    /// add up to more than [`byte_len`](Self::byte_len). For exactly the
+    /// bytes of the view (trimmed to the slice), use
+    /// [`segments`](Self::segments).
     #[doc(alias = "sg_next")]
     #[doc(alias = "for_each_sg")]
     #[inline]

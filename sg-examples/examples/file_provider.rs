@@ -6,9 +6,9 @@
 //! merge into one entry), iterates it, copies a message through it, and
 //! then reads the file back with `std::fs` to show that its bytes changed.
 //!
-//! Run with `cargo run --release --example file_provider [PATH]` (unix
-//! only). The file is made at PATH, or in the temporary directory, and left
-//! there.
+//! Run with `cargo run --release -p sg-examples --example file_provider
+//! [PATH]` (unix only). The file is made at PATH, or in the temporary
+//! directory, and left there.
 
 #[cfg(unix)]
 fn main() -> Result<(), Box<dyn std::error::Error>> {

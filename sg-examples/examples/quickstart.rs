@@ -6,9 +6,9 @@
 //! come from `Pages::alloc`, and the borrow checker keeps them alive and
 //! unshared for as long as a table uses them.
 //!
-//! Run with `cargo run --release --example quickstart`.
+//! Run with `cargo run --release -p sg-examples --example quickstart`.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
 use sg_alloc::{FromPages, PageList, SgTable, SliceTable};
@@ -48,11 +48,9 @@ fn main() -> Result<(), Error> {
     let base = lowest_frame(&pages);
     // Pages 0-4 in order, then 6, 7, then 5: three runs. A set may be put
     // in any order, but never holds a page twice.
+    // A builder walks the set in its order and merges a page into the
+    // entry before it only when its frame follows that entry's last frame.
     arrange(&mut pages, &[0, 1, 2, 3, 4, 6, 7, 5])?;
-    println!(
-        "pages in set order (frames): {:?}",
-        set_frames(&pages, base)
-    );
     let size = (pages.len() * PAGE - 100) as u64; // 100 bytes short of the end
     // Built from `&pages`: the table borrows the set shared, so it only
     // reads (any number of such tables may exist at once).
@@ -87,10 +85,6 @@ fn main() -> Result<(), Error> {
     // Every other page, so nothing merges, in arrays of four slots: three
     // entries and a link to the next array in each full array.
     arrange(&mut pages, &[0, 2, 4, 6, 1, 3, 5, 7])?;
-    println!(
-        "pages in set order (frames): {:?}",
-        set_frames(&pages, base)
-    );
     let chunks = HeapChunks::new().with_max_entries(4)?;
     // Built from the set by value: the table owns the pages now.
     let chained = FromPages::new(pages, 64, 8 * PAGE as u64 - 64)
@@ -126,17 +120,43 @@ fn set_frames(pages: &Pages<VirtPages>, base: usize) -> Vec<usize> {
     frames.collect()
 }
 
+/// The runs of consecutive frames in `frames`, in order: `0..=4, 6..=7,
+/// 5..=5` for `[0, 1, 2, 3, 4, 6, 7, 5]`.
+fn runs(frames: &[usize]) -> String {
+    let mut runs: Vec<(usize, usize)> = Vec::new();
+    for &frame in frames {
+        match runs.last_mut() {
+            Some((_, last)) if *last + 1 == frame => *last = frame,
+            _ => runs.push((frame, frame)),
+        }
+    }
+    let runs: Vec<String> = runs
+        .iter()
+        .map(|(first, last)| format!("{first}..={last}"))
+        .collect();
+    runs.join(", ")
+}
+
 /// Puts the set's pages in the order of `frames` (relative to its lowest
-/// frame): a permutation, which the set checks.
+/// frame): a permutation, which the set checks. Prints the new order and
+/// its runs of consecutive frames, which builders merge.
 fn arrange(pages: &mut Pages<VirtPages>, frames: &[usize]) -> Result<(), Error> {
-    let now = set_frames(pages, lowest_frame(pages));
+    let base = lowest_frame(pages);
+    let now = set_frames(pages, base);
     // A frame the set does not hold gets a position past its end: refused.
     let position = |frame: &usize| now.iter().position(|now| now == frame);
     let order: Vec<usize> = frames
         .iter()
         .map(|frame| position(frame).unwrap_or(now.len()))
         .collect();
-    pages.permute(&order)
+    pages.permute(&order)?;
+    let order = set_frames(pages, base);
+    println!("pages in set order (frames): {order:?}");
+    println!(
+        "runs of consecutive frames, in that order: {}",
+        runs(&order)
+    );
+    Ok(())
 }
 
 /// An entry's frames (relative to `base`), offset and length, or `None`
@@ -169,27 +189,38 @@ fn print_entries<P: PageProvider<Page = VirtPage, Pfn = usize>>(list: SgList<'_,
 
 /// The entries with the arrays they sit in: where the next entry is not in
 /// the slot right after the previous one, the slot in between is a chain
-/// link to another array.
+/// link to another array. Slots are numbered within their array (the
+/// arrays' addresses change from run to run, so they are not printed).
 fn print_layout<P: PageProvider<Page = VirtPage, Pfn = usize>>(list: SgList<'_, P>, base: usize) {
     let slot = size_of::<sg_core::SgEntry<VirtPage>>();
     let mut array = 0;
+    // The address of the array's first slot, and of the previous entry.
+    let mut start = 0;
     let mut previous: Option<usize> = None;
     for (index, entry) in list.iter().enumerate() {
         let address = std::ptr::from_ref(entry).addr();
         match previous {
-            None => println!("  array {array} at {address:#x}:"),
+            None => {
+                start = address;
+                println!("  array {array}:");
+            }
             Some(previous) if address != previous + slot => {
-                array += 1;
                 println!(
-                    "    slot at {:#x}: link -> array {array} at {address:#x}",
-                    previous + slot
+                    "    slot {}: link -> array {}",
+                    (previous + slot - start) / slot,
+                    array + 1
                 );
-                println!("  array {array} at {address:#x}:");
+                array += 1;
+                start = address;
+                println!("  array {array}:");
             }
             Some(_) => {}
         }
         let text = describe(list.provider(), entry, base).expect("a data entry");
-        println!("    entry {index}: {text}");
+        println!(
+            "    slot {}: entry {index}: {text}",
+            (address - start) / slot
+        );
         previous = Some(address);
     }
 }
@@ -227,7 +258,8 @@ fn throughput() -> Result<(), Error> {
 }
 
 /// Runs `copy` (which copies 64 MiB and says whether it copied them all)
-/// for about a second, with a progress line on stderr, and returns GB/s.
+/// for about a second, with a progress line on stderr when stderr is a
+/// terminal, and returns GB/s.
 fn measure(what: &str, mut copy: impl FnMut() -> bool) -> f64 {
     const BYTES: f64 = (64 << 20) as f64;
     const TIME: Duration = Duration::from_millis(800);
@@ -235,16 +267,19 @@ fn measure(what: &str, mut copy: impl FnMut() -> bool) -> f64 {
     let start = Instant::now();
     let mut copies = 0u32;
     let mut shown = start;
+    let progress = std::io::stderr().is_terminal();
     while start.elapsed() < TIME {
         assert!(copy(), "{what}: a short copy");
         copies += 1;
-        if shown.elapsed() > Duration::from_millis(100) {
+        if progress && shown.elapsed() > Duration::from_millis(100) {
             shown = Instant::now();
             let done = start.elapsed().as_secs_f64() / TIME.as_secs_f64();
             eprint!("\r  {what}: {:>3.0}% ", (done * 100.0).min(100.0));
             let _ = std::io::stderr().flush();
         }
     }
-    eprint!("\r{:60}\r", "");
+    if progress {
+        eprint!("\r{:60}\r", "");
+    }
     f64::from(copies) * BYTES / start.elapsed().as_secs_f64() / 1e9
 }
