@@ -252,7 +252,7 @@ fn spans<P: PageProvider<Page = MockPage>>(
 fn read_all(mut reader: MappingIter<'_, impl PageProvider>, steps: &[u8]) -> Vec<u8> {
     let mut bytes = Vec::new();
     let mut steps = steps.iter().cycle();
-    while let Some(piece) = reader.next() {
+    while let Some(piece) = reader.next_slice() {
         let take = match steps.next() {
             Some(&step) if step != 0 => usize::from(step).min(piece.len()),
             _ => piece.len(),
@@ -492,7 +492,7 @@ impl<'m> State<'m> {
             } => {
                 let mut reader = with_span(MappingIter::new(self.table.as_list()), span);
                 let skip = u64::from(skip);
-                assert_eq!(reader.skip(skip), skip <= self.len());
+                assert_eq!(reader.advance(skip).is_ok(), skip <= self.len());
                 let read = read_all(reader, steps);
                 let start = skip.min(self.len()) as usize;
                 assert!(read == self.model.bytes()[start..]);
@@ -511,10 +511,10 @@ impl<'m> State<'m> {
                     Span::MergeAdjacent => writer.merge_adjacent(),
                 };
                 let skip = u64::from(skip);
-                assert_eq!(writer.skip(skip), skip <= len);
+                assert_eq!(writer.advance(skip).is_ok(), skip <= len);
                 let mut written = Vec::new();
                 let mut steps = steps.iter().cycle();
-                while let Some(piece) = writer.next() {
+                while let Some(piece) = writer.next_slice_mut() {
                     let take = match steps.next() {
                         Some(&step) if step != 0 => usize::from(step).min(piece.len()),
                         _ => piece.len(),
