@@ -116,7 +116,13 @@ pub fn with_io_slices<P: PageProvider, R>(
         .iter()
         .map(|piece| IoSlice::new(piece.mapped.bytes()))
         .collect();
-    body(&slices)
+    let result = body(&slices);
+    // Released before `result` is returned: a panicking `unmap` then drops
+    // `result` while unwinding (a return value already moved out would
+    // leak, rust-lang/rust#47949).
+    drop(slices);
+    drop(pieces);
+    result
 }
 
 /// Calls `body` with the list's bytes as [`IoSliceMut`]s, for a vectored
@@ -170,5 +176,9 @@ pub fn with_io_slices_mut<P: PageProvider, R>(
         .iter_mut()
         .map(|piece| IoSliceMut::new(piece.mapped.bytes_mut()))
         .collect();
-    Ok(body(&mut slices))
+    let result = body(&mut slices);
+    // Released before `result` is returned, as in `with_io_slices`.
+    drop(slices);
+    drop(pieces);
+    Ok(result)
 }
