@@ -60,7 +60,18 @@ pub fn copy_to_slice<P: PageProvider>(list: SgList<'_, P>, skip: u64, buffer: &m
     if linear.is_some() {
         return done;
     }
-    // The runs add up to at most `buffer.len()`, so the count fits.
+    copy_out_page_by_page(list, skip, buffer)
+}
+
+/// [`copy_to_slice`] on a provider that is not linear, kept out of line so
+/// that the linear path inlines.
+#[inline(never)]
+fn copy_out_page_by_page<P: PageProvider>(
+    list: SgList<'_, P>,
+    skip: u64,
+    buffer: &mut [u8],
+) -> usize {
+    // At most `buffer.len()` bytes are done, so the count fits.
     page_by_page(list, skip, buffer.len() as u64, |mappings, done| {
         let bytes = mappings.next_slice()?;
         let rest = &mut buffer[done as usize..];
@@ -74,9 +85,8 @@ pub fn copy_to_slice<P: PageProvider>(list: SgList<'_, P>, skip: u64, buffer: &m
 /// page, for providers that are not linear: calls `step` with the iterator
 /// and the bytes done so far until it returns `None` or `len` bytes are
 /// done; `step` takes the next mapping and returns how many of its bytes it
-/// used. Returns the bytes done (0 when `skip` is past the end). Kept out
-/// of line so that the linear paths inline.
-#[inline(never)]
+/// used. Returns the bytes done (0 when `skip` is past the end).
+#[inline]
 pub(crate) fn page_by_page<'a, V: ListView<'a>>(
     list: V,
     skip: u64,
@@ -148,6 +158,18 @@ pub fn copy_from_slice<P: PageProvider>(
     if linear.is_some() {
         return done;
     }
+    copy_in_page_by_page(list, skip, buffer)
+}
+
+/// [`copy_from_slice`] on a provider that is not linear, kept out of line
+/// so that the linear path inlines.
+#[inline(never)]
+fn copy_in_page_by_page<P: PageProvider>(
+    list: SgListMut<'_, P>,
+    skip: u64,
+    buffer: &[u8],
+) -> usize {
+    // At most `buffer.len()` bytes are done, so the count fits.
     page_by_page(list, skip, buffer.len() as u64, |mappings, done| {
         let bytes = mappings.next_slice_mut()?;
         let rest = &buffer[done as usize..];

@@ -28,7 +28,7 @@ pub(crate) type Run<'a, 'v, V> =
 ///
 /// Each run is mapped once, for reads through a shared view and for writes
 /// too through an exclusive one; written runs are flushed when released.
-#[inline]
+#[inline(always)]
 pub(crate) fn for_each_run<'v, V: ListView<'v>>(
     list: V,
     skip: u64,
@@ -103,7 +103,7 @@ unsafe fn walk_runs<'v, V: ListView<'v>>(
 /// # Safety
 ///
 /// As for [`walk_runs`]; `first` and `segments` come from the view.
-#[inline]
+#[inline(always)]
 unsafe fn visit_runs<'v, 's, V: ListView<'v>>(
     provider: &V::Provider,
     mut segments: Segments<'s, <V::Provider as PageProvider>::Page>,
@@ -170,41 +170,57 @@ fn prefetch_run<P: PageProvider>(provider: &P, page: P::Page, offset: u64) {
 }
 
 /// Maps the run of `len` bytes at `offset` from `page`, visits it, and
-/// releases it (flushing it when `V` writes), in pieces of at most
-/// `MAX_PIECE` bytes.
+/// releases it (flushing it when `V` writes).
 ///
 /// # Safety
 ///
 /// As for [`walk_runs`], and the bytes are bytes of the view (one entry,
 /// or entries that continue each other across page boundaries).
-#[inline]
+#[inline(always)]
 unsafe fn visit_run<'v, V: ListView<'v>>(
+    provider: &V::Provider,
+    page: <V::Provider as PageProvider>::Page,
+    offset: u64,
+    len: u64,
+    visit: &mut impl FnMut(&mut Run<'_, 'v, V>),
+) {
+    if len > MAX_PIECE {
+        // SAFETY: the caller's promise.
+        return unsafe { visit_in_pieces::<V>(provider, page, offset, len, visit) };
+    }
+    let page_size = <V::Provider as PageProvider>::PAGE_SIZE as u64;
+    // Offsets stay below 2^33 and pages are at least 64 bytes, so the page
+    // index fits a usize and the in-page offset a page.
+    let first = provider.nth(page, (offset / page_size) as usize);
+    let start = (offset % page_size) as usize;
+    // SAFETY: the caller's promise: the provider is linear, so mapping the
+    // page under `offset` reaches the rest of the run; the bytes are the
+    // view's, exclusive when `V` writes; `len` is at most `isize::MAX`, so
+    // the cast keeps it.
+    let mut mapped = unsafe { MappedBytes::new(provider, first, start, len as usize) };
+    visit(&mut mapped);
+}
+
+/// Visits a run longer than a slice may be in pieces of at most
+/// `MAX_PIECE` bytes, each mapped on its own (only on 32-bit targets).
+///
+/// # Safety
+///
+/// As for [`visit_run`].
+#[cold]
+unsafe fn visit_in_pieces<'v, V: ListView<'v>>(
     provider: &V::Provider,
     page: <V::Provider as PageProvider>::Page,
     mut offset: u64,
     mut len: u64,
     visit: &mut impl FnMut(&mut Run<'_, 'v, V>),
 ) {
-    let page_size = <V::Provider as PageProvider>::PAGE_SIZE as u64;
-    loop {
+    while len > 0 {
         let piece = len.min(MAX_PIECE);
-        // Offsets stay below 2^33 and pages are at least 64 bytes, so the
-        // page index fits a usize and the in-page offset a page.
-        let first = provider.nth(page, (offset / page_size) as usize);
-        let start = (offset % page_size) as usize;
-        // SAFETY: the caller's promise: the provider is linear, so mapping
-        // the page under `offset` reaches the rest of the run; the bytes
-        // are the view's, exclusive when `V` writes; `piece` is at most
-        // `isize::MAX`, so the cast keeps it.
-        let mut mapped = unsafe { MappedBytes::new(provider, first, start, piece as usize) };
-        visit(&mut mapped);
-        drop(mapped);
-        len -= piece;
-        if len == 0 {
-            return;
-        }
-        // Only on 32-bit targets: the rest of a run longer than a slice.
+        // SAFETY: the caller's promise, for the first `piece` bytes.
+        unsafe { visit_run::<V>(provider, page, offset, piece, visit) };
         offset += piece;
+        len -= piece;
     }
 }
 
@@ -218,12 +234,19 @@ pub(crate) const COPY_CHUNK: usize = 1 << 20;
 
 /// Copies `source` into `target`, which has the same length, in pieces of
 /// at most [`COPY_CHUNK`] bytes.
-#[inline]
+#[inline(always)]
 pub(crate) fn copy_chunked(source: &[u8], target: &mut [u8]) {
     if source.len() <= COPY_CHUNK {
         target.copy_from_slice(source);
-        return;
+    } else {
+        copy_in_chunks(source, target);
     }
+}
+
+/// [`copy_chunked`] for a copy longer than [`COPY_CHUNK`], out of line so
+/// that short copies stay small.
+#[inline(never)]
+fn copy_in_chunks(source: &[u8], target: &mut [u8]) {
     for (from, to) in source.chunks(COPY_CHUNK).zip(target.chunks_mut(COPY_CHUNK)) {
         to.copy_from_slice(from);
     }

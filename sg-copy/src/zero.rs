@@ -41,6 +41,13 @@ pub fn zero<P: PageProvider>(mut list: SgListMut<'_, P>, skip: u64, len: u64) ->
     if let Some(done) = linear {
         return done;
     }
+    zero_page_by_page(list, skip, len)
+}
+
+/// [`zero`] on a provider that is not linear, kept out of line so that the
+/// linear path inlines.
+#[inline(never)]
+fn zero_page_by_page<P: PageProvider>(list: SgListMut<'_, P>, skip: u64, len: u64) -> u64 {
     page_by_page(list, skip, len, |mappings, done| {
         let bytes = mappings.next_slice_mut()?;
         let count = bytes

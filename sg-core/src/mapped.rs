@@ -23,7 +23,7 @@ struct Unmap<'a, P: PageProvider> {
 }
 
 impl<P: PageProvider> Drop for Unmap<'_, P> {
-    #[inline]
+    #[inline(always)]
     fn drop(&mut self) {
         // SAFETY: `mapping` came from `provider.map(page)` when the owning
         // guard was made (its invariant), this field is dropped once, and
@@ -89,7 +89,7 @@ impl<'a, P: PageProvider, A: Access> MappedBytes<'a, P, A> {
     ///   [`bytes_mut`](MappedBytes::bytes_mut)) until all but one are
     ///   dropped; dropping them (flushing and unmapping) is fine.
     /// - `len <= isize::MAX`.
-    #[inline]
+    #[inline(always)]
     pub unsafe fn new(provider: &'a P, page: P::Page, start: usize, len: usize) -> Self {
         debug_assert!(len <= isize::MAX as usize);
         let mapping = provider.map(page);
@@ -180,7 +180,7 @@ impl<P: PageProvider> MappedBytes<'_, P, Write> {
 }
 
 impl<P: PageProvider, A: Access> Drop for MappedBytes<'_, P, A> {
-    #[inline]
+    #[inline(always)]
     fn drop(&mut self) {
         if A::WRITES && self.len > 0 {
             let Unmap { provider, page, .. } = self.unmap;
