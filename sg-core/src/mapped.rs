@@ -56,6 +56,27 @@ impl<P: PageProvider> Drop for Unmap<'_, P> {
 /// guards over overlapping bytes, no slice is taken from them, as
 /// [`new`](Self::new) allows).
 /// `len <= isize::MAX`.
+///
+/// # Examples
+///
+/// ```
+/// use sg_core::{MappedBytes, PageProvider, Read, VirtPages, Write};
+///
+/// let pages = VirtPages::new();
+/// let page = pages.alloc_pages(0)?;
+/// // SAFETY: four bytes of a page allocated above, which nothing else
+/// // reaches while the guard lives.
+/// let mut mapped = unsafe { MappedBytes::<_, Write>::new(&pages, page, 8, 4) };
+/// mapped.bytes_mut().copy_from_slice(b"abcd");
+/// drop(mapped); // flushed, then unmapped
+/// // SAFETY: as above; nothing writes the bytes while this guard lives.
+/// let mapped = unsafe { MappedBytes::<_, Read>::new(&pages, page, 8, 4) };
+/// assert_eq!(mapped.bytes(), b"abcd");
+/// drop(mapped);
+/// // SAFETY: allocated above with order 0; no mapping or list of it is left.
+/// unsafe { pages.free_pages(page, 0) };
+/// # Ok::<(), sg_core::Error>(())
+/// ```
 #[doc(alias = "kmap_local_page")]
 #[doc(alias = "kunmap_local")]
 pub struct MappedBytes<'a, P: PageProvider, A: Access = Read> {
