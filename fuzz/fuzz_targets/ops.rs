@@ -272,7 +272,7 @@ fn dma_fields(list: SgList<'_, impl PageProvider>) -> Vec<(u64, u32)> {
 fn read_all(mut reader: MappingIter<'_, impl PageProvider>, steps: &[u8]) -> Vec<u8> {
     let mut bytes = Vec::new();
     let mut steps = steps.iter().cycle();
-    while let Some(piece) = reader.next() {
+    while let Some(piece) = reader.next_slice() {
         let take = step_len(&mut steps, piece.len());
         bytes.extend_from_slice(&piece[..take]);
         reader.consume(take);
@@ -501,7 +501,7 @@ impl<'m> State<'m> {
             } => {
                 let mut reader = with_span(MappingIter::new(self.table.as_list()), span);
                 let skip = u64::from(skip);
-                assert_eq!(reader.skip(skip), skip <= self.len());
+                assert_eq!(reader.advance(skip).is_ok(), skip <= self.len());
                 let read = read_all(reader, steps);
                 let start = skip.min(self.len()) as usize;
                 assert!(read == self.model.bytes()[start..]);
@@ -520,10 +520,10 @@ impl<'m> State<'m> {
                     Span::MergeAdjacent => writer.merge_adjacent(),
                 };
                 let skip = u64::from(skip);
-                assert_eq!(writer.skip(skip), skip <= len);
+                assert_eq!(writer.advance(skip).is_ok(), skip <= len);
                 let mut written = Vec::new();
                 let mut steps = steps.iter().cycle();
-                while let Some(piece) = writer.next() {
+                while let Some(piece) = writer.next_slice_mut() {
                     let take = step_len(&mut steps, piece.len());
                     let bytes = data(take, seed.wrapping_add(written.len() as u8));
                     piece[..take].copy_from_slice(&bytes);

@@ -282,7 +282,7 @@ unsafe fn fill(mut entries: EntriesMut<'_, SlicePage>, spans: impl Iterator<Item
 ///
 /// // Write through the list: the bytes land in the slices.
 /// let mut writer = sg_iter::MappingIterMut::new(table.as_list_mut().into_slice(4, 3)?);
-/// while let Some(bytes) = writer.next() {
+/// while let Some(bytes) = writer.next_slice_mut() {
 ///     bytes.fill(b'x');
 /// }
 /// drop(writer);
@@ -404,7 +404,7 @@ impl<C: ChunkAllocator<SlicePage>> fmt::Debug for SliceTable<'_, C> {
 /// let table = SharedSliceTable::new(&parts)?;
 /// let mut joined = Vec::new();
 /// let mut reader = sg_iter::MappingIter::new(table.as_list());
-/// while let Some(bytes) = reader.next() {
+/// while let Some(bytes) = reader.next_slice() {
 ///     joined.extend_from_slice(bytes);
 /// }
 /// assert_eq!(joined, b"scatter-gather");

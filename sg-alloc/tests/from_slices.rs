@@ -33,7 +33,7 @@ fn read_all(list: SgList<'_, SlicePages>, merge: bool) -> (Vec<u8>, usize) {
         reader = reader.merge_adjacent();
     }
     let (mut bytes, mut mappings) = (Vec::new(), 0);
-    while let Some(piece) = reader.next() {
+    while let Some(piece) = reader.next_slice() {
         bytes.extend_from_slice(piece);
         mappings += 1;
     }
@@ -47,7 +47,7 @@ fn write_all(list: SgListMut<'_, SlicePages>, data: &[u8], merge: bool) -> usize
         writer = writer.merge_adjacent();
     }
     let mut done = 0;
-    while let Some(piece) = writer.next() {
+    while let Some(piece) = writer.next_slice_mut() {
         let count = piece.len().min(data.len() - done);
         piece[..count].copy_from_slice(&data[done..done + count]);
         writer.consume(count);

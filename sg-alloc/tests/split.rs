@@ -294,7 +294,7 @@ fn writable_pieces_of_an_exclusive_view_write_disjoint_bytes() {
     for (index, piece) in pieces.iter_mut().enumerate() {
         let value = index as u8 + 1;
         let mut writer = MappingIterMut::new(piece.as_list_mut());
-        while let Some(bytes) = writer.next() {
+        while let Some(bytes) = writer.next_slice_mut() {
             bytes.fill(value);
         }
     }

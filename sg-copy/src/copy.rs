@@ -1,6 +1,6 @@
 //! Copying between a list and a linear buffer, and between two lists.
 
-use sg_core::{PageProvider, SgList, SgListMut};
+use sg_core::{ListView, PageProvider, SgList, SgListMut};
 use sg_iter::{MappingIter, MappingIterMut};
 
 use crate::runs::{copy_chunked, for_each_run};
@@ -51,44 +51,58 @@ pub fn copy_to_slice<P: PageProvider>(list: SgList<'_, P>, skip: u64, buffer: &m
     if buffer.is_empty() {
         return 0;
     }
-    if list.provider().is_linear() {
-        let mut done = 0;
-        // SAFETY: the provider is linear and the runs are only read; each
-        // run is `len` valid bytes of the list, copied into the next `len`
-        // bytes of `buffer` (the runs add up to at most `buffer.len()`),
-        // which the list cannot reach: `buffer` is borrowed mutably here.
-        unsafe {
-            for_each_run(list, skip, buffer.len() as u64, false, |run, len| {
-                copy_chunked(run, buffer[done..done + len].as_mut_ptr(), len);
-                done += len;
-            })
-        };
+    let mut done = 0;
+    let linear = for_each_run(list, skip, buffer.len() as u64, |run| {
+        let len = run.len();
+        copy_chunked(run.bytes(), &mut buffer[done..done + len]);
+        done += len;
+    });
+    if linear.is_some() {
         return done;
     }
     copy_out_page_by_page(list, skip, buffer)
 }
 
-/// [`copy_to_slice`] on a provider that is not linear: page by page through
-/// the mapping iterator, kept out of line so that the linear path inlines.
+/// [`copy_to_slice`] on a provider that is not linear, kept out of line so
+/// that the linear path inlines.
 #[inline(never)]
 fn copy_out_page_by_page<P: PageProvider>(
     list: SgList<'_, P>,
     skip: u64,
     buffer: &mut [u8],
 ) -> usize {
-    let mut reader = MappingIter::new(list);
-    if !reader.skip(skip) {
+    // At most `buffer.len()` bytes are done, so the count fits.
+    page_by_page(list, skip, buffer.len() as u64, |mappings, done| {
+        let bytes = mappings.next_slice()?;
+        let rest = &mut buffer[done as usize..];
+        let count = bytes.len().min(rest.len());
+        rest[..count].copy_from_slice(&bytes[..count]);
+        Some(count)
+    }) as usize
+}
+
+/// Walks the view's bytes from `skip` on with a mapping iterator, page by
+/// page, for providers that are not linear: calls `step` with the iterator
+/// and the bytes done so far until it returns `None` or `len` bytes are
+/// done; `step` takes the next mapping and returns how many of its bytes it
+/// used. Returns the bytes done (0 when `skip` is past the end).
+#[inline]
+pub(crate) fn page_by_page<'a, V: ListView<'a>>(
+    list: V,
+    skip: u64,
+    len: u64,
+    mut step: impl FnMut(&mut MappingIter<'a, V::Provider, V::Access>, u64) -> Option<usize>,
+) -> u64 {
+    let mut mappings = MappingIter::new(list);
+    if mappings.advance(skip).is_err() {
         return 0;
     }
     let mut done = 0;
-    while let Some(bytes) = reader.next() {
-        let rest = &mut buffer[done..];
-        let count = bytes.len().min(rest.len());
-        rest[..count].copy_from_slice(&bytes[..count]);
-        done += count;
-        if done == buffer.len() {
+    while done < len {
+        let Some(count) = step(&mut mappings, done) else {
             break;
-        }
+        };
+        done += count as u64;
     }
     done
 }
@@ -127,57 +141,42 @@ fn copy_out_page_by_page<P: PageProvider>(
 #[doc(alias = "sg_pcopy_from_buffer")]
 #[doc(alias = "sg_copy_buffer")]
 #[inline]
-pub fn copy_from_slice<P: PageProvider>(list: SgListMut<'_, P>, skip: u64, buffer: &[u8]) -> usize {
+pub fn copy_from_slice<P: PageProvider>(
+    mut list: SgListMut<'_, P>,
+    skip: u64,
+    buffer: &[u8],
+) -> usize {
     if buffer.is_empty() {
         return 0;
     }
-    if list.as_list().provider().is_linear() {
-        let mut done = 0;
-        // SAFETY: the provider is linear and the view was exclusive; each
-        // run is `len` bytes of the list valid for writes, filled from the
-        // next `len` bytes of `buffer` (the runs add up to at most its
-        // length), which the list cannot reach while it is borrowed.
-        unsafe {
-            for_each_run(
-                list.into_list(),
-                skip,
-                buffer.len() as u64,
-                true,
-                |run, len| {
-                    copy_chunked(buffer[done..done + len].as_ptr(), run, len);
-                    done += len;
-                },
-            )
-        };
+    let mut done = 0;
+    let linear = for_each_run(list.reborrow(), skip, buffer.len() as u64, |run| {
+        let len = run.len();
+        copy_chunked(&buffer[done..done + len], run.bytes_mut());
+        done += len;
+    });
+    if linear.is_some() {
         return done;
     }
     copy_in_page_by_page(list, skip, buffer)
 }
 
-/// [`copy_from_slice`] on a provider that is not linear: page by page
-/// through the mapping iterator, kept out of line so that the linear path
-/// inlines.
+/// [`copy_from_slice`] on a provider that is not linear, kept out of line
+/// so that the linear path inlines.
 #[inline(never)]
 fn copy_in_page_by_page<P: PageProvider>(
     list: SgListMut<'_, P>,
     skip: u64,
     buffer: &[u8],
 ) -> usize {
-    let mut writer = MappingIterMut::new(list);
-    if !writer.skip(skip) {
-        return 0;
-    }
-    let mut done = 0;
-    while let Some(bytes) = writer.next() {
-        let rest = &buffer[done..];
+    // At most `buffer.len()` bytes are done, so the count fits.
+    page_by_page(list, skip, buffer.len() as u64, |mappings, done| {
+        let bytes = mappings.next_slice_mut()?;
+        let rest = &buffer[done as usize..];
         let count = bytes.len().min(rest.len());
         bytes[..count].copy_from_slice(&rest[..count]);
-        done += count;
-        if done == buffer.len() {
-            break;
-        }
-    }
-    done
+        Some(count)
+    }) as usize
 }
 
 /// Copies up to `len` bytes from one list to another, each from its own
@@ -230,13 +229,17 @@ pub fn copy_list<D: PageProvider, S: PageProvider>(
     }
     let mut writer = MappingIterMut::new(destination).merge_adjacent();
     let mut reader = MappingIter::new(source).merge_adjacent();
-    if !writer.skip(destination_skip) || !reader.skip(source_skip) {
+    if writer.advance(destination_skip).is_err() || reader.advance(source_skip).is_err() {
         return 0;
     }
     let mut done = 0u64;
     while done < len {
-        let Some(target) = writer.next() else { break };
-        let Some(bytes) = reader.next() else { break };
+        let Some(target) = writer.next_slice_mut() else {
+            break;
+        };
+        let Some(bytes) = reader.next_slice() else {
+            break;
+        };
         let wanted = usize::try_from(len - done).unwrap_or(usize::MAX);
         let count = target.len().min(bytes.len()).min(wanted);
         target[..count].copy_from_slice(&bytes[..count]);

@@ -3,8 +3,8 @@
 use std::fmt;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 
-use sg_core::{PageProvider, SgList, SgListMut};
-use sg_iter::{MappingIter, MappingIterMut};
+use sg_core::{Access, ListView, PageProvider, SgList};
+use sg_iter::MappingIter;
 
 /// The position `from` asks for, given the current position and the length.
 fn seek_target(from: SeekFrom, position: u64, len: u64) -> io::Result<u64> {
@@ -21,8 +21,69 @@ fn seek_target(from: SeekFrom, position: u64, len: u64) -> io::Result<u64> {
     })
 }
 
+/// Reads and writes a list's bytes through [`Read`], [`Write`] and
+/// [`Seek`], like [`std::io::Cursor`] over a mutable slice; over a shared
+/// view it only reads and seeks ([`ListReader`]).
+///
+/// The access marker `A` comes from the view the cursor is made from: an
+/// exclusive [`SgListMut`](sg_core::SgListMut) gives a writing cursor (`A`
+/// = [`sg_core::Write`], the default), a shared [`SgList`] a
+/// [`ListReader`]. Each `read` or `write` maps one piece of the list (a
+/// whole contiguous run on a linear provider) and copies from or into it;
+/// the mapping stays until the next call, a seek, a flush or the drop.
+/// Seeking past the end is allowed; reads and writes there return 0.
+///
+/// The list has a fixed length: writing at the end returns 0 (so
+/// `write_all` fails with [`io::ErrorKind::WriteZero`]). Written pages are
+/// flushed through the provider when their mapping is released.
+///
+/// # Invariants
+///
+/// `len` is the view's length and `position` the position of
+/// `mappings` (`position` may be larger, past the end, after a seek; the
+/// iterator then stands at the end). Only `mappings` reaches the view's
+/// bytes.
+///
+/// # Examples
+///
+/// ```
+/// use std::io::{Read, Seek, SeekFrom, Write};
+/// use core::ptr::NonNull;
+/// use sg_core::{SgEntry, SgListMut, VirtPages};
+/// use sg_copy::ListCursor;
+///
+/// let mut first = [0u8; 5];
+/// let mut second = [0u8; 5];
+/// let mut entries: [SgEntry<_>; 2] = Default::default();
+/// sg_core::init_table(&mut entries)?;
+/// // SAFETY: the buffers outlive the list and are not touched meanwhile.
+/// unsafe {
+///     entries[0].set_buf(NonNull::from(&mut first).cast(), 5);
+///     entries[1].set_buf(NonNull::from(&mut second).cast(), 5);
+/// }
+/// let pages = VirtPages::new();
+/// // SAFETY: the entries describe bytes of pages this provider holds valid,
+/// // and nothing else reaches them while the view is used.
+/// let mut cursor = ListCursor::new(unsafe { SgListMut::new(&mut entries, &pages) });
+/// cursor.write_all(b"0123456789")?;
+/// assert!(cursor.write_all(b"!").is_err()); // the list is full
+/// cursor.seek(SeekFrom::Start(3))?;
+/// let mut middle = [0u8; 4];
+/// cursor.read_exact(&mut middle)?;
+/// assert_eq!(&middle, b"3456");
+/// drop(cursor);
+/// assert_eq!((&first, &second), (b"01234", b"56789"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct ListCursor<'a, P: PageProvider, A: Access = sg_core::Write> {
+    len: u64,
+    position: u64,
+    mappings: MappingIter<'a, P, A>,
+}
+
 /// Reads a list's bytes through [`Read`] and [`Seek`], like
-/// [`std::io::Cursor`] over a slice.
+/// [`std::io::Cursor`] over a slice: a [`ListCursor`] over a shared
+/// [`SgList`].
 ///
 /// Each `read` maps one piece of the list (a whole contiguous run on a
 /// linear provider) and copies from it; the mapping stays until the next
@@ -58,150 +119,20 @@ fn seek_target(from: SeekFrom, position: u64, len: u64) -> io::Result<u64> {
 /// assert_eq!(&word, b"gat");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub struct ListReader<'a, P: PageProvider> {
-    list: SgList<'a, P>,
-    len: u64,
-    position: u64,
-    mappings: MappingIter<'a, P>,
-}
+pub type ListReader<'a, P> = ListCursor<'a, P, sg_core::Read>;
 
-impl<'a, P: PageProvider> ListReader<'a, P> {
-    /// A reader at the first byte of `list`.
-    pub fn new(list: SgList<'a, P>) -> Self {
-        ListReader {
-            list,
-            len: list.byte_len(),
+impl<'a, P: PageProvider, A: Access> ListCursor<'a, P, A> {
+    /// A cursor at the first byte of `list`: a [`ListReader`] over an
+    /// [`SgList`], a writing cursor over an [`SgListMut`](sg_core::SgListMut).
+    pub fn new<V: ListView<'a, Provider = P, Access = A>>(list: V) -> Self {
+        let len = list.as_list().byte_len();
+        // INVARIANT: a new iterator stands at 0, and the cursor keeps no
+        // other way to the bytes.
+        ListCursor {
+            len,
             position: 0,
             mappings: MappingIter::new(list).merge_adjacent(),
         }
-    }
-
-    /// The list's length in bytes.
-    pub fn len(&self) -> u64 {
-        self.len
-    }
-
-    /// Whether the list holds no byte.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// The position of the next byte read.
-    pub fn position(&self) -> u64 {
-        self.position
-    }
-
-    /// The list read.
-    pub fn list(&self) -> SgList<'a, P> {
-        self.list
-    }
-}
-
-impl<P: PageProvider> Read for ListReader<'_, P> {
-    fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
-        if buffer.is_empty() || self.position >= self.len {
-            return Ok(0);
-        }
-        let Some(bytes) = self.mappings.next() else {
-            return Ok(0);
-        };
-        let count = bytes.len().min(buffer.len());
-        buffer[..count].copy_from_slice(&bytes[..count]);
-        self.mappings.consume(count);
-        self.position += count as u64;
-        Ok(count)
-    }
-}
-
-impl<P: PageProvider> Seek for ListReader<'_, P> {
-    fn seek(&mut self, from: SeekFrom) -> io::Result<u64> {
-        let target = seek_target(from, self.position, self.len)?;
-        if target < self.position {
-            self.mappings = MappingIter::new(self.list).merge_adjacent();
-            self.mappings.skip(target);
-        } else if self.position < self.len {
-            self.mappings.skip(target - self.position);
-        }
-        self.position = target;
-        Ok(target)
-    }
-}
-
-impl<P: PageProvider> fmt::Debug for ListReader<'_, P> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ListReader")
-            .field("len", &self.len)
-            .field("position", &self.position)
-            .finish_non_exhaustive()
-    }
-}
-
-/// Reads and writes a list's bytes through [`Read`], [`Write`] and
-/// [`Seek`], like [`std::io::Cursor`] over a mutable slice.
-///
-/// The list has a fixed length: writing at the end returns 0 (so
-/// `write_all` fails with [`io::ErrorKind::WriteZero`]). Written pages are
-/// flushed through the provider when their mapping is released.
-///
-/// # Examples
-///
-/// ```
-/// use std::io::{Read, Seek, SeekFrom, Write};
-/// use core::ptr::NonNull;
-/// use sg_core::{SgEntry, SgListMut, VirtPages};
-/// use sg_copy::ListCursor;
-///
-/// let mut first = [0u8; 5];
-/// let mut second = [0u8; 5];
-/// let mut entries: [SgEntry<_>; 2] = Default::default();
-/// sg_core::init_table(&mut entries)?;
-/// // SAFETY: the buffers outlive the list and are not touched meanwhile.
-/// unsafe {
-///     entries[0].set_buf(NonNull::from(&mut first).cast(), 5);
-///     entries[1].set_buf(NonNull::from(&mut second).cast(), 5);
-/// }
-/// let pages = VirtPages::new();
-/// // SAFETY: the entries describe bytes of pages this provider holds valid,
-/// // and nothing else reaches them while the view is used.
-/// let mut cursor = ListCursor::new(unsafe { SgListMut::new(&mut entries, &pages) });
-/// cursor.write_all(b"0123456789")?;
-/// assert!(cursor.write_all(b"!").is_err()); // the list is full
-/// cursor.seek(SeekFrom::Start(3))?;
-/// let mut middle = [0u8; 4];
-/// cursor.read_exact(&mut middle)?;
-/// assert_eq!(&middle, b"3456");
-/// drop(cursor);
-/// assert_eq!((&first, &second), (b"01234", b"56789"));
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-pub struct ListCursor<'a, P: PageProvider> {
-    /// The whole list, kept to seek backwards; only `mappings` reaches its
-    /// bytes.
-    list: SgList<'a, P>,
-    len: u64,
-    position: u64,
-    mappings: MappingIterMut<'a, P>,
-}
-
-impl<'a, P: PageProvider> ListCursor<'a, P> {
-    /// A cursor at the first byte of `list`.
-    pub fn new(list: SgListMut<'a, P>) -> Self {
-        let list = list.into_list();
-        ListCursor {
-            list,
-            len: list.byte_len(),
-            position: 0,
-            mappings: Self::writer(list),
-        }
-    }
-
-    /// A writing iterator over the whole list.
-    fn writer(list: SgList<'a, P>) -> MappingIterMut<'a, P> {
-        // SAFETY: `list` comes from the exclusive view the cursor was made
-        // from and keeps for `'a`; the cursor reaches the bytes only through
-        // `mappings`, and the previous iterator is replaced (and so dropped)
-        // as soon as this one exists, before either is used.
-        MappingIterMut::new(unsafe { SgListMut::from_list(list) }).merge_adjacent()
     }
 
     /// The list's length in bytes.
@@ -218,37 +149,54 @@ impl<'a, P: PageProvider> ListCursor<'a, P> {
     pub fn position(&self) -> u64 {
         self.position
     }
-}
 
-impl<P: PageProvider> Read for ListCursor<'_, P> {
-    fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
-        if buffer.is_empty() || self.position >= self.len {
-            return Ok(0);
+    /// Copies between the next mapping and a buffer of `wanted` bytes with
+    /// `copy`, which takes the iterator and returns how many bytes it
+    /// copied; moves the position past them. 0 at or past the end.
+    fn transfer(
+        &mut self,
+        wanted: usize,
+        copy: impl FnOnce(&mut MappingIter<'a, P, A>) -> Option<usize>,
+    ) -> usize {
+        if wanted == 0 || self.position >= self.len {
+            return 0;
         }
-        let Some(bytes) = self.mappings.next() else {
-            return Ok(0);
+        let Some(count) = copy(&mut self.mappings) else {
+            return 0;
         };
-        let count = bytes.len().min(buffer.len());
-        buffer[..count].copy_from_slice(&bytes[..count]);
         self.mappings.consume(count);
+        // INVARIANT: the iterator moved as far as it consumed.
         self.position += count as u64;
-        Ok(count)
+        count
     }
 }
 
-impl<P: PageProvider> Write for ListCursor<'_, P> {
+impl<'a, P: PageProvider> ListCursor<'a, P, sg_core::Read> {
+    /// The list read.
+    pub fn list(&self) -> SgList<'a, P> {
+        self.mappings.list()
+    }
+}
+
+impl<P: PageProvider, A: Access> Read for ListCursor<'_, P, A> {
+    fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+        Ok(self.transfer(buffer.len(), |mappings| {
+            let bytes = mappings.next_slice()?;
+            let count = bytes.len().min(buffer.len());
+            buffer[..count].copy_from_slice(&bytes[..count]);
+            Some(count)
+        }))
+    }
+}
+
+impl<P: PageProvider> Write for ListCursor<'_, P, sg_core::Write> {
     fn write(&mut self, buffer: &[u8]) -> io::Result<usize> {
-        if buffer.is_empty() || self.position >= self.len {
-            return Ok(0);
-        }
-        let Some(bytes) = self.mappings.next() else {
-            return Ok(0);
-        };
-        let count = bytes.len().min(buffer.len());
-        bytes[..count].copy_from_slice(&buffer[..count]);
-        self.mappings.consume(count);
-        self.position += count as u64;
-        Ok(count)
+        Ok(self.transfer(buffer.len(), |mappings| {
+            let bytes = mappings.next_slice_mut()?;
+            let count = bytes.len().min(buffer.len());
+            bytes[..count].copy_from_slice(&buffer[..count]);
+            Some(count)
+        }))
     }
 
     /// Releases the live mapping, flushing its pages through the provider.
@@ -258,25 +206,33 @@ impl<P: PageProvider> Write for ListCursor<'_, P> {
     }
 }
 
-impl<P: PageProvider> Seek for ListCursor<'_, P> {
+impl<P: PageProvider, A: Access> Seek for ListCursor<'_, P, A> {
     fn seek(&mut self, from: SeekFrom) -> io::Result<u64> {
         let target = seek_target(from, self.position, self.len)?;
+        // Past the end, the iterator stops at the end: the error says no
+        // more than that.
         if target < self.position {
-            self.mappings = Self::writer(self.list);
-            self.mappings.skip(target);
+            self.mappings.rewind();
+            let _ = self.mappings.advance(target);
         } else if self.position < self.len {
-            self.mappings.skip(target - self.position);
+            let _ = self.mappings.advance(target - self.position);
         }
+        // INVARIANT: the iterator stands at `target`, or at the end when
+        // `target` is past it.
         self.position = target;
         Ok(target)
     }
 }
 
-impl<P: PageProvider> fmt::Debug for ListCursor<'_, P> {
+impl<P: PageProvider, A: Access> fmt::Debug for ListCursor<'_, P, A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ListCursor")
-            .field("len", &self.len)
-            .field("position", &self.position)
-            .finish_non_exhaustive()
+        f.debug_struct(if A::WRITES {
+            "ListCursor"
+        } else {
+            "ListReader"
+        })
+        .field("len", &self.len)
+        .field("position", &self.position)
+        .finish_non_exhaustive()
     }
 }

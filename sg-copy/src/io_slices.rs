@@ -6,117 +6,68 @@
 //! can outlive its mapping.
 
 use std::io::{IoSlice, IoSliceMut};
-use std::ptr::NonNull;
 use std::vec::Vec;
 
-use sg_core::{Error, PageProvider, SgList, SgListMut};
+use sg_core::{Access, Error, ListView, MappedBytes, PageProvider, SgList, SgListMut};
 
-/// One mapped piece of a list: the mapping and the bytes exposed from it.
-///
-/// # Invariants
-///
-/// `mapping` came from `provider.map(page)` and is not yet released; the
-/// `len` bytes from `mapping + start` are bytes of the list, valid until
-/// the mapping is released.
-struct Piece<Pg> {
-    /// Index of the piece's entry among the view's entries with bytes.
+/// One mapped piece of a list: its guard, and the index of its entry among
+/// the view's entries with bytes.
+struct Piece<'a, P: PageProvider, A: Access> {
     entry: usize,
-    page: Pg,
-    mapping: NonNull<u8>,
-    start: usize,
-    len: usize,
+    mapped: MappedBytes<'a, P, A>,
 }
 
-impl<Pg> Piece<Pg> {
-    fn first_byte(&self) -> *mut u8 {
-        // Wrapping: the page's first byte may lie outside the memory the
-        // list describes; only the result is known to be in bounds.
-        self.mapping.as_ptr().wrapping_add(self.start)
-    }
-}
-
-/// Every piece of a list, mapped; released (and flushed, when `write`)
-/// on drop.
-struct Mapped<'a, P: PageProvider> {
-    provider: &'a P,
-    pieces: Vec<Piece<P::Page>>,
-    write: bool,
-}
-
-impl<'a, P: PageProvider> Mapped<'a, P> {
-    /// Maps every byte of `list`: one piece per entry on a linear provider,
-    /// one per page of each entry otherwise.
-    fn new(list: SgList<'a, P>, write: bool) -> Self {
-        let provider = list.provider();
-        let page_size = P::PAGE_SIZE as u64;
-        let mut mapped = Mapped {
-            provider,
-            pieces: Vec::new(),
-            write,
-        };
-        for (entry, segment) in list.segments().enumerate() {
-            let mut offset = segment.offset;
-            let mut left = u64::from(segment.len);
-            while left > 0 {
-                // Offsets stay below 2^33 and pages are at least 64 bytes, so
-                // the page index fits a usize and the in-page offset a page.
-                let page = provider.nth(segment.page, (offset / page_size) as usize);
-                let start = (offset % page_size) as usize;
-                let len = if provider.is_linear() {
-                    // A slice holds at most `isize::MAX` bytes: on 32-bit
-                    // targets an entry may be longer, and takes two.
-                    left.min(isize::MAX as u64)
-                } else {
-                    left.min(page_size - start as u64)
-                };
-                let mapping = provider.map(page);
-                // `len` is at most a u32 entry length and `isize::MAX`.
-                let len = len as usize;
-                mapped.pieces.push(Piece {
-                    entry,
-                    page,
-                    mapping,
-                    start,
-                    len,
-                });
-                offset += len as u64;
-                left -= len as u64;
-            }
-        }
-        mapped
-    }
-
-    /// The first two pieces whose bytes overlap, as entry indices.
-    fn overlap(&self) -> Option<(usize, usize)> {
-        let mut ranges: Vec<(usize, usize, usize)> = self
-            .pieces
-            .iter()
-            .map(|piece| (piece.first_byte().addr(), piece.len, piece.entry))
-            .collect();
-        ranges.sort_unstable();
-        ranges.windows(2).find_map(|pair| {
-            let ((start, len, first), (next_start, _, second)) = (pair[0], pair[1]);
-            (start + len > next_start).then_some((first.min(second), first.max(second)))
-        })
-    }
-}
-
-impl<P: PageProvider> Drop for Mapped<'_, P> {
-    fn drop(&mut self) {
-        for piece in self.pieces.drain(..) {
-            if self.write {
-                let pages = (piece.start + piece.len).div_ceil(P::PAGE_SIZE);
-                for index in 0..pages {
-                    self.provider
-                        .flush_write(self.provider.nth(piece.page, index));
-                }
-            }
-            // SAFETY: the mapping came from `map(page)` on this provider and
-            // is released once (it is drained); the slices over it were
-            // handed to a closure that has returned, so none is left.
-            unsafe { self.provider.unmap(piece.page, piece.mapping) };
+/// Maps every byte of `list`: one piece per entry on a linear provider,
+/// one per page of each entry otherwise. Every piece is released (flushed
+/// first, for a writable view) when the vector drops, also when a mapping
+/// or a flush panics.
+fn map_all<'a, V: ListView<'a>>(list: V) -> Vec<Piece<'a, V::Provider, V::Access>> {
+    let list = list.into_list();
+    let provider = list.provider();
+    let page_size = <V::Provider as PageProvider>::PAGE_SIZE as u64;
+    let linear = provider.is_linear();
+    let mut pieces = Vec::new();
+    for (entry, segment) in list.segments().enumerate() {
+        let mut offset = segment.offset;
+        let mut left = u64::from(segment.len);
+        while left > 0 {
+            // Offsets stay below 2^33 and pages are at least 64 bytes, so
+            // the page index fits a usize and the in-page offset a page.
+            let page = provider.nth(segment.page, (offset / page_size) as usize);
+            let start = (offset % page_size) as usize;
+            let len = if linear {
+                // A slice holds at most `isize::MAX` bytes: on 32-bit
+                // targets an entry may be longer, and takes two.
+                left.min(isize::MAX as u64)
+            } else {
+                left.min(page_size - start as u64)
+            };
+            // SAFETY: `len` bytes of one entry of the view, in `page` or,
+            // on a linear provider, in the consecutive frames of the
+            // entry's run; at most `isize::MAX`. The view keeps them
+            // unwritten (shared) or reached only through these guards
+            // (exclusive); guards of overlapping entries hand out no slice
+            // (`with_io_slices_mut` checks first).
+            let mapped = unsafe { MappedBytes::new(provider, page, start, len as usize) };
+            pieces.push(Piece { entry, mapped });
+            offset += len;
+            left -= len;
         }
     }
+    pieces
+}
+
+/// The first two pieces whose bytes overlap, as entry indices.
+fn overlap<P: PageProvider, A: Access>(pieces: &[Piece<'_, P, A>]) -> Option<(usize, usize)> {
+    let mut ranges: Vec<(usize, usize, usize)> = pieces
+        .iter()
+        .map(|piece| (piece.mapped.address(), piece.mapped.len(), piece.entry))
+        .collect();
+    ranges.sort_unstable();
+    ranges.windows(2).find_map(|pair| {
+        let ((start, len, first), (next_start, _, second)) = (pair[0], pair[1]);
+        (start + len > next_start).then_some((first.min(second), first.max(second)))
+    })
 }
 
 /// Calls `body` with the list's bytes as [`IoSlice`]s, for a vectored
@@ -160,22 +111,17 @@ pub fn with_io_slices<P: PageProvider, R>(
     list: SgList<'_, P>,
     body: impl FnOnce(&[IoSlice<'_>]) -> R,
 ) -> R {
-    let mapped = Mapped::new(list, false);
-    let slices: Vec<IoSlice<'_>> = mapped
-        .pieces
+    let pieces = map_all(list);
+    let slices: Vec<IoSlice<'_>> = pieces
         .iter()
-        .map(|piece| {
-            // SAFETY: the `Piece` invariant makes the bytes valid until the
-            // mapping is released, which happens when `mapped` drops, after
-            // `body` has returned; the slices cannot escape `body` (it is
-            // generic over their lifetime); the list's bytes are not written
-            // while the shared view lives.
-            IoSlice::new(unsafe { std::slice::from_raw_parts(piece.first_byte(), piece.len) })
-        })
+        .map(|piece| IoSlice::new(piece.mapped.bytes()))
         .collect();
     let result = body(&slices);
+    // Released before `result` is returned: a panicking `unmap` then drops
+    // `result` while unwinding (a return value already moved out would
+    // leak, rust-lang/rust#47949).
     drop(slices);
-    drop(mapped);
+    drop(pieces);
     result
 }
 
@@ -220,24 +166,19 @@ pub fn with_io_slices_mut<P: PageProvider, R>(
     list: SgListMut<'_, P>,
     body: impl FnOnce(&mut [IoSliceMut<'_>]) -> R,
 ) -> Result<R, Error> {
-    let mapped = Mapped::new(list.into_list(), true);
-    if let Some((first, second)) = mapped.overlap() {
+    let mut pieces = map_all(list);
+    if let Some((first, second)) = overlap(&pieces) {
         return Err(Error::Overlap { first, second });
     }
-    let mut slices: Vec<IoSliceMut<'_>> = mapped
-        .pieces
-        .iter()
-        .map(|piece| {
-            // SAFETY: as in `with_io_slices`, and the bytes may be written:
-            // the view is exclusive, and no two pieces overlap (checked
-            // above), so each slice is the only reference to its bytes.
-            IoSliceMut::new(unsafe {
-                std::slice::from_raw_parts_mut(piece.first_byte(), piece.len)
-            })
-        })
+    // No two pieces overlap (checked above), so each guard may hand out
+    // its slice.
+    let mut slices: Vec<IoSliceMut<'_>> = pieces
+        .iter_mut()
+        .map(|piece| IoSliceMut::new(piece.mapped.bytes_mut()))
         .collect();
     let result = body(&mut slices);
+    // Released before `result` is returned, as in `with_io_slices`.
     drop(slices);
-    drop(mapped);
+    drop(pieces);
     Ok(result)
 }

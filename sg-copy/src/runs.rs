@@ -5,84 +5,63 @@
 //! bytes of neighbouring entries that continue each other across a page
 //! boundary ([`run_continues`]). Copying and zeroing then take one call per
 //! run instead of one per page, with none of the bookkeeping a mapping
-//! iterator needs to hand out slices. This is the only module of the crate
-//! that handles raw pointers.
+//! iterator needs to hand out slices. Each run is mapped through sg-core's
+//! [`MappedBytes`] guard, which flushes written pages and unmaps even when
+//! the visitor or a flush panics.
 
-use core::ptr::NonNull;
+use sg_core::{ListView, MappedBytes, PageProvider, Segment, Segments, run_continues};
 
-use sg_core::{PageProvider, Segment, Segments, SgList, run_continues};
-
-/// Longest range handed to a visitor at once: a range may not exceed
+/// Longest range handed to a visitor at once: a slice may not exceed
 /// `isize::MAX` bytes (which only matters on 32-bit targets); longer runs
 /// are visited in pieces.
 const MAX_PIECE: u64 = isize::MAX as u64;
 
-/// Releases a mapping when dropped, after flushing the pages a writer
-/// touched, so that a panicking flush or visitor still unmaps.
-struct Mapped<'a, P: PageProvider> {
-    provider: &'a P,
-    page: P::Page,
-    mapping: NonNull<u8>,
-    /// Pages to flush before unmapping (0 for readers).
-    flush_pages: usize,
-}
+/// What [`for_each_run`] hands its visitor: one mapped run, readable, and
+/// writable when the view was exclusive.
+pub(crate) type Run<'a, 'v, V> =
+    MappedBytes<'a, <V as ListView<'v>>::Provider, <V as ListView<'v>>::Access>;
 
-impl<P: PageProvider> Drop for Mapped<'_, P> {
-    #[inline]
-    fn drop(&mut self) {
-        for index in 0..self.flush_pages {
-            self.provider
-                .flush_write(self.provider.nth(self.page, index));
-        }
-        // SAFETY: `mapping` came from `map(page)` on this provider and this
-        // guard is its only owner, dropped once; the raw range the visitor
-        // got is not used after the visitor returned.
-        unsafe { self.provider.unmap(self.page, self.mapping) };
-    }
-}
-
-/// Calls `visit(pointer, len)` for each contiguous run of up to `budget`
-/// bytes of `list` from `skip` on, on a linear provider; returns the bytes
-/// visited: the smaller of `budget` and the bytes after `skip`.
+/// Calls `visit` with each contiguous run of up to `budget` bytes of `list`
+/// from `skip` on, when the provider is linear; returns the bytes visited
+/// (the smaller of `budget` and the bytes after `skip`), or `None` without
+/// visiting anything when the provider is not linear.
 ///
-/// The `len` bytes from `pointer` (never null) are the view's bytes, valid
-/// (for writes too, when `write`) until `visit` returns; when `write`, every page of the
-/// run is flushed before the run is released.
-///
-/// # Safety
-///
-/// `list.provider().is_linear()`, and, when `write`, `list` comes from an
-/// exclusive view (`SgListMut`) that nothing else uses meanwhile.
-#[inline]
-pub(crate) unsafe fn for_each_run<P: PageProvider>(
-    list: SgList<'_, P>,
+/// Each run is mapped once, for reads through a shared view and for writes
+/// too through an exclusive one; written runs are flushed when released.
+#[inline(always)]
+pub(crate) fn for_each_run<'v, V: ListView<'v>>(
+    list: V,
     skip: u64,
     budget: u64,
-    write: bool,
-    mut visit: impl FnMut(*mut u8, usize),
-) -> u64 {
-    debug_assert!(list.provider().is_linear());
+    mut visit: impl FnMut(&mut Run<'_, 'v, V>),
+) -> Option<u64> {
+    let list = list.into_list();
+    let provider = list.provider();
+    if !provider.is_linear() {
+        return None;
+    }
     // The common case of small copies: the bytes wanted lie in the first
     // entry, found without preparing a walk.
     if let Some(first) = list.head_segment() {
         let len = u64::from(first.len);
         if skip < len && budget <= len - skip {
-            // SAFETY: the caller's promise; `budget` bytes of the entry.
+            // SAFETY: the provider is linear and these are `budget` bytes
+            // of one entry of the view, which was exclusive when `V` is
+            // `Write`.
             unsafe {
-                visit_run(
-                    list.provider(),
+                visit_run::<V>(
+                    provider,
                     first.page,
                     first.offset + skip,
                     budget,
-                    write,
                     &mut visit,
                 )
             };
-            return budget;
+            return Some(budget);
         }
     }
-    // SAFETY: the caller's promise.
-    unsafe { walk_runs(list, skip, budget, write, &mut visit) }
+    // SAFETY: the provider is linear; the list is `V`'s view.
+    Some(unsafe { walk_runs::<V>(list.segments(), provider, skip, budget, &mut visit) })
 }
 
 /// [`for_each_run`] when the bytes do not all lie in the first entry: finds
@@ -91,17 +70,16 @@ pub(crate) unsafe fn for_each_run<P: PageProvider>(
 ///
 /// # Safety
 ///
-/// As for [`for_each_run`].
+/// `provider` is linear, and `segments` are those of a view of kind `V`
+/// (exclusive when `V` writes) over it, not used otherwise meanwhile.
 #[inline(never)]
-unsafe fn walk_runs<P: PageProvider>(
-    list: SgList<'_, P>,
+unsafe fn walk_runs<'v, V: ListView<'v>>(
+    mut segments: Segments<'_, <V::Provider as PageProvider>::Page>,
+    provider: &V::Provider,
     mut skip: u64,
     budget: u64,
-    write: bool,
-    visit: &mut impl FnMut(*mut u8, usize),
+    visit: &mut impl FnMut(&mut Run<'_, 'v, V>),
 ) -> u64 {
-    let provider = list.provider();
-    let mut segments = list.segments();
     let first = loop {
         let Some(segment) = segments.next() else {
             return 0;
@@ -117,22 +95,21 @@ unsafe fn walk_runs<P: PageProvider>(
         skip -= len;
     };
     // SAFETY: the caller's promise.
-    unsafe { visit_runs(provider, segments, first, budget, write, visit) }
+    unsafe { visit_runs::<V>(provider, segments, first, budget, visit) }
 }
 
 /// The runs of [`for_each_run`] from its first (trimmed) segment on.
 ///
 /// # Safety
 ///
-/// As for [`for_each_run`]; `first` and `segments` come from its view.
-#[inline]
-unsafe fn visit_runs<'a, P: PageProvider>(
-    provider: &P,
-    mut segments: Segments<'a, P::Page>,
-    mut first: Segment<'a, P::Page>,
+/// As for [`walk_runs`]; `first` and `segments` come from the view.
+#[inline(always)]
+unsafe fn visit_runs<'v, 's, V: ListView<'v>>(
+    provider: &V::Provider,
+    mut segments: Segments<'s, <V::Provider as PageProvider>::Page>,
+    mut first: Segment<'s, <V::Provider as PageProvider>::Page>,
     mut budget: u64,
-    write: bool,
-    visit: &mut impl FnMut(*mut u8, usize),
+    visit: &mut impl FnMut(&mut Run<'_, 'v, V>),
 ) -> u64 {
     let mut done = 0u64;
     loop {
@@ -159,7 +136,7 @@ unsafe fn visit_runs<'a, P: PageProvider>(
         }
         // SAFETY: the caller's promise; `len` bytes of a run of entries that
         // continue each other.
-        unsafe { visit_run(provider, first.page, first.offset, len, write, visit) };
+        unsafe { visit_run::<V>(provider, first.page, first.offset, len, visit) };
         done += len;
         budget -= len;
         match following {
@@ -192,69 +169,58 @@ fn prefetch_run<P: PageProvider>(provider: &P, page: P::Page, offset: u64) {
     unsafe { provider.unmap(page, mapping) };
 }
 
-/// Maps the run of `len` bytes at `offset` from `page`, visits it, flushes
-/// it when `write`, and releases it.
+/// Maps the run of `len` bytes at `offset` from `page`, visits it, and
+/// releases it (flushing it when `V` writes).
 ///
 /// # Safety
 ///
-/// As for [`for_each_run`], and the bytes are bytes of the view (one entry,
+/// As for [`walk_runs`], and the bytes are bytes of the view (one entry,
 /// or entries that continue each other across page boundaries).
-#[inline]
-unsafe fn visit_run<P: PageProvider>(
-    provider: &P,
-    page: P::Page,
+#[inline(always)]
+unsafe fn visit_run<'v, V: ListView<'v>>(
+    provider: &V::Provider,
+    page: <V::Provider as PageProvider>::Page,
     offset: u64,
     len: u64,
-    write: bool,
-    visit: &mut impl FnMut(*mut u8, usize),
+    visit: &mut impl FnMut(&mut Run<'_, 'v, V>),
 ) {
-    let page_size = P::PAGE_SIZE as u64;
+    if len > MAX_PIECE {
+        // SAFETY: the caller's promise.
+        return unsafe { visit_in_pieces::<V>(provider, page, offset, len, visit) };
+    }
+    let page_size = <V::Provider as PageProvider>::PAGE_SIZE as u64;
     // Offsets stay below 2^33 and pages are at least 64 bytes, so the page
     // index fits a usize and the in-page offset a page.
-    let page = provider.nth(page, (offset / page_size) as usize);
+    let first = provider.nth(page, (offset / page_size) as usize);
     let start = (offset % page_size) as usize;
-    let mapped = Mapped {
-        provider,
-        page,
-        mapping: provider.map(page),
-        flush_pages: if write {
-            (start as u64 + len).div_ceil(page_size) as usize
-        } else {
-            0
-        },
-    };
-    if len <= MAX_PIECE {
-        // The run's first byte, `start` bytes into the mapped page; the
-        // linear contract makes the mapping reach the whole run from there.
-        // Wrapping: the page's own first byte may lie before the memory the
-        // list describes (a buffer that starts mid-page), so only the result
-        // is known to be in bounds; wrapping keeps the provenance.
-        let pointer = mapped.mapping.as_ptr().wrapping_add(start);
-        // At most `MAX_PIECE`, so it fits a usize.
-        visit(pointer, len as usize);
-    } else {
-        visit_in_pieces(mapped.mapping, start, len, visit);
-    }
+    // SAFETY: the caller's promise: the provider is linear, so mapping the
+    // page under `offset` reaches the rest of the run; the bytes are the
+    // view's, exclusive when `V` writes; `len` is at most `isize::MAX`, so
+    // the cast keeps it.
+    let mut mapped = unsafe { MappedBytes::new(provider, first, start, len as usize) };
+    visit(&mut mapped);
 }
 
-/// Visits a run longer than a range may be in pieces of at most
-/// `MAX_PIECE` bytes (only on 32-bit targets).
+/// Visits a run longer than a slice may be in pieces of at most
+/// `MAX_PIECE` bytes, each mapped on its own (only on 32-bit targets).
+///
+/// # Safety
+///
+/// As for [`visit_run`].
 #[cold]
-fn visit_in_pieces(
-    mapping: NonNull<u8>,
-    start: usize,
-    len: u64,
-    visit: &mut impl FnMut(*mut u8, usize),
+unsafe fn visit_in_pieces<'v, V: ListView<'v>>(
+    provider: &V::Provider,
+    page: <V::Provider as PageProvider>::Page,
+    mut offset: u64,
+    mut len: u64,
+    visit: &mut impl FnMut(&mut Run<'_, 'v, V>),
 ) {
-    let mut at = start as u64;
-    while at < start as u64 + len {
-        let piece = (start as u64 + len - at).min(MAX_PIECE);
-        // As in `visit_run`: `at..at + piece` lies in the run's bytes, which
-        // the mapping of its first page reaches.
-        let pointer = mapping.as_ptr().wrapping_add(at as usize);
-        // At most `MAX_PIECE`, so it fits a usize.
-        visit(pointer, piece as usize);
-        at += piece;
+    while len > 0 {
+        let piece = len.min(MAX_PIECE);
+        // SAFETY: the caller's promise, for the first `piece` bytes.
+        unsafe { visit_run::<V>(provider, page, offset, piece, visit) };
+        offset += piece;
+        len -= piece;
     }
 }
 
@@ -266,26 +232,22 @@ fn visit_in_pieces(
 /// switch on common machines while the per-call cost stays negligible.
 pub(crate) const COPY_CHUNK: usize = 1 << 20;
 
-/// Copies `len` bytes from `source` to `target` in pieces of at most
-/// [`COPY_CHUNK`] bytes.
-///
-/// # Safety
-///
-/// `source` is valid for reads and `target` for writes of `len` bytes, and
-/// the two ranges do not overlap.
-#[inline]
-pub(crate) unsafe fn copy_chunked(source: *const u8, target: *mut u8, len: usize) {
-    if len <= COPY_CHUNK {
-        // SAFETY: as the caller vouches.
-        unsafe { core::ptr::copy_nonoverlapping(source, target, len) };
-        return;
+/// Copies `source` into `target`, which has the same length, in pieces of
+/// at most [`COPY_CHUNK`] bytes.
+#[inline(always)]
+pub(crate) fn copy_chunked(source: &[u8], target: &mut [u8]) {
+    if source.len() <= COPY_CHUNK {
+        target.copy_from_slice(source);
+    } else {
+        copy_in_chunks(source, target);
     }
-    let mut done = 0;
-    while done < len {
-        let piece = (len - done).min(COPY_CHUNK);
-        // SAFETY: `done + piece <= len` bytes of each range, as the caller
-        // vouches; the ranges do not overlap.
-        unsafe { core::ptr::copy_nonoverlapping(source.add(done), target.add(done), piece) };
-        done += piece;
+}
+
+/// [`copy_chunked`] for a copy longer than [`COPY_CHUNK`], out of line so
+/// that short copies stay small.
+#[inline(never)]
+fn copy_in_chunks(source: &[u8], target: &mut [u8]) {
+    for (from, to) in source.chunks(COPY_CHUNK).zip(target.chunks_mut(COPY_CHUNK)) {
+        to.copy_from_slice(from);
     }
 }

@@ -1,8 +1,8 @@
 //! Zeroing a list's bytes.
 
 use sg_core::{PageProvider, SgListMut};
-use sg_iter::MappingIterMut;
 
+use crate::copy::page_by_page;
 use crate::runs::for_each_run;
 
 /// Zeroes `len` bytes of the list from `skip` on (the kernel's
@@ -33,32 +33,27 @@ use crate::runs::for_each_run;
 /// assert_eq!(bytes, [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0]);
 /// ```
 #[doc(alias = "sg_zero_buffer")]
-pub fn zero<P: PageProvider>(list: SgListMut<'_, P>, skip: u64, len: u64) -> u64 {
+pub fn zero<P: PageProvider>(mut list: SgListMut<'_, P>, skip: u64, len: u64) -> u64 {
     if len == 0 {
         return 0;
     }
-    if list.as_list().provider().is_linear() {
-        // SAFETY: the provider is linear and the view was exclusive; each
-        // run's bytes are valid for writes while it is visited.
-        return unsafe {
-            for_each_run(list.into_list(), skip, len, true, |run, len| {
-                run.write_bytes(0, len);
-            })
-        };
+    let linear = for_each_run(list.reborrow(), skip, len, |run| run.bytes_mut().fill(0));
+    if let Some(done) = linear {
+        return done;
     }
-    let mut writer = MappingIterMut::new(list);
-    if !writer.skip(skip) {
-        return 0;
-    }
-    let mut done = 0u64;
-    while let Some(bytes) = writer.next() {
-        let wanted = usize::try_from(len - done).unwrap_or(usize::MAX);
-        let count = bytes.len().min(wanted);
+    zero_page_by_page(list, skip, len)
+}
+
+/// [`zero`] on a provider that is not linear, kept out of line so that the
+/// linear path inlines.
+#[inline(never)]
+fn zero_page_by_page<P: PageProvider>(list: SgListMut<'_, P>, skip: u64, len: u64) -> u64 {
+    page_by_page(list, skip, len, |mappings, done| {
+        let bytes = mappings.next_slice_mut()?;
+        let count = bytes
+            .len()
+            .min(usize::try_from(len - done).unwrap_or(usize::MAX));
         bytes[..count].fill(0);
-        done += count as u64;
-        if done == len {
-            break;
-        }
-    }
-    done
+        Some(count)
+    })
 }

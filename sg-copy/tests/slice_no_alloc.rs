@@ -110,7 +110,7 @@ fn slicing_a_table_and_working_through_the_slices_allocates_nothing() {
         let pages_visited = PageIter::new(nested, 0).count();
         let mut mapped = 0;
         let mut mappings = MappingIter::new(deeper);
-        while let Some(piece) = mappings.next() {
+        while let Some(piece) = mappings.next_slice() {
             mapped += piece.len();
         }
         drop(mappings);

@@ -2,11 +2,13 @@
 //! also write them.
 //!
 //! Rights never grow: whatever is made from a [`Read`] table or a shared
-//! view ([`SgList`](crate::SgList)) can only read; a [`Write`] table comes
+//! view ([`SgList`]) can only read; a [`Write`] table comes
 //! from an exclusive proof of its pages (pages it owns, pages it borrows
 //! exclusively, or an exclusive view it borrows for its whole life).
 
 use core::fmt::Debug;
+
+use crate::{PageProvider, SgList, SgListMut};
 
 mod sealed {
     /// Only this crate's markers are access markers.
@@ -19,7 +21,7 @@ mod sealed {
 /// A marker is a type parameter of sg-alloc's tables (defaulting to
 /// `Write`), as Rust-for-Linux's `SGTable<T: Sealed = Borrowed>`: every
 /// method that only reads is written once for both, and the methods that
-/// hand out an exclusive view ([`SgListMut`](crate::SgListMut)) exist for
+/// hand out an exclusive view ([`SgListMut`]) exist for
 /// `Write` only.
 pub trait Access: sealed::Sealed + Copy + Debug + Default + Send + Sync + 'static {
     /// Whether the bytes may be written (by the CPU, or by a device a table
@@ -48,4 +50,57 @@ impl Access for Read {
 
 impl Access for Write {
     const WRITES: bool = true;
+}
+
+/// A borrowed view of a list together with the access it grants:
+/// [`SgList`] reads ([`Read`]), [`SgListMut`] writes ([`Write`]). Sealed.
+///
+/// Types that work in both directions (sg-iter's `MappingIter`, sg-copy's
+/// `ListCursor`) take any view and get their access marker from it, so
+/// one constructor serves both and a shared view never yields a writer.
+pub trait ListView<'a>: sealed::Sealed + Sized {
+    /// The provider of the view's pages.
+    type Provider: PageProvider + 'a;
+    /// What the view may do with the bytes.
+    type Access: Access;
+
+    /// A shared view of the same bytes, usable while this one is borrowed.
+    fn as_list(&self) -> SgList<'_, Self::Provider>;
+
+    /// The view as a shared one (for a [`SgListMut`], giving up the
+    /// right to write through this value).
+    fn into_list(self) -> SgList<'a, Self::Provider>;
+}
+
+impl<P: PageProvider> sealed::Sealed for SgList<'_, P> {}
+impl<P: PageProvider> sealed::Sealed for SgListMut<'_, P> {}
+
+impl<'a, P: PageProvider> ListView<'a> for SgList<'a, P> {
+    type Provider = P;
+    type Access = Read;
+
+    #[inline(always)]
+    fn as_list(&self) -> SgList<'_, P> {
+        *self
+    }
+
+    #[inline(always)]
+    fn into_list(self) -> SgList<'a, P> {
+        self
+    }
+}
+
+impl<'a, P: PageProvider> ListView<'a> for SgListMut<'a, P> {
+    type Provider = P;
+    type Access = Write;
+
+    #[inline(always)]
+    fn as_list(&self) -> SgList<'_, P> {
+        SgListMut::as_list(self)
+    }
+
+    #[inline(always)]
+    fn into_list(self) -> SgList<'a, P> {
+        SgListMut::into_list(self)
+    }
 }

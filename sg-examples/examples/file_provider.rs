@@ -278,7 +278,7 @@ mod mapped {
             .collect();
         println!("  pages, one by one: file pages {touched:?}");
         let mut reader = MappingIter::new(table.as_list());
-        while let Some(bytes) = reader.next() {
+        while let Some(bytes) = reader.next_slice() {
             println!(
                 "  a mapping of {:>5} bytes starting {:?}",
                 bytes.len(),

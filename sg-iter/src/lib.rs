@@ -12,10 +12,12 @@
 //!   page offset (`for_each_sg_page`).
 //! - [`DmaPageIter`]: the bus addresses of the pages of each entry's DMA
 //!   segment (`for_each_sg_dma_page`).
-//! - [`MappingIter`] and [`MappingIterMut`]: the bytes of the view, one
-//!   mapped piece at a time, as `&[u8]` or `&mut [u8]`, with partial
-//!   consumption, skipping, and release of every mapping exactly once
-//!   (`sg_miter_start`/`next`/`skip`/`stop`). On a linear provider a piece
+//! - [`MappingIter`]: the bytes of the view, one mapped piece at a time,
+//!   as `&[u8]`, or also `&mut [u8]` over an exclusive view
+//!   ([`MappingIterMut`], the same type with the [`Write`](sg_core::Write)
+//!   marker), with partial consumption, advancing, and release of every
+//!   mapping exactly once (`sg_miter_start`/`next`/`skip`/`stop`, here
+//!   `new`/`next_slice`/`advance`/`stop`). On a linear provider a piece
 //!   is a whole contiguous run instead of a page.
 //!
 //! [`SgList`]: sg_core::SgList
@@ -51,7 +53,7 @@
 //! // and nothing else reaches them while the view is used.
 //! let mut writer = MappingIterMut::new(unsafe { SgListMut::new(&mut entries, &pages) });
 //! let mut counter = 0u8;
-//! while let Some(bytes) = writer.next() {
+//! while let Some(bytes) = writer.next_slice_mut() {
 //!     for byte in bytes {
 //!         *byte = counter;
 //!         counter = counter.wrapping_add(1);
@@ -63,8 +65,8 @@
 //! // and nothing else reaches them while the view is used.
 //! let list = unsafe { SgList::new(&entries, &pages) };
 //! let mut reader = MappingIter::new(list);
-//! assert!(reader.skip(5_999));
-//! let bytes = reader.next().unwrap(); // the last byte of the first entry
+//! reader.advance(5_999)?;
+//! let bytes = reader.next_slice().unwrap(); // the last byte of the first entry
 //! assert_eq!(bytes, [(5_999 % 256) as u8]);
 //!
 //! // The first entry touches pages 0 and 1 of the buffer, the second

@@ -142,7 +142,7 @@ fn stripe<const PAGE: usize>(mock: &MockPages<PAGE>, frames: impl IntoIterator<I
 /// Every mapping's bytes, in order.
 fn mappings<P: PageProvider>(mut iter: MappingIter<'_, P>) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
-    while let Some(bytes) = iter.next() {
+    while let Some(bytes) = iter.next_slice() {
         out.push(bytes.to_vec());
     }
     out
@@ -156,12 +156,12 @@ fn an_offset_of_5000_is_read_from_the_second_page_at_904() {
     let built = BuiltList::new(&recorder.mock, &[(pages[0], 4000, 5000)], &[]);
     let mut reader = MappingIter::new(recorder.view(&built));
 
-    let first = reader.next().unwrap().to_vec();
+    let first = reader.next_slice().unwrap().to_vec();
     assert_eq!(first, recorder.mock.read(pages[1], 904, 4096 - 904));
     assert_eq!(reader.page(), Some(pages[1]));
-    let second = reader.next().unwrap().to_vec();
+    let second = reader.next_slice().unwrap().to_vec();
     assert_eq!(second, recorder.mock.read(pages[2], 0, 4000 - (4096 - 904)));
-    assert_eq!(reader.next(), None);
+    assert_eq!(reader.next_slice(), None);
     drop(reader);
     assert_eq!(
         recorder.take(),
@@ -201,16 +201,16 @@ fn zero_length_entries_and_empty_lists_give_no_mapping() {
     // SAFETY: the entries describe bytes of pages this provider holds valid,
     // and nothing else reaches them while the view is used.
     let mut reader = MappingIter::new(unsafe { SgList::new(&entries, &mock) });
-    assert!(reader.skip(0));
-    assert_eq!(reader.next(), None);
-    assert_eq!(reader.next(), None);
-    assert!(!reader.skip(1));
+    assert!(reader.advance(0).is_ok());
+    assert_eq!(reader.next_slice(), None);
+    assert_eq!(reader.next_slice(), None);
+    assert!(reader.advance(1).is_err());
     assert_eq!(reader.position(), 0);
     drop(reader);
     // SAFETY: the entries describe bytes of pages this provider holds valid,
     // and nothing else reaches them while the view is used.
     let mut writer = MappingIterMut::new(unsafe { SgListMut::new(&mut entries, &mock) });
-    assert!(writer.next().is_none());
+    assert!(writer.next_slice_mut().is_none());
     drop(writer);
     assert_eq!(
         mock.total_mappings(),
@@ -228,18 +228,18 @@ fn partial_consumption_resumes_in_the_same_page() {
     let bytes = recorder.mock.list_bytes(built.list(&recorder.mock));
     let mut reader = MappingIter::new(recorder.view(&built));
 
-    assert_eq!(reader.next().unwrap(), &bytes[..3996]);
+    assert_eq!(reader.next_slice().unwrap(), &bytes[..3996]);
     reader.consume(10);
     assert_eq!(reader.position(), 10);
     reader.consume(0); // replaces the count: nothing consumed
     assert_eq!(reader.position(), 0);
-    assert_eq!(reader.next().unwrap(), &bytes[..3996]);
+    assert_eq!(reader.next_slice().unwrap(), &bytes[..3996]);
     reader.consume(3990);
-    assert_eq!(reader.next().unwrap(), &bytes[3990..3996]);
+    assert_eq!(reader.next_slice().unwrap(), &bytes[3990..3996]);
     reader.consume(usize::MAX); // means all of it
     assert_eq!(reader.position(), 3996);
-    assert_eq!(reader.next().unwrap(), &bytes[3996..]);
-    assert_eq!(reader.next(), None);
+    assert_eq!(reader.next_slice().unwrap(), &bytes[3996..]);
+    assert_eq!(reader.next_slice(), None);
     reader.consume(1); // nothing live: no effect
     assert_eq!(reader.position(), 5000);
     drop(reader);
@@ -264,7 +264,7 @@ fn stop_and_skip_release_once_and_the_walk_goes_on() {
     let bytes = recorder.mock.list_bytes(built.list(&recorder.mock));
     let mut reader = MappingIter::new(recorder.view(&built));
 
-    assert_eq!(reader.next().unwrap().len(), 4096);
+    assert_eq!(reader.next_slice().unwrap().len(), 4096);
     assert_eq!(recorder.mock.live_mappings(), 1);
     reader.consume(96);
     reader.stop();
@@ -272,14 +272,14 @@ fn stop_and_skip_release_once_and_the_walk_goes_on() {
     assert!(reader.page().is_none());
     reader.stop(); // nothing live: nothing released twice
     assert_eq!(reader.position(), 96);
-    assert_eq!(reader.next().unwrap(), &bytes[96..4096]);
-    assert!(reader.skip(4096 + 50)); // releases, then passes 4146 bytes
+    assert_eq!(reader.next_slice().unwrap(), &bytes[96..4096]);
+    assert!(reader.advance(4096 + 50).is_ok()); // releases, then passes 4146 bytes
     assert_eq!(recorder.mock.live_mappings(), 0);
     assert_eq!(reader.position(), 4096 + 4096 + 50);
-    assert_eq!(reader.next().unwrap(), &bytes[8242..]);
-    assert!(!reader.skip(51));
+    assert_eq!(reader.next_slice().unwrap(), &bytes[8242..]);
+    assert!(reader.advance(51).is_err());
     assert_eq!(reader.position(), 8292);
-    assert_eq!(reader.next(), None);
+    assert_eq!(reader.next_slice(), None);
     drop(reader);
     assert_eq!(
         recorder.take(),
@@ -301,9 +301,9 @@ fn writers_flush_each_page_before_unmapping_and_readers_never_flush() {
     // SAFETY: the entries lie on distinct frames of the mock (which the provider
     // is, or forwards to), and nothing else reaches them while the writer lives.
     let mut writer = MappingIterMut::new(unsafe { built.list_mut(&recorder) });
-    writer.next().unwrap().fill(1);
-    writer.next().unwrap().fill(2);
-    assert!(writer.next().is_none());
+    writer.next_slice_mut().unwrap().fill(1);
+    writer.next_slice_mut().unwrap().fill(2);
+    assert!(writer.next_slice_mut().is_none());
     drop(writer);
     assert_eq!(
         recorder.take(),
@@ -335,7 +335,7 @@ fn writers_flush_each_page_before_unmapping_and_readers_never_flush() {
     // SAFETY: the entries lie on distinct frames of the mock (which the provider
     // is, or forwards to), and nothing else reaches them while the writer lives.
     let mut writer = MappingIterMut::new(unsafe { built.list_mut(&linear) });
-    assert_eq!(writer.next().unwrap().len(), 5000);
+    assert_eq!(writer.next_slice_mut().unwrap().len(), 5000);
     writer.stop();
     assert_eq!(
         linear.take(),
@@ -358,7 +358,7 @@ fn dropping_midway_releases_the_mapping_and_keeps_the_writes() {
         // SAFETY: the entries lie on distinct frames of the mock (which the provider
         // is, or forwards to), and nothing else reaches them while the writer lives.
         let mut writer = MappingIterMut::new(unsafe { built.list_mut(&mock) });
-        writer.next().unwrap()[..3].copy_from_slice(b"abc");
+        writer.next_slice_mut().unwrap()[..3].copy_from_slice(b"abc");
         assert_eq!(mock.live_mappings(), 1);
         drop(writer);
         assert_eq!(mock.live_mappings(), 0, "{mode:?}");
@@ -366,7 +366,7 @@ fn dropping_midway_releases_the_mapping_and_keeps_the_writes() {
         assert_eq!(mock.read(MockPage::new(1), 0, 4), b"abc\0");
 
         let mut reader = MappingIter::new(built.list(&mock));
-        reader.next().unwrap();
+        reader.next_slice().unwrap();
         drop(reader);
         assert_eq!(mock.live_mappings(), 0, "{mode:?}");
         mock.assert_clean();
@@ -381,7 +381,7 @@ fn the_mock_refuses_a_write_beside_a_live_writer_slice() {
     // SAFETY: one entry on a frame of the mock; the test's own `write`
     // below is what the mock must refuse.
     let mut writer = MappingIterMut::new(unsafe { built.list_mut(&mock) });
-    let slice = writer.next().unwrap();
+    let slice = writer.next_slice_mut().unwrap();
     // The slice is the page's own memory: writing the page beside it would
     // alias `&mut [u8]`, so the mock panics instead.
     mock.write(MockPage::new(1), 0, b"x");
@@ -398,7 +398,7 @@ fn a_panic_inside_the_loop_releases_the_mapping() {
             // is, or forwards to), and nothing else reaches them while the writer lives.
             let mut writer = MappingIterMut::new(unsafe { built.list_mut(&mock) });
             let mut index = 0u8;
-            while let Some(bytes) = writer.next() {
+            while let Some(bytes) = writer.next_slice_mut() {
                 bytes.fill(index + 1);
                 index += 1;
                 if index == 2 {
@@ -423,7 +423,7 @@ fn a_panic_inside_the_loop_releases_the_mapping() {
 
         let outcome = catch_unwind(AssertUnwindSafe(|| {
             let mut reader = MappingIter::new(built.list(&mock));
-            while let Some(bytes) = reader.next() {
+            while let Some(bytes) = reader.next_slice() {
                 assert!(bytes.is_empty(), "a consumer fails at once");
             }
         }));
@@ -442,7 +442,7 @@ fn a_panicking_flush_still_unmaps() {
         // SAFETY: the entries lie on distinct frames of the mock (which the provider
         // is, or forwards to), and nothing else reaches them while the writer lives.
         let mut writer = MappingIterMut::new(unsafe { built.list_mut(&recorder) });
-        writer.next().unwrap().fill(9);
+        writer.next_slice_mut().unwrap().fill(9);
         writer.stop();
     }));
     assert!(outcome.is_err());
@@ -460,7 +460,7 @@ fn every_map_is_matched_by_one_unmap() {
     let built = build(&recorder.mock, &[(1, 70, 500), (20, 0, 1), (30, 63, 2)]);
     let mut reader = MappingIter::new(recorder.view(&built));
     let mut steps = 0;
-    while reader.next().is_some() {
+    while reader.next_slice().is_some() {
         steps += 1;
         if steps % 3 == 0 {
             reader.consume(1);
@@ -469,7 +469,7 @@ fn every_map_is_matched_by_one_unmap() {
             reader.stop();
         }
         if steps % 5 == 0 {
-            reader.skip(7);
+            let _ = reader.advance(7); // may pass the end
         }
     }
     drop(reader);
@@ -567,9 +567,9 @@ fn merging_follows_frames_in_either_direction() {
     assert_eq!(lengths, [74, 20, 5, 128, 64]);
     // Partial consumption inside a merged run keeps the run's end.
     let mut reader = MappingIter::new(built.list(&mock)).merge_adjacent();
-    assert_eq!(reader.next().unwrap().len(), 74);
+    assert_eq!(reader.next_slice().unwrap().len(), 74);
     reader.consume(30);
-    assert_eq!(reader.next().unwrap().len(), 44);
+    assert_eq!(reader.next_slice().unwrap().len(), 44);
     assert_eq!(reader.page(), Some(page(101)));
     drop(reader);
 }
@@ -599,23 +599,23 @@ fn debug_shows_the_position_and_the_live_mapping() {
     let mock = Mock::new();
     let mut built = build(&mock, &[(1, 5, 10)]);
     let mut reader = MappingIter::new(built.list(&mock));
-    reader.next();
+    reader.next_slice();
     let text = format!("{reader:?}");
     assert!(text.starts_with("MappingIter"), "{text}");
     assert!(text.contains("position: 10"), "{text}");
-    assert!(text.contains("start_in_page: 5"), "{text}");
+    assert!(text.contains("start: 5"), "{text}");
     assert!(std::ptr::eq(reader.provider(), &mock));
     drop(reader);
     // SAFETY: the entries lie on distinct frames of the mock (which the provider
     // is, or forwards to), and nothing else reaches them while the writer lives.
     let mut writer = MappingIterMut::new(unsafe { built.list_mut(&mock) });
     assert!(format!("{writer:?}").contains("mapping: None"));
-    assert_eq!(writer.next().map(|bytes| bytes.len()), Some(10));
+    assert_eq!(writer.next_slice_mut().map(|bytes| bytes.len()), Some(10));
     assert_eq!(writer.page(), Some(MockPage::new(1)));
     writer.consume(4);
     assert_eq!(writer.position(), 4);
-    assert!(writer.skip(6));
-    assert!(!writer.skip(1));
+    assert!(writer.advance(6).is_ok());
+    assert!(writer.advance(1).is_err());
     assert!(std::ptr::eq(writer.provider(), &mock));
 }
 
@@ -658,7 +658,7 @@ fn process_memory_reads_and_writes_the_buffer() {
     // outlives the view and is reached only through it meanwhile.
     let list = unsafe { SgListMut::new(&mut entries, &pages) };
     let mut writer = MappingIterMut::new(list).merge_adjacent();
-    while let Some(bytes) = writer.next() {
+    while let Some(bytes) = writer.next_slice_mut() {
         bytes.fill(0xEE);
     }
     drop(writer);

@@ -152,7 +152,7 @@ trait Miter {
         seen: &mut Vec<u8>,
     ) -> Option<Result<usize, String>>;
     fn consume(&mut self, bytes: usize);
-    fn skip(&mut self, bytes: u64) -> bool;
+    fn advance(&mut self, bytes: u64) -> bool;
     fn stop(&mut self);
     fn position(&self) -> u64;
 }
@@ -180,7 +180,7 @@ impl<P: PageProvider> Miter for MappingIter<'_, P> {
         model: &mut [u8],
         seen: &mut Vec<u8>,
     ) -> Option<Result<usize, String>> {
-        let bytes = self.next()?;
+        let bytes = self.next_slice()?;
         if let Err(error) = check_bytes(bytes, at, model) {
             return Some(Err(error));
         }
@@ -191,8 +191,8 @@ impl<P: PageProvider> Miter for MappingIter<'_, P> {
     fn consume(&mut self, bytes: usize) {
         MappingIter::consume(self, bytes);
     }
-    fn skip(&mut self, bytes: u64) -> bool {
-        MappingIter::skip(self, bytes)
+    fn advance(&mut self, bytes: u64) -> bool {
+        MappingIter::advance(self, bytes).is_ok()
     }
     fn stop(&mut self) {
         MappingIter::stop(self);
@@ -210,7 +210,7 @@ impl<P: PageProvider> Miter for MappingIterMut<'_, P> {
         model: &mut [u8],
         seen: &mut Vec<u8>,
     ) -> Option<Result<usize, String>> {
-        let bytes = self.next()?;
+        let bytes = self.next_slice_mut()?;
         if let Err(error) = check_bytes(bytes, at, model) {
             return Some(Err(error));
         }
@@ -225,8 +225,8 @@ impl<P: PageProvider> Miter for MappingIterMut<'_, P> {
     fn consume(&mut self, bytes: usize) {
         MappingIterMut::consume(self, bytes);
     }
-    fn skip(&mut self, bytes: u64) -> bool {
-        MappingIterMut::skip(self, bytes)
+    fn advance(&mut self, bytes: u64) -> bool {
+        MappingIterMut::advance(self, bytes).is_ok()
     }
     fn stop(&mut self) {
         MappingIterMut::stop(self);
@@ -310,7 +310,7 @@ fn drive(
             }
             Consume::Skip(bytes) => {
                 let fits = at + bytes as usize <= model.len();
-                if iter.skip(u64::from(bytes)) != fits {
+                if iter.advance(u64::from(bytes)) != fits {
                     return Err(format!("skip({bytes}) at {at} returned {}", !fits));
                 }
                 at = (at + bytes as usize).min(model.len());
@@ -369,7 +369,7 @@ fn reading<const PAGE: usize>(
             effective(mode, span),
             &pattern.0,
         )?;
-        if iter.next().is_some() {
+        if iter.next_slice().is_some() {
             return Err("a mapping after the end".into());
         }
         drop(iter);
@@ -535,13 +535,13 @@ fn skipping<const PAGE: usize>(
                 Span::PageByPage => iter.page_by_page(),
                 Span::Merged => iter.merge_adjacent(),
             };
-            if iter.skip(k as u64) != (k <= model.len()) {
+            if iter.advance(k as u64).is_ok() != (k <= model.len()) {
                 return Err(format!("skip({k}) over {} bytes", model.len()));
             }
             if iter.position() != k.min(model.len()) as u64 {
                 return Err(format!("position {} after skip({k})", iter.position()));
             }
-            match iter.next() {
+            match iter.next_slice() {
                 Some(mapped) => check_bytes(mapped, k, model)?,
                 None if k >= model.len() => {}
                 None => return Err(format!("nothing after skip({k}) of {}", model.len())),

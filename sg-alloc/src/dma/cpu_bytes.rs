@@ -1,10 +1,8 @@
 //! Copying the bytes of a run of pages to and from a buffer, page by page
-//! through the provider's mappings: the one part of the DMA module that
-//! turns mappings into slices.
+//! through sg-core's [`MappedBytes`] guard (which flushes written pages and
+//! unmaps, also when a flush panics).
 
-use core::slice;
-
-use sg_core::{DmaRun, PageProvider};
+use sg_core::{Access, DmaRun, MappedBytes, PageProvider, Read, Write};
 
 /// One page's share of a run: the page's index in the run (from the run's
 /// page), where the bytes start in it, how many there are, and how many of
@@ -50,62 +48,68 @@ fn page_of<P: PageProvider>(provider: &P, run: &DmaRun<P::Page>, piece: &Piece) 
     }
 }
 
-/// Copies the bytes of `run` into `out`, which is `run.len` bytes long.
+/// Maps each page's share of the `len` bytes of `run` in turn with the
+/// access `A` and hands it to `visit`, with the bytes of the run before it.
 ///
 /// # Safety
 ///
 /// The run is a claim an entry could make (the contract of
 /// `SgEntry::set_page`: initialised bytes of pages `provider` holds
-/// valid), and nothing writes its bytes during the call.
+/// valid), `len` is at most `run.len`, and nothing writes its bytes during
+/// the call; for [`Write`], no reference to them is live and nothing else
+/// reads them either.
+unsafe fn for_each_piece<P: PageProvider, A: Access>(
+    provider: &P,
+    run: &DmaRun<P::Page>,
+    len: usize,
+    mut visit: impl FnMut(&mut MappedBytes<'_, P, A>, usize),
+) {
+    for piece in pieces(run.offset, len, P::PAGE_SIZE) {
+        let page = page_of(provider, run, &piece);
+        // SAFETY: the caller vouches for the run's bytes; this piece is
+        // `piece.len` of them, inside `page` (`in_page + len` is at most a
+        // page), and the guard is the only access to them while it lives.
+        let mut mapped = unsafe { MappedBytes::new(provider, page, piece.in_page, piece.len) };
+        visit(&mut mapped, piece.done);
+    }
+}
+
+/// Copies the bytes of `run` into `out`, which is `run.len` bytes long.
+///
+/// # Safety
+///
+/// The run is a claim an entry could make (as for `for_each_piece`), and
+/// nothing writes its bytes during the call.
 pub(super) unsafe fn read_run<P: PageProvider>(
     provider: &P,
     run: &DmaRun<P::Page>,
     out: &mut [u8],
 ) {
     debug_assert_eq!(out.len(), run.len as usize);
-    for piece in pieces(run.offset, out.len(), P::PAGE_SIZE) {
-        let page = page_of(provider, run, &piece);
-        let mapping = provider.map(page);
-        // The page's first byte may lie outside the allocation the run's
-        // bytes belong to (a buffer that starts inside a page): step to the
-        // bytes with wrapping arithmetic, which keeps the provenance and
-        // never claims the bytes in between.
-        let first = mapping.as_ptr().wrapping_add(piece.in_page);
-        // SAFETY: the mapping reaches, initialised, the bytes of the page
-        // that lists describe (the provider's contract), and the caller
-        // vouches that the run's bytes are such bytes; `in_page + len` is
-        // at most a page; nothing writes them during the call.
-        let bytes = unsafe { slice::from_raw_parts(first, piece.len) };
-        out[piece.done..piece.done + piece.len].copy_from_slice(bytes);
-        // SAFETY: `mapping` came from `map(page)` above and is released
-        // once; `bytes` is not used after this.
-        unsafe { provider.unmap(page, mapping) };
+    // SAFETY: the caller's promise, for reads.
+    unsafe {
+        for_each_piece::<P, Read>(provider, run, out.len(), |mapped, done| {
+            out[done..done + mapped.len()].copy_from_slice(mapped.bytes());
+        });
     }
 }
 
-/// Copies `bytes`, which is `run.len` bytes long, over the bytes of `run`.
+/// Copies `bytes`, which is `run.len` bytes long, over the bytes of `run`;
+/// each page is flushed before it is unmapped.
 ///
 /// # Safety
 ///
-/// The run is a claim an entry could make (as for [`read_run`]), no
+/// The run is a claim an entry could make (as for `for_each_piece`), no
 /// reference to its bytes is live, and nothing else reads or writes them
 /// during the call.
 pub(super) unsafe fn write_run<P: PageProvider>(provider: &P, run: &DmaRun<P::Page>, bytes: &[u8]) {
     debug_assert_eq!(bytes.len(), run.len as usize);
-    for piece in pieces(run.offset, bytes.len(), P::PAGE_SIZE) {
-        let page = page_of(provider, run, &piece);
-        let mapping = provider.map(page);
-        // As in `read_run`: no arithmetic outside the run's bytes.
-        let first = mapping.as_ptr().wrapping_add(piece.in_page);
-        // SAFETY: as in `read_run`, the mapping reaches the run's bytes in
-        // this page for reads and writes; the caller promises that no other
-        // reference to them is live and nothing else touches them.
-        let target = unsafe { slice::from_raw_parts_mut(first, piece.len) };
-        target.copy_from_slice(&bytes[piece.done..piece.done + piece.len]);
-        provider.flush_write(page);
-        // SAFETY: `mapping` came from `map(page)` above and is released
-        // once; `target` is not used after this.
-        unsafe { provider.unmap(page, mapping) };
+    // SAFETY: the caller's promise, for writes.
+    unsafe {
+        for_each_piece::<P, Write>(provider, run, bytes.len(), |mapped, done| {
+            let len = mapped.len();
+            mapped.bytes_mut().copy_from_slice(&bytes[done..done + len]);
+        });
     }
 }
 

@@ -125,9 +125,9 @@ fn dma_pages_of_no_entries() {
 fn read_no_entries() {
     each_empty_view(|mock, list| {
         let mut reader = MappingIter::new(list.as_list());
-        assert!(reader.skip(0));
-        assert_eq!(reader.next(), None);
-        assert!(!reader.skip(1));
+        assert!(reader.advance(0).is_ok());
+        assert_eq!(reader.next_slice(), None);
+        assert!(reader.advance(1).is_err());
         assert_eq!((reader.position(), reader.page()), (0, None));
         assert_eq!(mock.total_mappings(), 0);
     });
@@ -136,9 +136,9 @@ fn read_no_entries() {
 fn write_no_entries() {
     each_empty_view(|mock, list| {
         let mut writer = MappingIterMut::new(list);
-        assert!(writer.skip(0));
-        assert!(writer.next().is_none());
-        assert!(!writer.skip(1));
+        assert!(writer.advance(0).is_ok());
+        assert!(writer.next_slice_mut().is_none());
+        assert!(writer.advance(1).is_err());
         assert_eq!(writer.position(), 0);
         assert_eq!(mock.total_mappings(), 0);
     });
@@ -273,7 +273,7 @@ fn read_more_entries_than_the_list() {
         let model = Model::from_list(mock, list);
         let mut reader = MappingIter::new(list.take_entries(usize::MAX));
         let mut bytes = Vec::new();
-        while let Some(piece) = reader.next() {
+        while let Some(piece) = reader.next_slice() {
             bytes.extend_from_slice(piece);
         }
         model.assert_eq_bytes(&bytes);
@@ -295,12 +295,12 @@ fn read_past_the_end() {
     each_mode(|mock, built| {
         let list = built.list(mock);
         let mut reader = MappingIter::new(list);
-        assert!(reader.skip(BUILT_BYTES));
-        assert_eq!(reader.next(), None);
+        assert!(reader.advance(BUILT_BYTES).is_ok());
+        assert_eq!(reader.next_slice(), None);
         let mut reader = MappingIter::new(list);
-        assert!(reader.next().is_some());
-        assert!(!reader.skip(BUILT_BYTES));
-        assert_eq!(reader.next(), None);
+        assert!(reader.next_slice().is_some());
+        assert!(reader.advance(BUILT_BYTES).is_err());
+        assert_eq!(reader.next_slice(), None);
         assert_eq!(reader.position(), BUILT_BYTES);
     });
 }
@@ -311,8 +311,8 @@ fn write_past_the_end() {
         // SAFETY: the sample list's entries lie on disjoint bytes of the mock's frames,
         // and nothing else reaches them while the view is used.
         let mut writer = MappingIterMut::new(unsafe { built.list_mut(mock) });
-        assert!(!writer.skip(BUILT_BYTES + 1));
-        assert!(writer.next().is_none());
+        assert!(writer.advance(BUILT_BYTES + 1).is_err());
+        assert!(writer.next_slice_mut().is_none());
         drop(writer);
         model.assert_matches(mock, built.list(mock));
     });
@@ -582,16 +582,16 @@ fn dma_pages_that_wrap() {
 fn skip_u64_max() {
     each_mode(|mock, built| {
         let mut reader = MappingIter::new(built.list(mock));
-        assert!(!reader.skip(u64::MAX));
-        assert_eq!(reader.next(), None);
+        assert!(reader.advance(u64::MAX).is_err());
+        assert_eq!(reader.next_slice(), None);
         assert_eq!(reader.position(), BUILT_BYTES);
         drop(reader);
         // SAFETY: the sample list's entries lie on disjoint bytes of the mock's frames,
         // and nothing else reaches them while the view is used.
         let mut writer = MappingIterMut::new(unsafe { built.list_mut(mock) });
-        assert!(writer.next().is_some());
-        assert!(!writer.skip(u64::MAX));
-        assert!(writer.next().is_none());
+        assert!(writer.next_slice_mut().is_some());
+        assert!(writer.advance(u64::MAX).is_err());
+        assert!(writer.next_slice_mut().is_none());
     });
 }
 
