@@ -169,7 +169,7 @@ fn entries<P: PageProvider<Page = MockPage>>(list: SgList<'_, P>) -> Vec<(u64, u
                 "end mark of entry {index}"
             );
             let page = entry.page().expect("a data entry has a page");
-            (page.pfn(), entry.offset(), entry.length())
+            (page.pfn(), entry.offset(), entry.len())
         })
         .collect()
 }
@@ -246,27 +246,27 @@ fuzz_target!(|input: Input| {
                 })
             };
             let built = FromPages::new(&set, offset, size)
-                .max_segment_size(max_segment)
+                .with_max_segment_size(max_segment)
                 .chunk_allocator(&chunks)
                 .build();
             (rule, built, Err(max_segment))
         }
         Some(device) => {
             let limits = DmaLimits::new()
-                .max_segment_size(segment_limit(device.max_segment_size))
-                .segment_boundary(device.boundary.map(|shift| 1u64 << (8 + shift % 12)))
-                .max_segments(device.max_segments.map_or(usize::MAX, usize::from));
-            let max_pages = u64::from(limits.get_max_segment_size()) / PAGE_U64;
+                .with_max_segment_size(segment_limit(device.max_segment_size))
+                .with_segment_boundary(device.boundary.map(|shift| 1u64 << (8 + shift % 12)))
+                .with_max_segments(device.max_segments.map_or(usize::MAX, usize::from));
+            let max_pages = u64::from(limits.max_segment_size()) / PAGE_U64;
             let rule = match limits.validate() {
                 Err(error) => Err(error),
                 Ok(()) if max_pages == 0 => Err(Error::SegmentTooSmall {
-                    max_segment: limits.get_max_segment_size(),
+                    max_segment: limits.max_segment_size(),
                     page_size: PAGE,
                 }),
                 Ok(()) => Ok(Rule {
                     max_pages,
-                    boundary: limits.get_segment_boundary(),
-                    max_entries: limits.get_max_segments(),
+                    boundary: limits.segment_boundary(),
+                    max_entries: limits.max_segments(),
                 }),
             };
             let built = FromPages::new(&set, offset, size)
@@ -340,7 +340,7 @@ fuzz_target!(|input: Input| {
                 .append_pages(
                     AppendPages::new(pieces, call_size)
                         .offset(call_offset)
-                        .max_segment_size(*max_segment)
+                        .with_max_segment_size(*max_segment)
                         .left_pages(left_pages),
                 )
                 .expect("an append of what a build took"),

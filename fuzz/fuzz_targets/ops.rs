@@ -236,7 +236,7 @@ fn adopt<'m, P: PageProvider<Page = MockPage>>(mock: &'m Mock, list: SgList<'_, 
             // SAFETY: the same bytes as an entry of a list over `mock`'s
             // pages (the provider of `list` maps through `mock`); the copy
             // replaces the table `list` comes from before anything writes.
-            unsafe { entry.set_page(page, source.length(), source.offset()) };
+            unsafe { entry.set_page(page, source.offset(), source.len()) };
         }
     }
     table
@@ -247,7 +247,7 @@ fn spans<P: PageProvider<Page = MockPage>>(
     list: SgList<'_, P>,
 ) -> Vec<(Option<MockPage>, u32, u32)> {
     list.iter()
-        .map(|entry| (entry.page(), entry.offset(), entry.length()))
+        .map(|entry| (entry.page(), entry.offset(), entry.len()))
         .collect()
 }
 
@@ -263,7 +263,7 @@ fn step_len<'a>(steps: &mut impl Iterator<Item = &'a u8>, len: usize) -> usize {
 /// The DMA fields of a list's entries: (bus address, DMA length).
 fn dma_fields(list: SgList<'_, impl PageProvider>) -> Vec<(u64, u32)> {
     list.iter()
-        .map(|entry| (entry.dma_address(), entry.dma_length()))
+        .map(|entry| (entry.dma_address(), entry.dma_len()))
         .collect()
 }
 
@@ -343,7 +343,7 @@ impl<'m> State<'m> {
                 );
                 let max_segment = segment_limit(max_segment);
                 let built = FromPages::new(raw(mock, pages.to_vec()), offset, size)
-                    .max_segment_size(max_segment)
+                    .with_max_segment_size(max_segment)
                     .build();
                 match build_error(pages.len(), offset, size, max_segment, 0) {
                     Some(error) => assert_eq!(built.err(), Some(error)),
@@ -381,7 +381,7 @@ impl<'m> State<'m> {
                     let done = append.append_pages(
                         AppendPages::new(start - base..end - base, size)
                             .offset(offset)
-                            .max_segment_size(max_segment)
+                            .with_max_segment_size(max_segment)
                             .left_pages(usize::from(left % 4)),
                     );
                     match build_error(pages.len(), offset, size, max_segment, entries) {
@@ -442,8 +442,8 @@ impl<'m> State<'m> {
                     let wanted = self.model.range(at, size).expect("inside the model");
                     assert_eq!(piece.byte_len(), size);
                     assert!(mock.list_bytes(piece.as_list()) == wanted);
-                    assert!(piece.as_list().iter().all(|entry| entry.length() > 0));
-                    assert!(piece.as_list().last(piece.orig_nents()).is_ok());
+                    assert!(piece.as_list().iter().all(|entry| !entry.is_empty()));
+                    assert!(piece.as_list().last_of(piece.orig_nents()).is_ok());
                     at += size;
                 }
                 let Some(keep) = keep else { return };
@@ -539,7 +539,7 @@ impl<'m> State<'m> {
                 for entry in list.iter() {
                     let Some(page) = entry.page() else { continue };
                     let touched =
-                        (u64::from(entry.offset()) + u64::from(entry.length())).div_ceil(PAGE_U64);
+                        (u64::from(entry.offset()) + u64::from(entry.len())).div_ceil(PAGE_U64);
                     wanted.extend((0..touched).map(|index| MockPage::new(page.pfn() + index)));
                 }
                 let visited: Vec<MockPage> = PageIter::new(list, usize::from(pgoffset)).collect();
@@ -674,10 +674,10 @@ impl<'m> State<'m> {
                 fail_at,
             } => {
                 let limits = DmaLimits::new()
-                    .max_segment_size(segment_limit(max_segment))
-                    .segment_boundary(boundary.map(|shift| 1u64 << (8 + shift % 12)))
-                    .alignment(1 << (alignment % 10))
-                    .max_segments(max_segments.map_or(usize::MAX, usize::from));
+                    .with_max_segment_size(segment_limit(max_segment))
+                    .with_segment_boundary(boundary.map(|shift| 1u64 << (8 + shift % 12)))
+                    .with_alignment(1 << (alignment % 10))
+                    .with_max_segments(max_segments.map_or(usize::MAX, usize::from));
                 let iommu = MockIommu::new();
                 if let Some(call) = fail_at {
                     iommu.fail_map_at(usize::from(call % 8));
@@ -696,16 +696,16 @@ impl<'m> State<'m> {
                         // The segments tile the bytes in order.
                         let mut bytes = Vec::new();
                         for (address, length) in mapped.segments() {
-                            assert!(length <= limits.get_max_segment_size());
+                            assert!(length <= limits.max_segment_size());
                             assert!(!limits.crosses_boundary(address, u64::from(length)));
-                            assert_eq!(address % limits.get_alignment(), 0);
+                            assert_eq!(address % limits.alignment(), 0);
                             bytes.extend(
                                 iommu
                                     .device_read(mock, address, length as usize)
                                     .expect("mapped"),
                             );
                         }
-                        assert!(mapped.segments().count() <= limits.get_max_segments());
+                        assert!(mapped.segments().count() <= limits.max_segments());
                         model.assert_eq_bytes(&bytes);
                     },
                 );

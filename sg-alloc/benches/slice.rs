@@ -27,7 +27,7 @@ fn start_of(index: usize) -> u64 {
 fn walk_to_byte(list: SgList<'_, &VirtPages>, skip: u64) -> Option<usize> {
     let mut position = 0u64;
     list.iter().position(|entry| {
-        position += u64::from(entry.length());
+        position += u64::from(entry.len());
         position > skip
     })
 }
@@ -39,7 +39,7 @@ fn slice_against_walk(c: &mut Criterion) {
     for (index, mut entry) in table.entries_mut().enumerate() {
         // SAFETY: bytes of the page allocated above; the benchmark never
         // reads or writes them, it only walks the entries.
-        unsafe { entry.set_page(page, length(index), 0) };
+        unsafe { entry.set_page(page, 0, length(index)) };
     }
     let list = table.as_list();
 
@@ -54,10 +54,7 @@ fn slice_against_walk(c: &mut Criterion) {
         let len = 100;
         assert_eq!(walk_to_byte(list, skip), Some(index));
         let slice = list.slice(skip, len).expect("inside");
-        assert_eq!(
-            slice.first().map(|entry| entry.length()),
-            Some(length(index))
-        );
+        assert_eq!(slice.first().map(|entry| entry.len()), Some(length(index)));
 
         group.bench_function(format!("slice/{name}"), |b| {
             b.iter(|| black_box(black_box(list).slice(black_box(skip), len)).is_ok())
@@ -70,7 +67,7 @@ fn slice_against_walk(c: &mut Criterion) {
                 black_box(list)
                     .iter()
                     .nth(black_box(index))
-                    .map(|entry| entry.length())
+                    .map(|entry| entry.len())
             })
         });
     }

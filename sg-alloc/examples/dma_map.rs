@@ -15,8 +15,8 @@ use sg_testkit::{MockIommu, MockPages};
 
 fn main() -> Result<(), Error> {
     let device = DmaLimits::new()
-        .max_segment_size(64 * 1024)
-        .segment_boundary(Some(64 * 1024));
+        .with_max_segment_size(64 * 1024)
+        .with_segment_boundary(Some(64 * 1024));
     let memory = MockPages::<4096>::new();
     // A run of 40 pages from frame 0x1c (physical 0x1c000, which crosses
     // 64 KiB boundaries at 0x20000, 0x30000 and 0x40000), then three lone
@@ -54,7 +54,7 @@ fn main() -> Result<(), Error> {
         println!(
             "  entry {index}: frame {:#x}, {} bytes",
             memory.pfn(page),
-            entry.length()
+            entry.len()
         );
     }
 

@@ -287,10 +287,10 @@ where
     /// let body = pieces.pop().unwrap();
     /// let mut header = pieces.pop().unwrap();
     /// header.join(body).map_err(|failed| failed.reason())?;
-    /// let lengths: Vec<u32> = header.as_list().iter().map(|entry| entry.length()).collect();
+    /// let lengths: Vec<u32> = header.as_list().iter().map(|entry| entry.len()).collect();
     /// assert_eq!(lengths, [512, 4096]);
     /// assert_eq!(header.byte_len(), 4608);
-    /// assert!(header.as_list().last(2)?.is_last());
+    /// assert!(header.as_list().last_of(2)?.is_last());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[doc(alias = "sglist_join")]
@@ -383,7 +383,7 @@ where
                 // its maker vouched for with this provider; the copy borrows
                 // the table, and is made read-only below, so nothing writes
                 // them while it lives.
-                unsafe { entry.set_page(page, source.length(), source.offset()) };
+                unsafe { entry.set_page(page, source.offset(), source.len()) };
             }
         }
         Ok(copy.into_read_only())
@@ -416,12 +416,12 @@ where
     /// let mut entries = table.entries_mut();
     /// // SAFETY: bytes of the pages allocated above, in no other list.
     /// unsafe {
-    ///     entries.next().unwrap().set_page(run, 96, 4000); // to the end of page 0
-    ///     entries.next().unwrap().set_page(pages.nth(run, 1), 100, 0); // continues it
-    ///     entries.next().unwrap().set_page(run, 10, 0); // does not
+    ///     entries.next().unwrap().set_page(run, 4000, 96); // to the end of page 0
+    ///     entries.next().unwrap().set_page(pages.nth(run, 1), 0, 100); // continues it
+    ///     entries.next().unwrap().set_page(run, 0, 10); // does not
     /// }
     /// let merged = table.clone_merged_in(HeapChunks::new())?;
-    /// let lengths: Vec<u32> = merged.as_list().iter().map(|entry| entry.length()).collect();
+    /// let lengths: Vec<u32> = merged.as_list().iter().map(|entry| entry.len()).collect();
     /// assert_eq!(lengths, [196, 10]);
     /// assert_eq!(merged.byte_len(), table.byte_len());
     /// # drop(merged);
@@ -447,7 +447,7 @@ where
             // them through this table's provider, and the copy borrows the
             // table and is made read-only below, so nothing writes them
             // while it lives.
-            unsafe { entry.set_page(run.page, run.length, run.offset) };
+            unsafe { entry.set_page(run.page, run.offset, run.length) };
         }
         Ok(copy.into_read_only())
     }

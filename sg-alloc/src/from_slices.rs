@@ -240,7 +240,7 @@ unsafe fn fill(mut entries: EntriesMut<'_, SlicePage>, spans: impl Iterator<Item
             // life; `len <= MAX_PIECE` fits a u32, and `page` keeps the
             // slice's provenance. No other list of ours names them; the
             // slices of one `&mut` list never overlap.
-            unsafe { entry.set_page(page, len as u32, offset) };
+            unsafe { entry.set_page(page, offset, len as u32) };
             done += len;
         }
     }

@@ -51,7 +51,7 @@
 //! let table = SgTable::from_pages(&pages, 100, 3 * 4096)?;
 //! assert_eq!(table.orig_nents(), 3);
 //! assert_eq!(table.byte_len(), 3 * 4096);
-//! let lengths: Vec<u32> = table.as_list().iter().map(|entry| entry.length()).collect();
+//! let lengths: Vec<u32> = table.as_list().iter().map(|entry| entry.len()).collect();
 //! assert_eq!(lengths, [8092, 4096, 100]);
 //!
 //! let halves = split(table.as_list(), 0, &[6144, 6144])?;

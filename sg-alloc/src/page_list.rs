@@ -33,9 +33,9 @@ use crate::chain::{Appender, Chain};
 ///
 /// let list = PageList::builder(VirtPages::new(), 20_000).order(1).build()?;
 /// assert_eq!(list.nents(), 3); // 8192 + 8192 + 3616
-/// let lengths: Vec<u32> = list.as_list().iter().map(|entry| entry.length()).collect();
+/// let lengths: Vec<u32> = list.as_list().iter().map(|entry| entry.len()).collect();
 /// assert_eq!(lengths, [8192, 8192, 3616]);
-/// assert!(list.as_list().last(3)?.is_last());
+/// assert!(list.as_list().last_of(3)?.is_last());
 /// # Ok::<(), sg_core::Error>(())
 /// ```
 ///
@@ -287,7 +287,7 @@ impl<P: PageProvider, C: ChunkAllocator<P::Page>> PageList<P, C> {
             // At most `element`, which fits a u32 (checked by the caller).
             // SAFETY: the bytes lie in the pages just allocated, which the
             // list owns and reaches through no other list.
-            unsafe { entry.set_page(page, bytes as u32, 0) };
+            unsafe { entry.set_page(page, 0, bytes as u32) };
             left -= bytes;
             list.owned += 1;
         }
@@ -439,7 +439,7 @@ impl<P: PageProvider, C: ChunkAllocator<P::Page>> Taken<'_, P, C> {
                     // SAFETY: the bytes lie in the pages just allocated,
                     // which the list will own and reach through no other
                     // list.
-                    unsafe { entry.set_page(page, len as u32, 0) };
+                    unsafe { entry.set_page(page, 0, len as u32) };
                     left -= len;
                     bytes += len;
                 }

@@ -241,7 +241,7 @@ where
             // pieces borrow the input's provider for the input's lifetime,
             // and the pieces of all tables are disjoint byte ranges of the
             // input (each input byte goes to one piece at most).
-            unsafe { entry.set_page(page, piece.len, offset) };
+            unsafe { entry.set_page(page, offset, piece.len) };
         }
         // INVARIANT: `A` is what the input view grants (see the callers);
         // the pieces are disjoint, so a writable input gives writable

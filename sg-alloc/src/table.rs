@@ -80,11 +80,11 @@ use crate::chunks::{FirstChunk, WithFirstChunk, chain_with_first};
 /// assert_eq!((table.orig_nents(), table.arrays()), (300, 3));
 /// for (index, mut entry) in table.entries_mut().enumerate() {
 ///     // SAFETY: 8 bytes of the page allocated above, in no other list.
-///     unsafe { entry.set_page(page, 8, (index % 512) as u32 * 8) };
+///     unsafe { entry.set_page(page, (index % 512) as u32 * 8, 8) };
 /// }
 /// assert_eq!(table.byte_len(), 2400);
 /// assert_eq!(table.as_list().count(), 300);
-/// assert!(table.as_list().last(300)?.is_last());
+/// assert!(table.as_list().last_of(300)?.is_last());
 /// drop(table);
 /// // SAFETY: allocated above with order 0; the table is gone.
 /// unsafe { pages.free_pages(page, 0) };
@@ -197,8 +197,8 @@ impl<P: PageProvider, C: ChunkAllocator<P::Page>> SgTable<P, C> {
     /// let mut entries = table.entries_mut();
     /// // SAFETY: bytes of the page allocated above, in no other list.
     /// unsafe {
-    ///     entries.next().unwrap().set_page(page, 100, 0);
-    ///     entries.next().unwrap().set_page(page, 50, 200);
+    ///     entries.next().unwrap().set_page(page, 0, 100);
+    ///     entries.next().unwrap().set_page(page, 200, 50);
     /// }
     /// assert_eq!(table.as_list().byte_len(), 150);
     /// # drop(table);

@@ -37,7 +37,7 @@ fn exact_table_mut<'s, 'a>(
         // SAFETY: the entries come from a `BuiltList` over the set's mock,
         // which checked that their bytes lie on the mock's frames; the
         // callers give disjoint entries, or make the table read-only.
-        unsafe { entry.set_page(page, length, offset) };
+        unsafe { entry.set_page(page, offset, length) };
     }
     Ok(table)
 }
@@ -75,7 +75,7 @@ fn placed(built: &BuiltList<MockPage>, mock: &Mock) -> Vec<(MockPage, u32, u32)>
         .iter()
         .map(|entry| {
             let page = entry.page().expect("built entries have pages");
-            (page, entry.length(), entry.offset())
+            (page, entry.len(), entry.offset())
         })
         .collect()
 }
@@ -430,7 +430,7 @@ fn joining_first_chunk_tables_never_frees_a_borrowed_array() {
             for (index, mut slot) in table.entries_mut().enumerate() {
                 let (page, length, offset) = entry(from + index);
                 // SAFETY: 8 bytes of a frame of the mock.
-                unsafe { slot.set_page(page, length, offset) };
+                unsafe { slot.set_page(page, offset, length) };
             }
         };
         let mut first =
@@ -471,7 +471,7 @@ fn a_first_chunk_larger_than_the_allocator_serves_cannot_be_taken_over() {
     for mut entry in second.entries_mut() {
         // SAFETY: 8 bytes of a frame of the mock; the table is made
         // read-only below.
-        unsafe { entry.set_page(pages[1], 8, 0) };
+        unsafe { entry.set_page(pages[1], 0, 8) };
     }
     let second = second.into_read_only();
     let live = chunks.live();
@@ -713,7 +713,7 @@ fn clones_of_first_chunk_and_pool_tables_go_anywhere() {
     let mut table = SgTable::with_first_chunk(&pages, 6, &mut first_chunk).unwrap();
     for (index, mut entry) in table.entries_mut().enumerate() {
         // SAFETY: 100 bytes of the pages allocated above; only read.
-        unsafe { entry.set_page(run, 100, index as u32 * 100) };
+        unsafe { entry.set_page(run, index as u32 * 100, 100) };
     }
     let copy = table.clone_in(HeapChunks::new()).unwrap();
     let merged = table.clone_merged_in(HeapChunks::new()).unwrap();

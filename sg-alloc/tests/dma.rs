@@ -49,7 +49,7 @@ fn one_page_entries<'m>(mock: &'m TestPages, pfns: &[u64]) -> Table<'m> {
     let set = added(mock, pfns);
     let size = set.len() as u64 * PAGE;
     FromPages::new(set, 0, size)
-        .max_segment_size(PAGE_U32)
+        .with_max_segment_size(PAGE_U32)
         .build()
         .expect("table")
 }
@@ -116,7 +116,7 @@ fn direct_mapping_merges_physically_contiguous_entries() {
         (20 * PAGE, PAGE_U32),
     ];
     // At most two pages per segment.
-    let limits = DmaLimits::new().max_segment_size(2 * PAGE_U32);
+    let limits = DmaLimits::new().with_max_segment_size(2 * PAGE_U32);
     let segments = table
         .with_dma_mapping(direct(), DmaDirection::ToDevice, &limits, |mapped| {
             mapped.segments().collect::<Vec<_>>()
@@ -126,8 +126,8 @@ fn direct_mapping_merges_physically_contiguous_entries() {
 
     // A boundary every 4 pages: frame 12 starts a window (12 = 3 * 4).
     let limits = DmaLimits::new()
-        .max_segment_size(4 * PAGE_U32)
-        .segment_boundary(Some(4 * PAGE));
+        .with_max_segment_size(4 * PAGE_U32)
+        .with_segment_boundary(Some(4 * PAGE));
     let counted = table.as_list().count_dma_segments(&limits);
     let (segments, nents) = table
         .with_dma_mapping(direct(), DmaDirection::ToDevice, &limits, |mapped| {
@@ -186,7 +186,7 @@ fn the_guard_unmaps_exactly_once_on_drop_unmap_and_panic() {
     let (mock, iommu): (&'static TestPages, &'static MockIommu) = (&MOCK, &IOMMU);
     let mut table = one_page_entries(mock, &[30, 31, 40, 41, 42, 50]);
     let before = entries(table.as_list());
-    let limits = DmaLimits::new().max_segment_size(2 * PAGE_U32);
+    let limits = DmaLimits::new().with_max_segment_size(2 * PAGE_U32);
     let unmapped_like_before = |table: &Table<'_>| {
         table.nents() == table.orig_nents() && entries(table.as_list()) == before
     };
@@ -247,7 +247,7 @@ fn the_dma_page_iterator_walks_the_mapped_view() {
     // Entries: frames 5-7 from offset 30, 12-13, and 20 (partly).
     let mut table = SgTable::from_pages(set, 30, 6 * PAGE - 30 - 20).expect("table");
     assert_eq!(table.orig_nents(), 3);
-    let limits = DmaLimits::new().max_segment_size(4 * PAGE_U32);
+    let limits = DmaLimits::new().with_max_segment_size(4 * PAGE_U32);
     let iommu = MockIommu::with_space(64 * PAGE, 1 << 40);
     table
         .with_dma_mapping(&iommu, DmaDirection::ToDevice, &limits, |mapped| {
@@ -284,12 +284,12 @@ fn bad_input_gets_typed_errors_before_any_mapping() {
     let mut table = one_page_entries(&mock, &[1, 2, 4]);
     let iommu = MockIommu::new();
     let invalid = [
-        DmaLimits::new().max_segment_size(0),
-        DmaLimits::new().max_segments(0),
-        DmaLimits::new().alignment(0),
-        DmaLimits::new().alignment(3),
-        DmaLimits::new().segment_boundary(Some(3 << 16)),
-        DmaLimits::new().segment_boundary(Some(4096)),
+        DmaLimits::new().with_max_segment_size(0),
+        DmaLimits::new().with_max_segments(0),
+        DmaLimits::new().with_alignment(0),
+        DmaLimits::new().with_alignment(3),
+        DmaLimits::new().with_segment_boundary(Some(3 << 16)),
+        DmaLimits::new().with_segment_boundary(Some(4096)),
     ];
     for limits in invalid {
         let outcome = table.with_dma_mapping(&iommu, DmaDirection::ToDevice, &limits, |_| ());
@@ -300,13 +300,13 @@ fn bad_input_gets_typed_errors_before_any_mapping() {
     }
     // An entry longer than a segment, named.
     let short = DmaLimits::new()
-        .max_segment_size(PAGE_U32 / 2)
-        .segment_boundary(Some(PAGE / 2));
+        .with_max_segment_size(PAGE_U32 / 2)
+        .with_segment_boundary(Some(PAGE / 2));
     assert_eq!(
         table.with_dma_mapping(&iommu, DmaDirection::ToDevice, &short, |_| ()),
         Err(Error::EntryNeedsSplit {
             index: 0,
-            length: PAGE_U32
+            len: PAGE_U32
         })
     );
     assert_eq!(iommu.map_calls(), 0, "refused before mapping");
@@ -320,7 +320,7 @@ fn bad_input_gets_typed_errors_before_any_mapping() {
     assert_eq!(iommu.map_calls(), 0);
 
     // The direct mapper: out of reach, misaligned, crossing a boundary.
-    let low = DmaLimits::new().highest_address(2 * PAGE - 1);
+    let low = DmaLimits::new().with_highest_address(2 * PAGE - 1);
     assert_eq!(
         table.with_dma_mapping(direct(), DmaDirection::ToDevice, &low, |_| ()),
         Err(Error::Unreachable {
@@ -328,7 +328,7 @@ fn bad_input_gets_typed_errors_before_any_mapping() {
             highest: 2 * PAGE - 1
         })
     );
-    let aligned = DmaLimits::new().alignment(2 * PAGE);
+    let aligned = DmaLimits::new().with_alignment(2 * PAGE);
     assert_eq!(
         table.with_dma_mapping(direct(), DmaDirection::ToDevice, &aligned, |_| ()),
         Err(Error::Misaligned {
@@ -342,20 +342,20 @@ fn bad_input_gets_typed_errors_before_any_mapping() {
     let pages = raw(&mock, &handles);
     let mut unaligned = SgTable::from_pages(&pages, 8, PAGE).expect("table");
     let windows = DmaLimits::new()
-        .max_segment_size(PAGE_U32)
-        .segment_boundary(Some(PAGE));
+        .with_max_segment_size(PAGE_U32)
+        .with_segment_boundary(Some(PAGE));
     assert_eq!(
         unaligned.with_dma_mapping(direct(), DmaDirection::ToDevice, &windows, |_| ()),
         Err(Error::EntryNeedsSplit {
             index: 0,
-            length: PAGE_U32
+            len: PAGE_U32
         })
     );
     assert_eq!(
         unaligned.as_list().count_dma_segments(&windows),
         Err(Error::EntryNeedsSplit {
             index: 0,
-            length: PAGE_U32
+            len: PAGE_U32
         })
     );
 }
@@ -411,12 +411,12 @@ fn a_mapper_failing_at_any_call_leaves_nothing_mapped_and_the_table_as_it_was() 
     // Arrays of 4 slots, so the entries are chained over several arrays.
     let chunks = CountingChunks::with_max_entries(4);
     let mut table = FromPages::new(added(&mock, &pfns), 16, pfns.len() as u64 * PAGE - 40)
-        .max_segment_size(2 * PAGE_U32)
+        .with_max_segment_size(2 * PAGE_U32)
         .chunk_allocator(chunks)
         .build()
         .expect("table");
     assert!(table.arrays() > 1);
-    let limits = DmaLimits::new().max_segment_size(3 * PAGE_U32);
+    let limits = DmaLimits::new().with_max_segment_size(3 * PAGE_U32);
     let points = fail_at_every_call(&mut table, &limits);
     assert_eq!(points, table.orig_nents());
 
@@ -437,7 +437,7 @@ fn a_mapper_failing_at_any_call_leaves_nothing_mapped_and_the_table_as_it_was() 
         .expect("maps");
     assert!(needed > 2);
     for max in 1..needed {
-        let few = limits.max_segments(max);
+        let few = limits.with_max_segments(max);
         let outcome = table.with_dma_mapping(&iommu, DmaDirection::ToDevice, &few, |_| ());
         assert_eq!(
             outcome,
@@ -463,7 +463,7 @@ fn a_failed_owning_mapping_gives_the_table_back_as_it_was() {
         entry.set_dma(0xE000 + index as u64, 3);
     }
     let before = entries(table.as_list());
-    let limits = DmaLimits::new().max_segment_size(2 * PAGE_U32);
+    let limits = DmaLimits::new().with_max_segment_size(2 * PAGE_U32);
     for k in 0.. {
         static IOMMUS: LazyLock<[MockIommu; 7]> =
             LazyLock::new(|| std::array::from_fn(|_| MockIommu::new()));
@@ -506,7 +506,7 @@ fn a_full_bounce_pool_is_a_typed_error_and_nothing_stays_mapped() {
     // SAFETY: no device is given the addresses.
     let bounce =
         unsafe { BounceMapper::with_pool_size(direct(), pool, 0x1000_0000) }.expect("pool");
-    let device = DmaLimits::new().highest_address(u64::from(u32::MAX));
+    let device = DmaLimits::new().with_highest_address(u64::from(u32::MAX));
     let outcome = table.with_dma_mapping(&bounce, DmaDirection::ToDevice, &device, |_| ());
     assert_eq!(
         outcome,
@@ -580,7 +580,7 @@ fn pattern(length: usize, seed: u8) -> Vec<u8> {
 
 #[test]
 fn the_bounce_pool_carries_a_32_bit_devices_bytes_as_the_direction_asks() {
-    let device = DmaLimits::new().highest_address(u64::from(u32::MAX));
+    let device = DmaLimits::new().with_highest_address(u64::from(u32::MAX));
     for direction in [
         DmaDirection::ToDevice,
         DmaDirection::FromDevice,
@@ -727,7 +727,7 @@ fn misaligned_runs_are_bounced_too() {
     // SAFETY: no device is given the addresses.
     let bounce = unsafe { BounceMapper::with_pool_size(direct(), 4 * TEST_PAGE_SIZE, 0x1000_0000) }
         .expect("pool");
-    let limits = DmaLimits::new().alignment(32);
+    let limits = DmaLimits::new().with_alignment(32);
     let seen = table
         .with_dma_mapping(&bounce, DmaDirection::ToDevice, &limits, |mapped| {
             let (address, length) = mapped.segments().next().expect("a segment");
@@ -749,8 +749,8 @@ fn tables_for_a_device_end_entries_at_its_boundaries() {
     // and only read (a read-only table maps for a device that reads).
     let set = raw(&mock, &pages);
     let limits = DmaLimits::new()
-        .max_segment_size(4 * PAGE_U32)
-        .segment_boundary(Some(4 * PAGE));
+        .with_max_segment_size(4 * PAGE_U32)
+        .with_segment_boundary(Some(4 * PAGE));
     let table = FromPages::new(&set, 0, 10 * PAGE)
         .limits(&limits)
         .build()
@@ -787,12 +787,12 @@ fn tables_for_a_device_end_entries_at_its_boundaries() {
     );
 
     // Bad limits, too small a segment, too many segments.
-    let bad = DmaLimits::new().segment_boundary(Some(PAGE));
+    let bad = DmaLimits::new().with_segment_boundary(Some(PAGE));
     assert!(matches!(
         FromPages::new(&set, 0, PAGE).limits(&bad).build().map(drop),
         Err(Error::InvalidLimits { .. })
     ));
-    let tiny = DmaLimits::new().max_segment_size(PAGE_U32 - 1);
+    let tiny = DmaLimits::new().with_max_segment_size(PAGE_U32 - 1);
     assert_eq!(
         FromPages::new(&set, 0, PAGE)
             .limits(&tiny)
@@ -803,7 +803,7 @@ fn tables_for_a_device_end_entries_at_its_boundaries() {
             page_size: TEST_PAGE_SIZE
         })
     );
-    let few = limits.max_segments(2);
+    let few = limits.with_max_segments(2);
     assert_eq!(
         FromPages::new(&set, 0, 10 * PAGE)
             .limits(&few)
@@ -829,7 +829,7 @@ fn a_bounce_pool_over_a_failing_iommu_leaves_nothing_mapped() {
     let mock = TestPages::new();
     let mut table = one_page_entries(&mock, &[3, 5, 7, 9, 11]);
     let before = entries(table.as_list());
-    let device = DmaLimits::new().highest_address(u64::from(u32::MAX));
+    let device = DmaLimits::new().with_highest_address(u64::from(u32::MAX));
     for k in 0.. {
         // Room for two pages below 4 GiB: the other runs are bounced.
         let iommu = MockIommu::with_space((1 << 32) - 2 * PAGE, 1 << 40);

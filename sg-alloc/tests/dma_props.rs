@@ -55,7 +55,7 @@ fn build<'m>(
         builder.limits(limits).build()
     } else {
         let segment = (1 + u32::from(segment_pages % 8)) * TEST_PAGE_SIZE as u32;
-        builder.max_segment_size(segment).build()
+        builder.with_max_segment_size(segment).build()
     };
     // A refusal the limits explain is no finding: the case is discarded.
     built.map_err(|error| match error {
@@ -67,8 +67,8 @@ fn build<'m>(
 /// Whether a failed build for a device is one the limits explain.
 fn refused_build(error: Error, limits: &DmaLimits) -> bool {
     match error {
-        Error::SegmentTooSmall { .. } => limits.get_max_segment_size() < TEST_PAGE_SIZE as u32,
-        Error::TooManySegments { max, .. } => max == limits.get_max_segments(),
+        Error::SegmentTooSmall { .. } => limits.max_segment_size() < TEST_PAGE_SIZE as u32,
+        Error::TooManySegments { max, .. } => max == limits.max_segments(),
         _ => false,
     }
 }
@@ -76,19 +76,19 @@ fn refused_build(error: Error, limits: &DmaLimits) -> bool {
 /// Every segment obeys the limits: within the maximum size, no boundary
 /// crossed, aligned, reachable; and there are at most the maximum number.
 fn check_segments(segments: &[(u64, u32)], limits: &DmaLimits) -> Result<(), String> {
-    if segments.len() > limits.get_max_segments() {
+    if segments.len() > limits.max_segments() {
         return Err(format!("{} segments, more than allowed", segments.len()));
     }
     for &(address, length) in segments {
         let problem = if length == 0 {
             "empty"
-        } else if length > limits.get_max_segment_size() {
+        } else if length > limits.max_segment_size() {
             "too long"
         } else if limits.crosses_boundary(address, u64::from(length)) {
             "crosses a boundary"
-        } else if address % limits.get_alignment() != 0 {
+        } else if address % limits.alignment() != 0 {
             "misaligned"
-        } else if address + u64::from(length) - 1 > limits.get_highest_address() {
+        } else if address + u64::from(length) - 1 > limits.highest_address() {
             "out of reach"
         } else {
             continue;
@@ -166,13 +166,13 @@ fn prop_iommu_segments_obey_limits_and_cover_the_bytes() {
                 if !typed {
                     return TestResult::error(format!("unexpected {error:?}"));
                 }
-                if let Error::EntryNeedsSplit { index, length } = error {
+                if let Error::EntryNeedsSplit { index, len: length } = error {
                     if before.get(index).map(|entry| entry.length) != Some(length) {
                         return TestResult::error(format!("{error:?} names another entry"));
                     }
                 }
                 if let Error::TooManySegments { needed, max } = error {
-                    if max != limits.get_max_segments() || needed <= max {
+                    if max != limits.max_segments() || needed <= max {
                         return TestResult::error(format!("{error:?}"));
                     }
                 }
@@ -256,8 +256,8 @@ fn prop_tables_for_a_device_map_without_splitting() {
     fn property(layout: PageLayout, limits: DeviceLimits, seeds: (u16, u32)) -> TestResult {
         let limits = limits
             .scaled(TEST_PAGE_SIZE)
-            .highest_address(u64::MAX)
-            .alignment(1);
+            .with_highest_address(u64::MAX)
+            .with_alignment(1);
         let mock = TestPages::new();
         let pages = layout.add_to(&mock);
         fill(&mock, layout.pfns(), u64::from(seeds.1));
@@ -270,13 +270,13 @@ fn prop_tables_for_a_device_map_without_splitting() {
             Err(error) if refused_build(error, &limits) => return TestResult::discard(),
             Err(error) => return TestResult::error(format!("build: {error}")),
         };
-        if table.orig_nents() > limits.get_max_segments() {
+        if table.orig_nents() > limits.max_segments() {
             return TestResult::error(format!("{} entries", table.orig_nents()));
         }
         for (index, entry) in table.as_list().iter().enumerate() {
             let start = entry.phys(&mock).expect("small frames");
-            if entry.length() > limits.get_max_segment_size()
-                || limits.crosses_boundary(start, u64::from(entry.length()))
+            if entry.len() > limits.max_segment_size()
+                || limits.crosses_boundary(start, u64::from(entry.len()))
             {
                 return TestResult::error(format!("entry {index} {entry:?} breaks the limits"));
             }
@@ -335,8 +335,8 @@ fn prop_bounced_bytes_follow_the_direction() {
     ) -> TestResult {
         let limits = limits
             .scaled(TEST_PAGE_SIZE)
-            .highest_address(u64::from(u32::MAX))
-            .max_segments(usize::MAX);
+            .with_highest_address(u64::from(u32::MAX))
+            .with_max_segments(usize::MAX);
         // Some runs above 4 GiB.
         let mut pfns = Vec::new();
         for (index, run) in split_runs(&layout).into_iter().enumerate() {

@@ -41,20 +41,20 @@ fn every_vector_row_passes() {
         let n = pages.len();
         let built = match &appended {
             None => FromPages::new(set, 0, case.size)
-                .max_segment_size(case.max_segment)
+                .with_max_segment_size(case.max_segment)
                 .build(),
             Some(more) => {
                 let mut append = AppendTable::new(set);
                 append
                     .append_pages(
                         AppendPages::new(0..n, case.size)
-                            .max_segment_size(case.max_segment)
+                            .with_max_segment_size(case.max_segment)
                             .left_pages(more.len()),
                     )
                     .and_then(|()| {
                         append.append_pages(
                             AppendPages::new(n..all.len(), case.size)
-                                .max_segment_size(case.max_segment),
+                                .with_max_segment_size(case.max_segment),
                         )
                     })
                     .and_then(|()| append.finish())
@@ -90,7 +90,7 @@ fn bad_input_gets_typed_errors() {
     let pages = mock.add_pages([1, 2, 3]);
     let build = |pages: &[_], offset, size, max_segment| {
         FromPages::new(raw(&mock, pages), offset, size)
-            .max_segment_size(max_segment)
+            .with_max_segment_size(max_segment)
             .build()
             .map(drop)
     };
@@ -238,7 +238,7 @@ fn entries_never_exceed_u32_max() {
         let pages: Vec<u64> = (0..(1u64 << 20) + 3).collect();
         let size = pages.len() as u64 * 4096;
         let table = SgTable::from_pages(raw(FramePages::<4096>, &pages), 0, size).unwrap();
-        let lengths: Vec<u32> = table.as_list().iter().map(|entry| entry.length()).collect();
+        let lengths: Vec<u32> = table.as_list().iter().map(|entry| entry.len()).collect();
         // u32::MAX rounds down to 0xFFFFF000: 2^20 - 1 pages per entry.
         assert_eq!(lengths, [0xFFFF_F000, 4 * 4096]);
         assert_eq!(table.byte_len(), size);
@@ -247,7 +247,7 @@ fn entries_never_exceed_u32_max() {
     let pages: Vec<u64> = (0..258).collect();
     let frames = raw(FramePages::<{ 1 << 24 }>, &pages);
     let table = SgTable::from_pages(frames, 0, 258 << 24).unwrap();
-    let lengths: Vec<u32> = table.as_list().iter().map(|entry| entry.length()).collect();
+    let lengths: Vec<u32> = table.as_list().iter().map(|entry| entry.len()).collect();
     assert_eq!(lengths, [255 << 24, 3 << 24]);
     assert_eq!(table.byte_len(), 258 << 24);
 }
@@ -327,7 +327,7 @@ impl Input {
     fn build<'m>(&'m self, mock: &'m Mock) -> Result<SgTable<Set<'m>>, Error> {
         let set = raw(mock, &self.pages);
         FromPages::new(set, self.offset, self.size)
-            .max_segment_size(self.max_segment)
+            .with_max_segment_size(self.max_segment)
             .build()
     }
 
@@ -409,7 +409,7 @@ fn prop_from_pages_entries_stay_within_the_limit(case: Case) -> TestResult {
                 && table
                     .as_list()
                     .iter()
-                    .all(|entry| entry.length() > 0 && u64::from(entry.length()) <= limit),
+                    .all(|entry| !entry.is_empty() && u64::from(entry.len()) <= limit),
         ),
     }
 }
@@ -427,7 +427,7 @@ fn prop_from_pages_entries_never_span_a_frame_gap(case: Case) -> TestResult {
     let frames: HashSet<u64> = input.pages.iter().map(|page| page.pfn()).collect();
     let ok = table.as_list().iter().all(|entry| {
         let first = entry.page().map_or(u64::MAX, |page| page.pfn());
-        let touched = (u64::from(entry.offset()) + u64::from(entry.length())).div_ceil(PAGE as u64);
+        let touched = (u64::from(entry.offset()) + u64::from(entry.len())).div_ceil(PAGE as u64);
         (0..touched).all(|step| frames.contains(&(first + step)))
     });
     let shape = check_shape(
@@ -472,7 +472,7 @@ fn prop_from_pages_entries_do_not_depend_on_array_size(case: Case) -> TestResult
     };
     let small = CountingChunks::with_max_entries(2 + usize::from(input.cut % 3));
     let chained = FromPages::new(raw(&mock, &input.pages), input.offset, input.size)
-        .max_segment_size(input.max_segment)
+        .with_max_segment_size(input.max_segment)
         .chunk_allocator(&small)
         .build()
         .expect("the same input builds with small arrays");

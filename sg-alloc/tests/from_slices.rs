@@ -70,9 +70,9 @@ fn one_entry_per_slice_in_order() {
 
     assert_eq!((table.orig_nents(), table.nents()), (3, 3));
     assert_eq!(table.byte_len(), expected.len() as u64);
-    let lengths: Vec<u32> = table.as_list().iter().map(|entry| entry.length()).collect();
+    let lengths: Vec<u32> = table.as_list().iter().map(|entry| entry.len()).collect();
     assert_eq!(lengths, [4, 2 * PAGE as u32 + 100, 5]);
-    assert!(table.as_list().last(3).unwrap().is_last());
+    assert!(table.as_list().last_of(3).unwrap().is_last());
     for entry in table.as_list().iter() {
         assert!(entry.offset() < PAGE as u32, "{entry:?}");
     }
@@ -97,7 +97,7 @@ fn empty_slices_are_empty_entries() {
     let entries: Vec<(Option<SlicePage>, u32)> = table
         .as_list()
         .iter()
-        .map(|entry| (entry.page(), entry.length()))
+        .map(|entry| (entry.page(), entry.len()))
         .collect();
     assert!(entries[0].0.is_none() && entries[2].0.is_none());
     assert_eq!(

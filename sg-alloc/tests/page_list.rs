@@ -14,7 +14,7 @@ type Mock = MockPages<4096>;
 fn lengths<P: PageProvider, C: sg_core::ChunkAllocator<P::Page>>(
     list: &PageList<P, C>,
 ) -> Vec<u32> {
-    list.as_list().iter().map(|entry| entry.length()).collect()
+    list.as_list().iter().map(|entry| entry.len()).collect()
 }
 
 #[test]

@@ -28,7 +28,7 @@ fn one_page_entries<'m>(mock: &'m TestPages, pfns: &[u64]) -> Table<'m> {
     // tests reach their bytes only through this set's table.
     let set = unsafe { Pages::from_raw(mock, pages) };
     FromPages::new(set, 0, bytes)
-        .max_segment_size(PAGE)
+        .with_max_segment_size(PAGE)
         .build()
         .unwrap()
 }
@@ -43,7 +43,7 @@ fn fields<P: PageProvider>(table: &SgTable<P>) -> Vec<(u64, u32)> {
     table
         .as_list()
         .iter()
-        .map(|entry| (entry.dma_address(), entry.dma_length()))
+        .map(|entry| (entry.dma_address(), entry.dma_len()))
         .collect()
 }
 
@@ -68,7 +68,7 @@ fn a_panicking_mapper_leaves_the_scoped_table_unmapped_and_truthful() {
     make_stale(&mut table.borrow_mut());
     let before = fields(&table.borrow());
     // Segments of one page: the four never merge.
-    let one_page = DmaLimits::new().max_segment_size(PAGE);
+    let one_page = DmaLimits::new().with_max_segment_size(PAGE);
     let points = for_each_panic_point(
         |k| {
             let mut table = table.borrow_mut();
@@ -124,7 +124,7 @@ fn a_panicking_mapper_leaks_nothing_through_the_owning_guard() {
     let points = for_each_panic_point(
         |k| {
             let pages = Pages::alloc(mock, 2).unwrap();
-            let limits = DmaLimits::new().max_segment_size(PAGE);
+            let limits = DmaLimits::new().with_max_segment_size(PAGE);
             let table = FromPages::new(pages, 0, 4 * u64::from(PAGE))
                 .limits(&limits)
                 .chunk_allocator(chunks)
@@ -162,7 +162,7 @@ fn a_panicking_inner_mapper_leaves_no_bounce_slot_reserved() {
     // Two pages of bus addresses below 4 GiB, the rest above: the third
     // run is refused by the IOMMU and bounces.
     let iommu = MockIommu::with_space((1 << 32) - 2 * u64::from(PAGE), 1 << 40);
-    let device = DmaLimits::new().highest_address(u64::from(u32::MAX));
+    let device = DmaLimits::new().with_highest_address(u64::from(u32::MAX));
     let points = for_each_panic_point(
         |k| {
             // SAFETY: no device is given the addresses; the pool is read
@@ -223,7 +223,7 @@ fn a_panicking_chunk_allocator_leaks_no_array_in_a_join() {
             for (index, mut entry) in entries.enumerate() {
                 // SAFETY: 8 bytes of a frame of the mock, each entry its
                 // own frame.
-                unsafe { entry.set_page(pages[index], 8, 0) };
+                unsafe { entry.set_page(pages[index], 0, 8) };
             }
             first.join(other).map_err(|failed| failed.reason()).unwrap();
             assert_eq!(first.orig_nents(), first_count + 2);

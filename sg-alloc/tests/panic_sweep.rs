@@ -23,7 +23,7 @@ fn small_chunks() -> CountingChunks {
 
 /// What a table reads as: entries, bytes, and each entry's length.
 fn shape<P: sg_core::PageProvider>(list: sg_core::SgList<'_, P>) -> (usize, u64, Vec<u32>) {
-    let lengths: Vec<u32> = list.iter().map(|entry| entry.length()).collect();
+    let lengths: Vec<u32> = list.iter().map(|entry| entry.len()).collect();
     (lengths.len(), list.byte_len(), lengths)
 }
 
@@ -34,8 +34,8 @@ fn building_from_pages_survives_a_panicking_provider_or_allocator() {
     let handles = mock.add_pages([4, 5, 9, 12, 13, 14]);
     let chunks = small_chunks();
     let limits = DmaLimits::new()
-        .max_segment_size(2 * PAGE as u32)
-        .segment_boundary(Some(2 * PAGE));
+        .with_max_segment_size(2 * PAGE as u32)
+        .with_segment_boundary(Some(2 * PAGE));
     // The provider panics: the table over its set is dropped, and the
     // set (borrowed frames) with it.
     let points = for_each_panic_point(
@@ -57,7 +57,7 @@ fn building_from_pages_survives_a_panicking_provider_or_allocator() {
         // SAFETY: as above.
         let set = unsafe { Pages::from_raw(&mock, &handles[..]) };
         let table = FromPages::new(set, 0, 6 * PAGE)
-            .max_segment_size(PAGE as u32)
+            .with_max_segment_size(PAGE as u32)
             .chunk_allocator(allocator)
             .build()
             .unwrap();

@@ -138,13 +138,13 @@ fn threads_share_a_pool() {
                     unsafe {
                         for slot in 0..4 {
                             let mut entry = SgEntry::new();
-                            entry.set_page(mark, slot, 0);
+                            entry.set_page(mark, 0, slot);
                             array.add(slot as usize).write(entry);
                         }
                         std::thread::yield_now();
                         for slot in 0..4 {
                             let entry = array.add(slot as usize).as_ref();
-                            assert_eq!((entry.page(), entry.length()), (Some(mark), slot));
+                            assert_eq!((entry.page(), entry.len()), (Some(mark), slot));
                         }
                         pool.free(array, 4);
                     }

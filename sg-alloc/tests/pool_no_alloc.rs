@@ -58,14 +58,14 @@ fn work(
     for (index, mut entry) in table.entries_mut().enumerate() {
         // SAFETY: 64 bytes of a page the caller allocated; entries share
         // bytes, so the table is made read-only below, and only counted.
-        unsafe { entry.set_page(pages[index % pages.len()], 64, 0) };
+        unsafe { entry.set_page(pages[index % pages.len()], 0, 64) };
     }
     let table = table.into_read_only();
     total += table.as_list().byte_len() + table.as_list().count() as u64;
     drop(table);
 
     let table = FromPages::new(&mut *set, 10, 4 * 4096)
-        .max_segment_size(8192)
+        .with_max_segment_size(8192)
         .chunk_allocator(pool)
         .build()?;
     total += table.as_list().count() as u64;

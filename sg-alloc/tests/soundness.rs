@@ -37,7 +37,7 @@ where
     let fields = table
         .as_list()
         .iter()
-        .map(|entry| (entry.dma_address(), entry.dma_length()))
+        .map(|entry| (entry.dma_address(), entry.dma_len()))
         .collect();
     (fields, table.nents(), table.orig_nents())
 }
@@ -90,7 +90,7 @@ fn case_7_a_bounced_piece_of_a_slice_that_starts_mid_page_is_copied_within_its_b
     // reads), whatever the buffer's address.
     const POOL: usize = 16384;
     const POOL_BUS: u64 = 0x1000;
-    let device = DmaLimits::new().highest_address(POOL_BUS + POOL as u64 - 1);
+    let device = DmaLimits::new().with_highest_address(POOL_BUS + POOL as u64 - 1);
     // SAFETY: no device is given the addresses: the test reads the pool.
     let direct = unsafe { DirectMapper::new() };
     // SAFETY: as above.

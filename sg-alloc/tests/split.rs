@@ -249,7 +249,7 @@ fn prop_split_pieces_have_no_empty_entries(
     for (piece, &size) in pieces.iter().zip(&sizes) {
         let view: SgList<'_, _> = piece.as_list();
         let touched = list.slice(start, size).unwrap().segments().count();
-        let lengths_ok = view.iter().all(|entry| entry.length() > 0);
+        let lengths_ok = view.iter().all(|entry| !entry.is_empty());
         let marks = end_marks(view);
         let marks_ok =
             marks.last() == Some(&true) && marks.iter().filter(|&&mark| mark).count() == 1;

@@ -32,7 +32,7 @@ fn check_layout<P: PageProvider>(
     assert_eq!(list.iter().count(), n);
     assert_eq!(list.iter().filter(|entry| entry.is_chain()).count(), 0);
     assert!(
-        list.last(n).is_ok(),
+        list.last_of(n).is_ok(),
         "{n}: the last entry carries the end mark"
     );
     assert_eq!(
@@ -166,7 +166,7 @@ fn the_first_chunk_is_used_and_never_freed() {
         }
         assert_eq!(table.arrays(), sizes.len() + 1);
         assert_eq!(table.as_list().count(), n);
-        assert!(table.as_list().last(n).is_ok());
+        assert!(table.as_list().last_of(n).is_ok());
         drop(table);
         // Every array from the allocator was given back, and nothing else
         // (a free of the first chunk would have failed the check).
@@ -212,7 +212,7 @@ fn entries_mut_writes_data_entries_and_keeps_the_byte_count() {
     for (index, mut entry) in table.entries_mut().enumerate() {
         assert!(!entry.is_chain());
         // SAFETY: bytes inside the mock's page, in no other list.
-        unsafe { entry.set_page(pages[index], 100 + index as u32, 8 * index as u32) };
+        unsafe { entry.set_page(pages[index], 8 * index as u32, 100 + index as u32) };
         entry.set_dma(0x1000 * index as u64, 7);
     }
     let expected: u64 = (0..10).map(|index| 100 + index).sum();
@@ -221,15 +221,15 @@ fn entries_mut_writes_data_entries_and_keeps_the_byte_count() {
     let walked: u64 = table
         .as_list()
         .iter()
-        .map(|entry| u64::from(entry.length()))
+        .map(|entry| u64::from(entry.len()))
         .sum();
     assert_eq!(walked, expected);
     // Shortening and lengthening keep the count right.
     let mut first = table.entries_mut().next().unwrap();
     // SAFETY: bytes inside the mock's page, in no other list.
     unsafe {
-        first.set_page(pages[0], 1, 0);
-        first.set_page(pages[0], 4096, 0);
+        first.set_page(pages[0], 0, 1);
+        first.set_page(pages[0], 0, 4096);
     }
     assert_eq!(table.byte_len(), expected - 100 + 4096);
     let found = entries(table.as_list());

@@ -35,7 +35,7 @@ fn page_table<'a>(
         // the process-memory provider, which every `VirtPages` is; the
         // benchmarks drop their tables before the pages, and run one at a
         // time, so no list reads bytes while another writes them.
-        unsafe { entry.set_page(memory.handles()[index], PAGE as u32, 0) };
+        unsafe { entry.set_page(memory.handles()[index], 0, PAGE as u32) };
     }
     table
 }
@@ -61,7 +61,7 @@ fn copies(c: &mut Criterion) {
     // The set's pages in their (frame) order; the table borrows the set
     // shared, so it only reads.
     let merged = FromPages::new(&memory, 0, BUFFER as u64)
-        .max_segment_size(0xFFFF_F000)
+        .with_max_segment_size(0xFFFF_F000)
         .build()
         .expect("merged");
     let source = vec![7u8; BUFFER];
@@ -128,7 +128,7 @@ fn small(c: &mut Criterion) {
         // SAFETY: the first page of `memory`, allocated by the
         // process-memory provider and dropped after the table; nothing else
         // reaches its bytes.
-        unsafe { entry.set_page(memory.handles()[0], PAGE as u32, 0) };
+        unsafe { entry.set_page(memory.handles()[0], 0, PAGE as u32) };
     }
     // The destination is 64-byte aligned and 2048 bytes from the source
     // modulo 4096, as in the C reference; both come from one pointer.

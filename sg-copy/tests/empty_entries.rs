@@ -59,7 +59,7 @@ fn table<'m>(mock: &'m TestPages, specs: &[Spec]) -> SgTable<&'m TestPages> {
             // SAFETY: bytes of an entry of a built layout, which lie on the
             // mock's frames (or none of them, for an empty entry); the two
             // tables of a case are never written through at the same time.
-            unsafe { entry.set_page(page, len, offset) };
+            unsafe { entry.set_page(page, offset, len) };
         }
     }
     table
@@ -73,14 +73,8 @@ fn specs(mock: &TestPages, layout: &EntryLayout, empties: &Empties) -> (Vec<Spec
     let list = built.list(mock);
     let plain: Vec<Spec> = list
         .iter()
-        .filter(|entry| entry.length() > 0)
-        .map(|entry| {
-            Some((
-                entry.page().expect("a page"),
-                entry.offset(),
-                entry.length(),
-            ))
-        })
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| Some((entry.page().expect("a page"), entry.offset(), entry.len())))
         .collect();
     let Some(Some((some_page, _, _))) = plain.first().copied() else {
         return (plain, Vec::new());
@@ -257,7 +251,7 @@ mod file {
             // SAFETY: a page's worth of bytes from the middle of page
             // `index` into page `index + 1`, all on the mock's frames; the
             // entries are read only.
-            unsafe { entry.set_page(pages[index], PAGE as u32, 100) };
+            unsafe { entry.set_page(pages[index], 100, PAGE as u32) };
         }
         // SAFETY: the entries describe bytes of the mock's frames, only
         // read while the view is used.

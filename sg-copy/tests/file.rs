@@ -112,7 +112,7 @@ fn lists_longer_than_one_call_takes_go_whole_with_the_all_forms() {
             .as_list()
             .iter()
             .take(MAX_IO_SLICES)
-            .map(|entry| entry.length() as usize)
+            .map(|entry| entry.len() as usize)
             .sum(),
     );
     assert_eq!(write_at(&file.file, table.as_list(), 0).unwrap(), first);

@@ -35,7 +35,7 @@ fn long_entries() -> [SgEntry<u64>; 3] {
     for (index, entry) in entries.iter_mut().enumerate() {
         // SAFETY: the lists are only walked through `FramePages` (which
         // never maps) or `LazyPages` (whose every frame exists).
-        unsafe { entry.set_page(index as u64 * (1 << 21), u32::MAX, 0) };
+        unsafe { entry.set_page(index as u64 * (1 << 21), 0, u32::MAX) };
     }
     entries
 }
@@ -57,7 +57,7 @@ fn lists_of_entries_of_u32_max_bytes_count_past_u32() {
             available: 3 * MAX
         })
     );
-    assert!(list.last(3).is_ok());
+    assert!(list.last_of(3).is_ok());
 
     // Slices across the entries, past 4 GiB.
     let middle = list.slice(MAX - 1, 3).unwrap();
@@ -111,7 +111,7 @@ fn dma_counts_of_entries_of_u32_max_bytes() {
         list.count_dma_segments(&DmaLimits::new()),
         Err(Error::EntryNeedsSplit {
             index: 0,
-            length: u32::MAX
+            len: u32::MAX
         })
     );
 }
@@ -132,7 +132,7 @@ fn raw<const SIZE: usize>(
 }
 
 fn lengths<P: PageProvider>(list: SgList<'_, P>) -> Vec<u32> {
-    list.iter().map(|entry| entry.length()).collect()
+    list.iter().map(|entry| entry.len()).collect()
 }
 
 #[test]
@@ -293,7 +293,7 @@ unsafe impl PageProvider for LazyPages {
 fn expected_byte(entries: &[SgEntry<u64>], position: u64) -> u8 {
     let mut left = position;
     for entry in entries {
-        let length = u64::from(entry.length());
+        let length = u64::from(entry.len());
         if left < length {
             let at = u64::from(entry.offset()) + left;
             return pattern(
@@ -311,7 +311,7 @@ fn expected_byte(entries: &[SgEntry<u64>], position: u64) -> u8 {
 fn lazy_entries() -> [SgEntry<u64>; 3] {
     let mut entries = long_entries();
     // SAFETY: as in `long_entries`.
-    unsafe { entries[1].set_page(1 << 21, 100, 5000) };
+    unsafe { entries[1].set_page(1 << 21, 5000, 100) };
     entries
 }
 

@@ -91,7 +91,7 @@ fn slicing_a_table_and_working_through_the_slices_allocates_nothing() {
         let length = 16 + (index % 16) as u32;
         // SAFETY: bytes of the eight pages allocated above, read and
         // written only through this table.
-        unsafe { entry.set_page(run, length, at) };
+        unsafe { entry.set_page(run, at, length) };
         at += length;
     }
     let total = table.byte_len();

@@ -61,7 +61,7 @@ fn table_of<'m>(provider: &'m Mock, built: &BuiltList<MockPage>) -> SgTable<&'m 
         // SAFETY: the bytes of an entry of `built`, which `BuiltList::new`
         // checked lie on the mock's frames; the table and the built list are
         // never written through at the same time.
-        unsafe { entry.set_page(page, source.length(), source.offset()) };
+        unsafe { entry.set_page(page, source.offset(), source.len()) };
     }
     table
 }
@@ -445,7 +445,7 @@ fn pages_touched(list: SgList<'_, &Mock>, skip: u64, len: u64) -> Vec<MockPage> 
     let mut start = 0u64;
     let mut started = false;
     for entry in list.iter() {
-        let length = u64::from(entry.length());
+        let length = u64::from(entry.len());
         let offset = u64::from(entry.offset());
         let entry_end = start + length;
         let page = entry.page().expect("built entries have pages");

@@ -55,9 +55,9 @@ union Slot<Pg: Copy> {
 /// let mut entries: [SgEntry<u64>; 4] = Default::default();
 /// sg_core::init_table(&mut entries).unwrap();
 /// // SAFETY: no list is made of these entries.
-/// unsafe { entries[0].set_page(7, 100, 8) };
+/// unsafe { entries[0].set_page(7, 8, 100) };
 /// assert_eq!(entries[0].page(), Some(7));
-/// assert_eq!((entries[0].offset(), entries[0].length()), (8, 100));
+/// assert_eq!((entries[0].offset(), entries[0].len()), (8, 100));
 /// assert!(entries[3].is_last());
 /// ```
 #[doc(alias = "scatterlist")]
@@ -86,7 +86,7 @@ impl<Pg: Copy> SgEntry<Pg> {
     /// ```
     /// let entry = sg_core::SgEntry::<u64>::new();
     /// assert_eq!(entry.page(), None);
-    /// assert_eq!(entry.length(), 0);
+    /// assert_eq!(entry.len(), 0);
     /// assert!(!entry.is_last() && !entry.is_chain());
     /// ```
     pub const fn new() -> Self {
@@ -122,8 +122,16 @@ impl<Pg: Copy> SgEntry<Pg> {
 
     /// Length of the data in bytes (0 for a chain link).
     #[inline]
-    pub fn length(&self) -> u32 {
+    #[doc(alias = "length")]
+    pub fn len(&self) -> u32 {
         self.length
+    }
+
+    /// Whether the entry describes no byte: length 0 (an empty entry, a
+    /// chain link, or a data entry of no byte).
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.length == 0
     }
 
     /// The bus address a DMA mapper stored in this entry.
@@ -136,7 +144,7 @@ impl<Pg: Copy> SgEntry<Pg> {
     /// The DMA length a DMA mapper stored in this entry.
     #[doc(alias = "sg_dma_len")]
     #[inline]
-    pub fn dma_length(&self) -> u32 {
+    pub fn dma_len(&self) -> u32 {
         self.dma_length
     }
 
@@ -177,7 +185,7 @@ impl<Pg: Copy> SgEntry<Pg> {
         }
     }
 
-    /// Makes this entry describe `length` bytes at `offset` from the start
+    /// Makes this entry describe `len` bytes at `offset` from the start
     /// of `page`. A chain link becomes a data entry; the end mark is kept.
     ///
     /// # Safety
@@ -186,7 +194,7 @@ impl<Pg: Copy> SgEntry<Pg> {
     /// caller promises, for as long as a list holding this entry is used
     /// with a provider:
     ///
-    /// - the bytes `offset..offset + length` of the run of pages from
+    /// - the bytes `offset..offset + len` of the run of pages from
     ///   `page` (the page, then the pages after it in frame order) are
     ///   initialised memory of pages the provider holds valid (for a page
     ///   from `alloc_pages`, inside the pages allocated);
@@ -198,11 +206,11 @@ impl<Pg: Copy> SgEntry<Pg> {
     /// over pages safely; this is for lists made by hand.
     #[doc(alias = "sg_set_page")]
     #[inline]
-    pub unsafe fn set_page(&mut self, page: Pg, length: u32, offset: u32) {
+    pub unsafe fn set_page(&mut self, page: Pg, offset: u32, len: u32) {
         // INVARIANT: a data entry with a page (any length); a former link
         // loses its entry count and its link flag.
         self.slot = Slot { page };
-        self.length = length;
+        self.length = len;
         self.offset = offset;
         if self.is_chain() {
             self.dma_address = 0;
@@ -214,10 +222,10 @@ impl<Pg: Copy> SgEntry<Pg> {
     ///
     /// Does nothing on a chain link.
     #[inline]
-    pub fn set_dma(&mut self, address: u64, length: u32) {
+    pub fn set_dma(&mut self, address: u64, len: u32) {
         if !self.is_chain() {
             self.dma_address = address;
-            self.dma_length = length;
+            self.dma_length = len;
         }
     }
 
@@ -276,7 +284,7 @@ impl<Pg: Copy> SgEntry<Pg> {
     /// let page = pages.alloc_pages(0).unwrap();
     /// let mut entry = SgEntry::new();
     /// // SAFETY: bytes 5..15 of a page allocated above; no list is made.
-    /// unsafe { entry.set_page(page, 10, 5) };
+    /// unsafe { entry.set_page(page, 5, 10) };
     /// assert_eq!(entry.phys(&pages), Some(page.addr() as u64 + 5));
     /// // SAFETY: allocated above with order 0; `entry` is not used again.
     /// unsafe { pages.free_pages(page, 0) };
@@ -346,7 +354,7 @@ impl<Pg: Copy + fmt::Debug> fmt::Debug for SgEntry<Pg> {
 /// ```
 /// let mut entries: [sg_core::SgEntry<u64>; 3] = Default::default();
 /// // SAFETY: no list is made of these entries.
-/// unsafe { entries[1].set_page(9, 1, 0) };
+/// unsafe { entries[1].set_page(9, 0, 1) };
 /// sg_core::init_table(&mut entries).unwrap();
 /// assert_eq!(entries[1].page(), None);
 /// assert!(entries[2].is_last() && !entries[1].is_last());
@@ -430,13 +438,13 @@ mod tests {
         entry.mark_end();
         assert!(!entry.is_last(), "a link never carries the end mark");
         // SAFETY: the entry is never made a list.
-        unsafe { entry.set_page(3, 10, 20) };
+        unsafe { entry.set_page(3, 20, 10) };
         assert!(!entry.is_chain());
         assert_eq!(entry.link(), None);
         assert_eq!(entry.page(), Some(3));
         entry.mark_end();
         // SAFETY: the entry is never made a list.
-        unsafe { entry.set_page(4, 1, 2) };
+        unsafe { entry.set_page(4, 2, 1) };
         assert!(entry.is_last());
         entry.unmark_end();
         assert!(!entry.is_last());
@@ -446,7 +454,7 @@ mod tests {
     fn dma_fields_are_stored_and_ignored_on_links() {
         let mut entry = SgEntry::<u64>::new();
         entry.set_dma(0x1000, 512);
-        assert_eq!((entry.dma_address(), entry.dma_length()), (0x1000, 512));
+        assert_eq!((entry.dma_address(), entry.dma_len()), (0x1000, 512));
         let mut target = [SgEntry::<u64>::new()];
         // SAFETY: `target` outlives the link.
         unsafe { entry.set_link(NonNull::from(&mut target[..])) };
@@ -488,7 +496,7 @@ mod tests {
     fn debug_shows_data_and_links() {
         let mut entry = SgEntry::<u64>::new();
         // SAFETY: the entry is never made a list.
-        unsafe { entry.set_page(1, 2, 3) };
+        unsafe { entry.set_page(1, 3, 2) };
         entry.set_dma(0x10, 2);
         let text = alloc::format!("{entry:?}");
         assert!(

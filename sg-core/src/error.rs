@@ -129,14 +129,14 @@ pub enum Error {
     /// given the [`DmaLimits`](crate::DmaLimits)) so that no entry exceeds
     /// the device's maximum segment or crosses its boundary.
     #[error(
-        "entry {index} of {length} bytes could only be mapped by splitting it; \
+        "entry {index} of {len} bytes could only be mapped by splitting it; \
          build the table with the device's limits (the from-pages builder given DmaLimits) to avoid this"
     )]
     EntryNeedsSplit {
         /// Index of the entry among the data entries, counting from 0.
         index: usize,
         /// Its length in bytes.
-        length: u32,
+        len: u32,
     },
     /// The device cannot reach an address and no bounce buffer was available.
     #[error("bus address {address:#x} is above the device's highest address {highest:#x}")]
@@ -323,10 +323,7 @@ mod tests {
             Error::PagesUnavailable { order: 3 },
             Error::InvalidLimits { reason: "zero" },
             Error::TooManySegments { needed: 2, max: 1 },
-            Error::EntryNeedsSplit {
-                index: 0,
-                length: 1,
-            },
+            Error::EntryNeedsSplit { index: 0, len: 1 },
             Error::Unreachable {
                 address: 1,
                 highest: 0,

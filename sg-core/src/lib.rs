@@ -40,14 +40,14 @@
 //! // SAFETY: the bytes lie in the two pages allocated above, and only
 //! // this list reaches them.
 //! unsafe {
-//!     tail[0].set_page(run, 100, 4000); // crosses into the second page
-//!     tail[1].set_page(pages.nth(run, 1), 8, 200);
+//!     tail[0].set_page(run, 4000, 100); // crosses into the second page
+//!     tail[1].set_page(pages.nth(run, 1), 200, 8);
 //! }
 //!
 //! let mut head: [SgEntry<_>; 2] = Default::default();
 //! sg_core::init_table(&mut head)?;
 //! // SAFETY: as above.
-//! unsafe { head[0].set_page(run, 16, 0) };
+//! unsafe { head[0].set_page(run, 0, 16) };
 //! // SAFETY: `tail` outlives `head`'s link and is not touched while linked.
 //! unsafe { sg_core::chain(&mut head, NonNull::from(&mut tail[..]))? };
 //!
@@ -57,7 +57,7 @@
 //! assert_eq!(list.count(), 3); // the link is not an entry
 //! assert_eq!(list.byte_len(), 124);
 //! assert_eq!(list.count_for_len(17)?, 2);
-//! assert!(list.last(3)?.is_last());
+//! assert!(list.last_of(3)?.is_last());
 //! # // SAFETY: allocated above with order 1; the list is not used again.
 //! # unsafe { pages.free_pages(run, 1) };
 //! # Ok::<(), sg_core::Error>(())

@@ -322,7 +322,7 @@ impl SgEntry<VirtPage> {
         let (page, offset) = unsafe { VirtPage::containing(buffer) };
         // SAFETY: the caller promises the `len` bytes at `buffer`, which
         // are bytes `offset..offset + len` of the run from `page`.
-        unsafe { self.set_page(page, len, offset) };
+        unsafe { self.set_page(page, offset, len) };
     }
 
     /// A pointer to the first byte of this entry's data (the kernel's

@@ -35,7 +35,7 @@ impl HandBuilt {
             if !link_only.contains(&index) {
                 for (slot, &length) in lengths.iter().enumerate() {
                     // SAFETY: `Frames` maps nothing, so no byte is reached.
-                    unsafe { array[slot].set_page(page, length, 0) };
+                    unsafe { array[slot].set_page(page, 0, length) };
                     page += 1;
                 }
                 if linked {
@@ -61,7 +61,7 @@ impl HandBuilt {
 }
 
 fn lengths(list: &SgList<'_, Frames>) -> Vec<u32> {
-    list.iter().map(SgEntry::length).collect()
+    list.iter().map(SgEntry::len).collect()
 }
 
 /// The (frame, offset, length) of each segment.
@@ -95,17 +95,17 @@ fn walks_three_arrays_through_a_link_that_targets_a_link() {
             available: 150
         })
     );
-    assert_eq!(list.last(5).map(SgEntry::length), Ok(50));
-    assert_eq!(list.last(4), Err(Error::NotLast { index: 3 }));
+    assert_eq!(list.last_of(5).map(SgEntry::len), Ok(50));
+    assert_eq!(list.last_of(4), Err(Error::NotLast { index: 3 }));
     assert_eq!(
-        list.last(6),
+        list.last_of(6),
         Err(Error::TooFewEntries {
             requested: 6,
             available: 5
         })
     );
     assert_eq!(
-        list.last(0),
+        list.last_of(0),
         Err(Error::TooFewEntries {
             requested: 0,
             available: 5
@@ -134,7 +134,7 @@ fn a_list_may_start_with_a_link() {
     let built = HandBuilt::new(&[&[], &[7, 8]], &[0]);
     let list = built.list();
     assert_eq!(lengths(&list), [7, 8]);
-    assert_eq!(list.first().map(SgEntry::length), Some(7));
+    assert_eq!(list.first().map(SgEntry::len), Some(7));
 }
 
 #[test]
@@ -143,13 +143,13 @@ fn the_end_mark_stops_the_walk_before_the_array_ends() {
     init_table(&mut entries).unwrap();
     for (index, entry) in entries.iter_mut().enumerate() {
         // SAFETY: `Frames` maps nothing, so no byte is reached.
-        unsafe { entry.set_page(index as u64, 1, 0) };
+        unsafe { entry.set_page(index as u64, 0, 1) };
     }
     entries[1].mark_end();
     // SAFETY: `Frames` maps nothing, so the view never reaches a byte.
     let list = unsafe { SgList::new(&entries, &FRAMES) };
     assert_eq!(list.count(), 2);
-    assert_eq!(list.last(2).map(SgEntry::page), Ok(Some(1)));
+    assert_eq!(list.last_of(2).map(SgEntry::page), Ok(Some(1)));
 }
 
 #[test]
@@ -160,7 +160,7 @@ fn an_array_without_end_mark_ends_at_its_last_slot() {
     // SAFETY: `Frames` maps nothing, so the view never reaches a byte.
     let list = unsafe { SgList::new(&entries, &FRAMES) };
     assert_eq!(list.count(), 3);
-    assert_eq!(list.last(3), Err(Error::NotLast { index: 2 }));
+    assert_eq!(list.last_of(3), Err(Error::NotLast { index: 2 }));
 }
 
 #[test]

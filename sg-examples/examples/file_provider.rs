@@ -264,11 +264,11 @@ mod mapped {
         for (index, entry) in table.as_list().iter().enumerate() {
             let page = entry.page().expect("a data entry");
             let first = provider.pfn(page);
-            let last = first + (u64::from(entry.offset() + entry.length()) - 1) / PAGE as u64;
+            let last = first + (u64::from(entry.offset() + entry.len()) - 1) / PAGE as u64;
             println!(
                 "  entry {index}: file pages {first}..={last}, offset {:>3}, {:>5} bytes",
                 entry.offset(),
-                entry.length()
+                entry.len()
             );
         }
 
@@ -294,7 +294,7 @@ mod mapped {
         let skip = table
             .as_list()
             .first()
-            .map_or(0, |entry| u64::from(entry.length()))
+            .map_or(0, |entry| u64::from(entry.len()))
             - 10;
         let written = copy_from_slice(table.as_list_mut(), skip, message);
         let mut back = vec![0u8; message.len()];

@@ -61,7 +61,7 @@ fn main() -> Result<(), Error> {
     // Built from `&mut pages`: the table borrows the set exclusively, so it
     // may write the bytes; no other table reaches them while it lives.
     let mut limited = FromPages::new(&mut pages, 0, size)
-        .max_segment_size(2 * PAGE as u32)
+        .with_max_segment_size(2 * PAGE as u32)
         .build()?;
     println!("the same pages, no entry over 8 KiB (a device's max segment):");
     print_entries(limited.as_list(), base);
@@ -167,7 +167,7 @@ fn describe<P: PageProvider<Page = VirtPage, Pfn = usize>>(
     base: usize,
 ) -> Option<String> {
     let page = entry.page()?;
-    let (offset, length) = (entry.offset(), entry.length());
+    let (offset, length) = (entry.offset(), entry.len());
     let first = pages.pfn(page) + offset as usize / PAGE;
     let last = pages.pfn(page) + (offset as usize + length.max(1) as usize - 1) / PAGE;
     let end = if entry.is_last() { " (end)" } else { "" };

@@ -50,8 +50,8 @@ use sg_core::{Entries, PageProvider, Segment, Segments, SgEntry, SgList};
 /// sg_core::init_table(&mut entries)?;
 /// // SAFETY: bytes of the pages allocated above, in no other list.
 /// unsafe {
-///     entries[0].set_page(run, 100, 4000); // touches pages 0 and 1
-///     entries[1].set_page(pages.nth(run, 3), 10, 0); // touches its own page
+///     entries[0].set_page(run, 4000, 100); // touches pages 0 and 1
+///     entries[1].set_page(pages.nth(run, 3), 0, 10); // touches its own page
 /// }
 /// // SAFETY: the entries describe bytes of pages this provider holds valid,
 /// // and nothing else reaches them while the view is used.
@@ -123,7 +123,7 @@ impl<'a, P: PageProvider> PageIter<'a, P> {
     /// // SAFETY: bytes of the page allocated above, in no other list.
     /// unsafe {
     ///     entries[0].set_page(page, 0, 0); // touches no page: skipped
-    ///     entries[1].set_page(page, 8, 16);
+    ///     entries[1].set_page(page, 16, 8);
     /// }
     /// // SAFETY: the entries describe bytes of pages this provider holds valid,
     /// // and nothing else reaches them while the view is used.
@@ -346,7 +346,7 @@ impl<P: PageProvider> Iterator for DmaPageIter<'_, P> {
                 self.current = None;
                 return None;
             };
-            let length = entry.dma_length();
+            let length = entry.dma_len();
             if length == 0 {
                 continue;
             }

@@ -636,7 +636,7 @@ fn process_memory_reads_and_writes_the_buffer() {
         entries[0].set_buf(start.add(7), 4193); // 7..4200: crosses a page
         entries[1].set_buf(start.add(3), 4); // 3..7
         let (page, offset) = sg_core::VirtPage::containing(start.add(204));
-        entries[2].set_page(page, 1000, offset + 4096); // 4300..5300
+        entries[2].set_page(page, offset + 4096, 1000); // 4300..5300
     }
     let ranges = [7..4200, 3..7, 4300..5300];
     let expected: Vec<u8> = ranges

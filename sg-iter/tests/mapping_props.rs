@@ -485,7 +485,7 @@ fn frames<const PAGE: usize>(list: SgList<'_, MockPages<PAGE>>) -> Vec<u64> {
         .iter()
         .filter_map(|entry| {
             let page = entry.page()?;
-            let end = (u64::from(entry.offset()) + u64::from(entry.length())).div_ceil(PAGE as u64);
+            let end = (u64::from(entry.offset()) + u64::from(entry.len())).div_ceil(PAGE as u64);
             Some((0..end).map(move |index| page.pfn() + index))
         })
         .flatten()

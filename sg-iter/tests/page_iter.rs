@@ -125,7 +125,7 @@ fn entry_reports_the_entry_of_the_last_page() {
     let list = built.list(&mock);
     let mut pages = PageIter::new(list, 1);
     assert_eq!(pages.next(), Some(MockPage::new(11)));
-    assert_eq!(pages.entry().map(SgEntry::length), Some(5000));
+    assert_eq!(pages.entry().map(SgEntry::len), Some(5000));
     assert_eq!(pages.next(), Some(MockPage::new(20)));
     assert_eq!(pages.entry().map(SgEntry::offset), Some(7));
     let copy = pages.clone();
@@ -157,7 +157,7 @@ fn expected_pfns<P: PageProvider<Page = MockPage>>(
             (
                 entry.page().map_or(u64::MAX, MockPage::pfn),
                 u64::from(entry.offset()),
-                u64::from(entry.length()),
+                u64::from(entry.len()),
             )
         })
         .collect();

@@ -105,7 +105,7 @@ impl<Pg: Copy> BuiltList<Pg> {
             init_table(&mut array).expect("at least one slot");
             for (slot, &(page, length, offset)) in rest[..take].iter().enumerate() {
                 // SAFETY: the caller's promise, entry by entry.
-                unsafe { array[slot].set_page(page, length, offset) };
+                unsafe { array[slot].set_page(page, offset, length) };
             }
             arrays.push(array);
             rest = &rest[take..];

@@ -52,23 +52,23 @@ impl DeviceLimits {
         );
         let factor = (4096 / page_size) as u64;
         let limits = self.0;
-        let max_segment = limits.get_max_segment_size();
+        let max_segment = limits.max_segment_size();
         let max_segment = if max_segment > u32::MAX - 8192 {
             max_segment
         } else {
             (u64::from(max_segment) / factor).max(1) as u32
         };
-        let highest = match limits.get_highest_address() {
+        let highest = match limits.highest_address() {
             u64::MAX => u64::MAX,
             highest => (highest / factor).max(1),
         };
         limits
-            .max_segment_size(max_segment)
-            .segment_boundary(limits.get_segment_boundary().map(|boundary| {
+            .with_max_segment_size(max_segment)
+            .with_segment_boundary(limits.segment_boundary().map(|boundary| {
                 (boundary / factor).max(u64::from(max_segment).next_power_of_two())
             }))
-            .alignment((limits.get_alignment() / factor).max(1))
-            .highest_address(highest)
+            .with_alignment((limits.alignment() / factor).max(1))
+            .with_highest_address(highest)
     }
 }
 
@@ -107,11 +107,11 @@ impl Arbitrary for DeviceLimits {
         };
         DeviceLimits(
             DmaLimits::new()
-                .max_segment_size(max_segment)
-                .segment_boundary(boundary)
-                .alignment(alignment)
-                .highest_address(highest)
-                .max_segments(max_segments),
+                .with_max_segment_size(max_segment)
+                .with_segment_boundary(boundary)
+                .with_alignment(alignment)
+                .with_highest_address(highest)
+                .with_max_segments(max_segments),
         )
     }
 
@@ -119,26 +119,26 @@ impl Arbitrary for DeviceLimits {
         let limits = self.0;
         let defaults = DmaLimits::new();
         let mut simpler = Vec::new();
-        if limits.get_segment_boundary().is_some() {
-            simpler.push(limits.segment_boundary(None));
+        if limits.segment_boundary().is_some() {
+            simpler.push(limits.with_segment_boundary(None));
         }
-        if limits.get_alignment() != 1 {
-            simpler.push(limits.alignment(1));
+        if limits.alignment() != 1 {
+            simpler.push(limits.with_alignment(1));
         }
-        if limits.get_highest_address() != u64::MAX {
-            simpler.push(limits.highest_address(u64::MAX));
+        if limits.highest_address() != u64::MAX {
+            simpler.push(limits.with_highest_address(u64::MAX));
         }
-        if limits.get_max_segments() != usize::MAX {
-            simpler.push(limits.max_segments(usize::MAX));
+        if limits.max_segments() != usize::MAX {
+            simpler.push(limits.with_max_segments(usize::MAX));
         }
-        let default_size = defaults.get_max_segment_size();
-        if limits.get_max_segment_size() != default_size
+        let default_size = defaults.max_segment_size();
+        if limits.max_segment_size() != default_size
             && limits
-                .get_segment_boundary()
+                .segment_boundary()
                 .is_none_or(|boundary| boundary >= u64::from(default_size))
-            && limits.get_alignment() <= u64::from(default_size)
+            && limits.alignment() <= u64::from(default_size)
         {
-            simpler.push(limits.max_segment_size(default_size));
+            simpler.push(limits.with_max_segment_size(default_size));
         }
         Box::new(simpler.into_iter().map(DeviceLimits))
     }

@@ -339,7 +339,7 @@ impl<Pg: Copy + Eq + fmt::Debug> MockIommu<Pg> {
         reserved: u64,
         limits: &DmaLimits,
     ) -> Result<u64, Error> {
-        let alignment = limits.get_alignment();
+        let alignment = limits.alignment();
         let step = page_size.max(alignment);
         // With pages of at least the alignment, the run's offset in its
         // page must be aligned already; with a larger alignment, it must
@@ -358,9 +358,9 @@ impl<Pg: Copy + Eq + fmt::Debug> MockIommu<Pg> {
         // The boundary is honoured when the run fits the rest of a window
         // from its offset in the page (which placement cannot change).
         let boundary = limits
-            .get_segment_boundary()
+            .segment_boundary()
             .filter(|&boundary| in_page % boundary + len <= boundary);
-        let highest = limits.get_highest_address();
+        let highest = limits.highest_address();
         let reaches = |start: u64| start.saturating_add(in_page + (len.max(1) - 1)) <= highest;
         let free = |start: u64| {
             let end = start + reserved;

@@ -64,7 +64,7 @@ fn runs_that_meet_at_page_boundaries_get_contiguous_addresses() {
     iommu.assert_clean();
     // When the place after the last mapping does not do (here: out of
     // reach), the lowest free place is used.
-    let low = DmaLimits::new().highest_address(0x10_0FFF);
+    let low = DmaLimits::new().with_highest_address(0x10_0FFF);
     let again = map(&iommu, &mock, second, &low).unwrap();
     assert_eq!(again, 0x10_0000);
     unmap(&iommu, &mock, second, again);
@@ -77,19 +77,19 @@ fn placement_honours_boundaries_alignment_and_reach() {
     let iommu = MockIommu::with_space(0xF000, 1 << 40);
     // Two pages that would cross 0x10000 from 0xF000: moved to 0x10000.
     let windows = DmaLimits::new()
-        .max_segment_size(0x2000)
-        .segment_boundary(Some(0x1_0000));
+        .with_max_segment_size(0x2000)
+        .with_segment_boundary(Some(0x1_0000));
     let two = run(pages[0], 0, 0x2000);
     let address = map(&iommu, &mock, two, &windows).unwrap();
     assert_eq!(address, 0x1_0000);
     assert!(!windows.crosses_boundary(address, 0x2000));
     // A larger alignment than a page: the start is aligned.
-    let aligned = DmaLimits::new().alignment(0x4000);
+    let aligned = DmaLimits::new().with_alignment(0x4000);
     let one = run(pages[2], 0, 0x1000);
     let b = map(&iommu, &mock, one, &aligned).unwrap();
     assert_eq!(b % 0x4000, 0);
     // An offset in the page that breaks the alignment cannot be fixed.
-    let small = DmaLimits::new().alignment(512);
+    let small = DmaLimits::new().with_alignment(512);
     assert!(matches!(
         map(&iommu, &mock, run(pages[3], 100, 8), &small),
         Err(Error::Misaligned { alignment: 512, .. })
@@ -99,10 +99,10 @@ fn placement_honours_boundaries_alignment_and_reach() {
         Ok(1024)
     );
     // The page below the first mapping is free and within reach.
-    let low = DmaLimits::new().highest_address(0xFFFF);
+    let low = DmaLimits::new().with_highest_address(0xFFFF);
     assert_eq!(map(&iommu, &mock, run(pages[3], 0, 8), &low), Ok(0xF000));
     // Out of reach: every free place is above the highest address.
-    let lower = DmaLimits::new().highest_address(0xEFFF);
+    let lower = DmaLimits::new().with_highest_address(0xEFFF);
     assert_eq!(
         map(&iommu, &mock, run(pages[3], 8, 8), &lower),
         Err(Error::Unreachable {
@@ -113,8 +113,8 @@ fn placement_honours_boundaries_alignment_and_reach() {
     // Bytes that cannot fit a window from their offset: placed anyway,
     // crossing (the table then refuses the entry).
     let tight = DmaLimits::new()
-        .max_segment_size(1024)
-        .segment_boundary(Some(1024));
+        .with_max_segment_size(1024)
+        .with_segment_boundary(Some(1024));
     let crossing = map(&iommu, &mock, run(pages[1], 1000, 100), &tight).unwrap();
     assert!(tight.crosses_boundary(crossing, 100));
     // Invalid limits are refused.
@@ -123,7 +123,7 @@ fn placement_honours_boundaries_alignment_and_reach() {
             &iommu,
             &mock,
             run(pages[1], 0, 8),
-            &DmaLimits::new().alignment(3)
+            &DmaLimits::new().with_alignment(3)
         ),
         Err(Error::InvalidLimits { .. })
     ));

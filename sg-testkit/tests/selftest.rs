@@ -447,9 +447,9 @@ fn built_lists_chain_arrays_as_asked() {
     let built = BuiltList::new(&mock, &entries, &[3, 1]);
     assert_eq!(built.arrays(), 3); // 3 + 1 + 3, the sizes cycled
     let list = built.list(&mock);
-    let lengths: Vec<u32> = list.iter().map(SgEntry::length).collect();
+    let lengths: Vec<u32> = list.iter().map(SgEntry::len).collect();
     assert_eq!(lengths, [1, 2, 3, 4, 5, 6, 7]);
-    assert!(list.last(7).is_ok());
+    assert!(list.last_of(7).is_ok());
     let empty = BuiltList::new(&mock, &[], &[]);
     assert_eq!(empty.list(&mock).byte_len(), 0);
 }

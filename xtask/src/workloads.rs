@@ -127,7 +127,7 @@ fn page_list<'a>(
         // the process-memory provider, which every `VirtPages` is; the
         // workloads drop their tables before the pages, and use one list at
         // a time, so no list reads bytes while another writes them.
-        unsafe { entry.set_page(memory.handles()[index], PAGE as u32, 0) };
+        unsafe { entry.set_page(memory.handles()[index], 0, PAGE as u32) };
     }
     table
 }
@@ -245,7 +245,7 @@ fn copies(sizes: &Sizes) -> Vec<Row> {
     // The set's pages in their (frame) order; the table borrows the set
     // shared, so it only reads.
     let merged = FromPages::new(&list_memory, 0, n as u64)
-        .max_segment_size(0xFFFF_F000)
+        .with_max_segment_size(0xFFFF_F000)
         .build()
         .expect("merged");
     assert_eq!(merged.orig_nents(), 1, "contiguous pages make one entry");
@@ -428,7 +428,7 @@ fn small_copy(sizes: &Sizes) -> Row {
         // destination below lies in other bytes of the vector).
         unsafe {
             let (handle, offset) = VirtPage::containing(NonNull::from(&mut page[..PAGE]).cast());
-            entry.set_page(handle, PAGE as u32, offset);
+            entry.set_page(handle, offset, PAGE as u32);
         }
     }
     let out = &mut rest[..512];
@@ -478,7 +478,7 @@ fn from_pages(sizes: &Sizes, frame: impl Fn(usize) -> u64, name: &'static str) -
     // construction and never mapped (mapping panics), and the frames are
     // distinct (`frame` is strictly increasing); the table is never written.
     let table = FromPages::new(unsafe { Pages::from_raw(&frames, &handles[..]) }, 0, size)
-        .max_segment_size(0xFFFF_F000)
+        .with_max_segment_size(0xFFFF_F000)
         .build()
         .expect("from pages");
     assert_eq!(table.byte_len(), size);
@@ -502,7 +502,7 @@ fn from_pages(sizes: &Sizes, frame: impl Fn(usize) -> u64, name: &'static str) -
                 0,
                 size,
             )
-            .max_segment_size(0xFFFF_F000)
+            .with_max_segment_size(0xFFFF_F000)
             .build()
             .expect("from pages");
             black_box(table.orig_nents());

@@ -82,7 +82,7 @@ impl<'c, Pg: Copy, C: ChunkAllocator<Pg>> Appender<'c, Pg, C> {
     pub(crate) fn grow_last(&mut self, bytes: u64) -> Result<(), Error> {
         let entry = self.chain.last_mut().ok_or(Error::EmptyTable)?;
         let page = entry.page().ok_or(Error::EmptyTable)?;
-        let length = u64::from(entry.length())
+        let length = u64::from(entry.len())
             .checked_add(bytes)
             .and_then(|length| u32::try_from(length).ok())
             .ok_or(Error::Overflow {
@@ -92,7 +92,7 @@ impl<'c, Pg: Copy, C: ChunkAllocator<Pg>> Appender<'c, Pg, C> {
         // SAFETY: the builder only grows the last entry over the pages an
         // append was given (which continue its run), whose bytes the
         // provider's handles vouch for.
-        unsafe { entry.set_page(page, length, offset) };
+        unsafe { entry.set_page(page, offset, length) };
         self.chain.byte_len += bytes;
         Ok(())
     }

@@ -107,10 +107,10 @@ impl<Pg: Copy> EntryMut<'_, Pg> {
     /// other list reaches them while one writes.
     #[doc(alias = "sg_set_page")]
     #[inline]
-    pub unsafe fn set_page(&mut self, page: Pg, length: u32, offset: u32) {
-        let old = u64::from(self.entry.length());
+    pub unsafe fn set_page(&mut self, page: Pg, offset: u32, length: u32) {
+        let old = u64::from(self.entry.len());
         // SAFETY: the caller's promise is `SgEntry::set_page`'s.
-        unsafe { self.entry.set_page(page, length, offset) };
+        unsafe { self.entry.set_page(page, offset, length) };
         // `old` is part of the total, so this cannot underflow.
         self.byte_len
             .set(self.byte_len.get() - old + u64::from(length));

@@ -302,8 +302,7 @@ impl<Pg: Copy, C: ChunkAllocator<Pg>> Chain<Pg, C> {
             return Some(self.byte_len);
         }
         let all_but_last = entries + 1 == self.entries;
-        (all_but_last && self.last().is_some_and(|last| last.length() == 0))
-            .then_some(self.byte_len)
+        (all_but_last && self.last().is_some_and(|last| last.is_empty())).then_some(self.byte_len)
     }
 
     /// What a view of the first `entries` data entries (all of them when
@@ -343,7 +342,7 @@ impl<Pg: Copy, C: ChunkAllocator<Pg>> Chain<Pg, C> {
         let (head, slots, count, byte_len) = self.view_parts(entries);
         // SAFETY: as in `list`; `&mut self` also makes this the only view of
         // the list for `'a`, so nothing else reaches its pages through it.
-        unsafe { SgListMut::from_raw(head, slots, count, byte_len, provider) }
+        unsafe { SgListMut::from_list(SgList::from_raw(head, slots, count, byte_len, provider)) }
     }
 }
 
@@ -429,7 +428,7 @@ mod tests {
         let mut chain = Chain::<u64, _>::with_entries(sg_core::HeapChunks::new(), 3, 2).unwrap();
         for (index, mut entry) in chain.entries_mut().enumerate() {
             // SAFETY: no list of this chain is used with a provider.
-            unsafe { entry.set_page(index as u64, [10, 20, 0][index], 0) };
+            unsafe { entry.set_page(index as u64, 0, [10, 20, 0][index]) };
         }
         assert_eq!(chain.prefix_byte_len(3), Some(30));
         assert_eq!(chain.prefix_byte_len(usize::MAX), Some(30));
@@ -437,7 +436,7 @@ mod tests {
         assert_eq!(chain.prefix_byte_len(2), Some(30));
         assert_eq!(chain.prefix_byte_len(1), None);
         // SAFETY: as above.
-        unsafe { chain.entries_mut().nth(2).unwrap().set_page(2, 5, 0) };
+        unsafe { chain.entries_mut().nth(2).unwrap().set_page(2, 0, 5) };
         assert_eq!(chain.prefix_byte_len(2), None);
     }
 }

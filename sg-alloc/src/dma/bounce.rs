@@ -66,7 +66,7 @@ use super::cpu_bytes::write_run;
 /// // SAFETY: no device is given the addresses: the test reads the pool
 /// // through `device_read`.
 /// let bounce = unsafe { BounceMapper::with_pool_size(DirectMapper::new(), 64 * 1024, 0x1000_0000)? };
-/// let device = DmaLimits::new().highest_address(u64::from(u32::MAX));
+/// let device = DmaLimits::new().with_highest_address(u64::from(u32::MAX));
 /// let seen = table.with_dma_mapping(&bounce, DmaDirection::ToDevice, &device, |mapped| {
 ///     let (address, length) = mapped.segments().next().unwrap();
 ///     assert!(address < 1 << 32);

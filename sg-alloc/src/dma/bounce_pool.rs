@@ -58,7 +58,7 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>> Pool<S> {
     /// make a segment `limits` accepts and overlap no live slot (first
     /// fit).
     pub(super) fn place(&self, base: u64, len: usize, limits: &DmaLimits) -> Result<usize, Error> {
-        let highest = limits.get_highest_address();
+        let highest = limits.highest_address();
         let mut gap_start = 0;
         let gaps = self
             .live
@@ -134,12 +134,12 @@ fn fit(
     len: usize,
     limits: &DmaLimits,
 ) -> Option<usize> {
-    let mut bus = (base + gap_start as u64).checked_next_multiple_of(limits.get_alignment())?;
+    let mut bus = (base + gap_start as u64).checked_next_multiple_of(limits.alignment())?;
     if limits.crosses_boundary(bus, len as u64) {
         // The next boundary is a multiple of the alignment (validated
         // limits: alignment <= max segment size <= boundary); a run no
         // longer than the maximum segment size fits in one window.
-        let boundary = limits.get_segment_boundary()?;
+        let boundary = limits.segment_boundary()?;
         bus = (bus + 1).checked_next_multiple_of(boundary)?;
     }
     let offset = usize::try_from(bus - base).ok()?;
@@ -153,9 +153,9 @@ mod tests {
     #[test]
     fn slots_are_placed_aligned_inside_windows_and_first_fit() {
         let limits = DmaLimits::new()
-            .max_segment_size(0x400)
-            .segment_boundary(Some(0x400))
-            .alignment(0x100);
+            .with_max_segment_size(0x400)
+            .with_segment_boundary(Some(0x400))
+            .with_alignment(0x100);
         // A pool whose bus address is neither aligned nor on a boundary.
         assert_eq!(fit(0x1080, 0, 0x2000, 0x100, &limits), Some(0x80));
         assert_eq!(fit(0x1080, 0, 0x2000, 0x300, &limits), Some(0x80));
@@ -172,7 +172,7 @@ mod tests {
         pool.live.insert(0x80, 0x100);
         pool.used = 0x100;
         assert_eq!(pool.place(0x1080, 0x100, &limits), Ok(0x180));
-        let reachable = limits.highest_address(0x1100);
+        let reachable = limits.with_highest_address(0x1100);
         assert_eq!(
             pool.place(0x1080, 0x100, &reachable),
             Err(Error::Unreachable {
@@ -181,7 +181,7 @@ mod tests {
             })
         );
         assert_eq!(
-            pool.place(0x1080, 0x400, &limits.max_segment_size(0x400)),
+            pool.place(0x1080, 0x400, &limits.with_max_segment_size(0x400)),
             Ok(0x380)
         );
         pool.live.insert(0x180, 0xE80);

@@ -82,13 +82,13 @@ unsafe impl<P: PageProvider> DmaMapper<P> for DirectMapper {
         let address = run.phys(provider).ok_or(Error::Overflow {
             what: "physical address",
         })?;
-        if address % limits.get_alignment() != 0 {
+        if address % limits.alignment() != 0 {
             return Err(Error::Misaligned {
                 address,
-                alignment: limits.get_alignment(),
+                alignment: limits.alignment(),
             });
         }
-        let highest = limits.get_highest_address();
+        let highest = limits.highest_address();
         let last = address.checked_add(u64::from(run.len.max(1)) - 1);
         if last.is_none_or(|last| last > highest) {
             return Err(Error::Unreachable {

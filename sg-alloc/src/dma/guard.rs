@@ -125,7 +125,7 @@ map_targets!(SgTable<P, C, A>, &mut SgTable<P, C, A>);
 /// // ... the device reads and writes ...
 /// mapped.sync_for_cpu(); // the device's writes reach the CPU
 /// let table = mapped.unmap();
-/// assert_eq!(table.as_list().first().map(|entry| entry.dma_length()), Some(0));
+/// assert_eq!(table.as_list().first().map(|entry| entry.dma_len()), Some(0));
 /// # Ok::<(), sg_core::Error>(())
 /// ```
 ///
@@ -209,7 +209,7 @@ impl<T: MapTarget, M: DmaMapper<T::Provider>> MappedTable<T, M> {
             .table()
             .dma_list()
             .iter()
-            .map(|entry| (entry.dma_address(), entry.dma_length()))
+            .map(|entry| (entry.dma_address(), entry.dma_len()))
     }
 
     /// Makes what the device wrote visible to the CPU (the kernel's

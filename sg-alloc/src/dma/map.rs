@@ -77,8 +77,8 @@ impl<P: PageProvider, C: ChunkAllocator<P::Page>, A: Access> SgTable<P, C, A> {
     ///
     /// let pages = Pages::alloc(VirtPages::new(), 3)?; // eight contiguous pages
     /// let limits = DmaLimits::new()
-    ///     .max_segment_size(8192)
-    ///     .segment_boundary(Some(8192));
+    ///     .with_max_segment_size(8192)
+    ///     .with_segment_boundary(Some(8192));
     /// // Built for the device: entries end at its boundaries.
     /// let table = FromPages::new(pages, 0, 8 * 4096).limits(&limits).build()?;
     /// // SAFETY: no device is given the addresses; they are only read below.
@@ -204,16 +204,16 @@ impl<P: PageProvider, C: ChunkAllocator<P::Page>, A: Access> SgTable<P, C, A> {
         if self.byte_len() == 0 {
             return Err(Error::EmptyTable);
         }
-        let max_length = limits.get_max_segment_size();
+        let max_length = limits.max_segment_size();
         if let Some((index, entry)) = self
             .as_list()
             .iter()
             .enumerate()
-            .find(|(_, entry)| entry.length() > max_length)
+            .find(|(_, entry)| entry.len() > max_length)
         {
             return Err(Error::EntryNeedsSplit {
                 index,
-                length: entry.length(),
+                len: entry.len(),
             });
         }
         let saved = SavedFields::save(self.as_list(), self.orig_nents())?;
@@ -294,7 +294,7 @@ where
     A: Access,
     M: DmaMapper<P>,
 {
-    let max_segments = limits.get_max_segments();
+    let max_segments = limits.max_segments();
     // INVARIANT: nothing is mapped yet, and no segment stored.
     let mut progress = Progress {
         table,

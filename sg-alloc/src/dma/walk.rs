@@ -18,10 +18,10 @@ use crate::unwind::Finish;
 #[inline]
 pub(super) fn run_of<Pg: Copy>(entry: &SgEntry<Pg>) -> Option<DmaRun<Pg>> {
     let page = entry.page()?;
-    (entry.length() > 0).then_some(DmaRun {
+    (!entry.is_empty()).then_some(DmaRun {
         page,
         offset: u64::from(entry.offset()),
-        len: entry.length(),
+        len: entry.len(),
     })
 }
 
@@ -64,7 +64,7 @@ impl<Pg: Copy> Iterator for Mappings<'_, Pg> {
                 debug_assert!(false, "the segments end before the entries");
                 return None;
             };
-            (address, length, used) = (next.dma_address(), next.dma_length(), 0);
+            (address, length, used) = (next.dma_address(), next.dma_len(), 0);
         }
         if run.len > length - used {
             debug_assert!(false, "an entry runs past its segment");
@@ -120,7 +120,7 @@ impl SavedFields {
     ) -> Result<Self, Error> {
         let clear = list
             .iter()
-            .all(|entry| entry.dma_address() == 0 && entry.dma_length() == 0);
+            .all(|entry| entry.dma_address() == 0 && entry.dma_len() == 0);
         if clear {
             return Ok(SavedFields::Clear);
         }
@@ -130,7 +130,7 @@ impl SavedFields {
             .map_err(|_| Error::OutOfMemory)?;
         fields.extend(
             list.iter()
-                .map(|entry| (entry.dma_address(), entry.dma_length())),
+                .map(|entry| (entry.dma_address(), entry.dma_len())),
         );
         Ok(SavedFields::Fields(fields))
     }

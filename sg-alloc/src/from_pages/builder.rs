@@ -27,7 +27,7 @@ use crate::SgTable;
 /// // most 4 KiB, with 3 more pages to come.
 /// let append = AppendPages::new(0..2, 6000)
 ///     .offset(96)
-///     .limits(&DmaLimits::unlimited().max_segment_size(4096))
+///     .limits(&DmaLimits::unlimited().with_max_segment_size(4096))
 ///     .left_pages(3);
 /// # let _ = append;
 /// ```
@@ -76,8 +76,8 @@ impl AppendPages {
     /// that maximum segment size.
     #[doc(alias = "sg_alloc_table_from_pages_segment")]
     #[inline]
-    pub fn max_segment_size(mut self, bytes: u32) -> Self {
-        self.limits = self.limits.max_segment_size(bytes);
+    pub fn with_max_segment_size(mut self, bytes: u32) -> Self {
+        self.limits = self.limits.with_max_segment_size(bytes);
         self
     }
 
@@ -127,8 +127,8 @@ impl AppendPages {
 ///
 /// let pages = Pages::alloc(VirtPages::new(), 4)?;
 /// let limits = DmaLimits::new()
-///     .max_segment_size(64 * 1024)
-///     .segment_boundary(Some(64 * 1024));
+///     .with_max_segment_size(64 * 1024)
+///     .with_segment_boundary(Some(64 * 1024));
 /// let pool = ChunkPool::new(1)?;
 /// let table = FromPages::new(&pages, 0, 16 * 4096)
 ///     .limits(&limits)
@@ -136,7 +136,7 @@ impl AppendPages {
 ///     .build()?;
 /// for entry in table.as_list() {
 ///     let start = entry.phys(&pages).unwrap();
-///     assert!(!limits.crosses_boundary(start, u64::from(entry.length())));
+///     assert!(!limits.crosses_boundary(start, u64::from(entry.len())));
 /// }
 /// assert_eq!(table.byte_len(), 16 * 4096);
 /// # Ok::<(), sg_core::Error>(())
@@ -183,8 +183,8 @@ impl<S: PageSource, C> FromPages<S, C> {
     /// kernel's `sg_alloc_table_from_pages_segment`).
     #[doc(alias = "sg_alloc_table_from_pages_segment")]
     #[inline]
-    pub fn max_segment_size(mut self, bytes: u32) -> Self {
-        self.append = self.append.max_segment_size(bytes);
+    pub fn with_max_segment_size(mut self, bytes: u32) -> Self {
+        self.append = self.append.with_max_segment_size(bytes);
         self
     }
 
@@ -244,7 +244,7 @@ impl<P: PageSet, A: sg_core::Access> SgTable<P, HeapChunks, A> {
     /// let mut pages = Pages::alloc(VirtPages::new(), 1)?; // two contiguous pages
     /// pages.swap(0, 1); // second page first: two runs
     /// let table = SgTable::from_pages(&mut pages, 96, 6000)?;
-    /// let lengths: Vec<u32> = table.as_list().iter().map(|entry| entry.length()).collect();
+    /// let lengths: Vec<u32> = table.as_list().iter().map(|entry| entry.len()).collect();
     /// assert_eq!(lengths, [4000, 2000]);
     /// # Ok::<(), sg_core::Error>(())
     /// ```

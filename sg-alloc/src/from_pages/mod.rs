@@ -172,12 +172,12 @@ impl<P: PageSet, C: ChunkAllocator<P::Page>, A: Access> AppendTable<P, C, A> {
     /// use sg_core::{DmaLimits, Pages, VirtPages};
     ///
     /// let pages = Pages::alloc(VirtPages::new(), 2)?; // four contiguous pages
-    /// let limits = DmaLimits::new().max_segment_size(8192);
+    /// let limits = DmaLimits::new().with_max_segment_size(8192);
     /// let mut append = AppendTable::new(&pages);
     /// append.append_pages(AppendPages::new(0..1, 4096).limits(&limits).left_pages(3))?;
     /// append.append_pages(AppendPages::new(1..4, 3 * 4096).limits(&limits))?;
     /// let table = append.finish()?;
-    /// let lengths: Vec<u32> = table.as_list().iter().map(|entry| entry.length()).collect();
+    /// let lengths: Vec<u32> = table.as_list().iter().map(|entry| entry.len()).collect();
     /// assert_eq!(lengths, [8192, 8192]);
     /// # Ok::<(), sg_core::Error>(())
     /// ```
@@ -286,7 +286,7 @@ impl<P: PageSet, C: ChunkAllocator<P::Page>, A: Access> AppendTable<P, C, A> {
 
         // Merge the first pages into the last entry while its run goes on.
         if let Some((first, mut run)) = append.last().and_then(|last| {
-            let end = u64::from(last.offset()) + u64::from(last.length());
+            let end = u64::from(last.offset()) + u64::from(last.len());
             let page = last.page()?;
             (end % page_size == 0).then_some((page, (end / page_size) as usize))
         }) {
@@ -337,7 +337,7 @@ impl<P: PageSet, C: ChunkAllocator<P::Page>, A: Access> AppendTable<P, C, A> {
                 // is used once (positions only grow, `next_page`), and the
                 // set holds no page twice, so for a table that writes no
                 // two entries share a byte.
-                unsafe { entry.set_page(first, length as u32, offset as u32) };
+                unsafe { entry.set_page(first, offset as u32, length as u32) };
                 // SAFETY: `written < usable`, a slot `room` offered.
                 unsafe { slots.add(written).write(entry) };
                 written += 1;

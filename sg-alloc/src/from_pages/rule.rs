@@ -27,7 +27,7 @@ impl RunRule {
     /// most its maximum number of segments.
     pub(super) fn new<P: PageProvider>(limits: &DmaLimits) -> Result<Self, Error> {
         limits.validate()?;
-        let max_segment = limits.get_max_segment_size();
+        let max_segment = limits.max_segment_size();
         // A page is at most 2^31 bytes, so `usize` holds the count.
         let max_pages = (u64::from(max_segment) / P::PAGE_SIZE as u64) as usize;
         if max_pages == 0 {
@@ -41,8 +41,8 @@ impl RunRule {
         // boundaries fall between pages.
         Ok(RunRule {
             max_pages,
-            boundary: limits.get_segment_boundary(),
-            max_entries: limits.get_max_segments(),
+            boundary: limits.segment_boundary(),
+            max_entries: limits.max_segments(),
         })
     }
 

@@ -100,9 +100,9 @@ pub(crate) fn entries<P: PageProvider<Page = MockPage>>(list: SgList<'_, P>) -> 
             Entry {
                 pfn: entry.page().map_or(u64::MAX, MockPage::pfn),
                 offset: entry.offset(),
-                length: entry.length(),
+                length: entry.len(),
                 last: entry.is_last(),
-                dma: (entry.dma_address(), entry.dma_length()),
+                dma: (entry.dma_address(), entry.dma_len()),
             }
         })
         .collect()

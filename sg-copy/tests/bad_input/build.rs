@@ -243,7 +243,7 @@ fn merged_clone_of_entries_without_bytes() {
     let table = table_without_bytes(&mock, &chunks);
     let copy = table.clone_merged_in(&chunks).unwrap();
     assert_eq!((copy.orig_nents(), copy.byte_len()), (1, 0));
-    assert!(copy.as_list().last(1).is_ok());
+    assert!(copy.as_list().last_of(1).is_ok());
     // The clone borrows the original (read-only): it goes first.
     drop(copy);
     drop(table);
@@ -511,12 +511,12 @@ fn runs_past_u32_are_cut() {
     let pages: Vec<u64> = (0..258).collect();
     let size = 258 << 24;
     let table = SgTable::from_pages(frames(&pages), 0, size).unwrap();
-    let lengths: Vec<u32> = table.as_list().iter().map(|entry| entry.length()).collect();
+    let lengths: Vec<u32> = table.as_list().iter().map(|entry| entry.len()).collect();
     assert_eq!(lengths, [LONGEST, 3 << 24]);
     assert_eq!(table.byte_len(), size);
     // With an offset, the first entry holds what its 255 frames hold.
     let table = SgTable::from_pages(frames(&pages), 100, size - 100).unwrap();
-    let lengths: Vec<u32> = table.as_list().iter().map(|entry| entry.length()).collect();
+    let lengths: Vec<u32> = table.as_list().iter().map(|entry| entry.len()).collect();
     assert_eq!(lengths, [LONGEST - 100, 3 << 24]);
 }
 
@@ -530,7 +530,7 @@ fn merges_past_u32_are_cut() {
         .append_pages(AppendPages::new(200..258, 58 << 24))
         .unwrap();
     let table = append.finish().unwrap();
-    let lengths: Vec<u32> = table.as_list().iter().map(|entry| entry.length()).collect();
+    let lengths: Vec<u32> = table.as_list().iter().map(|entry| entry.len()).collect();
     assert_eq!(lengths, [LONGEST, 3 << 24]);
 }
 

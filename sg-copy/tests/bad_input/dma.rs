@@ -177,9 +177,9 @@ fn segments_below_the_first_entry() -> Vec<(DmaLimits, Error)> {
         .map(|max| {
             let expected = Error::EntryNeedsSplit {
                 index: 0,
-                length: first,
+                len: first,
             };
-            (DmaLimits::new().max_segment_size(max), expected)
+            (DmaLimits::new().with_max_segment_size(max), expected)
         })
         .collect()
 }
@@ -328,7 +328,7 @@ fn bounce_when_the_pool_is_full() {
     let mut table = sample(mock, &chunks);
     // Every page is above what the device reaches, so every entry
     // bounces; the pool holds the first two entries, not the third.
-    let device = DmaLimits::new().highest_address(PAGE_U64 * 10 - 1);
+    let device = DmaLimits::new().with_highest_address(PAGE_U64 * 10 - 1);
     // SAFETY: no device is given an address.
     let bounce = unsafe { BounceMapper::with_pool_size(direct(), 3 * PAGE, 0) }.unwrap();
     let third = PAGE - SAMPLE_OFFSET;

@@ -207,7 +207,7 @@ fn merged_clone_when_chunks_fail() {
     let mut table = SgTable::new(&mock, 7).unwrap();
     for (mut entry, &page) in table.entries_mut().zip(&pages) {
         // SAFETY: half of a page of the mock, in no other list.
-        unsafe { entry.set_page(page, PAGE_U64 as u32 / 2, 0) };
+        unsafe { entry.set_page(page, 0, PAGE_U64 as u32 / 2) };
     }
     let points = for_each_chunk_failure(Some(4), |chunks| table.clone_merged_in(chunks).map(drop));
     // Entries that end inside their page never merge: 7 entries again.

@@ -94,10 +94,10 @@ fn entries<P: PageProvider<Page = MockPage>>(
             (
                 entry.page().map(MockPage::pfn),
                 entry.offset(),
-                entry.length(),
+                entry.len(),
                 entry.is_last(),
                 entry.dma_address(),
-                entry.dma_length(),
+                entry.dma_len(),
             )
         })
         .collect()
@@ -175,7 +175,7 @@ impl Builder {
         max_segment: u32,
         expected: Error,
     ) {
-        let limits = DmaLimits::new().max_segment_size(max_segment);
+        let limits = DmaLimits::new().with_max_segment_size(max_segment);
         self.refuses_with(mock, pages, offset, size, max_segment, &limits, expected);
     }
 
@@ -196,13 +196,13 @@ impl Builder {
         let found = match self {
             Builder::FromPages => SgTable::from_pages(set(mock, pages), offset, size).map(drop),
             Builder::FromPagesSegment => FromPages::new(set(mock, pages), offset, size)
-                .max_segment_size(max_segment)
+                .with_max_segment_size(max_segment)
                 .build()
                 .map(drop),
             Builder::FromPagesIn => {
                 let source = set(mock, pages);
                 FromPages::new(source, offset, size)
-                    .max_segment_size(max_segment)
+                    .with_max_segment_size(max_segment)
                     .chunk_allocator(&chunks)
                     .build()
                     .map(drop)
@@ -232,7 +232,7 @@ impl Builder {
                         append.append_pages(
                             AppendPages::new(range, size)
                                 .offset(offset)
-                                .max_segment_size(max_segment),
+                                .with_max_segment_size(max_segment),
                         )
                     }
                 };
@@ -347,13 +347,13 @@ pub(crate) fn bad_limits() -> Vec<(DmaLimits, &'static str)> {
     let low_boundary = "the segment boundary is smaller than the maximum segment size";
     let limits = DmaLimits::new();
     vec![
-        (limits.max_segment_size(0), zero_size),
-        (limits.max_segments(0), zero_segments),
-        (limits.alignment(0), alignment),
-        (limits.alignment(3), alignment),
-        (limits.alignment(1 << 20), wide_alignment),
-        (limits.segment_boundary(Some(0)), boundary),
-        (limits.segment_boundary(Some(3 << 16)), boundary),
-        (limits.segment_boundary(Some(4096)), low_boundary),
+        (limits.with_max_segment_size(0), zero_size),
+        (limits.with_max_segments(0), zero_segments),
+        (limits.with_alignment(0), alignment),
+        (limits.with_alignment(3), alignment),
+        (limits.with_alignment(1 << 20), wide_alignment),
+        (limits.with_segment_boundary(Some(0)), boundary),
+        (limits.with_segment_boundary(Some(3 << 16)), boundary),
+        (limits.with_segment_boundary(Some(4096)), low_boundary),
     ]
 }

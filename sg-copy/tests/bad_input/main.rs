@@ -80,7 +80,7 @@
 //! `PageIter::new`, `DmaPageIter::new`, `MappingIter::skip`.
 //!
 //! ### nents larger than the list
-//! `SgList::take_entries`, `SgList::last`, `SgList::count_for_len`,
+//! `SgList::take_entries`, `SgList::last_of`, `SgList::count_for_len`,
 //! `SgList::new`, `SgList::from_raw`, `PageList::free_n`, `PageIter::new`,
 //! `DmaPageIter::new`, `MappingIter::next`, `copy_to_slice`.
 //!

@@ -42,7 +42,7 @@ pub(crate) fn rows() -> Vec<Row> {
         }
         NentsPastList {
             "SgList::take_entries" => more_entries_than_the_list,
-            "SgList::last" => last_past_the_list,
+            "SgList::last_of" => last_past_the_list,
             "SgList::count_for_len" => entries_for_more_bytes_than_the_list,
             "SgList::new" => arrays_without_an_end_mark,
             "SgList::from_raw" => raw_view_past_its_slots,
@@ -96,7 +96,7 @@ fn assert_empty<P: PageProvider>(list: SgList<'_, P>) {
     assert!(list.first().is_none() && list.iter().next().is_none());
     assert!(list.segments().next().is_none());
     assert_eq!(
-        list.last(1).err(),
+        list.last_of(1).err(),
         Some(Error::TooFewEntries {
             requested: 1,
             available: 0
@@ -190,12 +190,12 @@ fn dma_count_with_no_segment_size() {
 fn dma_segments_shorter_than_entries() {
     let mock = Mock::new();
     let built = sample_built(&mock);
-    let half = DmaLimits::new().max_segment_size(PAGE as u32 / 2);
+    let half = DmaLimits::new().with_max_segment_size(PAGE as u32 / 2);
     assert_eq!(
         built.list(&mock).count_dma_segments(&half),
         Err(Error::EntryNeedsSplit {
             index: 0,
-            length: PAGE as u32 - 10
+            len: PAGE as u32 - 10
         })
     );
     // From the second entry on: the first too long is the third.
@@ -204,7 +204,7 @@ fn dma_segments_shorter_than_entries() {
         rest.unwrap().count_dma_segments(&half),
         Err(Error::EntryNeedsSplit {
             index: 1,
-            length: PAGE as u32
+            len: PAGE as u32
         })
     );
     mock.assert_clean();
@@ -316,13 +316,13 @@ fn entry_address_past_u64() {
     let mut entry = SgEntry::new();
     assert_eq!(entry.phys(&frames), None, "no page");
     // SAFETY: no list is made of the entry.
-    unsafe { entry.set_page(FRAME_PAST_U64, 1, 0) };
+    unsafe { entry.set_page(FRAME_PAST_U64, 0, 1) };
     assert_eq!(entry.phys(&frames), None);
     // SAFETY: as above.
-    unsafe { entry.set_page(FRAME_PAST_U64 - 1, 1, 4095) };
+    unsafe { entry.set_page(FRAME_PAST_U64 - 1, 4095, 1) };
     assert_eq!(entry.phys(&frames), Some(u64::MAX));
     // SAFETY: as above.
-    unsafe { entry.set_page(FRAME_PAST_U64 - 1, 1, 4096) };
+    unsafe { entry.set_page(FRAME_PAST_U64 - 1, 4096, 1) };
     assert_eq!(entry.phys(&frames), None);
 }
 
@@ -345,8 +345,8 @@ fn dma_segments_past_u64() {
     init_table(&mut entries).unwrap();
     // SAFETY: `FramePages` never maps a page, so no byte is reached.
     unsafe {
-        entries[0].set_page(1, 10, 0);
-        entries[1].set_page(FRAME_PAST_U64, 10, 0);
+        entries[0].set_page(1, 0, 10);
+        entries[1].set_page(FRAME_PAST_U64, 0, 10);
     }
     // SAFETY: `FramePages` never maps, so the view reaches no byte.
     let list = unsafe { SgList::new(&entries, &frames) };
@@ -370,7 +370,7 @@ fn more_entries_than_the_list() {
             assert_eq!(view.count(), 3);
             assert_eq!(view.byte_len(), list.byte_len());
             assert!(view.iter().eq(list.iter()));
-            assert!(view.last(3).is_ok());
+            assert!(view.last_of(3).is_ok());
         }
     }
     check(built.list(&mock));
@@ -385,16 +385,16 @@ fn last_past_the_list() {
     let list = built.list(&mock);
     for n in [0, 4, usize::MAX] {
         assert_eq!(
-            list.last(n).err(),
+            list.last_of(n).err(),
             Some(Error::TooFewEntries {
                 requested: n,
                 available: 3
             })
         );
     }
-    assert_eq!(list.last(2).err(), Some(Error::NotLast { index: 1 }));
+    assert_eq!(list.last_of(2).err(), Some(Error::NotLast { index: 1 }));
     assert_eq!(
-        list.take_entries(2).last(3).err(),
+        list.take_entries(2).last_of(3).err(),
         Some(Error::TooFewEntries {
             requested: 3,
             available: 2
@@ -427,7 +427,7 @@ fn arrays_without_an_end_mark() {
     let mut entries: [SgEntry<MockPage>; 3] = Default::default();
     // SAFETY: bytes of a page of the mock, in no other list.
     unsafe {
-        entries[0].set_page(pages[0], 8, 0);
+        entries[0].set_page(pages[0], 0, 8);
         entries[2].set_page(pages[0], 8, 8);
     }
     // SAFETY: the entries' bytes lie on a page of the mock, and nothing
@@ -435,9 +435,9 @@ fn arrays_without_an_end_mark() {
     let list = unsafe { SgList::new(&entries, &mock) };
     assert_eq!(list.count(), 3, "the walk ends with the array");
     assert_eq!(list.byte_len(), 16);
-    assert_eq!(list.last(3).err(), Some(Error::NotLast { index: 2 }));
+    assert_eq!(list.last_of(3).err(), Some(Error::NotLast { index: 2 }));
     assert_eq!(
-        list.last(4).err(),
+        list.last_of(4).err(),
         Some(Error::TooFewEntries {
             requested: 4,
             available: 3
@@ -452,7 +452,7 @@ fn raw_view_past_its_slots() {
     let mut entries: [SgEntry<MockPage>; 2] = Default::default();
     // SAFETY: bytes of a page of the mock, in no other list.
     unsafe {
-        entries[0].set_page(pages[0], 8, 0);
+        entries[0].set_page(pages[0], 0, 8);
         entries[1].set_page(pages[0], 8, 8);
     }
     // SAFETY: two initialised entries, borrowed (unwritten) for the view's

@@ -26,8 +26,8 @@ impl<P: PageProvider> SgList<'_, P> {
     /// sg_core::init_table(&mut entries)?;
     /// // SAFETY: both describe bytes of the four pages allocated above.
     /// unsafe {
-    ///     entries[0].set_page(run, 10_000, 0); // 3 pieces of at most 4096
-    ///     entries[1].set_page(run, 4096, 0); // 1 piece
+    ///     entries[0].set_page(run, 0, 10_000); // 3 pieces of at most 4096
+    ///     entries[1].set_page(run, 0, 4096); // 1 piece
     /// }
     /// // SAFETY: the entries describe bytes of pages this provider holds valid,
     /// // and nothing else reaches them while the view is used.
@@ -88,20 +88,20 @@ impl<P: PageProvider> SgList<'_, P> {
     /// sg_core::init_table(&mut entries)?;
     /// // SAFETY: bytes of the pages allocated above, in no other list.
     /// unsafe {
-    ///     entries[0].set_page(run, 4096, 0);
-    ///     entries[1].set_page(pages.nth(run, 1), 4096, 0); // right after: merges
-    ///     entries[2].set_page(pages.nth(run, 3), 100, 0); // after a gap
+    ///     entries[0].set_page(run, 0, 4096);
+    ///     entries[1].set_page(pages.nth(run, 1), 0, 4096); // right after: merges
+    ///     entries[2].set_page(pages.nth(run, 3), 0, 100); // after a gap
     /// }
     /// // SAFETY: the entries describe bytes of pages this provider holds valid,
     /// // and nothing else reaches them while the view is used.
     /// let list = unsafe { SgList::new(&entries, &pages) };
     /// assert_eq!(list.count_dma_segments(&DmaLimits::new()), Ok(2));
-    /// let small = DmaLimits::new().max_segment_size(4096);
+    /// let small = DmaLimits::new().with_max_segment_size(4096);
     /// assert_eq!(list.count_dma_segments(&small), Ok(3));
-    /// let tiny = DmaLimits::new().max_segment_size(2048);
+    /// let tiny = DmaLimits::new().with_max_segment_size(2048);
     /// assert_eq!(
     ///     list.count_dma_segments(&tiny),
-    ///     Err(Error::EntryNeedsSplit { index: 0, length: 4096 })
+    ///     Err(Error::EntryNeedsSplit { index: 0, len: 4096 })
     /// );
     /// # // SAFETY: allocated above with order 2; the list is not used again.
     /// # unsafe { pages.free_pages(run, 2) };
@@ -113,14 +113,14 @@ impl<P: PageProvider> SgList<'_, P> {
         limits.validate()?;
         // As a mapping does, refuse an entry too long for a segment before
         // looking at addresses.
-        let max_length = limits.get_max_segment_size();
+        let max_length = limits.max_segment_size();
         if let Some((index, segment)) = self
             .indexed_segments()
             .find(|(_, segment)| segment.len > max_length)
         {
             return Err(Error::EntryNeedsSplit {
                 index,
-                length: segment.len,
+                len: segment.len,
             });
         }
         let mut count = 0;

@@ -30,13 +30,13 @@ pub const DEFAULT_MAX_SEGMENT_SIZE: u32 = 64 * 1024;
 /// use sg_core::{DmaLimits, Error};
 ///
 /// let limits = DmaLimits::new()
-///     .max_segment_size(64 * 1024)
-///     .segment_boundary(Some(64 * 1024))
-///     .highest_address(u64::from(u32::MAX));
+///     .with_max_segment_size(64 * 1024)
+///     .with_segment_boundary(Some(64 * 1024))
+///     .with_highest_address(u64::from(u32::MAX));
 /// assert_eq!(limits.validate(), Ok(()));
 /// assert!(limits.crosses_boundary(0xFFF0, 0x20));
 ///
-/// let bad = DmaLimits::new().max_segment_size(8192).segment_boundary(Some(4096));
+/// let bad = DmaLimits::new().with_max_segment_size(8192).with_segment_boundary(Some(4096));
 /// assert!(matches!(bad.validate(), Err(Error::InvalidLimits { .. })));
 /// ```
 #[doc(alias = "device_dma_parameters")]
@@ -81,7 +81,7 @@ impl DmaLimits {
 
     /// Sets the longest segment, in bytes (`dma_set_max_seg_size`).
     #[doc(alias = "dma_set_max_seg_size")]
-    pub const fn max_segment_size(mut self, bytes: u32) -> Self {
+    pub const fn with_max_segment_size(mut self, bytes: u32) -> Self {
         self.max_segment_size = bytes;
         self
     }
@@ -89,7 +89,7 @@ impl DmaLimits {
     /// Sets the boundary no segment may cross, a power of two, or none
     /// (`dma_set_seg_boundary`).
     #[doc(alias = "dma_set_seg_boundary")]
-    pub const fn segment_boundary(mut self, boundary: Option<u64>) -> Self {
+    pub const fn with_segment_boundary(mut self, boundary: Option<u64>) -> Self {
         self.segment_boundary = boundary;
         self
     }
@@ -97,45 +97,46 @@ impl DmaLimits {
     /// Sets the highest bus address the device reaches (`dma_set_mask`:
     /// `u32::MAX` for a 32-bit device).
     #[doc(alias = "dma_set_mask")]
-    pub const fn highest_address(mut self, address: u64) -> Self {
+    pub const fn with_highest_address(mut self, address: u64) -> Self {
         self.highest_address = address;
         self
     }
 
     /// Sets the alignment of every segment's start, a power of two.
-    pub const fn alignment(mut self, alignment: u64) -> Self {
+    pub const fn with_alignment(mut self, alignment: u64) -> Self {
         self.alignment = alignment;
         self
     }
 
     /// Sets the most segments one mapping may have.
-    pub const fn max_segments(mut self, count: usize) -> Self {
+    pub const fn with_max_segments(mut self, count: usize) -> Self {
         self.max_segments = count;
         self
     }
 
     /// The longest segment, in bytes.
-    pub const fn get_max_segment_size(&self) -> u32 {
+    #[doc(alias = "dma_get_max_seg_size")]
+    pub const fn max_segment_size(&self) -> u32 {
         self.max_segment_size
     }
 
     /// The boundary no segment crosses, if any.
-    pub const fn get_segment_boundary(&self) -> Option<u64> {
+    pub const fn segment_boundary(&self) -> Option<u64> {
         self.segment_boundary
     }
 
     /// The highest bus address the device reaches.
-    pub const fn get_highest_address(&self) -> u64 {
+    pub const fn highest_address(&self) -> u64 {
         self.highest_address
     }
 
     /// The alignment of every segment's start.
-    pub const fn get_alignment(&self) -> u64 {
+    pub const fn alignment(&self) -> u64 {
         self.alignment
     }
 
     /// The most segments one mapping may have.
-    pub const fn get_max_segments(&self) -> usize {
+    pub const fn max_segments(&self) -> usize {
         self.max_segments
     }
 
@@ -198,7 +199,7 @@ impl DmaLimits {
                     .is_some_and(|last| last <= self.highest_address))
     }
 
-    /// Checks that `length` bytes at bus `address`, the bytes of entry
+    /// Checks that `len` bytes at bus `address`, the bytes of entry
     /// `index` of a list, make a segment the device accepts, and says what
     /// is wrong when they do not.
     ///
@@ -219,21 +220,21 @@ impl DmaLimits {
     /// use sg_core::{DmaLimits, Error};
     ///
     /// let limits = DmaLimits::new()
-    ///     .segment_boundary(Some(0x1_0000))
-    ///     .highest_address(0xFFFF_FFFF);
+    ///     .with_segment_boundary(Some(0x1_0000))
+    ///     .with_highest_address(0xFFFF_FFFF);
     /// assert_eq!(limits.check_segment(0, 0x1000, 0x2000), Ok(()));
     /// assert_eq!(
     ///     limits.check_segment(3, 0xF000, 0x2000),
-    ///     Err(Error::EntryNeedsSplit { index: 3, length: 0x2000 })
+    ///     Err(Error::EntryNeedsSplit { index: 3, len: 0x2000 })
     /// );
     /// assert_eq!(
     ///     limits.check_segment(0, 0xFFFF_F000, 0x2000),
     ///     Err(Error::Unreachable { address: 0x1_0000_0000, highest: 0xFFFF_FFFF })
     /// );
     /// ```
-    pub fn check_segment(&self, index: usize, address: u64, length: u32) -> Result<(), Error> {
-        let split = Error::EntryNeedsSplit { index, length };
-        if length > self.max_segment_size {
+    pub fn check_segment(&self, index: usize, address: u64, len: u32) -> Result<(), Error> {
+        let split = Error::EntryNeedsSplit { index, len };
+        if len > self.max_segment_size {
             return Err(split);
         }
         if address % self.alignment != 0 {
@@ -242,10 +243,10 @@ impl DmaLimits {
                 alignment: self.alignment,
             });
         }
-        if length == 0 {
+        if len == 0 {
             return Ok(());
         }
-        match address.checked_add(u64::from(length) - 1) {
+        match address.checked_add(u64::from(len) - 1) {
             Some(last) if last <= self.highest_address => {}
             _ => {
                 return Err(Error::Unreachable {
@@ -254,14 +255,14 @@ impl DmaLimits {
                 });
             }
         }
-        if self.crosses_boundary(address, u64::from(length)) {
+        if self.crosses_boundary(address, u64::from(len)) {
             return Err(split);
         }
         Ok(())
     }
 
-    /// Whether `length` bytes at bus `address` extend the segment of
-    /// `segment_length` bytes at `segment_address` into one segment: they
+    /// Whether `len` bytes at bus `address` extend the segment of
+    /// `segment_len` bytes at `segment_address` into one segment: they
     /// start right after it, and the merged segment stays within the
     /// maximum segment size and crosses no boundary.
     ///
@@ -275,22 +276,16 @@ impl DmaLimits {
     /// ```
     /// use sg_core::DmaLimits;
     ///
-    /// let limits = DmaLimits::new().max_segment_size(0x3000).segment_boundary(Some(0x4000));
+    /// let limits = DmaLimits::new().with_max_segment_size(0x3000).with_segment_boundary(Some(0x4000));
     /// assert!(limits.merges(0x1000, 0x1000, 0x2000, 0x1000));
     /// assert!(!limits.merges(0x1000, 0x1000, 0x2001, 0x1000), "not contiguous");
     /// assert!(!limits.merges(0, 0x2000, 0x2000, 0x1001), "too long");
     /// assert!(!limits.merges(0x3000, 0x1000, 0x4000, 0x1000), "crosses 0x4000");
     /// ```
     #[inline]
-    pub fn merges(
-        &self,
-        segment_address: u64,
-        segment_length: u32,
-        address: u64,
-        length: u32,
-    ) -> bool {
-        let merged = u64::from(segment_length) + u64::from(length);
-        segment_address.checked_add(u64::from(segment_length)) == Some(address)
+    pub fn merges(&self, segment_address: u64, segment_len: u32, address: u64, len: u32) -> bool {
+        let merged = u64::from(segment_len) + u64::from(len);
+        segment_address.checked_add(u64::from(segment_len)) == Some(address)
             && merged <= u64::from(self.max_segment_size)
             && !self.crosses_boundary(segment_address, merged)
     }
@@ -333,16 +328,20 @@ mod tests {
             |limits: DmaLimits| matches!(limits.validate(), Err(Error::InvalidLimits { .. }));
         assert_eq!(DmaLimits::new().validate(), Ok(()));
         assert_eq!(DmaLimits::unlimited().validate(), Ok(()));
-        assert!(invalid(DmaLimits::new().max_segment_size(0)));
-        assert!(invalid(DmaLimits::new().max_segments(0)));
-        assert!(invalid(DmaLimits::new().alignment(0)));
-        assert!(invalid(DmaLimits::new().alignment(3)));
-        assert!(invalid(DmaLimits::new().alignment(1 << 20)));
-        assert!(invalid(DmaLimits::new().segment_boundary(Some(0))));
-        assert!(invalid(DmaLimits::new().segment_boundary(Some(3 << 16))));
-        assert!(invalid(DmaLimits::new().segment_boundary(Some(4096))));
+        assert!(invalid(DmaLimits::new().with_max_segment_size(0)));
+        assert!(invalid(DmaLimits::new().with_max_segments(0)));
+        assert!(invalid(DmaLimits::new().with_alignment(0)));
+        assert!(invalid(DmaLimits::new().with_alignment(3)));
+        assert!(invalid(DmaLimits::new().with_alignment(1 << 20)));
+        assert!(invalid(DmaLimits::new().with_segment_boundary(Some(0))));
+        assert!(invalid(
+            DmaLimits::new().with_segment_boundary(Some(3 << 16))
+        ));
+        assert!(invalid(DmaLimits::new().with_segment_boundary(Some(4096))));
         assert_eq!(
-            DmaLimits::new().segment_boundary(Some(1 << 16)).validate(),
+            DmaLimits::new()
+                .with_segment_boundary(Some(1 << 16))
+                .validate(),
             Ok(())
         );
     }
@@ -350,9 +349,9 @@ mod tests {
     #[test]
     fn boundaries_alignment_and_reach_are_judged_on_bus_addresses() {
         let limits = DmaLimits::new()
-            .segment_boundary(Some(0x1_0000))
-            .alignment(512)
-            .highest_address(0xFFFF_FFFF);
+            .with_segment_boundary(Some(0x1_0000))
+            .with_alignment(512)
+            .with_highest_address(0xFFFF_FFFF);
         assert!(!limits.crosses_boundary(0, 0x1_0000));
         assert!(limits.crosses_boundary(0xFE00, 0x201));
         assert!(!limits.crosses_boundary(0xFE00, 0x200));
@@ -371,11 +370,11 @@ mod tests {
     #[test]
     fn check_segment_names_what_is_wrong_in_order() {
         let limits = DmaLimits::new()
-            .max_segment_size(0x2000)
-            .segment_boundary(Some(0x4000))
-            .alignment(0x200)
-            .highest_address(0xF_FFFF);
-        let split = |index, length| Err(Error::EntryNeedsSplit { index, length });
+            .with_max_segment_size(0x2000)
+            .with_segment_boundary(Some(0x4000))
+            .with_alignment(0x200)
+            .with_highest_address(0xF_FFFF);
+        let split = |index, length| Err(Error::EntryNeedsSplit { index, len: length });
         assert_eq!(limits.check_segment(0, 0x4000, 0x2000), Ok(()));
         assert_eq!(limits.check_segment(0, 0x4000, 0), Ok(()));
         assert_eq!(limits.check_segment(7, 0x4000, 0x2001), split(7, 0x2001));
@@ -429,8 +428,8 @@ mod tests {
     #[test]
     fn merging_needs_contiguity_size_and_no_boundary() {
         let limits = DmaLimits::new()
-            .max_segment_size(0x3000)
-            .segment_boundary(Some(0x4000));
+            .with_max_segment_size(0x3000)
+            .with_segment_boundary(Some(0x4000));
         assert!(limits.merges(0, 0x1000, 0x1000, 0x2000));
         assert!(!limits.merges(0, 0x1000, 0x1000, 0x2001), "too long");
         assert!(!limits.merges(0, 0x1000, 0x1001, 0x100), "a gap");

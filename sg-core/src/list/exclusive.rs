@@ -2,7 +2,6 @@
 
 use core::fmt;
 use core::marker::PhantomData;
-use core::ptr::NonNull;
 
 use crate::{Error, PageProvider, SgEntry, SgList};
 
@@ -25,7 +24,7 @@ use crate::{Error, PageProvider, SgEntry, SgList};
 /// let mut entries: [SgEntry<_>; 1] = Default::default();
 /// sg_core::init_table(&mut entries).unwrap();
 /// // SAFETY: the whole page allocated above, in no other list.
-/// unsafe { entries[0].set_page(page, 4096, 0) };
+/// unsafe { entries[0].set_page(page, 0, 4096) };
 /// // SAFETY: the entries describe bytes of pages this provider holds valid,
 /// // and nothing else reaches them while the view is used.
 /// let mut list = unsafe { SgListMut::new(&mut entries, &pages) };
@@ -72,40 +71,20 @@ impl<'a, P: PageProvider> SgListMut<'a, P> {
         }
     }
 
-    /// An exclusive view of a list owned elsewhere, such as a table's.
-    ///
-    /// # Safety
-    ///
-    /// The contract of [`SgList::from_raw`], and nothing else reads or
-    /// writes the bytes of the list's pages through this list during `'a`.
-    pub unsafe fn from_raw(
-        first: NonNull<SgEntry<P::Page>>,
-        slots: usize,
-        entries: usize,
-        byte_len: Option<u64>,
-        provider: &'a P,
-    ) -> Self {
-        // INVARIANT: exclusivity is the caller's promise.
-        SgListMut {
-            // SAFETY: the caller's contract includes `SgList::from_raw`'s.
-            list: unsafe { SgList::from_raw(first, slots, entries, byte_len, provider) },
-            _exclusive: PhantomData,
-        }
-    }
-
     /// An exclusive view of the list a shared view shows.
     ///
-    /// For types that own an exclusive view and keep shared copies of parts
-    /// of it (a cursor that remembers where it is), to write through one of
-    /// them again.
+    /// For a list owned elsewhere, such as a table's:
+    /// `SgListMut::from_list(SgList::from_raw(..))`. And for types that own
+    /// an exclusive view and keep shared copies of parts of it (a cursor
+    /// that remembers where it is), to write through one of them again.
     ///
     /// # Safety
     ///
-    /// Nothing else reads or writes the bytes of `list`'s pages during
-    /// `'a`, except through the returned view: in particular `list` was
-    /// made from an exclusive view that its owner no longer uses
-    /// meanwhile, and no other view made this way is used at the same
-    /// time.
+    /// No two entries of `list` describe the same byte, and nothing else
+    /// reads or writes the bytes of `list`'s pages during `'a`, except
+    /// through the returned view: in particular, when `list` was made from
+    /// an exclusive view, its owner no longer uses that view meanwhile, and
+    /// no other view made this way is used at the same time.
     #[inline]
     pub unsafe fn from_list(list: SgList<'a, P>) -> Self {
         // INVARIANT: exclusivity is the caller's promise.

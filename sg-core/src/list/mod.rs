@@ -49,9 +49,9 @@ fn known(bytes: u64) -> Option<u64> {
 /// sg_core::init_table(&mut entries).unwrap();
 /// // SAFETY: bytes 0..160 of the page allocated above, in no other list.
 /// unsafe {
-///     entries[0].set_page(page, 100, 0);
-///     entries[1].set_page(page, 50, 100);
-///     entries[2].set_page(page, 10, 150);
+///     entries[0].set_page(page, 0, 100);
+///     entries[1].set_page(page, 100, 50);
+///     entries[2].set_page(page, 150, 10);
 /// }
 ///
 /// // SAFETY: the entries describe bytes of pages this provider holds valid,
@@ -234,7 +234,7 @@ impl<'a, P: PageProvider> SgList<'a, P> {
     /// sg_core::init_table(&mut entries)?;
     /// // SAFETY: bytes 0..200 of the page allocated above, in no other list.
     /// unsafe {
-    ///     entries[0].set_page(page, 100, 0);
+    ///     entries[0].set_page(page, 0, 100);
     ///     entries[1].set_page(page, 100, 100);
     /// }
     /// // SAFETY: the entries describe bytes of pages this provider holds valid,
@@ -254,7 +254,7 @@ impl<'a, P: PageProvider> SgList<'a, P> {
         // SAFETY: the view's arrays are valid and unwritten for `'a`.
         let entry = unsafe { cursor.entry::<'a>() };
         // At most the entry's length, so it fits a u32.
-        let len = u64::from(entry.length().saturating_sub(self.skip)).min(self.limit) as u32;
+        let len = u64::from(entry.len().saturating_sub(self.skip)).min(self.limit) as u32;
         if len == 0 {
             return None;
         }
@@ -271,8 +271,8 @@ impl<'a, P: PageProvider> SgList<'a, P> {
     /// and `sg_dma_len`); entries with DMA length 0 are skipped.
     pub fn dma_segments(&self) -> impl Iterator<Item = (u64, u32)> + use<'a, P> {
         self.iter()
-            .filter(|entry| entry.dma_length() != 0)
-            .map(|entry| (entry.dma_address(), entry.dma_length()))
+            .filter(|entry| entry.dma_len() != 0)
+            .map(|entry| (entry.dma_address(), entry.dma_len()))
     }
 
     /// The first data entry, if any.
@@ -338,7 +338,7 @@ impl<'a, P: PageProvider> SgList<'a, P> {
     /// (or `n` is 0), [`Error::NotLast`] when the `n`-th entry has no end
     /// mark.
     #[doc(alias = "sg_last")]
-    pub fn last(&self, n: usize) -> Result<&'a SgEntry<P::Page>, Error> {
+    pub fn last_of(&self, n: usize) -> Result<&'a SgEntry<P::Page>, Error> {
         let mut entries = self.iter();
         let found = n.checked_sub(1).and_then(|index| entries.nth(index));
         let Some(entry) = found else {

@@ -32,8 +32,8 @@ impl<'a, P: PageProvider> SgList<'a, P> {
     /// sg_core::init_table(&mut entries)?;
     /// // SAFETY: bytes 0..150 of the page allocated above, in no other list.
     /// unsafe {
-    ///     entries[0].set_page(page, 100, 0);
-    ///     entries[1].set_page(page, 50, 100);
+    ///     entries[0].set_page(page, 0, 100);
+    ///     entries[1].set_page(page, 100, 50);
     /// }
     /// // SAFETY: the entries describe bytes of pages this provider holds valid,
     /// // and nothing else reaches them while the view is used.
@@ -157,7 +157,7 @@ impl<'a, P: PageProvider> SgList<'a, P> {
         let mut position = 0u64;
         while entries_left > 0 {
             // SAFETY: the view's arrays are valid for `'a` (type invariant).
-            let length = unsafe { cursor.entry::<'a>() }.length();
+            let length = unsafe { cursor.entry::<'a>() }.len();
             let entry_end = position + u64::from(length.saturating_sub(skip_in_entry));
             if entry_end > skip {
                 // Less than the entry's length, so it fits a u32.

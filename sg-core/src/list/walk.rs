@@ -72,7 +72,7 @@ impl<'a, Pg: Copy> Walk<'a, Pg> {
         };
         let skip = core::mem::take(&mut self.skip);
         // At most the entry's length, so it fits a u32.
-        let len = u64::from(entry.length().saturating_sub(skip)).min(self.bytes_left) as u32;
+        let len = u64::from(entry.len().saturating_sub(skip)).min(self.bytes_left) as u32;
         self.bytes_left -= u64::from(len);
         Some(Step { entry, skip, len })
     }

@@ -141,7 +141,7 @@ pub const MAX_MOCK_ORDER: u32 = 12;
 /// let mut entries: [SgEntry<_>; 1] = Default::default();
 /// sg_core::init_table(&mut entries).unwrap();
 /// // SAFETY: bytes of a page the mock has; no other list names them.
-/// unsafe { entries[0].set_page(pages[2], 5, 0) };
+/// unsafe { entries[0].set_page(pages[2], 0, 5) };
 /// // SAFETY: the entries describe bytes of pages this provider holds valid,
 /// // and nothing else reaches them while the view is used.
 /// assert_eq!(mock.list_bytes(unsafe { SgList::new(&entries, &mock) }), b"bytes");
