@@ -3,7 +3,7 @@
 use sg_core::{ListView, PageProvider, SgList, SgListMut};
 use sg_iter::{MappingIter, MappingIterMut};
 
-use crate::runs::{copy_chunked, for_each_run};
+use crate::runs::{Run, copy_chunked, for_each_run};
 
 /// Copies the list's bytes from `skip` on into `buffer` (the kernel's
 /// `sg_pcopy_to_buffer`; `sg_copy_to_buffer` is `skip` 0).
@@ -47,20 +47,34 @@ use crate::runs::{copy_chunked, for_each_run};
 #[doc(alias = "sg_pcopy_to_buffer")]
 #[doc(alias = "sg_copy_buffer")]
 #[inline]
+#[must_use = "the copy stops at the end of the list or the buffer; the count says where"]
 pub fn copy_to_slice<P: PageProvider>(list: SgList<'_, P>, skip: u64, buffer: &mut [u8]) -> usize {
-    if buffer.is_empty() {
-        return 0;
+    let linear = linear_copy(list, skip, buffer.len(), |run, done| {
+        copy_chunked(run.bytes(), &mut buffer[done..done + run.len()]);
+    });
+    linear.unwrap_or_else(|| copy_out_page_by_page(list, skip, buffer))
+}
+
+/// The linear fast path of both copies: visits the runs of `len` bytes of
+/// the view from `skip` on, calling `copy` with each and the bytes done
+/// before it; returns the bytes done, or `None` on a provider that is not
+/// linear. Nothing is visited for `len` 0.
+#[inline(always)]
+fn linear_copy<'v, V: ListView<'v>>(
+    list: V,
+    skip: u64,
+    len: usize,
+    mut copy: impl FnMut(&mut Run<'_, 'v, V>, usize),
+) -> Option<usize> {
+    if len == 0 {
+        return Some(0);
     }
     let mut done = 0;
-    let linear = for_each_run(list, skip, buffer.len() as u64, |run| {
-        let len = run.len();
-        copy_chunked(run.bytes(), &mut buffer[done..done + len]);
-        done += len;
-    });
-    if linear.is_some() {
-        return done;
-    }
-    copy_out_page_by_page(list, skip, buffer)
+    for_each_run(list, skip, len as u64, |run| {
+        copy(run, done);
+        done += run.len();
+    })?;
+    Some(done)
 }
 
 /// [`copy_to_slice`] on a provider that is not linear, kept out of line so
@@ -141,24 +155,16 @@ pub(crate) fn page_by_page<'a, V: ListView<'a>>(
 #[doc(alias = "sg_pcopy_from_buffer")]
 #[doc(alias = "sg_copy_buffer")]
 #[inline]
+#[must_use = "the copy stops at the end of the list or the buffer; the count says where"]
 pub fn copy_from_slice<P: PageProvider>(
     mut list: SgListMut<'_, P>,
     skip: u64,
     buffer: &[u8],
 ) -> usize {
-    if buffer.is_empty() {
-        return 0;
-    }
-    let mut done = 0;
-    let linear = for_each_run(list.reborrow(), skip, buffer.len() as u64, |run| {
-        let len = run.len();
-        copy_chunked(&buffer[done..done + len], run.bytes_mut());
-        done += len;
+    let linear = linear_copy(list.reborrow(), skip, buffer.len(), |run, done| {
+        copy_chunked(&buffer[done..done + run.len()], run.bytes_mut());
     });
-    if linear.is_some() {
-        return done;
-    }
-    copy_in_page_by_page(list, skip, buffer)
+    linear.unwrap_or_else(|| copy_in_page_by_page(list, skip, buffer))
 }
 
 /// [`copy_from_slice`] on a provider that is not linear, kept out of line
@@ -217,6 +223,7 @@ fn copy_in_page_by_page<P: PageProvider>(
 /// assert_eq!(copied, 3);
 /// assert_eq!(&target, b".789..");
 /// ```
+#[must_use = "the copy stops at the end of either list; the count says where"]
 pub fn copy_list<D: PageProvider, S: PageProvider>(
     destination: SgListMut<'_, D>,
     destination_skip: u64,

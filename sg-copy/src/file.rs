@@ -47,13 +47,12 @@ pub const MAX_IO_SLICES: usize = 1024;
 /// # Ok(())
 /// # }
 /// ```
-#[doc(alias = "pwritev")]
-#[doc(alias = "pwrite")]
-pub fn write_at<P: PageProvider, Fd: AsFd>(
-    fd: Fd,
-    list: SgList<'_, P>,
-    offset: u64,
-) -> io::Result<usize> {
+#[doc(alias("pwritev", "pwrite"))]
+pub fn write_at<P, Fd>(fd: Fd, list: SgList<'_, P>, offset: u64) -> io::Result<usize>
+where
+    P: PageProvider,
+    Fd: AsFd,
+{
     with_io_slices(window(list), |slices| {
         rustix::io::pwritev(fd, slices, offset)
     })
@@ -95,13 +94,12 @@ pub fn write_at<P: PageProvider, Fd: AsFd>(
 /// # Ok(())
 /// # }
 /// ```
-#[doc(alias = "preadv")]
-#[doc(alias = "pread")]
-pub fn read_at<P: PageProvider, Fd: AsFd>(
-    fd: Fd,
-    list: SgListMut<'_, P>,
-    offset: u64,
-) -> io::Result<usize> {
+#[doc(alias("preadv", "pread"))]
+pub fn read_at<P, Fd>(fd: Fd, list: SgListMut<'_, P>, offset: u64) -> io::Result<usize>
+where
+    P: PageProvider,
+    Fd: AsFd,
+{
     // SAFETY: the window is a view of some of `list`'s bytes, and `list`,
     // exclusive, is consumed here, so the new exclusive view is the only one
     // for the same lifetime.
@@ -120,11 +118,11 @@ pub fn read_at<P: PageProvider, Fd: AsFd>(
 /// writes nothing; [`io::ErrorKind::InvalidInput`] when the file offset
 /// would overflow.
 #[doc(alias = "pwritev")]
-pub fn write_all_at<P: PageProvider, Fd: AsFd>(
-    fd: Fd,
-    list: SgList<'_, P>,
-    offset: u64,
-) -> io::Result<()> {
+pub fn write_all_at<P, Fd>(fd: Fd, list: SgList<'_, P>, offset: u64) -> io::Result<()>
+where
+    P: PageProvider,
+    Fd: AsFd,
+{
     all_at(
         list,
         list.byte_len(),
@@ -148,11 +146,11 @@ pub fn write_all_at<P: PageProvider, Fd: AsFd>(
 /// [`io::ErrorKind::InvalidInput`] when entries overlap or the file offset
 /// would overflow.
 #[doc(alias = "preadv")]
-pub fn read_exact_at<P: PageProvider, Fd: AsFd>(
-    fd: Fd,
-    list: SgListMut<'_, P>,
-    offset: u64,
-) -> io::Result<()> {
+pub fn read_exact_at<P, Fd>(fd: Fd, list: SgListMut<'_, P>, offset: u64) -> io::Result<()>
+where
+    P: PageProvider,
+    Fd: AsFd,
+{
     let len = list.as_list().byte_len();
     all_at(
         list,

@@ -33,6 +33,7 @@ use crate::runs::for_each_run;
 /// assert_eq!(bytes, [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0]);
 /// ```
 #[doc(alias = "sg_zero_buffer")]
+#[must_use = "zeroing stops at the end of the list; the count says where"]
 pub fn zero<P: PageProvider>(mut list: SgListMut<'_, P>, skip: u64, len: u64) -> u64 {
     if len == 0 {
         return 0;

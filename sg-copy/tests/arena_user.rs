@@ -144,17 +144,17 @@ fn arena_tables_copy_split_slice_and_clone_safely() -> Result<(), Error> {
         expected[100..200].fill(7);
         expected[200..300].fill(0);
         let mut out = vec![0; 1000];
-        copy_to_slice(table.as_list(), 0, &mut out);
+        assert_eq!(copy_to_slice(table.as_list(), 0, &mut out), 1000);
         assert_eq!(out, expected);
 
         // Read-only pieces and a read-only clone borrow the table.
         let halves = split(table.as_list(), 0, &[500, 500])?;
         let copy = table.clone_in(HeapChunks::new())?;
         let mut again = vec![0; 1000];
-        copy_to_slice(copy.as_list(), 0, &mut again);
+        assert_eq!(copy_to_slice(copy.as_list(), 0, &mut again), 1000);
         assert_eq!(again, expected);
         let mut half = vec![0; 500];
-        copy_to_slice(halves[1].as_list(), 0, &mut half);
+        assert_eq!(copy_to_slice(halves[1].as_list(), 0, &mut half), 500);
         assert_eq!(half, expected[500..]);
     }
     drop(pages);

@@ -298,7 +298,8 @@ mod mapped {
             - 10;
         let written = copy_from_slice(table.as_list_mut(), skip, message);
         let mut back = vec![0u8; message.len()];
-        copy_to_slice(table.as_list(), skip, &mut back);
+        let read = copy_to_slice(table.as_list(), skip, &mut back);
+        assert_eq!(read, written, "the bytes copied in read back");
         println!(
             "\ncopied {written} bytes in at byte {skip} of the list, read back {:?}",
             String::from_utf8_lossy(&back)
