@@ -52,7 +52,7 @@ fn from_pages(c: &mut Criterion) {
         group.bench_function(name, |b| {
             b.iter(|| {
                 let table = FromPages::new(black_box(&mut pages), 0, size)
-                    .with_max_segment_size(0xFFFF_F000)
+                    .max_segment_size(0xFFFF_F000)
                     .build()
                     .expect("from pages");
                 black_box(table.orig_nents())

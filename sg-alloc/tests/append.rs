@@ -64,7 +64,7 @@ where
         let result = append.append_pages(
             AppendPages::new(call.pages.clone(), call.size)
                 .offset(call.offset)
-                .with_max_segment_size(max_segment)
+                .max_segment_size(max_segment)
                 .left_pages(call.left_pages),
         );
         if let Err(error) = result {
@@ -113,12 +113,12 @@ fn merging_stops_at_the_segment_limit() {
     append
         .append_pages(
             AppendPages::new(0..1, 4096)
-                .with_max_segment_size(3 * 4096)
+                .max_segment_size(3 * 4096)
                 .left_pages(5),
         )
         .unwrap();
     append
-        .append_pages(AppendPages::new(1..6, 5 * 4096).with_max_segment_size(3 * 4096))
+        .append_pages(AppendPages::new(1..6, 5 * 4096).max_segment_size(3 * 4096))
         .unwrap();
     assert_eq!(
         spans(append.as_list()),
@@ -184,7 +184,7 @@ fn bad_calls_change_nothing() {
     let refused = [
         append.append_pages(AppendPages::new(2..3, 1).offset(1)),
         append.append_pages(AppendPages::new(2..2, 1)),
-        append.append_pages(AppendPages::new(2..3, 1).with_max_segment_size(100)),
+        append.append_pages(AppendPages::new(2..3, 1).max_segment_size(100)),
         append.append_pages(AppendPages::new(2..3, 0)),
         append.append_pages(AppendPages::new(2..3, 4097)),
         // The sound API's range checks: a page already used, and pages
@@ -406,7 +406,7 @@ fn prop_append_in_pieces_equals_one_call(
     // Both tables are over the same pages at once: read-only.
     let set = raw(&mock, &pages);
     let one = FromPages::new(&set, offset, size)
-        .with_max_segment_size(max_segment)
+        .max_segment_size(max_segment)
         .build();
     let mut append = AppendTable::new(&set);
     let pieces = append_all(&mut append, &calls, max_segment).and_then(|()| append.finish());
@@ -495,7 +495,7 @@ fn append_errors_are_invalid_input() {
     let page = mock.add_pages([3]);
     let mut append = AppendTable::new(raw(&mock, &page));
     let error = append
-        .append_pages(AppendPages::new(0..1, 1).with_max_segment_size(1))
+        .append_pages(AppendPages::new(0..1, 1).max_segment_size(1))
         .unwrap_err();
     assert_eq!(error.kind(), ErrorKind::InvalidInput);
     // And so are the range checks of the sound API.

@@ -49,7 +49,7 @@ fn one_page_entries<'m>(mock: &'m TestPages, pfns: &[u64]) -> Table<'m> {
     let set = added(mock, pfns);
     let size = set.len() as u64 * PAGE;
     FromPages::new(set, 0, size)
-        .with_max_segment_size(PAGE_U32)
+        .max_segment_size(PAGE_U32)
         .build()
         .expect("table")
 }
@@ -411,7 +411,7 @@ fn a_mapper_failing_at_any_call_leaves_nothing_mapped_and_the_table_as_it_was() 
     // Arrays of 4 slots, so the entries are chained over several arrays.
     let chunks = CountingChunks::with_max_entries(4);
     let mut table = FromPages::new(added(&mock, &pfns), 16, pfns.len() as u64 * PAGE - 40)
-        .with_max_segment_size(2 * PAGE_U32)
+        .max_segment_size(2 * PAGE_U32)
         .chunk_allocator(chunks)
         .build()
         .expect("table");

@@ -55,7 +55,7 @@ fn build<'m>(
         builder.limits(limits).build()
     } else {
         let segment = (1 + u32::from(segment_pages % 8)) * TEST_PAGE_SIZE as u32;
-        builder.with_max_segment_size(segment).build()
+        builder.max_segment_size(segment).build()
     };
     // A refusal the limits explain is no finding: the case is discarded.
     built.map_err(|error| match error {

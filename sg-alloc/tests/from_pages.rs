@@ -41,20 +41,20 @@ fn every_vector_row_passes() {
         let n = pages.len();
         let built = match &appended {
             None => FromPages::new(set, 0, case.size)
-                .with_max_segment_size(case.max_segment)
+                .max_segment_size(case.max_segment)
                 .build(),
             Some(more) => {
                 let mut append = AppendTable::new(set);
                 append
                     .append_pages(
                         AppendPages::new(0..n, case.size)
-                            .with_max_segment_size(case.max_segment)
+                            .max_segment_size(case.max_segment)
                             .left_pages(more.len()),
                     )
                     .and_then(|()| {
                         append.append_pages(
                             AppendPages::new(n..all.len(), case.size)
-                                .with_max_segment_size(case.max_segment),
+                                .max_segment_size(case.max_segment),
                         )
                     })
                     .and_then(|()| append.finish())
@@ -90,7 +90,7 @@ fn bad_input_gets_typed_errors() {
     let pages = mock.add_pages([1, 2, 3]);
     let build = |pages: &[_], offset, size, max_segment| {
         FromPages::new(raw(&mock, pages), offset, size)
-            .with_max_segment_size(max_segment)
+            .max_segment_size(max_segment)
             .build()
             .map(drop)
     };
@@ -327,7 +327,7 @@ impl Input {
     fn build<'m>(&'m self, mock: &'m Mock) -> Result<SgTable<Set<'m>>, Error> {
         let set = raw(mock, &self.pages);
         FromPages::new(set, self.offset, self.size)
-            .with_max_segment_size(self.max_segment)
+            .max_segment_size(self.max_segment)
             .build()
     }
 
@@ -472,7 +472,7 @@ fn prop_from_pages_entries_do_not_depend_on_array_size(case: Case) -> TestResult
     };
     let small = CountingChunks::with_max_entries(2 + usize::from(input.cut % 3));
     let chained = FromPages::new(raw(&mock, &input.pages), input.offset, input.size)
-        .with_max_segment_size(input.max_segment)
+        .max_segment_size(input.max_segment)
         .chunk_allocator(&small)
         .build()
         .expect("the same input builds with small arrays");

@@ -28,7 +28,7 @@ fn one_page_entries<'m>(mock: &'m TestPages, pfns: &[u64]) -> Table<'m> {
     // tests reach their bytes only through this set's table.
     let set = unsafe { Pages::from_raw(mock, pages) };
     FromPages::new(set, 0, bytes)
-        .with_max_segment_size(PAGE)
+        .max_segment_size(PAGE)
         .build()
         .unwrap()
 }

@@ -57,7 +57,7 @@ fn building_from_pages_survives_a_panicking_provider_or_allocator() {
         // SAFETY: as above.
         let set = unsafe { Pages::from_raw(&mock, &handles[..]) };
         let table = FromPages::new(set, 0, 6 * PAGE)
-            .with_max_segment_size(PAGE as u32)
+            .max_segment_size(PAGE as u32)
             .chunk_allocator(allocator)
             .build()
             .unwrap();

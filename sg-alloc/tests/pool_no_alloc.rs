@@ -65,7 +65,7 @@ fn work(
     drop(table);
 
     let table = FromPages::new(&mut *set, 10, 4 * 4096)
-        .with_max_segment_size(8192)
+        .max_segment_size(8192)
         .chunk_allocator(pool)
         .build()?;
     total += table.as_list().count() as u64;

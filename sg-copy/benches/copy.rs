@@ -61,7 +61,7 @@ fn copies(c: &mut Criterion) {
     // The set's pages in their (frame) order; the table borrows the set
     // shared, so it only reads.
     let merged = FromPages::new(&memory, 0, BUFFER as u64)
-        .with_max_segment_size(0xFFFF_F000)
+        .max_segment_size(0xFFFF_F000)
         .build()
         .expect("merged");
     let source = vec![7u8; BUFFER];

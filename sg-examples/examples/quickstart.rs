@@ -61,7 +61,7 @@ fn main() -> Result<(), Error> {
     // Built from `&mut pages`: the table borrows the set exclusively, so it
     // may write the bytes; no other table reaches them while it lives.
     let mut limited = FromPages::new(&mut pages, 0, size)
-        .with_max_segment_size(2 * PAGE as u32)
+        .max_segment_size(2 * PAGE as u32)
         .build()?;
     println!("the same pages, no entry over 8 KiB (a device's max segment):");
     print_entries(limited.as_list(), base);

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::{Mutex, MutexGuard};
 
-use sg_core::{DmaDirection, DmaLimits, DmaMapper, DmaRun, Error, PageProvider};
+use sg_core::{DmaDirection, DmaLimits, DmaMapper, DmaMapping, DmaRun, Error, PageProvider};
 
 use crate::leak_check::{self, DropCheck};
 use crate::{MockPage, MockPages};
@@ -103,7 +103,7 @@ impl fmt::Display for Call {
 /// # Examples
 ///
 /// ```
-/// use sg_core::{DmaDirection, DmaLimits, DmaMapper, DmaRun};
+/// use sg_core::{DmaDirection, DmaLimits, DmaMapper, DmaMapping, DmaRun};
 /// use sg_testkit::{MockIommu, MockPages};
 ///
 /// let mock = MockPages::<4096>::new();
@@ -123,8 +123,9 @@ impl fmt::Display for Call {
 /// assert_eq!(iommu.translate(b + 10).map(|to| (to.page, to.offset)), Some((pages[1], 10)));
 /// // SAFETY: mapped above with these runs and direction, used by no device.
 /// unsafe {
-///     iommu.unmap(&mock, first, a, DmaDirection::ToDevice);
-///     iommu.unmap(&mock, second, b, DmaDirection::ToDevice);
+///     let direction = DmaDirection::ToDevice;
+///     iommu.unmap(&mock, DmaMapping { run: first, bus_address: a, direction });
+///     iommu.unmap(&mock, DmaMapping { run: second, bus_address: b, direction });
 /// }
 /// iommu.assert_clean(); // also checked on drop
 /// # Ok::<(), sg_core::Error>(())
@@ -287,13 +288,12 @@ impl<Pg: Copy + Eq + fmt::Debug> MockIommu<Pg> {
     /// `bus_address`, checked against what the caller says it maps, and
     /// reports misuse otherwise.
     #[track_caller]
-    fn call(
-        &self,
-        call: Call,
-        run: DmaRun<Pg>,
-        bus_address: u64,
-        direction: DmaDirection,
-    ) -> Option<(MutexGuard<'_, State<Pg>>, u64)> {
+    fn call(&self, call: Call, taken: DmaMapping<Pg>) -> Option<(MutexGuard<'_, State<Pg>>, u64)> {
+        let DmaMapping {
+            run,
+            bus_address,
+            direction,
+        } = taken;
         let mut state = self.lock();
         *match call {
             Call::Unmap => &mut state.unmap_calls,
@@ -503,18 +503,18 @@ where
         Ok(mapping.bus_address)
     }
 
-    unsafe fn unmap(&self, _: &P, run: DmaRun<Pg>, bus: u64, direction: DmaDirection) {
-        if let Some((mut state, start)) = self.call(Call::Unmap, run, bus, direction) {
+    unsafe fn unmap(&self, _: &P, mapping: DmaMapping<Pg>) {
+        if let Some((mut state, start)) = self.call(Call::Unmap, mapping) {
             state.live.remove(&start);
         }
     }
 
-    unsafe fn sync_for_cpu(&self, _: &P, run: DmaRun<Pg>, bus: u64, direction: DmaDirection) {
-        self.call(Call::SyncForCpu, run, bus, direction);
+    unsafe fn sync_for_cpu(&self, _: &P, mapping: DmaMapping<Pg>) {
+        self.call(Call::SyncForCpu, mapping);
     }
 
-    unsafe fn sync_for_device(&self, _: &P, run: DmaRun<Pg>, bus: u64, direction: DmaDirection) {
-        self.call(Call::SyncForDevice, run, bus, direction);
+    unsafe fn sync_for_device(&self, _: &P, mapping: DmaMapping<Pg>) {
+        self.call(Call::SyncForDevice, mapping);
     }
 }
 

@@ -6,7 +6,8 @@ use core::ptr::NonNull;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use sg_core::{
-    ChunkAllocator, DmaDirection as Dir, DmaLimits, DmaMapper, DmaRun, Error, PageProvider, SgEntry,
+    ChunkAllocator, DmaDirection as Dir, DmaLimits, DmaMapper, DmaMapping, DmaRun, Error,
+    PageProvider, SgEntry,
 };
 
 use crate::failure::inject_panic;
@@ -185,21 +186,21 @@ unsafe impl<P: PageProvider, T: DmaMapper<P>> DmaMapper<P> for PanicAt<T> {
         unsafe { self.inner.map(p, run, dir, limits) }
     }
 
-    unsafe fn unmap(&self, p: &P, run: Run<P>, bus: u64, dir: Dir) {
+    unsafe fn unmap(&self, provider: &P, mapping: DmaMapping<P::Page>) {
         // SAFETY: the caller's promise, passed on unchanged.
-        unsafe { self.inner.unmap(p, run, bus, dir) };
+        unsafe { self.inner.unmap(provider, mapping) };
         self.call();
     }
 
-    unsafe fn sync_for_cpu(&self, p: &P, run: Run<P>, bus: u64, dir: Dir) {
+    unsafe fn sync_for_cpu(&self, provider: &P, mapping: DmaMapping<P::Page>) {
         self.call();
         // SAFETY: the caller's promise, passed on unchanged.
-        unsafe { self.inner.sync_for_cpu(p, run, bus, dir) };
+        unsafe { self.inner.sync_for_cpu(provider, mapping) };
     }
 
-    unsafe fn sync_for_device(&self, p: &P, run: Run<P>, bus: u64, dir: Dir) {
+    unsafe fn sync_for_device(&self, provider: &P, mapping: DmaMapping<P::Page>) {
         self.call();
         // SAFETY: the caller's promise, passed on unchanged.
-        unsafe { self.inner.sync_for_device(p, run, bus, dir) };
+        unsafe { self.inner.sync_for_device(provider, mapping) };
     }
 }

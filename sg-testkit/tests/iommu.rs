@@ -3,7 +3,7 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use sg_core::{DmaDirection, DmaLimits, DmaMapper, DmaRun, Error};
+use sg_core::{DmaDirection, DmaLimits, DmaMapper, DmaMapping, DmaRun, Error};
 use sg_testkit::{MockIommu, MockPage, MockPages, Translation};
 
 type Mock = MockPages<4096>;
@@ -26,7 +26,16 @@ fn map(
 
 fn unmap(iommu: &MockIommu, mock: &Mock, run: DmaRun<MockPage>, address: u64) {
     // SAFETY: the mock's device is the test, which is done with the address.
-    unsafe { iommu.unmap(mock, run, address, DmaDirection::Bidirectional) }
+    unsafe { iommu.unmap(mock, mapping(run, address, DmaDirection::Bidirectional)) }
+}
+
+/// What `map` made: `run` at bus `address`, for `direction`.
+fn mapping(run: DmaRun<MockPage>, address: u64, direction: DmaDirection) -> DmaMapping<MockPage> {
+    DmaMapping {
+        run,
+        bus_address: address,
+        direction,
+    }
 }
 
 #[test]
@@ -210,13 +219,18 @@ fn misuse_fails_the_test() {
         (
             "another direction",
             // SAFETY: the mock only checks the call.
-            Box::new(|| unsafe { iommu.unmap(&mock, mapped, address, DmaDirection::ToDevice) }),
+            Box::new(|| unsafe {
+                iommu.unmap(&mock, mapping(mapped, address, DmaDirection::ToDevice))
+            }),
         ),
         (
             "a sync of an address not mapped",
             // SAFETY: the mock only checks the call.
             Box::new(|| unsafe {
-                iommu.sync_for_cpu(&mock, mapped, address + 8, DmaDirection::Bidirectional)
+                iommu.sync_for_cpu(
+                    &mock,
+                    mapping(mapped, address + 8, DmaDirection::Bidirectional),
+                )
             }),
         ),
     ];

@@ -245,7 +245,7 @@ fn copies(sizes: &Sizes) -> Vec<Row> {
     // The set's pages in their (frame) order; the table borrows the set
     // shared, so it only reads.
     let merged = FromPages::new(&list_memory, 0, n as u64)
-        .with_max_segment_size(0xFFFF_F000)
+        .max_segment_size(0xFFFF_F000)
         .build()
         .expect("merged");
     assert_eq!(merged.orig_nents(), 1, "contiguous pages make one entry");
@@ -478,7 +478,7 @@ fn from_pages(sizes: &Sizes, frame: impl Fn(usize) -> u64, name: &'static str) -
     // construction and never mapped (mapping panics), and the frames are
     // distinct (`frame` is strictly increasing); the table is never written.
     let table = FromPages::new(unsafe { Pages::from_raw(&frames, &handles[..]) }, 0, size)
-        .with_max_segment_size(0xFFFF_F000)
+        .max_segment_size(0xFFFF_F000)
         .build()
         .expect("from pages");
     assert_eq!(table.byte_len(), size);
@@ -502,7 +502,7 @@ fn from_pages(sizes: &Sizes, frame: impl Fn(usize) -> u64, name: &'static str) -
                 0,
                 size,
             )
-            .with_max_segment_size(0xFFFF_F000)
+            .max_segment_size(0xFFFF_F000)
             .build()
             .expect("from pages");
             black_box(table.orig_nents());

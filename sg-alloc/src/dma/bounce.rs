@@ -6,7 +6,7 @@ use alloc::vec::Vec;
 use core::cell::RefCell;
 use core::fmt;
 
-use sg_core::{DmaDirection, DmaLimits, DmaMapper, DmaRun, Error, PageProvider};
+use sg_core::{DmaDirection, DmaLimits, DmaMapper, DmaMapping, DmaRun, Error, PageProvider};
 
 use super::bounce_pool::{BounceStats, Pool, ReleaseSlot};
 use super::cpu_bytes::write_run;
@@ -319,18 +319,13 @@ where
         }
     }
 
-    unsafe fn unmap(
-        &self,
-        provider: &P,
-        run: DmaRun<P::Page>,
-        bus_address: u64,
-        direction: DmaDirection,
-    ) {
-        let Some((offset, reserved)) = self.slot_at(bus_address) else {
+    unsafe fn unmap(&self, provider: &P, mapping: DmaMapping<P::Page>) {
+        let DmaMapping { run, direction, .. } = mapping;
+        let Some((offset, reserved)) = self.slot_at(mapping.bus_address) else {
             // SAFETY: not a slot, so the address came from the inner mapper
             // (the constructor's promise keeps its addresses out of the
             // pool); the caller's promise is `M::unmap`'s.
-            unsafe { self.inner.unmap(provider, run, bus_address, direction) };
+            unsafe { self.inner.unmap(provider, mapping) };
             return;
         };
         debug_assert_eq!(reserved, (run.len as usize).max(1));
@@ -349,26 +344,14 @@ where
         }
     }
 
-    unsafe fn sync_for_cpu(
-        &self,
-        provider: &P,
-        run: DmaRun<P::Page>,
-        bus_address: u64,
-        direction: DmaDirection,
-    ) {
+    unsafe fn sync_for_cpu(&self, provider: &P, mapping: DmaMapping<P::Page>) {
         // SAFETY: the caller's promise is `sync`'s.
-        unsafe { self.sync(provider, run, bus_address, direction, Way::ForCpu) }
+        unsafe { self.sync(provider, mapping, Way::ForCpu) }
     }
 
-    unsafe fn sync_for_device(
-        &self,
-        provider: &P,
-        run: DmaRun<P::Page>,
-        bus_address: u64,
-        direction: DmaDirection,
-    ) {
+    unsafe fn sync_for_device(&self, provider: &P, mapping: DmaMapping<P::Page>) {
         // SAFETY: the caller's promise is `sync`'s.
-        unsafe { self.sync(provider, run, bus_address, direction, Way::ForDevice) }
+        unsafe { self.sync(provider, mapping, Way::ForDevice) }
     }
 }
 
@@ -389,29 +372,19 @@ impl<M, S: AsRef<[u8]> + AsMut<[u8]>> BounceMapper<M, S> {
     ///
     /// As for [`DmaMapper::sync_for_cpu`] and
     /// [`DmaMapper::sync_for_device`].
-    unsafe fn sync<P: PageProvider>(
-        &self,
-        provider: &P,
-        run: DmaRun<P::Page>,
-        bus_address: u64,
-        direction: DmaDirection,
-        way: Way,
-    ) where
+    unsafe fn sync<P: PageProvider>(&self, provider: &P, mapping: DmaMapping<P::Page>, way: Way)
+    where
         M: DmaMapper<P>,
     {
-        let Some((offset, _)) = self.slot_at(bus_address) else {
+        let DmaMapping { run, direction, .. } = mapping;
+        let Some((offset, _)) = self.slot_at(mapping.bus_address) else {
             // SAFETY: not a slot, so the inner mapper's address (the
             // constructor's promise keeps its addresses out of the pool);
             // the caller's promise is the inner mapper's.
             unsafe {
                 match way {
-                    Way::ForCpu => self
-                        .inner
-                        .sync_for_cpu(provider, run, bus_address, direction),
-                    Way::ForDevice => {
-                        self.inner
-                            .sync_for_device(provider, run, bus_address, direction)
-                    }
+                    Way::ForCpu => self.inner.sync_for_cpu(provider, mapping),
+                    Way::ForDevice => self.inner.sync_for_device(provider, mapping),
                 }
             }
             return;

@@ -1,6 +1,6 @@
 //! `DirectMapper`: the bus address of a run is its physical address.
 
-use sg_core::{DmaDirection, DmaLimits, DmaMapper, DmaRun, Error, PageProvider};
+use sg_core::{DmaDirection, DmaLimits, DmaMapper, DmaMapping, DmaRun, Error, PageProvider};
 
 /// A mapper for a device that reaches memory at its physical address, with
 /// no IOMMU in between and coherent caches (the kernel's `dma-direct`
@@ -99,9 +99,9 @@ unsafe impl<P: PageProvider> DmaMapper<P> for DirectMapper {
         Ok(address)
     }
 
-    unsafe fn unmap(&self, _: &P, _: DmaRun<P::Page>, _: u64, _: DmaDirection) {}
+    unsafe fn unmap(&self, _: &P, _: DmaMapping<P::Page>) {}
 
-    unsafe fn sync_for_cpu(&self, _: &P, _: DmaRun<P::Page>, _: u64, _: DmaDirection) {}
+    unsafe fn sync_for_cpu(&self, _: &P, _: DmaMapping<P::Page>) {}
 
-    unsafe fn sync_for_device(&self, _: &P, _: DmaRun<P::Page>, _: u64, _: DmaDirection) {}
+    unsafe fn sync_for_device(&self, _: &P, _: DmaMapping<P::Page>) {}
 }

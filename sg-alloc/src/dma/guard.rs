@@ -7,7 +7,7 @@ use core::marker::PhantomData;
 use core::mem::ManuallyDrop;
 
 use sg_core::{
-    Access, ChunkAllocator, DmaDirection, DmaMapper, DmaRun, Error, PageProvider, SgList,
+    Access, ChunkAllocator, DmaDirection, DmaMapper, DmaMapping, Error, PageProvider, SgList,
 };
 
 use super::walk::{Mappings, Restore, SavedFields, unmap_all};
@@ -223,9 +223,9 @@ impl<T: MapTarget, M: DmaMapper<T::Provider>> MappedTable<T, M> {
     #[doc(alias = "dma_sync_sgtable_for_cpu")]
     #[doc(alias = "dma_sync_sg_for_cpu")]
     pub fn sync_for_cpu(&self) {
-        self.for_each_mapping(|mapper, provider, run, address, direction| {
+        self.for_each_mapping(|mapper, provider, mapping| {
             // SAFETY: see `for_each_mapping`.
-            unsafe { mapper.sync_for_cpu(provider, run, address, direction) }
+            unsafe { mapper.sync_for_cpu(provider, mapping) }
         });
     }
 
@@ -236,13 +236,14 @@ impl<T: MapTarget, M: DmaMapper<T::Provider>> MappedTable<T, M> {
     #[doc(alias = "dma_sync_sgtable_for_device")]
     #[doc(alias = "dma_sync_sg_for_device")]
     pub fn sync_for_device(&self) {
-        self.for_each_mapping(|mapper, provider, run, address, direction| {
+        self.for_each_mapping(|mapper, provider, mapping| {
             // SAFETY: see `for_each_mapping`; the bytes are only read.
-            unsafe { mapper.sync_for_device(provider, run, address, direction) }
+            unsafe { mapper.sync_for_device(provider, mapping) }
         });
     }
 
-    /// Calls `sync` with every run the table mapped and its bus address.
+    /// Calls `sync` with every mapping the table holds: each run, its bus
+    /// address and the direction.
     ///
     /// By the type invariants each run is mapped through this mapper for
     /// the table's provider and this direction, with the address `map`
@@ -251,17 +252,16 @@ impl<T: MapTarget, M: DmaMapper<T::Provider>> MappedTable<T, M> {
     /// during a call: what the mapper's syncs ask of their caller.
     fn for_each_mapping(
         &self,
-        mut sync: impl FnMut(
-            &M,
-            &T::Provider,
-            DmaRun<<T::Provider as PageProvider>::Page>,
-            u64,
-            DmaDirection,
-        ),
+        mut sync: impl FnMut(&M, &T::Provider, DmaMapping<<T::Provider as PageProvider>::Page>),
     ) {
         let table = self.table.table();
-        for (run, address) in Mappings::new(table.as_list(), table.dma_list()) {
-            sync(&self.mapper, table.provider(), run, address, self.direction);
+        for (run, bus_address) in Mappings::new(table.as_list(), table.dma_list()) {
+            let mapping = DmaMapping {
+                run,
+                bus_address,
+                direction: self.direction,
+            };
+            sync(&self.mapper, table.provider(), mapping);
         }
     }
 

@@ -6,8 +6,8 @@
 use alloc::vec::Vec;
 
 use sg_core::{
-    Access, ChunkAllocator, DmaDirection, DmaMapper, DmaRun, Entries, Error, PageProvider, SgEntry,
-    SgList,
+    Access, ChunkAllocator, DmaDirection, DmaMapper, DmaMapping, DmaRun, Entries, Error,
+    PageProvider, SgEntry, SgList,
 };
 
 use crate::SgTable;
@@ -92,12 +92,17 @@ pub(super) unsafe fn unmap_all<P: PageProvider, M: DmaMapper<P>>(
     direction: DmaDirection,
 ) {
     Finish::new(mappings, |mappings| {
-        let Some((run, address)) = mappings.next() else {
+        let Some((run, bus_address)) = mappings.next() else {
             return false;
+        };
+        let mapping = DmaMapping {
+            run,
+            bus_address,
+            direction,
         };
         // SAFETY: the caller's promise, for a run the walk has moved past,
         // so it is unmapped once even if this call panics.
-        unsafe { mapper.unmap(provider, run, address, direction) };
+        unsafe { mapper.unmap(provider, mapping) };
         true
     })
     .run();

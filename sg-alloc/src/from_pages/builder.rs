@@ -76,7 +76,7 @@ impl AppendPages {
     /// that maximum segment size.
     #[doc(alias = "sg_alloc_table_from_pages_segment")]
     #[inline]
-    pub fn with_max_segment_size(mut self, bytes: u32) -> Self {
+    pub fn max_segment_size(mut self, bytes: u32) -> Self {
         self.limits = self.limits.with_max_segment_size(bytes);
         self
     }
@@ -183,8 +183,8 @@ impl<S: PageSource, C> FromPages<S, C> {
     /// kernel's `sg_alloc_table_from_pages_segment`).
     #[doc(alias = "sg_alloc_table_from_pages_segment")]
     #[inline]
-    pub fn with_max_segment_size(mut self, bytes: u32) -> Self {
-        self.append = self.append.with_max_segment_size(bytes);
+    pub fn max_segment_size(mut self, bytes: u32) -> Self {
+        self.append = self.append.max_segment_size(bytes);
         self
     }
 

@@ -196,13 +196,13 @@ impl Builder {
         let found = match self {
             Builder::FromPages => SgTable::from_pages(set(mock, pages), offset, size).map(drop),
             Builder::FromPagesSegment => FromPages::new(set(mock, pages), offset, size)
-                .with_max_segment_size(max_segment)
+                .max_segment_size(max_segment)
                 .build()
                 .map(drop),
             Builder::FromPagesIn => {
                 let source = set(mock, pages);
                 FromPages::new(source, offset, size)
-                    .with_max_segment_size(max_segment)
+                    .max_segment_size(max_segment)
                     .chunk_allocator(&chunks)
                     .build()
                     .map(drop)
@@ -232,7 +232,7 @@ impl Builder {
                         append.append_pages(
                             AppendPages::new(range, size)
                                 .offset(offset)
-                                .with_max_segment_size(max_segment),
+                                .max_segment_size(max_segment),
                         )
                     }
                 };

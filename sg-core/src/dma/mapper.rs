@@ -47,6 +47,19 @@ impl<Pg: Copy> DmaRun<Pg> {
     }
 }
 
+/// A live mapping as a mapper's [`map`](DmaMapper::map) made it: the run,
+/// the bus address `map` returned for it and the direction it was mapped
+/// for. [`unmap`](DmaMapper::unmap) and the syncs take it back.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct DmaMapping<Pg> {
+    /// The run that was mapped.
+    pub run: DmaRun<Pg>,
+    /// The bus address `map` returned for the run.
+    pub bus_address: u64,
+    /// The direction the run was mapped for.
+    pub direction: DmaDirection,
+}
+
 /// Turns runs of a provider's pages into bus addresses a device can use,
 /// and back (the kernel's `dma_map_ops`: `map_page`, `unmap_page`,
 /// `sync_single_for_cpu`, `sync_single_for_device`).
@@ -115,19 +128,13 @@ pub unsafe trait DmaMapper<P: PageProvider> {
     ///
     /// # Safety
     ///
-    /// `bus_address` was returned by `map` on this mapper for the same
-    /// provider, run and direction, and has not been unmapped; the device
-    /// no longer uses it; no reference to the run's bytes is live and
+    /// `mapping` is a run this mapper's `map` mapped for the same provider
+    /// and direction, with the bus address `map` returned, and not yet
+    /// unmapped; the device no longer uses it; no reference to the run's bytes is live and
     /// nothing else reads or writes them during the call (a mapper that
     /// bounces writes them).
     #[doc(alias = "dma_unmap_page")]
-    unsafe fn unmap(
-        &self,
-        provider: &P,
-        run: DmaRun<P::Page>,
-        bus_address: u64,
-        direction: DmaDirection,
-    );
+    unsafe fn unmap(&self, provider: &P, mapping: DmaMapping<P::Page>);
 
     /// Makes the device's writes visible to the CPU (the kernel's
     /// `dma_sync_single_for_cpu`).
@@ -136,13 +143,7 @@ pub unsafe trait DmaMapper<P: PageProvider> {
     ///
     /// As for [`unmap`](Self::unmap), except that the mapping stays.
     #[doc(alias = "dma_sync_single_for_cpu")]
-    unsafe fn sync_for_cpu(
-        &self,
-        provider: &P,
-        run: DmaRun<P::Page>,
-        bus_address: u64,
-        direction: DmaDirection,
-    );
+    unsafe fn sync_for_cpu(&self, provider: &P, mapping: DmaMapping<P::Page>);
 
     /// Makes the CPU's writes visible to the device (the kernel's
     /// `dma_sync_single_for_device`).
@@ -153,29 +154,17 @@ pub unsafe trait DmaMapper<P: PageProvider> {
     /// run's bytes are only read: shared references to them may be live,
     /// but nothing writes them during the call.
     #[doc(alias = "dma_sync_single_for_device")]
-    unsafe fn sync_for_device(
-        &self,
-        provider: &P,
-        run: DmaRun<P::Page>,
-        bus_address: u64,
-        direction: DmaDirection,
-    );
+    unsafe fn sync_for_device(&self, provider: &P, mapping: DmaMapping<P::Page>);
 }
 
 /// The three methods that take a mapping back (`unmap` and the syncs)
 /// share one signature; each forwards to `M`'s method of the same name.
 macro_rules! forward_release_and_syncs {
     ($($method:ident),*) => {$(
-        unsafe fn $method(
-            &self,
-            provider: &P,
-            run: DmaRun<P::Page>,
-            bus_address: u64,
-            direction: DmaDirection,
-        ) {
+        unsafe fn $method(&self, provider: &P, mapping: DmaMapping<P::Page>) {
             // SAFETY: the caller's promise is the one `M`'s method of the
             // same name needs.
-            unsafe { (**self).$method(provider, run, bus_address, direction) }
+            unsafe { (**self).$method(provider, mapping) }
         }
     )*};
 }

@@ -15,7 +15,7 @@ mod limits;
 mod mapper;
 
 pub use limits::{DEFAULT_MAX_SEGMENT_SIZE, DmaLimits};
-pub use mapper::{DmaMapper, DmaRun};
+pub use mapper::{DmaMapper, DmaMapping, DmaRun};
 
 /// Which way the bytes of a mapping travel (the kernel's
 /// `enum dma_data_direction`).
