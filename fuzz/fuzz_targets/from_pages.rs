@@ -246,7 +246,7 @@ fuzz_target!(|input: Input| {
                 })
             };
             let built = FromPages::new(&set, offset, size)
-                .with_max_segment_size(max_segment)
+                .max_segment_size(max_segment)
                 .chunk_allocator(&chunks)
                 .build();
             (rule, built, Err(max_segment))
@@ -340,7 +340,7 @@ fuzz_target!(|input: Input| {
                 .append_pages(
                     AppendPages::new(pieces, call_size)
                         .offset(call_offset)
-                        .with_max_segment_size(*max_segment)
+                        .max_segment_size(*max_segment)
                         .left_pages(left_pages),
                 )
                 .expect("an append of what a build took"),

@@ -343,7 +343,7 @@ impl<'m> State<'m> {
                 );
                 let max_segment = segment_limit(max_segment);
                 let built = FromPages::new(raw(mock, pages.to_vec()), offset, size)
-                    .with_max_segment_size(max_segment)
+                    .max_segment_size(max_segment)
                     .build();
                 match build_error(pages.len(), offset, size, max_segment, 0) {
                     Some(error) => assert_eq!(built.err(), Some(error)),
@@ -381,7 +381,7 @@ impl<'m> State<'m> {
                     let done = append.append_pages(
                         AppendPages::new(start - base..end - base, size)
                             .offset(offset)
-                            .with_max_segment_size(max_segment)
+                            .max_segment_size(max_segment)
                             .left_pages(usize::from(left % 4)),
                     );
                     match build_error(pages.len(), offset, size, max_segment, entries) {
