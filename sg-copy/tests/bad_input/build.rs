@@ -549,7 +549,7 @@ fn free_more_entries_than_the_list() {
 
 /// Appends `PAGE / 2` bytes of the pages at positions `range` of the
 /// table's set from `offset` in, by `append_pages` or (with `device`) by
-/// `append_pages_for_device` under default limits.
+/// `append_pages` with default limits (`AppendPages::limits`).
 fn append_half_page(
     device: bool,
     table: &mut AppendTable<Set<'_>, &CountingChunks>,
