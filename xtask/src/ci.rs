@@ -133,8 +133,57 @@ fn no_std() -> Result<(), String> {
 /// that the work tree is committed (CI's fresh clone is clean anyway).
 /// xtask and sg-examples are not published (`publish = false`).
 fn package() -> Result<(), String> {
+    forget_packaged_sources();
     let arguments = "package --workspace --exclude xtask --exclude sg-examples --allow-dirty";
     command::run(cargo(None).args(words(arguments)))
+}
+
+/// The library crates this workspace packages, by name.
+const PACKAGED: &[&str] = &["sg-core", "sg-alloc", "sg-iter", "sg-copy", "sg-testkit"];
+
+/// Removes the sources Cargo unpacked from earlier runs of `cargo package`.
+///
+/// `cargo package --workspace` verifies each crate against the others'
+/// freshly packaged `.crate` files through a local registry, and Cargo
+/// unpacks a registry's crates under `$CARGO_HOME/registry/src/<registry>/`
+/// once per name and version: a later run with changed sources but the same
+/// version would build against the stale copy. Only local registries'
+/// copies of this workspace's crates go (never crates.io's); a failure to
+/// remove one is left for the verification to report.
+fn forget_packaged_sources() {
+    let home = std::env::var_os("CARGO_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|home| std::path::Path::new(&home).join(".cargo"))
+        });
+    let Some(sources) = home.map(|home| home.join("registry").join("src")) else {
+        return;
+    };
+    let Ok(registries) = std::fs::read_dir(&sources) else {
+        return;
+    };
+    for registry in registries.flatten() {
+        if registry
+            .file_name()
+            .to_string_lossy()
+            .starts_with("index.crates.io")
+        {
+            continue;
+        }
+        let Ok(crates) = std::fs::read_dir(registry.path()) else {
+            continue;
+        };
+        for unpacked in crates.flatten() {
+            let name = unpacked.file_name().to_string_lossy().into_owned();
+            let ours = PACKAGED.iter().any(|packaged| {
+                name.strip_prefix(packaged)
+                    .is_some_and(|rest| rest.starts_with('-'))
+            });
+            if ours {
+                let _ = std::fs::remove_dir_all(unpacked.path());
+            }
+        }
+    }
 }
 
 fn miri() -> Result<(), String> {
