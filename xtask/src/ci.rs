@@ -134,8 +134,18 @@ fn no_std() -> Result<(), String> {
 /// xtask and sg-examples are not published (`publish = false`).
 fn package() -> Result<(), String> {
     forget_packaged_sources();
+    // Verification builds in a target directory of its own, emptied first:
+    // Cargo never rebuilds a registry crate whose name and version it has
+    // built before, so an old build of a packaged crate would be used.
+    let target = std::path::Path::new("target").join("package-check");
+    let _ = std::fs::remove_dir_all(&target);
     let arguments = "package --workspace --exclude xtask --exclude sg-examples --allow-dirty";
-    command::run(cargo(None).args(words(arguments)))
+    command::run(
+        cargo(None)
+            .args(words(arguments))
+            .arg("--target-dir")
+            .arg(&target),
+    )
 }
 
 /// The library crates this workspace packages, by name.
