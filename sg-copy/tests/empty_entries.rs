@@ -118,27 +118,42 @@ fn write_count(table: &mut SgTable<&TestPages>) -> Vec<usize> {
     .expect("built entries do not overlap")
 }
 
+/// A table over a mock.
+type Table<'m> = SgTable<&'m TestPages>;
+
+/// Runs `check` with a mock filled from `seed`, the layout's entries with
+/// bytes as a table, and the same entries with `empties` added as another;
+/// then checks that no mapping is left. Discards layouts without bytes.
+fn case(
+    layout: &EntryLayout,
+    empties: &Empties,
+    seed: u64,
+    check: impl for<'m> FnOnce(&'m TestPages, Table<'m>, Table<'m>),
+) -> TestResult {
+    let mock = TestPages::with_mapping(Mapping::Direct);
+    let (plain, padded) = specs(&mock, layout, empties);
+    if plain.is_empty() {
+        return TestResult::discard();
+    }
+    mock.fill(seed);
+    check(&mock, table(&mock, &plain), table(&mock, &padded));
+    assert_eq!(mock.live_mappings(), 0);
+    TestResult::passed()
+}
+
 #[test]
 fn empty_entries_change_no_io_slice() {
     fn property(layout: EntryLayout, empties: Empties, seed: u64) -> TestResult {
-        let mock = TestPages::with_mapping(Mapping::Direct);
-        let (plain, padded) = specs(&mock, &layout, &empties);
-        if plain.is_empty() {
-            return TestResult::discard();
-        }
-        mock.fill(seed);
-        let (plain, mut padded) = (table(&mock, &plain), table(&mock, &padded));
-        assert_eq!(padded.byte_len(), plain.byte_len());
-        assert_eq!(io_slices(padded.as_list()), io_slices(plain.as_list()));
+        case(&layout, &empties, seed, |mock, mut plain, mut padded| {
+            assert_eq!(padded.byte_len(), plain.byte_len());
+            assert_eq!(io_slices(padded.as_list()), io_slices(plain.as_list()));
 
-        let written = write_count(&mut padded);
-        let through_padded = mock.list_bytes(plain.as_list());
-        mock.fill(seed);
-        let mut plain = plain;
-        assert_eq!(write_count(&mut plain), written);
-        assert_eq!(mock.list_bytes(plain.as_list()), through_padded);
-        assert_eq!(mock.live_mappings(), 0);
-        TestResult::passed()
+            let written = write_count(&mut padded);
+            let through_padded = mock.list_bytes(plain.as_list());
+            mock.fill(seed);
+            assert_eq!(write_count(&mut plain), written);
+            assert_eq!(mock.list_bytes(plain.as_list()), through_padded);
+        })
     }
     checker(64).quickcheck(property as fn(EntryLayout, Empties, u64) -> TestResult);
 }
@@ -155,58 +170,51 @@ mod file {
     #[cfg_attr(miri, ignore = "real file I/O: Miri's isolation has no file system")]
     fn empty_entries_change_nothing_a_file_sees() {
         fn property(layout: EntryLayout, empties: Empties, seed: u64) -> TestResult {
-            let mock = TestPages::with_mapping(Mapping::Direct);
-            let (plain, padded) = specs(&mock, &layout, &empties);
-            if plain.is_empty() {
-                return TestResult::discard();
-            }
-            mock.fill(seed);
-            let (mut plain, mut padded) = (table(&mock, &plain), table(&mock, &padded));
-            let len = plain.byte_len();
+            case(&layout, &empties, seed, |mock, mut plain, mut padded| {
+                let len = plain.byte_len();
 
-            // Writing: the same count from one call, the same file from
-            // the whole.
-            let (once_plain, all_plain) = (
-                TempFile::new("empty-entries"),
-                TempFile::new("empty-entries"),
-            );
-            let (once_padded, all_padded) = (
-                TempFile::new("empty-entries"),
-                TempFile::new("empty-entries"),
-            );
-            let one = write_at(&once_plain.file, plain.as_list(), 3).unwrap();
-            assert_eq!(
-                write_at(&once_padded.file, padded.as_list(), 3).unwrap(),
-                one
-            );
-            assert!(one > 0);
-            assert_eq!(once_padded.bytes(), once_plain.bytes());
-            write_all_at(&all_plain.file, plain.as_list(), 3).unwrap();
-            write_all_at(&all_padded.file, padded.as_list(), 3).unwrap();
-            let file = all_plain.bytes();
-            assert_eq!(all_padded.bytes(), file);
-            assert_eq!(file.len() as u64, 3 + len);
+                // Writing: the same count from one call, the same file from
+                // the whole.
+                let (once_plain, all_plain) = (
+                    TempFile::new("empty-entries"),
+                    TempFile::new("empty-entries"),
+                );
+                let (once_padded, all_padded) = (
+                    TempFile::new("empty-entries"),
+                    TempFile::new("empty-entries"),
+                );
+                let one = write_at(&once_plain.file, plain.as_list(), 3).unwrap();
+                assert_eq!(
+                    write_at(&once_padded.file, padded.as_list(), 3).unwrap(),
+                    one
+                );
+                assert!(one > 0);
+                assert_eq!(once_padded.bytes(), once_plain.bytes());
+                write_all_at(&all_plain.file, plain.as_list(), 3).unwrap();
+                write_all_at(&all_padded.file, padded.as_list(), 3).unwrap();
+                let file = all_plain.bytes();
+                assert_eq!(all_padded.bytes(), file);
+                assert_eq!(file.len() as u64, 3 + len);
 
-            // Reading: a file of other bytes, read back through each.
-            let other: Vec<u8> = file.iter().map(|byte| byte ^ 0x5a).collect();
-            std::fs::write(all_plain.path(), &other).unwrap();
-            mock.fill(seed);
-            let one = read_at(&all_plain.file, plain.as_list_mut(), 3).unwrap();
-            let after_plain = mock.list_bytes(plain.as_list());
-            mock.fill(seed);
-            assert_eq!(
-                read_at(&all_plain.file, padded.as_list_mut(), 3).unwrap(),
-                one
-            );
-            assert_eq!(mock.list_bytes(plain.as_list()), after_plain);
-            read_exact_at(&all_plain.file, plain.as_list_mut(), 3).unwrap();
-            let whole = mock.list_bytes(plain.as_list());
-            assert_eq!(whole, other[3..]);
-            mock.fill(seed);
-            read_exact_at(&all_plain.file, padded.as_list_mut(), 3).unwrap();
-            assert_eq!(mock.list_bytes(plain.as_list()), whole);
-            assert_eq!(mock.live_mappings(), 0);
-            TestResult::passed()
+                // Reading: a file of other bytes, read back through each.
+                let other: Vec<u8> = file.iter().map(|byte| byte ^ 0x5a).collect();
+                std::fs::write(all_plain.path(), &other).unwrap();
+                mock.fill(seed);
+                let one = read_at(&all_plain.file, plain.as_list_mut(), 3).unwrap();
+                let after_plain = mock.list_bytes(plain.as_list());
+                mock.fill(seed);
+                assert_eq!(
+                    read_at(&all_plain.file, padded.as_list_mut(), 3).unwrap(),
+                    one
+                );
+                assert_eq!(mock.list_bytes(plain.as_list()), after_plain);
+                read_exact_at(&all_plain.file, plain.as_list_mut(), 3).unwrap();
+                let whole = mock.list_bytes(plain.as_list());
+                assert_eq!(whole, other[3..]);
+                mock.fill(seed);
+                read_exact_at(&all_plain.file, padded.as_list_mut(), 3).unwrap();
+                assert_eq!(mock.list_bytes(plain.as_list()), whole);
+            })
         }
         checker(40).quickcheck(property as fn(EntryLayout, Empties, u64) -> TestResult);
     }
