@@ -262,3 +262,31 @@ fn advance(position: u64, bytes: u64) -> io::Result<u64> {
 fn invalid_input(error: sg_core::Error) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidInput, error)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::pieces_in_pages;
+
+    #[test]
+    fn a_run_makes_one_piece_per_page_it_touches() {
+        // (offset, len, page size, most) -> (pieces, bytes)
+        assert_eq!(pieces_in_pages(0, 4096, 4096, 10), (1, 4096));
+        assert_eq!(pieces_in_pages(100, 4096, 4096, 10), (2, 4096));
+        assert_eq!(pieces_in_pages(4096 + 100, 100, 4096, 10), (1, 100));
+        assert_eq!(pieces_in_pages(4000, 200, 4096, 10), (2, 200));
+        assert_eq!(pieces_in_pages(4000, 96, 4096, 1), (1, 96));
+    }
+
+    #[test]
+    fn a_run_of_more_pages_than_allowed_is_cut_at_a_page_end() {
+        assert_eq!(pieces_in_pages(0, 3 * 4096, 4096, 2), (2, 2 * 4096));
+        assert_eq!(
+            pieces_in_pages(100, 5 * 4096, 4096, 3),
+            (3, (4096 - 100) + 2 * 4096)
+        );
+        assert_eq!(
+            pieces_in_pages(2 * 4096 + 96, 4096, 4096, 1),
+            (1, 4096 - 96)
+        );
+    }
+}

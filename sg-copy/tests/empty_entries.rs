@@ -244,7 +244,7 @@ mod file {
 
     /// Pieces, not entries, are what a call is limited to: on a provider
     /// mapped page by page, `MAX_IO_SLICES` entries that each cross a page
-    /// boundary make twice as many pieces, and still go through.
+    /// boundary make twice as many pieces, of which one call takes half.
     #[test]
     #[cfg_attr(miri, ignore = "real file I/O: Miri's isolation has no file system")]
     fn entries_of_two_pieces_each_go_through_in_calls_the_system_takes() {
@@ -265,8 +265,12 @@ mod file {
         // read while the view is used.
         let list = unsafe { SgList::new(&entries, &mock) };
         let file = TempFile::new("empty-entries");
+        // Two pieces an entry: one call takes the first half of the entries,
+        // and maps only the pieces it hands over.
+        let mapped = mock.total_mappings();
         let first = write_at(&file.file, list, 0).unwrap();
-        assert!(first > 0 && first <= MAX_IO_SLICES * PAGE);
+        assert_eq!(first, MAX_IO_SLICES / 2 * PAGE);
+        assert_eq!(mock.total_mappings() - mapped, MAX_IO_SLICES);
         write_all_at(&file.file, list, 0).unwrap();
         assert_eq!(file.bytes(), mock.list_bytes(list));
 
@@ -280,6 +284,40 @@ mod file {
         // SAFETY: as above.
         let list = unsafe { SgList::new(&entries, &mock) };
         assert_eq!(mock.list_bytes(list), other);
+        assert_eq!(mock.live_mappings(), 0);
+    }
+
+    /// An entry over more pages than a call takes pieces, after a small
+    /// one: a call takes the small entry and `MAX_IO_SLICES - 1` pages of
+    /// the long one (the first from the entry's offset on), mapping just
+    /// those, and the whole goes through.
+    #[test]
+    #[cfg_attr(miri, ignore = "real file I/O: Miri's isolation has no file system")]
+    fn an_entry_of_more_pages_than_a_call_takes_goes_in_calls_of_whole_pages() {
+        const PAGE: usize = 4096;
+        let mock = MockPages::<PAGE>::with_mapping(sg_testkit::Mapping::Direct);
+        let pages = mock.add_run(10, MAX_IO_SLICES as u64 + 80);
+        let small = mock.add_pages([5000])[0];
+        mock.fill(5);
+        let mut entries: [SgEntry<MockPage>; 2] = Default::default();
+        sg_core::init_table(&mut entries).unwrap();
+        let len = (MAX_IO_SLICES + 70) * PAGE;
+        // SAFETY: 10 bytes of a lone page, then bytes 100.. of the run's
+        // pages, all on the mock's frames; the entries are read only.
+        unsafe {
+            entries[0].set_page(small, 0, 10);
+            entries[1].set_page(pages[0], 100, len as u32);
+        }
+        // SAFETY: the entries describe bytes of the mock's frames, only
+        // read while the view is used.
+        let list = unsafe { SgList::new(&entries, &mock) };
+        let file = TempFile::new("empty-entries");
+        let mapped = mock.total_mappings();
+        let first = write_at(&file.file, list, 0).unwrap();
+        assert_eq!(first, 10 + (PAGE - 100) + (MAX_IO_SLICES - 2) * PAGE);
+        assert_eq!(mock.total_mappings() - mapped, MAX_IO_SLICES);
+        write_all_at(&file.file, list, 0).unwrap();
+        assert_eq!(file.bytes(), mock.list_bytes(list));
         assert_eq!(mock.live_mappings(), 0);
     }
 }
