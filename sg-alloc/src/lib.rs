@@ -147,7 +147,7 @@ pub use from_pages::{AppendPages, AppendTable, FromPages};
 pub use from_slices::{SharedSliceTable, SlicePage, SlicePages, SliceTable};
 pub use page_list::{PageList, PageListBuilder};
 pub use sg_core::HeapChunks;
-pub use split::{SplitView, split, split_in};
+pub use split::{split, split_in};
 pub use table::SgTable;
 
 /// The README's examples, run as doc tests.

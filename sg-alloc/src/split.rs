@@ -6,8 +6,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use sg_core::{
-    Access, ChunkAllocator, Error, HeapChunks, PageProvider, Read, Segments, SgList, SgListMut,
-    Write,
+    Access, ChunkAllocator, Error, HeapChunks, ListView, PageProvider, Segments, SgList,
 };
 
 use crate::SgTable;
@@ -27,8 +26,8 @@ use crate::SgTable;
 /// may itself be a byte-range slice of a list.
 ///
 /// Rights never grow: a shared view ([`SgList`]) gives pieces that only
-/// read ([`Read`]); an exclusive view ([`SgListMut`]) gives pieces that may
-/// write ([`Write`]), and they borrow the view's list exclusively for
+/// read ([`Read`](sg_core::Read)); an exclusive view ([`SgListMut`](sg_core::SgListMut)) gives pieces that may
+/// write ([`Write`](sg_core::Write)), and they borrow the view's list exclusively for
 /// their whole life. The pieces cover disjoint byte ranges (two of them
 /// may share a page, never a byte), so each hands out its own writable
 /// view. For a device on a non-coherent bus that writes two pieces sharing
@@ -115,7 +114,7 @@ use crate::SgTable;
 /// ```
 #[doc(alias = "sg_split")]
 #[doc(alias = "split_mut")]
-pub fn split<'a, V: SplitView<'a>>(
+pub fn split<'a, V: ListView<'a>>(
     list: V,
     skip: u64,
     sizes: &[u64],
@@ -138,7 +137,7 @@ pub fn split_in<'a, V, C>(
     chunks: C,
 ) -> Result<SplitTables<'a, V, C>, Error>
 where
-    V: SplitView<'a>,
+    V: ListView<'a>,
     C: ChunkAllocator<<V::Provider as PageProvider>::Page> + Clone,
 {
     split_into(list.into_list(), skip, sizes, chunks)
@@ -146,56 +145,12 @@ where
 
 /// The tables a split of the view `V` makes, with arrays from `C`.
 type SplitTables<'a, V, C> =
-    Vec<SgTable<&'a <V as SplitView<'a>>::Provider, C, <V as SplitView<'a>>::Access>>;
-
-mod sealed {
-    /// Only the two views of a list split.
-    pub trait Sealed {}
-}
-
-/// A view of a list that [`split`] takes, and the access its pieces get:
-/// [`Read`] for a shared [`SgList`], [`Write`] for an exclusive
-/// [`SgListMut`]. Sealed.
-pub trait SplitView<'a>: sealed::Sealed {
-    /// The provider of the list's pages.
-    type Provider: PageProvider + 'a;
-    /// What the pieces may do with the bytes.
-    type Access: Access;
-
-    /// The view, read-only: the pieces' entries come from it.
-    #[doc(hidden)]
-    fn into_list(self) -> SgList<'a, Self::Provider>;
-}
-
-impl<P: PageProvider> sealed::Sealed for SgList<'_, P> {}
-impl<P: PageProvider> sealed::Sealed for SgListMut<'_, P> {}
-
-impl<'a, P: PageProvider> SplitView<'a> for SgList<'a, P> {
-    type Provider = P;
-    type Access = Read;
-
-    #[inline]
-    fn into_list(self) -> SgList<'a, P> {
-        self
-    }
-}
-
-impl<'a, P: PageProvider> SplitView<'a> for SgListMut<'a, P> {
-    type Provider = P;
-    type Access = Write;
-
-    #[inline]
-    fn into_list(self) -> SgList<'a, P> {
-        // The exclusive view is consumed: nothing else reaches its bytes
-        // for `'a`, and the pieces, which cover disjoint byte ranges of it,
-        // hold that right between them.
-        SgListMut::into_list(self)
-    }
-}
+    Vec<SgTable<&'a <V as ListView<'a>>::Provider, C, <V as ListView<'a>>::Access>>;
 
 /// The body of the splits: pieces with access `A`, which the caller's view
-/// grants (shared for [`Read`], exclusive for [`Write`]: see
-/// [`SplitView`]).
+/// grants (shared for [`Read`](sg_core::Read), exclusive for [`Write`](sg_core::Write): see
+/// [`ListView`]; an exclusive view is consumed, so the pieces, over
+/// disjoint byte ranges of it, hold its right to write between them).
 fn split_into<'a, P, C, A>(
     list: SgList<'a, P>,
     skip: u64,

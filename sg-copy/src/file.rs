@@ -203,11 +203,12 @@ fn all_at<L>(
 /// first thousand entries are empty still moves its bytes. The window is
 /// empty only when the list is.
 fn window<P: PageProvider>(list: SgList<'_, P>) -> SgList<'_, P> {
+    let linear = list.provider().is_linear();
     let mut pieces = 0;
     let mut bytes = 0u64;
     for segment in list.segments() {
         let left = MAX_IO_SLICES - pieces;
-        let (taken, len) = if list.provider().is_linear() {
+        let (taken, len) = if linear {
             // A slice holds at most `isize::MAX` bytes: on 32-bit targets a
             // long entry takes two pieces.
             let whole = u64::from(segment.len).div_ceil(isize::MAX as u64) as usize;
