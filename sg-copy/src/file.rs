@@ -7,6 +7,7 @@ use std::io;
 use rustix::fd::AsFd;
 use sg_core::{PageProvider, SgList, SgListMut};
 
+use crate::io_slices::cut;
 use crate::{with_io_slices, with_io_slices_mut};
 
 /// Most entries one call hands to the system: Linux's `UIO_MAXIOV`, and
@@ -204,49 +205,21 @@ fn all_at<L>(
 /// empty only when the list is.
 fn window<P: PageProvider>(list: SgList<'_, P>) -> SgList<'_, P> {
     let linear = list.provider().is_linear();
+    let page_size = P::PAGE_SIZE as u64;
     let mut pieces = 0;
     let mut bytes = 0u64;
     for segment in list.segments() {
-        let left = MAX_IO_SLICES - pieces;
-        let (taken, len) = if linear {
-            // A slice holds at most `isize::MAX` bytes: on 32-bit targets a
-            // long entry takes two pieces.
-            let whole = u64::from(segment.len).div_ceil(isize::MAX as u64) as usize;
-            if whole <= left {
-                (whole, u64::from(segment.len))
-            } else {
-                (left, left as u64 * isize::MAX as u64)
+        for (_, len) in cut(segment.offset, u64::from(segment.len), linear, page_size) {
+            pieces += 1;
+            bytes += len;
+            if pieces == MAX_IO_SLICES {
+                // `bytes` is a prefix of the list's bytes, so the slice
+                // cannot fail; the rest of the list goes in a later call.
+                return list.slice(0, bytes).unwrap_or(list);
             }
-        } else {
-            pieces_in_pages(
-                segment.offset,
-                u64::from(segment.len),
-                P::PAGE_SIZE as u64,
-                left,
-            )
-        };
-        pieces += taken;
-        bytes += len;
-        if pieces == MAX_IO_SLICES {
-            // `bytes` is a prefix of the list's bytes, so the slice cannot
-            // fail; the rest of the list goes in a later call.
-            return list.slice(0, bytes).unwrap_or(list);
         }
     }
     list
-}
-
-/// The pieces a run of `len` bytes from byte `offset` of a page makes, one
-/// per page it touches, and their bytes, taking at most `most` pieces.
-fn pieces_in_pages(offset: u64, len: u64, page_size: u64, most: usize) -> (usize, u64) {
-    let start = offset % page_size;
-    let pages = (start + len).div_ceil(page_size);
-    if pages <= most as u64 {
-        return (pages as usize, len);
-    }
-    // The first piece ends at its page's end; each further one is a page.
-    let bytes = (page_size - start) + (most as u64 - 1) * page_size;
-    (most, bytes.min(len))
 }
 
 /// The file offset `bytes` after `position`.
@@ -266,7 +239,19 @@ fn invalid_input(error: sg_core::Error) -> io::Error {
 
 #[cfg(test)]
 mod tests {
-    use super::pieces_in_pages;
+    use std::vec::Vec;
+
+    use crate::io_slices::cut;
+
+    /// The pieces, as (count, bytes), of `len` bytes at `offset` on a
+    /// provider mapped page by page, counting at most `most`.
+    fn pieces_in_pages(offset: u64, len: u64, page_size: u64, most: usize) -> (usize, u64) {
+        cut(offset, len, false, page_size)
+            .take(most)
+            .fold((0, 0), |(count, bytes), (_, piece)| {
+                (count + 1, bytes + piece)
+            })
+    }
 
     #[test]
     fn a_run_makes_one_piece_per_page_it_touches() {
@@ -289,5 +274,18 @@ mod tests {
             pieces_in_pages(2 * 4096 + 96, 4096, 4096, 1),
             (1, 4096 - 96)
         );
+    }
+
+    #[test]
+    fn a_run_on_a_linear_provider_is_one_piece_with_its_offsets() {
+        assert_eq!(
+            cut(100, 3 * 4096, true, 4096).collect::<Vec<_>>(),
+            [(100, 3 * 4096)]
+        );
+        assert_eq!(
+            cut(100, 5000, false, 4096).collect::<Vec<_>>(),
+            [(100, 3996), (4096, 1004)]
+        );
+        assert_eq!(cut(0, 0, false, 4096).count(), 0);
     }
 }

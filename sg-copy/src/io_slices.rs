@@ -17,6 +17,35 @@ struct Piece<'a, P: PageProvider, A: Access> {
     mapped: MappedBytes<'a, P, A>,
 }
 
+/// The pieces the `len` bytes at `offset` from an entry's page are cut
+/// into, as (offset, length) pairs: one piece on a linear provider (two
+/// for more than `isize::MAX` bytes, on 32-bit targets, since a slice may
+/// hold no more), one per page touched otherwise. The one rule of how a
+/// list becomes io slices: [`map_all`] maps these pieces, and the file
+/// calls count them.
+pub(crate) fn cut(
+    mut offset: u64,
+    len: u64,
+    linear: bool,
+    page_size: u64,
+) -> impl Iterator<Item = (u64, u64)> {
+    let mut left = len;
+    core::iter::from_fn(move || {
+        if left == 0 {
+            return None;
+        }
+        let piece = if linear {
+            left.min(isize::MAX as u64)
+        } else {
+            left.min(page_size - offset % page_size)
+        };
+        let at = offset;
+        offset += piece;
+        left -= piece;
+        Some((at, piece))
+    })
+}
+
 /// Maps every byte of `list`: one piece per entry on a linear provider,
 /// one per page of each entry otherwise. Every piece is released (flushed
 /// first, for a writable view) when the vector drops, also when a mapping
@@ -28,20 +57,11 @@ fn map_all<'a, V: ListView<'a>>(list: V) -> Vec<Piece<'a, V::Provider, V::Access
     let linear = provider.is_linear();
     let mut pieces = Vec::new();
     for (entry, segment) in list.segments().enumerate() {
-        let mut offset = segment.offset;
-        let mut left = u64::from(segment.len);
-        while left > 0 {
+        for (offset, len) in cut(segment.offset, u64::from(segment.len), linear, page_size) {
             // Offsets stay below 2^33 and pages are at least 64 bytes, so
             // the page index fits a usize and the in-page offset a page.
             let page = provider.nth(segment.page, (offset / page_size) as usize);
             let start = (offset % page_size) as usize;
-            let len = if linear {
-                // A slice holds at most `isize::MAX` bytes: on 32-bit
-                // targets an entry may be longer, and takes two.
-                left.min(isize::MAX as u64)
-            } else {
-                left.min(page_size - start as u64)
-            };
             // SAFETY: `len` bytes of one entry of the view, in `page` or,
             // on a linear provider, in the consecutive frames of the
             // entry's run; at most `isize::MAX`. The view keeps them
@@ -50,8 +70,6 @@ fn map_all<'a, V: ListView<'a>>(list: V) -> Vec<Piece<'a, V::Provider, V::Access
             // (`with_io_slices_mut` checks first).
             let mapped = unsafe { MappedBytes::new(provider, page, start, len as usize) };
             pieces.push(Piece { entry, mapped });
-            offset += len;
-            left -= len;
         }
     }
     pieces
