@@ -95,6 +95,38 @@ impl Row {
     pub fn ratio(&self) -> Option<f64> {
         self.baseline.map(|(_, baseline)| self.value / baseline)
     }
+
+    /// The row as one tab-separated line, for a process that measures rows
+    /// (the peers example) to hand them to the one that reports them.
+    #[allow(dead_code, reason = "used by examples/peers.rs")]
+    pub fn to_line(&self) -> String {
+        let (baseline_name, baseline) = self.baseline.unwrap_or(("-", f64::NAN));
+        format!(
+            "{}\t{}\t{}\t{}\t{}\t{baseline_name}\t{baseline}\t{}",
+            self.name, self.unit, self.value, self.min, self.max, self.note
+        )
+    }
+
+    /// The row of a line of [`Row::to_line`]; names are leaked, as rows of
+    /// one run live until the process ends.
+    pub fn from_line(line: &str) -> Option<Row> {
+        let fields: Vec<&str> = line.splitn(8, '\t').collect();
+        let [name, unit, value, min, max, baseline_name, baseline, note] = fields[..] else {
+            return None;
+        };
+        let leak = |text: &str| -> &'static str { Box::leak(text.to_owned().into_boxed_str()) };
+        Some(Row {
+            name: leak(name),
+            unit: leak(unit),
+            value: value.parse().ok()?,
+            min: min.parse().ok()?,
+            max: max.parse().ok()?,
+            baseline: (baseline_name != "-")
+                .then(|| Some((leak(baseline_name), baseline.parse().ok()?)))
+                .flatten(),
+            note: note.to_owned(),
+        })
+    }
 }
 
 /// GB/s (10^9 bytes per second) of moving `bytes` in each of `seconds`.
@@ -112,13 +144,13 @@ pub fn table(rows: &[Row]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<22} {:<9} {:>10} {:>10} {:>10} {:>10} {:>7}  note",
+        "{:<38} {:<9} {:>10} {:>10} {:>10} {:>10} {:>7}  note",
         "name", "unit", "median", "min", "max", "baseline", "ratio"
     );
     for row in rows {
         let _ = write!(
             out,
-            "{:<22} {:<9} {:>10.4} {:>10.4} {:>10.4} ",
+            "{:<38} {:<9} {:>10.4} {:>10.4} {:>10.4} ",
             row.name, row.unit, row.value, row.min, row.max
         );
         match (row.baseline, row.ratio()) {
@@ -178,5 +210,25 @@ mod tests {
         assert!(text.contains("\"name\": \"a\", \"unit\": \"GB/s\", \"value\": 3.000000, \"baseline\": 6.000000, \"ratio\": 0.500000"));
         assert!(text.contains("\"baseline\": null, \"ratio\": null"));
         assert!(table(&rows).contains("0.500"));
+    }
+
+    #[test]
+    fn rows_survive_a_line() {
+        let rows = [
+            Row::new("a", "GB/s", vec![2.0, 4.0, 3.0], "a note").with_baseline("b", vec![6.0]),
+            Row::new("b", "bytes", vec![32.0], ""),
+        ];
+        for row in rows {
+            let back = Row::from_line(&row.to_line()).expect("parses");
+            assert_eq!(
+                (back.name, back.unit, back.note),
+                (row.name, row.unit, row.note)
+            );
+            assert_eq!(
+                (back.value, back.min, back.max),
+                (row.value, row.min, row.max)
+            );
+            assert_eq!(back.baseline, row.baseline);
+        }
     }
 }

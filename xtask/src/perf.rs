@@ -1,20 +1,29 @@
 //! `cargo xtask perf`: every workload of PERF.md in one release process,
-//! with its baseline measured alongside; a table on stderr and
-//! `target/perf/perf.json`.
+//! with its baseline measured alongside; the peers (`examples/peers.rs`,
+//! which may use xtask's dev-dependencies) in another; one table on stderr
+//! and `target/perf/perf.json` with both; then, when `../shared/perfref/run`
+//! exists next to the workspace, the C reference run right after and every
+//! target of PERF.md checked against it.
 
 use std::fs;
+use std::path::{Path, PathBuf};
 
 use crate::command::{self, cargo, workspace_root};
 use crate::measure::{Row, json, table};
 use crate::workloads::{self, Sizes};
 
 const USAGE: &str = "\
-usage: cargo xtask perf [--quick] [--reps N] [--only NAME]...
+usage: cargo xtask perf [--quick] [--reps N] [--only NAME]... [--no-c]
 
-Runs every workload of PERF.md with its baseline in one release process and
-writes target/perf/perf.json. --quick uses small sizes (a smoke test of a
-few seconds); --reps sets the repetitions per figure (7 to 255, default 11);
---only runs the named workloads (and their baselines) alone, for profiling.
+Runs every workload of PERF.md with its baseline in one release process,
+and the peers (hand loops, std::io vectored I/O, vm-memory, per-segment
+memcpy) in another, and writes target/perf/perf.json. --quick uses small
+sizes (a smoke test of a few seconds); --reps sets the repetitions per
+figure (7 to 255, default 11); --only runs the named workloads (and their
+baselines) alone, for profiling (peer workloads match by part of a name,
+e.g. `--only copy_in_2x256`). Unless --quick or --no-c, the C reference
+(../shared/perfref/run, when it exists) runs right after and the targets
+are checked against it.
 ";
 
 /// Parsed options, passed on unchanged to the release process.
@@ -22,6 +31,9 @@ struct Options {
     quick: bool,
     reps: usize,
     only: Vec<String>,
+    no_c: bool,
+    /// The rows the peers process printed (passed by `main` to `run`).
+    peer_rows: Option<PathBuf>,
 }
 
 fn parse(arguments: &[String]) -> Result<Option<Options>, String> {
@@ -29,11 +41,18 @@ fn parse(arguments: &[String]) -> Result<Option<Options>, String> {
         quick: false,
         reps: 11,
         only: Vec::new(),
+        no_c: false,
+        peer_rows: None,
     };
     let mut arguments = arguments.iter();
     while let Some(argument) = arguments.next() {
         match argument.as_str() {
             "--quick" => options.quick = true,
+            "--no-c" => options.no_c = true,
+            "--peer-rows" => {
+                options.peer_rows =
+                    Some(arguments.next().ok_or("--peer-rows needs a file")?.into());
+            }
             "--reps" => {
                 let value = arguments.next().ok_or("--reps needs a number")?;
                 options.reps = value
@@ -60,11 +79,30 @@ fn parse(arguments: &[String]) -> Result<Option<Options>, String> {
     Ok(Some(options))
 }
 
-/// `cargo xtask perf`: builds xtask in release and runs the workloads there.
+/// `cargo xtask perf`: builds xtask and its peers example in release, runs
+/// the peers, then the workloads (which merge the peers' rows), then the C
+/// reference when it is there.
 pub fn main(arguments: &[String]) -> Result<(), String> {
-    if parse(arguments)?.is_none() {
+    let Some(options) = parse(arguments)? else {
         return Ok(());
-    }
+    };
+    let directory = perf_directory()?;
+    let mut peers = cargo(None);
+    peers.args([
+        "run",
+        "--release",
+        "--quiet",
+        "--package",
+        "xtask",
+        "--example",
+        "peers",
+        "--",
+    ]);
+    peers.args(arguments.iter().filter(|argument| *argument != "--no-c"));
+    let peer_rows = command::output(&mut peers)?;
+    let peer_file = directory.join("peers.tsv");
+    fs::write(&peer_file, peer_rows)
+        .map_err(|error| format!("writing {}: {error}", peer_file.display()))?;
     let mut command = cargo(None);
     command.args([
         "run",
@@ -76,7 +114,35 @@ pub fn main(arguments: &[String]) -> Result<(), String> {
         "perf-run",
     ]);
     command.args(arguments);
-    command::run(&mut command)
+    command.arg("--peer-rows").arg(&peer_file);
+    command::run(&mut command)?;
+    let reference = workspace_root().join("../shared/perfref/run");
+    if options.quick || options.no_c || !reference.exists() {
+        return Ok(());
+    }
+    eprintln!(
+        "\nperf: the C reference, right after: {}",
+        reference.display()
+    );
+    let mut c = std::process::Command::new(&reference);
+    if options.reps != 11 {
+        c.args(["--reps", &options.reps.to_string()]);
+    }
+    let c_json = command::output(&mut c)?;
+    fs::write(directory.join("perfref.json"), &c_json)
+        .map_err(|error| format!("writing perfref.json: {error}"))?;
+    let ours = fs::read_to_string(directory.join("perf.json"))
+        .map_err(|error| format!("reading perf.json: {error}"))?;
+    report_targets(&parse_json(&ours), &parse_json(&c_json));
+    Ok(())
+}
+
+/// `target/perf`, created.
+fn perf_directory() -> Result<PathBuf, String> {
+    let directory = workspace_root().join("target").join("perf");
+    fs::create_dir_all(&directory)
+        .map_err(|error| format!("creating {}: {error}", directory.display()))?;
+    Ok(directory)
 }
 
 /// The workloads themselves, in the release process.
@@ -98,73 +164,176 @@ pub fn run(arguments: &[String]) -> Result<(), String> {
         sizes.reps,
         sizes.buffer >> 20
     );
-    let rows = workloads::run(&sizes, &options.only);
+    let mut rows = workloads::run(&sizes, &options.only);
+    if let Some(file) = &options.peer_rows {
+        rows.extend(peer_rows(file)?);
+    }
     eprint!("{}", table(&rows));
-    report_targets(&rows);
-    let directory = workspace_root().join("target").join("perf");
-    fs::create_dir_all(&directory)
-        .map_err(|error| format!("creating {}: {error}", directory.display()))?;
-    let path = directory.join("perf.json");
+    let figures: Vec<Figure> = rows
+        .iter()
+        .map(|row| Figure {
+            name: row.name.to_owned(),
+            value: row.value,
+            ratio: row.ratio(),
+        })
+        .collect();
+    report_targets(&figures, &[]);
+    let path = perf_directory()?.join("perf.json");
     fs::write(&path, json(&rows))
         .map_err(|error| format!("writing {}: {error}", path.display()))?;
     eprintln!("perf: wrote {}", path.display());
     Ok(())
 }
 
-/// The targets of PERF.md: a minimum ratio to the baseline, or a maximum
-/// figure.
+/// The rows the peers process printed, one per line.
+fn peer_rows(file: &Path) -> Result<Vec<Row>, String> {
+    let text =
+        fs::read_to_string(file).map_err(|error| format!("reading {}: {error}", file.display()))?;
+    text.lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| Row::from_line(line).ok_or_else(|| format!("bad peer row `{line}`")))
+        .collect()
+}
+
+/// One figure of a JSON report (ours or the C reference's).
+struct Figure {
+    name: String,
+    value: f64,
+    ratio: Option<f64>,
+}
+
+/// The figures of a JSON report as `measure::json` and perfref write it:
+/// one flat object per line.
+fn parse_json(text: &str) -> Vec<Figure> {
+    let field = |line: &str, key: &str| -> Option<String> {
+        let start = line.find(&format!("\"{key}\":"))? + key.len() + 3;
+        let rest = line[start..].trim_start();
+        let rest = rest.strip_prefix('"').unwrap_or(rest);
+        let end = rest.find(['"', ',', '}']).unwrap_or(rest.len());
+        Some(rest[..end].trim().to_owned())
+    };
+    text.lines()
+        .filter_map(|line| {
+            Some(Figure {
+                name: field(line, "name")?,
+                value: field(line, "value")?.parse().ok()?,
+                ratio: field(line, "ratio").and_then(|ratio| ratio.parse().ok()),
+            })
+        })
+        .collect()
+}
+
+/// One target of PERF.md. Every target is a ratio measured in one run:
+/// to the row's baseline (memcpy, memset, a bare read or allocation, a
+/// peer), or to the C reference's figure of the same name from the run
+/// right after.
+#[derive(Clone, Copy)]
 enum Target {
-    Ratio(f64),
+    /// ratio >= x.
+    RatioAtLeast(f64),
+    /// ratio <= x (rows in time units: ours over the baseline's).
+    RatioAtMost(f64),
+    /// ratio >= C's ratio.
+    RatioAtLeastC,
+    /// value <= x times C's value (time units).
+    AtMostTimesC(f64),
+    /// value <= x (a size).
     AtMost(f64),
 }
 
-fn target(name: &str) -> Option<Target> {
-    Some(match name {
-        "copy_from_buf_4k" | "copy_to_buf_4k" | "copy_to_buf_merged" => Target::Ratio(0.98),
-        "copy_to_buf_shuffled" => Target::Ratio(0.92),
-        "pcopy_to_buf_skip" => Target::Ratio(1.15),
-        "zero_4k" => Target::Ratio(0.85),
-        "copy_small_512" => Target::AtMost(11.0),
-        "alloc_free_4096" => Target::AtMost(0.75),
-        "alloc_free_1m" => Target::AtMost(15.0),
-        "from_pages_contig" => Target::AtMost(1.3),
-        "from_pages_scattered" => Target::AtMost(3.4),
-        "from_pages_runs8" => Target::AtMost(1.6),
-        "walk_1m" => Target::AtMost(1.5),
-        "entry_bytes" => Target::AtMost(32.0),
-        _ => return None,
-    })
+fn targets(name: &str) -> Vec<Target> {
+    use Target::*;
+    match name {
+        "copy_from_buf_4k" | "copy_to_buf_4k" | "copy_to_buf_merged" => {
+            vec![RatioAtLeast(0.98), RatioAtLeastC]
+        }
+        "copy_to_buf_shuffled" | "pcopy_to_buf_skip" => vec![RatioAtLeastC],
+        "zero_4k" => vec![RatioAtLeast(0.85), RatioAtLeastC],
+        "copy_small_512"
+        | "alloc_free_4096"
+        | "from_pages_contig"
+        | "from_pages_scattered"
+        | "from_pages_runs8" => vec![AtMostTimesC(0.9)],
+        "alloc_free_1m" => vec![AtMostTimesC(1.0)],
+        "walk_1m" => vec![AtMostTimesC(1.0), RatioAtMost(1.0)],
+        "entry_bytes" => vec![AtMost(32.0)],
+        // Peers: the peer's time over sg's.
+        name if name.starts_with("peer_copy_in_2x256") => vec![RatioAtLeast(0.77)],
+        name if name.starts_with("peer_build") => vec![RatioAtLeast(0.5)],
+        name if name.starts_with("peer_") => vec![RatioAtLeast(1.0)],
+        // sg over the per-segment memcpy of the same pieces (a few-entry
+        // copy is all call overhead, which the hand-loop peer judges).
+        name if name.starts_with("floor_copy_in_2x256") => vec![],
+        name if name.starts_with("floor_") => vec![RatioAtLeast(0.95)],
+        _ => vec![],
+    }
 }
 
-/// Prints, for each workload with a target, whether this run meets it.
-/// Figures from a shared machine are noisy: compare ratios from one run
-/// and the C reference (`../shared/perfref/run`) measured alongside.
-fn report_targets(rows: &[Row]) {
+/// Prints, for each target, whether this run meets it; targets against
+/// the C reference need `c` (empty: not checked yet). Figures from a
+/// shared machine are noisy: compare ratios from one run.
+fn report_targets(ours: &[Figure], c: &[Figure]) {
     eprintln!(
-        "\n{:<22} {:>16} {:>10}  verdict",
-        "name", "target", "this run"
+        "\n{:<38} {:>22} {:>10} {:>10}  verdict",
+        "name", "target", "this run", "C"
     );
-    for row in rows {
-        let Some(target) = target(row.name) else {
-            continue;
-        };
-        let (wanted, got, met) = match target {
-            Target::Ratio(minimum) => {
-                let ratio = row.ratio().unwrap_or(0.0);
-                (format!("ratio >= {minimum}"), ratio, ratio >= minimum)
-            }
-            Target::AtMost(maximum) => (
-                format!("<= {maximum} {}", row.unit),
-                row.value,
-                row.value <= maximum,
-            ),
-        };
-        eprintln!(
-            "{:<22} {:>16} {:>10.3}  {}",
-            row.name,
-            wanted,
-            got,
-            if met { "meets" } else { "MISSES" }
-        );
+    let mut missed = 0;
+    for figure in ours {
+        let c_figure = c.iter().find(|other| other.name == figure.name);
+        for target in targets(&figure.name) {
+            let ratio = figure.ratio.unwrap_or(f64::NAN);
+            let (wanted, got, reference, met) = match target {
+                Target::RatioAtLeast(minimum) => (
+                    format!("ratio >= {minimum}"),
+                    ratio,
+                    None,
+                    Some(ratio >= minimum),
+                ),
+                Target::RatioAtMost(maximum) => (
+                    format!("ratio <= {maximum}"),
+                    ratio,
+                    None,
+                    Some(ratio <= maximum),
+                ),
+                Target::AtMost(maximum) => (
+                    format!("<= {maximum}"),
+                    figure.value,
+                    None,
+                    Some(figure.value <= maximum),
+                ),
+                Target::RatioAtLeastC => {
+                    let theirs = c_figure.and_then(|c| c.ratio);
+                    (
+                        "ratio >= C's".to_owned(),
+                        ratio,
+                        theirs,
+                        theirs.map(|c| ratio >= c),
+                    )
+                }
+                Target::AtMostTimesC(factor) => {
+                    let theirs = c_figure.map(|c| c.value);
+                    (
+                        format!("<= {factor} x C"),
+                        figure.value,
+                        theirs,
+                        theirs.map(|c| figure.value <= factor * c),
+                    )
+                }
+            };
+            let reference = reference.map_or_else(|| "-".to_owned(), |c| format!("{c:.3}"));
+            let verdict = match met {
+                Some(true) => "meets",
+                Some(false) => {
+                    missed += 1;
+                    "MISSES"
+                }
+                None => "(needs C)",
+            };
+            eprintln!(
+                "{:<38} {:>22} {:>10.3} {:>10}  {verdict}",
+                figure.name, wanted, got, reference
+            );
+        }
     }
+    eprintln!("perf: {missed} target(s) missed in this run");
 }

@@ -132,68 +132,103 @@ fn page_list<'a>(
     table
 }
 
-/// A pattern of frames for the from-pages workloads: a name, and the frame
-/// of page `index`.
-type Pattern = (&'static str, fn(usize) -> u64);
+/// A group of workloads measured together: the names of its rows, and
+/// the function that measures them.
+pub struct Group {
+    pub names: &'static [&'static str],
+    pub run: fn(&Sizes) -> Vec<Row>,
+}
+
+/// Every group of workloads, in report order. A new group is one line
+/// here (the peers, which need xtask's dev-dependencies, run in
+/// `examples/peers.rs` instead).
+pub const GROUPS: &[Group] = &[
+    Group {
+        names: &[
+            "memcpy_64m",
+            "memset_64m",
+            "copy_from_buf_4k",
+            "copy_to_buf_4k",
+            "copy_to_buf_shuffled",
+            "copy_to_buf_merged",
+            "pcopy_to_buf_skip",
+            "zero_4k",
+        ],
+        run: copies,
+    },
+    Group {
+        names: &["copy_small_512"],
+        run: |sizes| vec![small_copy(sizes)],
+    },
+    Group {
+        names: &["alloc_free_4096"],
+        run: |sizes| {
+            vec![alloc_free(
+                sizes,
+                4096,
+                sizes.small_tables,
+                "alloc_free_4096",
+            )]
+        },
+    },
+    Group {
+        names: &["alloc_free_1m"],
+        run: |sizes| vec![alloc_free(sizes, sizes.big_entries, 2, "alloc_free_1m")],
+    },
+    Group {
+        names: &["from_pages_contig"],
+        run: |sizes| vec![from_pages(sizes, |index| index as u64, "from_pages_contig")],
+    },
+    Group {
+        names: &["from_pages_scattered"],
+        run: |sizes| {
+            vec![from_pages(
+                sizes,
+                |index| 2 * index as u64,
+                "from_pages_scattered",
+            )]
+        },
+    },
+    Group {
+        names: &["from_pages_runs8"],
+        run: |sizes| {
+            vec![from_pages(
+                sizes,
+                |index| (index / 8 * 16 + index % 8) as u64,
+                "from_pages_runs8",
+            )]
+        },
+    },
+    Group {
+        names: &["walk_1m"],
+        run: |sizes| vec![walk(sizes)],
+    },
+    Group {
+        names: &["entry_bytes"],
+        run: |_| {
+            vec![Row::new(
+                "entry_bytes",
+                "bytes",
+                vec![size_of::<SgEntry<VirtPage>>() as f64],
+                "size of one entry",
+            )]
+        },
+    },
+];
 
 /// Every workload of PERF.md, in its order; only those named in `only`
-/// (and the copies' baselines) when it is not empty.
+/// (and the baselines measured with them) when it is not empty.
 pub fn run(sizes: &Sizes, only: &[String]) -> Vec<Row> {
     let wanted = |name: &str| only.is_empty() || only.iter().any(|wanted| wanted == name);
     let mut rows = Vec::new();
-    let copy_names = [
-        "memcpy_64m",
-        "memset_64m",
-        "copy_from_buf_4k",
-        "copy_to_buf_4k",
-        "copy_to_buf_shuffled",
-        "copy_to_buf_merged",
-        "pcopy_to_buf_skip",
-        "zero_4k",
-    ];
-    if copy_names.iter().any(|name| wanted(name)) {
-        rows.extend(
-            copies(sizes)
-                .into_iter()
-                .filter(|row| wanted(row.name) || row.baseline.is_none()),
-        );
-    }
-    if wanted("copy_small_512") {
-        rows.push(small_copy(sizes));
-    }
-    if wanted("alloc_free_4096") {
-        rows.push(alloc_free(
-            sizes,
-            4096,
-            sizes.small_tables,
-            "alloc_free_4096",
-        ));
-    }
-    if wanted("alloc_free_1m") {
-        rows.push(alloc_free(sizes, sizes.big_entries, 2, "alloc_free_1m"));
-    }
-    let patterns: [Pattern; 3] = [
-        ("from_pages_contig", |index| index as u64),
-        ("from_pages_scattered", |index| 2 * index as u64),
-        ("from_pages_runs8", |index| {
-            (index / 8 * 16 + index % 8) as u64
-        }),
-    ];
-    for (name, frame) in patterns {
-        if wanted(name) {
-            rows.push(from_pages(sizes, frame, name));
+    for group in GROUPS {
+        if group.names.iter().any(|name| wanted(name)) {
+            rows.extend(
+                (group.run)(sizes)
+                    .into_iter()
+                    .filter(|row| wanted(row.name) || row.baseline.is_none()),
+            );
         }
-    }
-    if wanted("walk_1m") {
-        rows.push(walk(sizes));
-    }
-    if wanted("entry_bytes") {
-        rows.push(Row::new(
-            "entry_bytes",
-            "bytes",
-            vec![size_of::<SgEntry<VirtPage>>() as f64],
-            "size of one entry",
-        ));
     }
     rows
 }
@@ -450,21 +485,36 @@ fn small_copy(sizes: &Sizes) -> Row {
 
 /// Builds and drops a chained table of `entries` entries, `tables` times per
 /// repetition.
+///
+/// The baseline, measured alongside: the same bytes (one entry's size per
+/// entry) allocated zeroed and freed in arrays of a page, as a table's
+/// arrays are, with nothing else done.
 fn alloc_free(sizes: &Sizes, entries: usize, tables: usize, name: &'static str) -> Row {
     let frames = FramePages::<PAGE>;
-    let seconds = repeat(sizes.reps, || {
-        for _ in 0..tables {
-            let table = SgTable::new(&frames, entries).expect("table");
-            black_box(table.as_list().first());
-            drop(black_box(table));
-        }
-    });
+    let arrays = (entries * size_of::<SgEntry<u64>>()).div_ceil(PAGE);
+    let (seconds, bare) = interleave(
+        sizes.reps,
+        || {
+            for _ in 0..tables {
+                let table = SgTable::new(&frames, entries).expect("table");
+                black_box(table.as_list().first());
+                drop(black_box(table));
+            }
+        },
+        || {
+            for _ in 0..tables {
+                let memory: Vec<Vec<u8>> = (0..arrays).map(|_| vec![0u8; PAGE]).collect();
+                drop(black_box(memory));
+            }
+        },
+    );
     Row::new(
         name,
         "ns/entry",
         nanoseconds_per(entries * tables, &seconds),
         "allocate + free a chained table",
     )
+    .with_baseline("bare_alloc", nanoseconds_per(entries * tables, &bare))
 }
 
 /// Builds and drops a table from `sizes.pages` fake pages whose frames
@@ -522,17 +572,35 @@ fn walk(sizes: &Sizes) -> Row {
     let frames = FramePages::<PAGE>;
     let table = SgTable::new(&frames, sizes.big_entries).expect("table");
     assert_eq!(table.as_list().count(), sizes.big_entries);
-    let seconds = repeat(sizes.reps, || {
-        let mut total = 0;
-        for _ in 0..sizes.walks {
-            total += black_box(table.as_list()).count();
-        }
-        assert_eq!(total, sizes.walks * sizes.big_entries);
-    });
+    // The baseline: a bare sequential read of as many bytes as the
+    // entries take, from a buffer of their size.
+    let words = vec![1u64; sizes.big_entries * size_of::<SgEntry<u64>>() / 8];
+    let (seconds, bare) = interleave(
+        sizes.reps,
+        || {
+            let mut total = 0;
+            for _ in 0..sizes.walks {
+                total += black_box(table.as_list()).count();
+            }
+            assert_eq!(total, sizes.walks * sizes.big_entries);
+        },
+        || {
+            for _ in 0..sizes.walks {
+                let sum = black_box(&words[..])
+                    .iter()
+                    .fold(0u64, |sum, &word| sum.wrapping_add(word));
+                black_box(sum);
+            }
+        },
+    );
     Row::new(
         "walk_1m",
         "ns/entry",
         nanoseconds_per(sizes.walks * sizes.big_entries, &seconds),
         "count entries with next()",
+    )
+    .with_baseline(
+        "bare_read",
+        nanoseconds_per(sizes.walks * sizes.big_entries, &bare),
     )
 }
