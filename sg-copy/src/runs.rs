@@ -60,8 +60,53 @@ pub(crate) fn for_each_run<'v, V: ListView<'v>>(
             return Some(budget);
         }
     }
+    // A short copy over a few entries: each segment on its own, without
+    // joining runs or prefetching, which cost more than they save here.
+    if budget <= SHORT_COPY {
+        // SAFETY: the provider is linear; the list is `V`'s view.
+        return Some(unsafe {
+            visit_segments::<V>(list.segments(), provider, skip, budget, &mut visit)
+        });
+    }
     // SAFETY: the provider is linear; the list is `V`'s view.
     Some(unsafe { walk_runs::<V>(list.segments(), provider, skip, budget, &mut visit) })
+}
+
+/// Budgets up to which [`for_each_run`] visits segment by segment.
+const SHORT_COPY: u64 = 4096;
+
+/// [`for_each_run`] for a short budget: skips `skip` bytes, then visits
+/// each segment (trimmed to the budget) on its own.
+///
+/// # Safety
+///
+/// As for [`walk_runs`].
+#[inline(always)]
+unsafe fn visit_segments<'v, V: ListView<'v>>(
+    segments: Segments<'_, <V::Provider as PageProvider>::Page>,
+    provider: &V::Provider,
+    mut skip: u64,
+    mut budget: u64,
+    visit: &mut impl FnMut(&mut Run<'_, 'v, V>),
+) -> u64 {
+    let mut done = 0;
+    for segment in segments {
+        let len = u64::from(segment.len);
+        if skip >= len {
+            skip -= len;
+            continue;
+        }
+        let count = (len - skip).min(budget);
+        // SAFETY: the caller's promise; `count` bytes of one entry.
+        unsafe { visit_run::<V>(provider, segment.page, segment.offset + skip, count, visit) };
+        skip = 0;
+        done += count;
+        budget -= count;
+        if budget == 0 {
+            break;
+        }
+    }
+    done
 }
 
 /// [`for_each_run`] when the bytes do not all lie in the first entry: finds
@@ -130,8 +175,11 @@ unsafe fn visit_runs<'v, 's, V: ListView<'v>>(
         }
         let len = len.min(budget);
         if let Some(next) = &following {
-            if budget > len {
-                prefetch_run(provider, next.page, next.offset);
+            // Only the bytes of the next run that will be copied: never a
+            // line past the end of the budget.
+            let ahead = (budget - len).min(u64::from(next.len));
+            if ahead >= PREFETCH_MIN {
+                prefetch_run(provider, next.page, next.offset, ahead);
             }
         }
         // SAFETY: the caller's promise; `len` bytes of a run of entries that
@@ -147,22 +195,34 @@ unsafe fn visit_runs<'v, 's, V: ListView<'v>>(
 }
 
 /// Cache lines at the start of the next run to ask for before visiting
-/// the current one.
-const PREFETCH_LINES: usize = 16;
+/// the current one (at most).
+const PREFETCH_LINES: u64 = 16;
+
+/// Bytes of the next run below which it is not prefetched: a short copy
+/// is over before a prefetch would pay for mapping the page.
+const PREFETCH_MIN: u64 = 1024;
 
 /// Asks the processor to start loading the first lines of the run at
 /// `offset` from `page`, so that a run elsewhere in memory (entries in no
 /// particular page order) does not start with a stall: the processor's
 /// own prefetcher does not cross into an unrelated page.
+///
+/// Asks for the lines holding the first `bytes` bytes of the run (at most
+/// [`PREFETCH_LINES`] lines), and never one past them.
 #[inline]
-fn prefetch_run<P: PageProvider>(provider: &P, page: P::Page, offset: u64) {
+fn prefetch_run<P: PageProvider>(provider: &P, page: P::Page, offset: u64, bytes: u64) {
     let page_size = P::PAGE_SIZE as u64;
     // As in `visit_run`: the page index fits a usize, the offset a page.
     let page = provider.nth(page, (offset / page_size) as usize);
     let start = (offset % page_size) as usize;
     let mapping = provider.map(page);
-    for line in 0..PREFETCH_LINES {
-        sg_core::hint::prefetch(mapping.as_ptr().wrapping_add(start + line * 64));
+    // The lines that hold bytes `start..start + bytes` of the mapping, the
+    // first `PREFETCH_LINES` of them; `bytes` is at least 1.
+    let first_line = start / 64;
+    let end_line = (start as u64 + bytes).div_ceil(64);
+    let lines = (end_line - first_line as u64).min(PREFETCH_LINES) as usize;
+    for line in 0..lines {
+        sg_core::hint::prefetch(mapping.as_ptr().wrapping_add((first_line + line) * 64));
     }
     // SAFETY: `mapping` came from `map(page)` just above, is released once,
     // and nothing was read through it (a prefetch only hints at addresses).
