@@ -9,7 +9,7 @@
 //! [`MappedBytes`] guard, which flushes written pages and unmaps even when
 //! the visitor or a flush panics.
 
-use sg_core::{ListView, MappedBytes, PageProvider, Segment, Segments, run_continues};
+use sg_core::{ListView, MappedBytes, PageProvider, Segment, Segments, SgList, run_continues};
 
 /// Longest range handed to a visitor at once: a slice may not exceed
 /// `isize::MAX` bytes (which only matters on 32-bit targets); longer runs
@@ -60,16 +60,30 @@ pub(crate) fn for_each_run<'v, V: ListView<'v>>(
             return Some(budget);
         }
     }
+    // Whole entries (and arrays of them) before the skip are passed over
+    // by summing their lengths, array by array.
+    let rest = if skip > 0 {
+        skip_bytes(list, skip)
+    } else {
+        list
+    };
     // A short copy over a few entries: each segment on its own, without
     // joining runs or prefetching, which cost more than they save here.
     if budget <= SHORT_COPY {
-        // SAFETY: the provider is linear; the list is `V`'s view.
+        // SAFETY: the provider is linear; `rest` is part of `V`'s view.
         return Some(unsafe {
-            visit_segments::<V>(list.segments(), provider, skip, budget, &mut visit)
+            visit_segments::<V>(rest.segments(), provider, 0, budget, &mut visit)
         });
     }
-    // SAFETY: the provider is linear; the list is `V`'s view.
-    Some(unsafe { walk_runs::<V>(list.segments(), provider, skip, budget, &mut visit) })
+    // SAFETY: the provider is linear; `rest` is part of `V`'s view.
+    Some(unsafe { walk_runs::<V>(rest.segments(), provider, 0, budget, &mut visit) })
+}
+
+/// `list.skip_bytes(skip)`, out of line: a skip costs a walk anyway, and
+/// the path without one stays small.
+#[inline(never)]
+fn skip_bytes<P: PageProvider>(list: SgList<'_, P>, skip: u64) -> SgList<'_, P> {
+    list.skip_bytes(skip)
 }
 
 /// Budgets up to which [`for_each_run`] visits segment by segment.

@@ -138,6 +138,71 @@ impl<Pg: Copy> Cursor<Pg> {
         }
     }
 
+    /// The data entry holding byte `skip` of a walk that starts at this
+    /// entry, with `skip_in_entry` bytes of it already skipped, and visits
+    /// at most `entries` data entries: that entry, the entries left from
+    /// it on (itself included), and how far into it the byte is; `None`
+    /// when the walk ends first (after an end-marked entry, at the end of
+    /// an array without a link, or after `entries` entries).
+    ///
+    /// Like repeated [`next`](Self::next) while summing lengths, but walks
+    /// each array in a tight loop, one flags and one length load per entry.
+    ///
+    /// # Safety
+    ///
+    /// As for [`entry`](Self::entry).
+    #[inline]
+    pub(crate) unsafe fn seek(
+        self,
+        mut skip_in_entry: u32,
+        skip: u64,
+        mut entries: usize,
+    ) -> Option<(Self, usize, u32)> {
+        let (mut entry, mut after) = (self.entry, self.after);
+        let mut position = 0u64;
+        loop {
+            let mut index = 0;
+            // The data entries of this array from `entry` on, until a link.
+            loop {
+                if entries == 0 {
+                    return None;
+                }
+                // SAFETY: `index <= after`, so the slot lies in the array
+                // (the type invariant), which the caller keeps valid.
+                let slot = unsafe { entry.add(index).as_ref() };
+                if slot.is_chain() {
+                    break;
+                }
+                let end = position + u64::from(slot.len().saturating_sub(skip_in_entry));
+                if end > skip {
+                    // INVARIANT: a data entry (not a link) of the array,
+                    // followed by the `after - index` slots of the array.
+                    let cursor = Cursor {
+                        // SAFETY: as above.
+                        entry: unsafe { entry.add(index) },
+                        after: after - index,
+                    };
+                    // Less than the entry's length, so it fits a u32.
+                    return Some((cursor, entries, skip_in_entry + (skip - position) as u32));
+                }
+                position = end;
+                skip_in_entry = 0;
+                entries -= 1;
+                if slot.is_last() || index == after {
+                    return None;
+                }
+                index += 1;
+            }
+            // A link: continue with the first data entry it leads to.
+            // SAFETY: the slot and the `after - index` slots after it are in
+            // the array; links obey `set_link`'s contract.
+            match unsafe { Cursor::first(entry.add(index), after - index + 1) } {
+                Some(next) => (entry, after) = (next.entry, next.after),
+                None => return None,
+            }
+        }
+    }
+
     /// The next data entry (the kernel's `sg_next`): none after an
     /// end-marked entry or at the end of an array without a link.
     ///

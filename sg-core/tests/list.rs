@@ -312,3 +312,46 @@ fn prop_slices_cover_exactly_their_byte_range() {
     }
     checker().quickcheck(property as fn(Vec<u8>, Vec<u8>, u16, u16) -> TestResult);
 }
+
+#[test]
+fn prop_skip_bytes_is_the_rest_of_the_view() {
+    // The segments of skip_bytes(skip) are the bytes from skip on, of a whole
+    // list (no byte count) and of a slice of it (a byte limit), across links.
+    fn property(lengths: Vec<u8>, cuts: Vec<u8>, start: u16, skip: u16) -> TestResult {
+        if lengths.is_empty() {
+            return TestResult::discard();
+        }
+        let lengths: Vec<u32> = lengths.into_iter().map(u32::from).collect();
+        let built = build_random(&lengths, &cuts);
+        let list = built.list();
+        let bytes: Vec<(u64, u64)> = lengths
+            .iter()
+            .enumerate()
+            .flat_map(|(page, &length)| (0..u64::from(length)).map(move |at| (page as u64, at)))
+            .collect();
+        let total = bytes.len() as u64;
+        let start = u64::from(start) % (total + 1);
+        let Ok(slice) = list.slice(start, total - start) else {
+            return TestResult::failed();
+        };
+        let skip = u64::from(skip) % (total + 3);
+        let all_bytes = |view: SgList<'_, Frames>| -> Vec<(u64, u64)> {
+            view.segments()
+                .flat_map(|segment| {
+                    (0..u64::from(segment.len)).map(move |at| (segment.page, segment.offset + at))
+                })
+                .collect()
+        };
+        let from = |at: u64| bytes[(at.min(total)) as usize..].to_vec();
+        let whole = list.skip_bytes(skip);
+        let part = slice.skip_bytes(skip);
+        TestResult::from_bool(
+            all_bytes(whole) == from(skip)
+                && whole.byte_len() == total.saturating_sub(skip)
+                && all_bytes(part) == from(start + skip)
+                && part.byte_len() == total.saturating_sub(start + skip)
+                && whole.is_empty() == (skip >= total),
+        )
+    }
+    checker().quickcheck(property as fn(Vec<u8>, Vec<u8>, u16, u16) -> TestResult);
+}

@@ -151,28 +151,73 @@ impl<'a, P: PageProvider> SgList<'a, P> {
     /// ends the view before the byte, so it need not be counted.
     #[inline]
     fn seek(&self, skip: u64) -> Option<(Cursor<P::Page>, usize, u32)> {
-        let mut cursor = self.head?;
-        let mut entries_left = self.entries;
-        let mut skip_in_entry = self.skip;
-        let mut position = 0u64;
-        while entries_left > 0 {
-            // SAFETY: the view's arrays are valid for `'a` (type invariant).
-            let length = unsafe { cursor.entry::<'a>() }.len();
-            let entry_end = position + u64::from(length.saturating_sub(skip_in_entry));
-            if entry_end > skip {
-                // Less than the entry's length, so it fits a u32.
-                let into_entry = skip_in_entry + (skip - position) as u32;
-                return Some((cursor, entries_left, into_entry));
-            }
-            position = entry_end;
-            skip_in_entry = 0;
-            entries_left -= 1;
-            if entries_left > 0 {
-                // SAFETY: as above; the slot after the entry is the view's,
-                // since entries are left.
-                cursor = unsafe { cursor.next() }?;
-            }
+        // SAFETY: the view's arrays are valid for `'a` (type invariant),
+        // and its cursor may visit `entries` data entries.
+        unsafe { self.head?.seek(self.skip, skip, self.entries) }
+    }
+
+    /// The view from byte `skip` on: this view without its first `skip`
+    /// bytes, or an empty view when it holds no byte past them.
+    ///
+    /// Unlike [`slice`](Self::slice), it needs no length and never fails:
+    /// it finds the entry holding byte `skip` by summing lengths, array by
+    /// array (a skip over whole entries costs a load or two per entry), and
+    /// the view it returns covers the rest of this one. Copies from a skip
+    /// start here.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sg_core::{PageProvider, SgEntry, SgList, VirtPages};
+    ///
+    /// let pages = VirtPages::new();
+    /// let page = pages.alloc_pages(0)?;
+    /// let mut entries: [SgEntry<_>; 3] = Default::default();
+    /// sg_core::init_table(&mut entries)?;
+    /// // SAFETY: bytes 0..300 of the page allocated above, in no other list.
+    /// unsafe {
+    ///     entries[0].set_page(page, 0, 100);
+    ///     entries[1].set_page(page, 100, 100);
+    ///     entries[2].set_page(page, 200, 100);
+    /// }
+    /// // SAFETY: the entries describe bytes of pages this provider holds valid,
+    /// // and nothing else reaches them while the view is used.
+    /// let list = unsafe { SgList::new(&entries, &pages) };
+    /// let rest = list.skip_bytes(150);
+    /// let pieces: Vec<(u64, u32)> = rest.segments().map(|s| (s.offset, s.len)).collect();
+    /// assert_eq!(pieces, [(150, 50), (200, 100)]);
+    /// assert_eq!(rest.byte_len(), 150);
+    /// assert!(list.skip_bytes(300).is_empty());
+    /// # // SAFETY: allocated above with order 0; the views are not used again.
+    /// # unsafe { pages.free_pages(page, 0) };
+    /// # Ok::<(), sg_core::Error>(())
+    /// ```
+    #[must_use]
+    pub fn skip_bytes(&self, skip: u64) -> Self {
+        if skip == 0 {
+            return *self;
         }
-        None
+        // The byte limit (a slice's) ends the view before byte `skip`
+        // exactly when it is at most `skip`; below it, the walk to the
+        // byte never reaches the limit, so `seek` need not count it.
+        if known(self.limit).is_some_and(|limit| limit <= skip) {
+            return self.empty();
+        }
+        let Some((head, entries, skip_in_head)) = self.seek(skip) else {
+            return self.empty();
+        };
+        // INVARIANT: `seek` found the entry holding byte `skip` in the
+        // view's arrays, with the entries left from it; the bytes from
+        // there to the view's end are the view's (limit and known length
+        // less the bytes skipped, when they are counts).
+        SgList {
+            head: Some(head),
+            entries,
+            skip: skip_in_head,
+            limit: known(self.limit).map_or(self.limit, |limit| limit - skip),
+            known_len: known(self.known_len).map_or(self.known_len, |len| len.saturating_sub(skip)),
+            provider: self.provider,
+            _entries: PhantomData,
+        }
     }
 }
