@@ -143,5 +143,51 @@ fn small(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, copies, small);
+/// The fast paths of a few entries and of a long skip: 512 bytes into a
+/// list of two 256-byte entries in pages far apart (segment by segment,
+/// no run joining), and 1 MiB at 7 MiB of a 16 MiB list of shuffled
+/// one-page entries (the skip passes over 1792 entries array by array).
+fn fast_paths(c: &mut Criterion) {
+    let provider = VirtPages::new();
+    let memory = memory(16 << 20);
+    let mut two = SgTable::new(&provider, 2).expect("table");
+    for (mut entry, page) in two.entries_mut().zip([3, 1000]) {
+        // SAFETY: 256 bytes in the middle of a page of `memory`, allocated
+        // by the process-memory provider and dropped after the table; the
+        // two entries are in different pages, and no other list of this
+        // benchmark is used meanwhile.
+        unsafe { entry.set_page(memory.handles()[page], 2048, 256) };
+    }
+    let source = vec![7u8; 1 << 20];
+    let mut group = c.benchmark_group("fast_paths");
+    group.throughput(Throughput::Bytes(512));
+    group.bench_function("copy_in_2x256", |b| {
+        b.iter(|| copy_from_slice(black_box(two.as_list_mut()), 0, black_box(&source[..512])))
+    });
+    drop(two);
+    let mut shuffled_table = page_table(&provider, &memory, &shuffled((16 << 20) / PAGE));
+    let mut out = vec![0u8; 1 << 20];
+    group.throughput(Throughput::Bytes(1 << 20));
+    group.bench_function("copy_in_1m_at_7m", |b| {
+        b.iter(|| {
+            copy_from_slice(
+                black_box(shuffled_table.as_list_mut()),
+                7 << 20,
+                black_box(&source),
+            )
+        })
+    });
+    group.bench_function("copy_out_1m_at_7m", |b| {
+        b.iter(|| {
+            copy_to_slice(
+                black_box(shuffled_table.as_list()),
+                7 << 20,
+                black_box(&mut out),
+            )
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, copies, small, fast_paths);
 criterion_main!(benches);
