@@ -291,12 +291,20 @@ unsafe impl<A: Allocator> PageProvider for VirtPages<A> {
     #[inline]
     fn is_next(&self, first: VirtPage, run_pages: usize, next: VirtPage) -> bool {
         // One piece of memory only inside one block of one allocation; the
-        // same tag makes the same block size.
-        first.tag() == next.tag()
+        // same tag makes the same block size. A handle is its address with
+        // the tag in the low bits, so the next page of a run has the first
+        // one's handle plus `run_pages` pages exactly when the two tags are
+        // the same and the frames follow each other: one comparison, which
+        // tells scattered pages apart at once.
+        let first_bits = first.0.as_ptr() as usize;
+        let next_bits = next.0.as_ptr() as usize;
+        run_pages
+            .checked_mul(VIRT_PAGE_SIZE)
+            .and_then(|bytes| first_bits.checked_add(bytes))
+            == Some(next_bits)
             && first
                 .block()
                 .is_some_and(|block| next.block() == Some(block))
-            && self.pfn(first).checked_add(run_pages) == Some(self.pfn(next))
     }
 
     #[inline]

@@ -270,9 +270,18 @@ impl<P: PageSet, C: ChunkAllocator<P::Page>, A: Access> AppendTable<P, C, A> {
         let used = usize::try_from(end.div_ceil(page_size))
             .map_or(pages.len(), |used| used.min(pages.len()));
         let pages = &pages[..used];
-        if let Some(index) = pages
+        // One branch-free pass over the pages (which vectorizes for cheap
+        // checks); the page at fault is looked for only when there is one.
+        let all_whole = pages
             .iter()
-            .position(|&page| !self.provider.is_whole_page(page))
+            .fold(true, |all, &page| all & self.provider.is_whole_page(page));
+        if let Some(index) = (!all_whole)
+            .then(|| {
+                pages
+                    .iter()
+                    .position(|&page| !self.provider.is_whole_page(page))
+            })
+            .flatten()
         {
             return Err(Error::PartialPage {
                 index: range.start + index,
