@@ -157,6 +157,10 @@ pub const GROUPS: &[Group] = &[
         run: copies,
     },
     Group {
+        names: &PIECE_NAMES,
+        run: pieces,
+    },
+    Group {
         names: &["copy_small_512"],
         run: |sizes| vec![small_copy(sizes)],
     },
@@ -405,6 +409,68 @@ fn copies(sizes: &Sizes) -> Vec<Row> {
     assert_eq!(copy_to_slice(four_k.as_list(), 0, &mut out), n);
     assert!(out.iter().all(|&byte| byte == 0), "zero wrote zeros");
     rows
+}
+
+/// Piece sizes for copying long runs, and their rows.
+const PIECES: [usize; 5] = [4 << 10, 16 << 10, 64 << 10, 256 << 10, 1 << 20];
+const PIECE_NAMES: [&str; 5] = [
+    "memcpy_pieces_4k",
+    "memcpy_pieces_16k",
+    "memcpy_pieces_64k",
+    "memcpy_pieces_256k",
+    "memcpy_pieces_1m",
+];
+
+/// The whole buffer copied in pieces of each size of `PIECES` (what
+/// sg-copy does with a long run, `COPY_CHUNK`), each interleaved with one
+/// whole memcpy: which piece size wins on this machine's cache.
+fn pieces(sizes: &Sizes) -> Vec<Row> {
+    let n = sizes.buffer;
+    let mut baseline = Baseline {
+        source: Block::new(n),
+        target: Block::new(n),
+    };
+    baseline.source.bytes().fill(3);
+    baseline.target.bytes().fill(1);
+    PIECES
+        .iter()
+        .zip(PIECE_NAMES)
+        .map(|(&piece, name)| {
+            // Raw pointers from the blocks' handles, used only while no
+            // slice of the blocks lives (the baseline makes its own).
+            let (source, target) = (
+                baseline.source.first.as_ptr(),
+                baseline.target.first.as_ptr(),
+            );
+            let (work, base) = interleave(
+                sizes.reps,
+                || {
+                    let source = black_box(source);
+                    for start in (0..n).step_by(piece) {
+                        // SAFETY: two distinct blocks of at least `n` bytes;
+                        // each piece lies below `n` in both.
+                        unsafe {
+                            std::ptr::copy_nonoverlapping(
+                                source.add(start),
+                                target.add(start),
+                                piece.min(n - start),
+                            );
+                        }
+                    }
+                    black_box(target);
+                },
+                || baseline.memcpy(),
+            );
+            bandwidth(
+                name,
+                n,
+                &work,
+                n,
+                &base,
+                "the buffer memcpy'd in pieces of this size",
+            )
+        })
+        .collect()
 }
 
 /// A whole list copied out to `out`, interleaved with the memcpy baseline.
