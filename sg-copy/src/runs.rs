@@ -298,30 +298,54 @@ unsafe fn visit_in_pieces<'v, V: ListView<'v>>(
     }
 }
 
-/// Bytes copied per `memcpy` call when copying a long run.
+/// Bytes copied per `memcpy` call when copying a long run whose source
+/// and destination are not at the same offset from a cache line.
 ///
-/// A single copy of many megabytes makes the C library switch to stores
-/// that bypass the cache, which is slower when the destination is read
-/// soon after (or fits in the cache); copies of this size stay below that
-/// switch on common machines while the per-call cost stays negligible.
+/// Measured on an AMD EPYC (32 MiB L3, glibc 2.36, whose `memcpy` uses
+/// `rep movsb` below 1 MiB there and a vector loop from 1 MiB on): with the
+/// two ends at different offsets in their cache lines, a 64 MiB run copied
+/// in 1 MiB pieces ran at 9.4-9.8 GB/s and in 4 KiB to 256 KiB pieces at
+/// 5.2-7.5 GB/s. Pieces of 1 MiB also stay below the switch to stores that
+/// bypass the cache that one copy of many megabytes makes on other
+/// machines (the tuning on a 16 MiB L3 machine chose 1 MiB).
 pub(crate) const COPY_CHUNK: usize = 1 << 20;
 
+/// Bytes copied per `memcpy` call when copying a long run whose source and
+/// destination are at the same offset from a cache line (page-aligned
+/// buffers and pages, say).
+///
+/// On the same machine, 4 KiB pieces ran at 11.9-12.4 GB/s, 16 KiB at
+/// 11.6-12.0, 1 MiB at 10.5-11.2 (the kernel's page-by-page copy is the
+/// 4 KiB case); on machines whose `memcpy` takes the same path for every
+/// piece size the extra calls cost well under 1%.
+pub(crate) const ALIGNED_CHUNK: usize = 4 << 10;
+
 /// Copies `source` into `target`, which has the same length, in pieces of
-/// at most [`COPY_CHUNK`] bytes.
+/// at most [`ALIGNED_CHUNK`] or [`COPY_CHUNK`] bytes.
 #[inline(always)]
 pub(crate) fn copy_chunked(source: &[u8], target: &mut [u8]) {
-    if source.len() <= COPY_CHUNK {
+    if source.len() <= ALIGNED_CHUNK {
         target.copy_from_slice(source);
     } else {
         copy_in_chunks(source, target);
     }
 }
 
-/// [`copy_chunked`] for a copy longer than [`COPY_CHUNK`], out of line so
-/// that short copies stay small.
+/// [`copy_chunked`] for a copy longer than [`ALIGNED_CHUNK`], out of line
+/// so that short copies stay small.
 #[inline(never)]
 fn copy_in_chunks(source: &[u8], target: &mut [u8]) {
-    for (from, to) in source.chunks(COPY_CHUNK).zip(target.chunks_mut(COPY_CHUNK)) {
+    let same_offset = (source.as_ptr() as usize ^ target.as_ptr() as usize) % 64 == 0;
+    let piece = if same_offset {
+        ALIGNED_CHUNK
+    } else {
+        COPY_CHUNK
+    };
+    if source.len() <= piece {
+        target.copy_from_slice(source);
+        return;
+    }
+    for (from, to) in source.chunks(piece).zip(target.chunks_mut(piece)) {
         to.copy_from_slice(from);
     }
 }
