@@ -298,54 +298,118 @@ unsafe fn visit_in_pieces<'v, V: ListView<'v>>(
     }
 }
 
-/// Bytes copied per `memcpy` call when copying a long run whose source
-/// and destination are not at the same offset from a cache line.
-///
-/// Measured on an AMD EPYC (32 MiB L3, glibc 2.36, whose `memcpy` uses
-/// `rep movsb` below 1 MiB there and a vector loop from 1 MiB on): with the
-/// two ends at different offsets in their cache lines, a 64 MiB run copied
-/// in 1 MiB pieces ran at 9.4-9.8 GB/s and in 4 KiB to 256 KiB pieces at
-/// 5.2-7.5 GB/s. Pieces of 1 MiB also stay below the switch to stores that
-/// bypass the cache that one copy of many megabytes makes on other
-/// machines (the tuning on a 16 MiB L3 machine chose 1 MiB).
-pub(crate) const COPY_CHUNK: usize = 1 << 20;
-
 /// Bytes copied per `memcpy` call when copying a long run whose source and
 /// destination are at the same offset from a cache line (page-aligned
 /// buffers and pages, say).
 ///
-/// On the same machine, 4 KiB pieces ran at 11.9-12.4 GB/s, 16 KiB at
-/// 11.6-12.0, 1 MiB at 10.5-11.2 (the kernel's page-by-page copy is the
-/// 4 KiB case); on machines whose `memcpy` takes the same path for every
-/// piece size the extra calls cost well under 1%.
+/// Measured on an AMD EPYC (32 MiB L3, glibc 2.36, whose `memcpy` uses
+/// `rep movsb` below 1 MiB there and a vector loop from 1 MiB on), 64 MiB
+/// between page-aligned buffers: 4 KiB pieces 13.3-14.0 GB/s, 64 KiB
+/// 12.3-13.1, 1 MiB 11.3-12.3 (16 MiB, in cache: 24 against 20-21.6). The
+/// kernel's page-by-page copy is the 4 KiB case. Where `memcpy` takes the
+/// same path for every piece size, the extra calls cost well under 1%.
 pub(crate) const ALIGNED_CHUNK: usize = 4 << 10;
 
-/// Copies `source` into `target`, which has the same length, in pieces of
-/// at most [`ALIGNED_CHUNK`] or [`COPY_CHUNK`] bytes.
+/// Cache line bytes: the unit of [`copy_lines`] and of "the same offset".
+const LINE: usize = 64;
+
+/// Copies `source` into `target`, which has the same length: with
+/// `memcpy` in pieces of at most [`ALIGNED_CHUNK`] bytes when both start at
+/// the same offset in a cache line, with [`copy_lines`] otherwise.
 #[inline(always)]
 pub(crate) fn copy_chunked(source: &[u8], target: &mut [u8]) {
-    if source.len() <= ALIGNED_CHUNK {
+    let same_offset = (source.as_ptr() as usize ^ target.as_ptr() as usize) % LINE == 0;
+    if source.len() <= SHORT_MEMCPY || same_offset && source.len() <= ALIGNED_CHUNK {
         target.copy_from_slice(source);
     } else {
-        copy_in_chunks(source, target);
+        copy_long(source, target, same_offset);
     }
 }
 
-/// [`copy_chunked`] for a copy longer than [`ALIGNED_CHUNK`], out of line
-/// so that short copies stay small.
+/// Copies up to this many bytes are one `memcpy` wherever their ends lie:
+/// below about 2 KiB glibc copies with vector moves whatever the offsets
+/// (its `rep movsb` threshold is 2112 bytes on the machine above).
+const SHORT_MEMCPY: usize = 2 << 10;
+
+/// [`copy_chunked`] for a copy longer than [`SHORT_MEMCPY`] whose ends lie
+/// at different offsets in their cache lines, or longer than
+/// [`ALIGNED_CHUNK`]; out of line so that short copies stay small.
 #[inline(never)]
-fn copy_in_chunks(source: &[u8], target: &mut [u8]) {
-    let same_offset = (source.as_ptr() as usize ^ target.as_ptr() as usize) % 64 == 0;
-    let piece = if same_offset {
-        ALIGNED_CHUNK
+fn copy_long(source: &[u8], target: &mut [u8], same_offset: bool) {
+    if same_offset {
+        for (from, to) in source
+            .chunks(ALIGNED_CHUNK)
+            .zip(target.chunks_mut(ALIGNED_CHUNK))
+        {
+            to.copy_from_slice(from);
+        }
     } else {
-        COPY_CHUNK
-    };
-    if source.len() <= piece {
-        target.copy_from_slice(source);
-        return;
+        copy_lines(source, target);
     }
-    for (from, to) in source.chunks(piece).zip(target.chunks_mut(piece)) {
+}
+
+/// Copies `source` into `target` (the same length) a cache line at a time
+/// with unaligned vector loads and stores, for ends at different offsets
+/// in their cache lines.
+///
+/// There glibc's `memcpy` is slow on some machines: on the AMD EPYC above,
+/// its `rep movsb` (below 1 MiB) ran 4 KiB pieces at 3.1-3.4 GB/s with the
+/// ends 1 or 8 bytes apart modulo 64 and 7.5-9.6 GB/s at 16 or 48, and its
+/// 1 MiB vector loop at 10.3-11.8 GB/s, where this loop ran at 12.7-14.4
+/// GB/s (64 MiB; 19-23 against 17-22 GB/s for 16 MiB in cache).
+#[inline]
+fn copy_lines(source: &[u8], target: &mut [u8]) {
+    let mut to = target.chunks_exact_mut(LINE);
+    let mut from = source.chunks_exact(LINE);
+    for (to, from) in (&mut to).zip(&mut from) {
         to.copy_from_slice(from);
+    }
+    to.into_remainder().copy_from_slice(from.remainder());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every way of copying a run (one memcpy, 4 KiB pieces, cache lines)
+    /// gives the source's bytes, for ends at the same and at different
+    /// offsets in a cache line and lengths around each threshold.
+    #[test]
+    fn copy_chunked_copies_every_byte_at_every_offset() {
+        let lengths = [
+            0,
+            1,
+            63,
+            64,
+            65,
+            200,
+            SHORT_MEMCPY,
+            SHORT_MEMCPY + 1,
+            ALIGNED_CHUNK - 1,
+        ];
+        let long = [ALIGNED_CHUNK, ALIGNED_CHUNK + 1, 2 * ALIGNED_CHUNK + 100];
+        let mut source = [0u8; 3 * ALIGNED_CHUNK + 200];
+        for (index, byte) in source.iter_mut().enumerate() {
+            *byte = (index * 7 + 3) as u8;
+        }
+        let mut target = [0u8; 3 * ALIGNED_CHUNK + 200 + 2 * LINE];
+        for from in [0, 1, 16, 63] {
+            for to in [0, 1, 16, 48] {
+                for &len in lengths.iter().chain(&long) {
+                    target.fill(0xEE);
+                    copy_chunked(&source[from..from + len], &mut target[to..to + len]);
+                    assert_eq!(
+                        &target[to..to + len],
+                        &source[from..from + len],
+                        "{from} {to} {len}"
+                    );
+                    assert!(target[..to].iter().all(|&b| b == 0xEE), "nothing before");
+                    assert!(
+                        target[to + len..].iter().all(|&b| b == 0xEE),
+                        "nothing after"
+                    );
+                }
+            }
+        }
     }
 }
