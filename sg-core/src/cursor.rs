@@ -154,27 +154,37 @@ impl<Pg: Copy> Cursor<Pg> {
     #[inline]
     pub(crate) unsafe fn seek(
         self,
-        mut skip_in_entry: u32,
+        skip_in_entry: u32,
         skip: u64,
         mut entries: usize,
     ) -> Option<(Self, usize, u32)> {
         let (mut entry, mut after) = (self.entry, self.after);
+        // Count from the start of the first entry, with the bytes already
+        // skipped in it (at most its length) added to the target: then every
+        // entry counts its whole length, with no subtraction per entry.
+        // SAFETY: the cursor's entry is valid (type invariant), and the
+        // caller keeps it so.
+        let first_len = unsafe { entry.as_ref() }.len();
+        let skip_in_entry = skip_in_entry.min(first_len);
+        let target = skip + u64::from(skip_in_entry);
         let mut position = 0u64;
         loop {
+            // The slots of this array the walk may visit: up to its last
+            // slot, and no more than the entries left.
+            let span = (after + 1).min(entries);
             let mut index = 0;
-            // The data entries of this array from `entry` on, until a link.
-            loop {
-                if entries == 0 {
-                    return None;
-                }
+            while index < span {
                 // SAFETY: `index <= after`, so the slot lies in the array
                 // (the type invariant), which the caller keeps valid.
                 let slot = unsafe { entry.add(index).as_ref() };
-                if slot.is_chain() {
+                // One test of the flags for the common case of a data
+                // entry in the middle of an array.
+                let stop = slot.is_chain_or_last();
+                if stop && slot.is_chain() {
                     break;
                 }
-                let end = position + u64::from(slot.len().saturating_sub(skip_in_entry));
-                if end > skip {
+                let end = position + u64::from(slot.len());
+                if end > target {
                     // INVARIANT: a data entry (not a link) of the array,
                     // followed by the `after - index` slots of the array.
                     let cursor = Cursor {
@@ -183,17 +193,23 @@ impl<Pg: Copy> Cursor<Pg> {
                         after: after - index,
                     };
                     // Less than the entry's length, so it fits a u32.
-                    return Some((cursor, entries, skip_in_entry + (skip - position) as u32));
+                    let into_entry = (target - position) as u32;
+                    return Some((cursor, entries - index, into_entry));
                 }
-                position = end;
-                skip_in_entry = 0;
-                entries -= 1;
-                if slot.is_last() || index == after {
+                if stop {
+                    // The end mark: the walk ends here.
                     return None;
                 }
+                position = end;
                 index += 1;
             }
-            // A link: continue with the first data entry it leads to.
+            if index == span {
+                // The array ended without a link, or no entry is left.
+                return None;
+            }
+            entries -= index;
+            // A link at `index`: continue with the first data entry it
+            // leads to.
             // SAFETY: the slot and the `after - index` slots after it are in
             // the array; links obey `set_link`'s contract.
             match unsafe { Cursor::first(entry.add(index), after - index + 1) } {
