@@ -329,6 +329,47 @@ impl<P: PageSet, C: ChunkAllocator<P::Page>, A: Access> AppendTable<P, C, A> {
             let usable = usable.min(rule.max_entries - entries);
             let mut written = 0;
             let mut bytes = 0;
+            // The common case first: runs of whole pages (no offset left,
+            // all their bytes wanted) under a rule without a boundary, each
+            // an entry of `run` pages, with none of the trimming below. A
+            // run that reaches the pages that are not whole is left to the
+            // general loop, which may grow it into them.
+            if offset == 0 && !rule.has_boundary() {
+                // Pages `index..whole_end` lie entirely within `left`.
+                let whole_end = usize::try_from(left / page_size).map_or(pages.len(), |whole| {
+                    index.saturating_add(whole).min(pages.len())
+                });
+                let max_pages = rule.max_pages();
+                while written < usable && index < whole_end {
+                    let first = pages[index];
+                    let mut run = 1;
+                    while index + run < whole_end
+                        && run < max_pages
+                        && provider.is_next(first, run, pages[index + run])
+                    {
+                        run += 1;
+                    }
+                    if index + run == whole_end && whole_end < pages.len() {
+                        break;
+                    }
+                    // At most `max_pages` pages, so within `max_segment`: a u32.
+                    let length = run as u64 * page_size;
+                    let mut entry = SgEntry::new();
+                    // SAFETY: the entry describes `run` whole pages of the set
+                    // the table keeps (owned or borrowed for its whole life),
+                    // which vouches for them with its provider; each page of
+                    // the set is used once (positions only grow,
+                    // `next_page`), and the set holds no page twice, so for
+                    // a table that writes no two entries share a byte.
+                    unsafe { entry.set_page(first, 0, length as u32) };
+                    // SAFETY: `written < usable`, a slot `room` offered.
+                    unsafe { slots.add(written).write(entry) };
+                    written += 1;
+                    bytes += length;
+                    index += run;
+                }
+                left -= bytes;
+            }
             while written < usable && index < pages.len() {
                 let first = pages[index];
                 let mut run = 1;

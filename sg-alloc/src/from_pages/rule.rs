@@ -46,6 +46,20 @@ impl RunRule {
         })
     }
 
+    /// Pages a run may hold.
+    #[inline(always)]
+    pub(super) fn max_pages(&self) -> usize {
+        self.max_pages
+    }
+
+    /// Whether runs must also stay between multiples of a segment
+    /// boundary; without one, [`continues`](Self::continues) is the page
+    /// limit and `is_next` alone.
+    #[inline(always)]
+    pub(super) fn has_boundary(&self) -> bool {
+        self.boundary.is_some()
+    }
+
     /// Whether the run of `run_pages` pages from `first` takes `next` as its
     /// next page.
     #[inline(always)]
