@@ -268,28 +268,20 @@ fn copies(sizes: &Sizes) -> Vec<Row> {
     };
     let list_memory = Pages::alloc(VirtPages::new(), order_for(n)).expect("out of memory");
     let mut random = Random(0x9E37_79B9_7F4A_7C15);
-    // The linear buffers of the copies are the baseline's two blocks, as in
-    // the C reference (its `src` and `dst`): page-aligned, and the same
-    // memory the baseline memcpy moves, so the ratio measures the list and
-    // not where its buffers lie. (A `Vec` of this size, 16 bytes off a page,
-    // halves 4 KiB memcpys on AMD EPYC; and one pair of 64 MiB blocks
-    // copied 10-40% slower than another on the same machine.)
-    baseline.source.bytes().fill_with(|| random.next() as u8);
+    // The linear buffers are page-aligned blocks, as the C reference's
+    // (posix_memalign): on some machines (AMD EPYC with glibc's `rep
+    // movsb` below 1 MiB) a 4 KiB memcpy to a destination 16 bytes off a
+    // page, as a plain `Vec` of this size gets from mmap, runs at half the
+    // speed, which would measure the placement rather than the list.
+    let mut data_block = Block::new(n);
+    let data: &mut [u8] = &mut data_block.bytes()[..n];
+    data.iter_mut().for_each(|byte| *byte = random.next() as u8);
+    let data: &[u8] = data;
+    baseline.source.bytes().copy_from_slice(data);
     baseline.target.bytes().fill(1);
-    let (source, target) = (
-        baseline.source.first.as_ptr(),
-        baseline.target.first.as_ptr(),
-    );
-    // The linear buffers, made afresh for each use from the blocks' own
-    // pointers, so that no slice of them outlives a use while the baseline
-    // (which makes its own) runs.
-    // SAFETY: `n` bytes of the source block, zero-initialised and filled
-    // above; only read while the slice lives.
-    let data = || unsafe { std::slice::from_raw_parts(source, n) };
-    // SAFETY: `n` bytes of the target block, initialised above; the
-    // workloads use one such slice at a time and nothing else touches the
-    // block meanwhile.
-    let out = || unsafe { std::slice::from_raw_parts_mut(target, n) };
+    let mut out_block = Block::new(n);
+    let out: &mut [u8] = &mut out_block.bytes()[..n];
+    out.fill(1);
 
     let in_order: Vec<usize> = (0..n / PAGE).collect();
     let mut shuffled = in_order.clone();
@@ -308,22 +300,16 @@ fn copies(sizes: &Sizes) -> Vec<Row> {
     assert_eq!(merged.orig_nents(), 1, "contiguous pages make one entry");
 
     // Check the lists before timing them.
-    assert_eq!(copy_from_slice(four_k.as_list_mut(), 0, data()), n);
-    out().fill(0);
-    assert_eq!(copy_to_slice(four_k.as_list(), 0, out()), n);
-    assert!(
-        out() == data(),
-        "a list in page order holds the bytes in order"
-    );
-    out().fill(0);
-    assert_eq!(copy_to_slice(merged.as_list(), 0, out()), n);
-    assert!(out() == data(), "a merged list holds the bytes in order");
-    assert_eq!(copy_to_slice(shuffled_list.as_list(), 0, out()), n);
+    assert_eq!(copy_from_slice(four_k.as_list_mut(), 0, data), n);
+    out.fill(0);
+    assert_eq!(copy_to_slice(four_k.as_list(), 0, out), n);
+    assert!(out == data, "a list in page order holds the bytes in order");
+    out.fill(0);
+    assert_eq!(copy_to_slice(merged.as_list(), 0, out), n);
+    assert!(out == data, "a merged list holds the bytes in order");
+    assert_eq!(copy_to_slice(shuffled_list.as_list(), 0, out), n);
     for (position, &index) in shuffled.iter().enumerate().step_by(97) {
-        assert_eq!(
-            out()[position * PAGE..][..PAGE],
-            data()[index * PAGE..][..PAGE]
-        );
+        assert_eq!(out[position * PAGE..][..PAGE], data[index * PAGE..][..PAGE]);
     }
 
     let mut rows = Vec::new();
@@ -352,7 +338,7 @@ fn copies(sizes: &Sizes) -> Vec<Row> {
     let (work, base) = interleave(
         sizes.reps,
         || {
-            black_box(copy_from_slice(four_k.as_list_mut(), 0, black_box(data())));
+            black_box(copy_from_slice(four_k.as_list_mut(), 0, black_box(data)));
         },
         || baseline.memcpy(),
     );
@@ -369,7 +355,7 @@ fn copies(sizes: &Sizes) -> Vec<Row> {
         sizes,
         "copy_to_buf_4k",
         four_k.as_list(),
-        &out,
+        out,
         &mut baseline,
         "list of one-page entries -> linear",
     ));
@@ -377,7 +363,7 @@ fn copies(sizes: &Sizes) -> Vec<Row> {
         sizes,
         "copy_to_buf_shuffled",
         shuffled_list.as_list(),
-        &out,
+        out,
         &mut baseline,
         "one-page entries in shuffled page order -> linear",
     ));
@@ -386,7 +372,7 @@ fn copies(sizes: &Sizes) -> Vec<Row> {
         sizes,
         "copy_to_buf_merged",
         merged.as_list(),
-        &out,
+        out,
         &mut baseline,
         "one merged entry (from-pages builder) -> linear",
     ));
@@ -394,7 +380,6 @@ fn copies(sizes: &Sizes) -> Vec<Row> {
     let (work, base) = interleave(
         sizes.reps,
         || {
-            let out = out();
             let copied = copy_to_slice(
                 four_k.as_list(),
                 sizes.skip as u64,
@@ -404,14 +389,7 @@ fn copies(sizes: &Sizes) -> Vec<Row> {
         },
         || baseline.memcpy(),
     );
-    // The baseline overwrote the target: copy once more to check.
-    let copied = copy_to_slice(
-        four_k.as_list(),
-        sizes.skip as u64,
-        &mut out()[..sizes.skip_len],
-    );
-    assert_eq!(copied, sizes.skip_len);
-    assert!(out()[..sizes.skip_len] == data()[sizes.skip..][..sizes.skip_len]);
+    assert!(out[..sizes.skip_len] == data[sizes.skip..][..sizes.skip_len]);
     rows.push(bandwidth(
         "pcopy_to_buf_skip",
         sizes.skip_len,
@@ -437,9 +415,9 @@ fn copies(sizes: &Sizes) -> Vec<Row> {
         )
         .with_baseline("memset_64m", gigabytes_per_second(n, &base)),
     );
-    out().fill(1);
-    assert_eq!(copy_to_slice(four_k.as_list(), 0, out()), n);
-    assert!(out().iter().all(|&byte| byte == 0), "zero wrote zeros");
+    out.fill(1);
+    assert_eq!(copy_to_slice(four_k.as_list(), 0, out), n);
+    assert!(out.iter().all(|&byte| byte == 0), "zero wrote zeros");
     rows
 }
 
@@ -505,13 +483,12 @@ fn pieces(sizes: &Sizes) -> Vec<Row> {
         .collect()
 }
 
-/// A whole list copied out to the slice `out` makes, interleaved with the
-/// memcpy baseline.
-fn copy_to_buf<'o, P: PageProvider>(
+/// A whole list copied out to `out`, interleaved with the memcpy baseline.
+fn copy_to_buf<P: PageProvider>(
     sizes: &Sizes,
     name: &'static str,
     list: SgList<'_, P>,
-    out: &impl Fn() -> &'o mut [u8],
+    out: &mut [u8],
     baseline: &mut Baseline,
     note: &str,
 ) -> Row {
@@ -519,7 +496,6 @@ fn copy_to_buf<'o, P: PageProvider>(
     let (work, base) = interleave(
         sizes.reps,
         || {
-            let out = out();
             let copied = copy_to_slice(list, 0, black_box(&mut *out));
             black_box(copied + out[copied / 2] as usize);
         },
