@@ -143,10 +143,11 @@ fn small(c: &mut Criterion) {
     group.finish();
 }
 
-/// The fast paths of a few entries and of a long skip: 512 bytes into a
-/// list of two 256-byte entries in pages far apart (segment by segment,
-/// no run joining), and 1 MiB at 7 MiB of a 16 MiB list of shuffled
-/// one-page entries (the skip passes over 1792 entries array by array).
+/// The fast paths of a few entries, of a long skip and of ends at different
+/// offsets in a cache line: 512 bytes into a list of two 256-byte entries
+/// in pages far apart (segment by segment, no run joining), 16 MiB of
+/// shuffled one-page entries into a `Vec` (cache-line copies), and 1 MiB at
+/// 7 MiB of that list (the skip passes over 1792 entries array by array).
 fn fast_paths(c: &mut Criterion) {
     let provider = VirtPages::new();
     let memory = memory(16 << 20);
@@ -177,6 +178,20 @@ fn fast_paths(c: &mut Criterion) {
             )
         })
     });
+    // A Vec of this size lies 16 bytes off a page: the runs are copied a
+    // cache line at a time, not with memcpy.
+    let mut vec_out = vec![0u8; 16 << 20];
+    group.throughput(Throughput::Bytes(16 << 20));
+    group.bench_function("copy_out_4k_shuffled_to_vec", |b| {
+        b.iter(|| {
+            copy_to_slice(
+                black_box(shuffled_table.as_list()),
+                0,
+                black_box(&mut vec_out),
+            )
+        })
+    });
+    group.throughput(Throughput::Bytes(1 << 20));
     group.bench_function("copy_out_1m_at_7m", |b| {
         b.iter(|| {
             copy_to_slice(
