@@ -119,7 +119,10 @@ mod virt;
 
 pub use access::{Access, ListView, Read, Write};
 pub use chunk::{ChunkAllocator, FULL_CHUNK_BYTES, HeapChunks, full_chunk_entries};
-pub use dma::{DEFAULT_MAX_SEGMENT_SIZE, DmaDirection, DmaLimits, DmaMapper, DmaMapping, DmaRun};
+pub use dma::{
+    DEFAULT_MAX_SEGMENT_SIZE, DmaDirection, DmaLimits, DmaMapper, DmaMapping, DmaRun, IovaMapper,
+    IovaRange,
+};
 pub use entry::{SgEntry, chain, init_table};
 pub use error::{Error, ErrorKind};
 pub use list::{Entries, Segment, Segments, SgList, SgListMut};
