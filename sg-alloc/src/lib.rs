@@ -142,7 +142,9 @@ pub use chain::{EntriesMut, EntryMut};
 #[cfg(target_has_atomic = "ptr")]
 pub use chunks::ChunkPool;
 pub use chunks::{FirstChunk, WithFirstChunk, arrays_needed, full_chunk_entries};
-pub use dma::{BounceMapper, BounceStats, DirectMapper, MapError, MapTarget, MappedTable};
+pub use dma::{
+    BounceMapper, BounceStats, DirectMapper, IovaMappedTable, MapError, MapTarget, MappedTable,
+};
 pub use from_pages::{AppendPages, AppendTable, FromPages};
 pub use from_slices::{SharedSliceTable, SlicePage, SlicePages, SliceTable};
 pub use page_list::{PageList, PageListBuilder};
