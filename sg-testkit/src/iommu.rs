@@ -549,7 +549,12 @@ impl<Pg: Copy + Eq + fmt::Debug> MockIommu<Pg> {
                     mapping.reserved_start + mapping.reserved_len,
                 )
             })
-            .chain(state.ranges.iter().map(|(&start, &len)| (start, start + len)))
+            .chain(
+                state
+                    .ranges
+                    .iter()
+                    .map(|(&start, &len)| (start, start + len)),
+            )
             .collect();
         taken.sort_unstable();
         let gaps = taken

@@ -343,10 +343,14 @@ where
         done: false,
     };
     let mut index = 0;
-    let mut runs = table.as_list().iter().enumerate().filter_map(|(at, entry)| {
-        index = at;
-        run_of(entry)
-    });
+    let mut runs = table
+        .as_list()
+        .iter()
+        .enumerate()
+        .filter_map(|(at, entry)| {
+            index = at;
+            run_of(entry)
+        });
     let mut layout = layout;
     while let Some(run) = runs.next() {
         let (offset, _) = layout.place(&run);
@@ -396,8 +400,13 @@ where
 /// `range` through `mapper` for `direction`, as `layout` places it, and
 /// synced; the guard holds the table's exclusive borrow and lends nothing
 /// that reaches the bytes.
-pub struct IovaMappedTable<'t, P: PageProvider, C: ChunkAllocator<P::Page>, A: Access, M: IovaMapper<P>>
-{
+pub struct IovaMappedTable<
+    't,
+    P: PageProvider,
+    C: ChunkAllocator<P::Page>,
+    A: Access,
+    M: IovaMapper<P>,
+> {
     table: &'t mut SgTable<P, C, A>,
     mapper: M,
     range: &'t IovaRange,
@@ -490,5 +499,53 @@ impl<P: PageProvider, C: ChunkAllocator<P::Page>, A: Access, M: IovaMapper<P>> f
             .field("direction", &self.direction)
             .field("nents", &self.nents())
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Layout, cut};
+    use sg_core::{DmaLimits, DmaRun};
+
+    fn run(offset: u64, len: u32) -> DmaRun<u64> {
+        DmaRun {
+            page: 0,
+            offset,
+            len,
+        }
+    }
+
+    #[test]
+    fn runs_that_meet_at_page_ends_continue_and_others_take_the_next_page() {
+        let mut layout = Layout::new(4096, &DmaLimits::new());
+        assert_eq!(layout.place(&run(512, 3584)), (512, false)); // first: keeps its offset
+        assert_eq!(layout.place(&run(0, 4096)), (4096, true)); // continues
+        assert_eq!(layout.place(&run(0, 100)), (8192, true)); // continues, ends mid-page
+        assert_eq!(layout.place(&run(0, 8)), (12288, false)); // next page
+        assert_eq!(layout.place(&run(4096 + 40, 8)), (16384 + 40, false)); // own offset
+        assert_eq!(layout.used(), 16384 + 48);
+        // An alignment above the page moves new segments to its multiples.
+        let mut aligned = Layout::new(4096, &DmaLimits::new().with_alignment(16384));
+        assert_eq!(aligned.place(&run(0, 100)), (0, false));
+        assert_eq!(aligned.place(&run(0, 100)), (16384, false));
+    }
+
+    #[test]
+    fn spans_are_cut_at_the_limits() {
+        let limits = DmaLimits::new()
+            .with_max_segment_size(12288)
+            .with_segment_boundary(Some(16384))
+            .with_alignment(8192);
+        let pieces: alloc::vec::Vec<_> = cut(limits, 8192, 40000).collect();
+        assert_eq!(
+            pieces,
+            [
+                (8192, 8192),
+                (16384, 8192),
+                (24576, 8192),
+                (32768, 8192),
+                (40960, 7232)
+            ]
+        );
     }
 }

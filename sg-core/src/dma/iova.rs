@@ -224,7 +224,10 @@ mod tests {
     #[test]
     fn a_range_reports_its_bounds() {
         let range = IovaRange::new(0x10_0000, 0x2000);
-        assert_eq!((range.start(), range.len(), range.is_empty()), (0x10_0000, 0x2000, false));
+        assert_eq!(
+            (range.start(), range.len(), range.is_empty()),
+            (0x10_0000, 0x2000, false)
+        );
         assert_eq!(alloc::format!("{range:?}"), "IovaRange(0x100000..0x102000)");
     }
 }
