@@ -34,19 +34,15 @@ impl ListPool {
     /// Builds `view` with the pool's pages.
     fn build(&mut self, view: &[DmaVec]) -> Result<Prp, DevError> {
         let small = self.small;
-        let mut free = self
-            .pages
-            .iter_mut()
-            .enumerate()
-            .map(move |(index, page)| {
-                let address = LISTS + index as u64 * PAGE;
-                if index == 0 && small {
-                    let tail = PER_PAGE - 32;
-                    (&mut page[tail..], address + 8 * tail as u64)
-                } else {
-                    (&mut page[..], address)
-                }
-            });
+        let mut free = self.pages.iter_mut().enumerate().map(move |(index, page)| {
+            let address = LISTS + index as u64 * PAGE;
+            if index == 0 && small {
+                let tail = PER_PAGE - 32;
+                (&mut page[tail..], address + 8 * tail as u64)
+            } else {
+                (&mut page[..], address)
+            }
+        });
         build_prp(view, PAGE, || free.next())
     }
 
@@ -83,7 +79,10 @@ fn golden_8k_at_offset_0_is_prp1_and_prp2() {
     // Two pages, scattered: PRP2 is the second page itself.
     let view = [DmaVec::new(0x12_3000, 4096), DmaVec::new(0x7_7000, 4096)];
     let prp = pool.build(&view).unwrap();
-    assert_eq!((prp.prp1, prp.prp2, prp.list_pages), (0x12_3000, 0x7_7000, 0));
+    assert_eq!(
+        (prp.prp1, prp.prp2, prp.list_pages),
+        (0x12_3000, 0x7_7000, 0)
+    );
     assert_eq!(pool.walk(prp, 8192).unwrap(), view);
 }
 
@@ -124,9 +123,16 @@ fn golden_2m_read_with_a_small_first_list_chains() {
     let mut pool = ListPool::new(2, true);
     let prp = pool.build(&view).unwrap();
     let tail = (PER_PAGE - 32) as u64;
-    assert_eq!((prp.prp1, prp.prp2, prp.list_pages), (view[0].addr, LISTS + 8 * tail, 2));
+    assert_eq!(
+        (prp.prp1, prp.prp2, prp.list_pages),
+        (view[0].addr, LISTS + 8 * tail, 2)
+    );
     assert_eq!(pool.entry(0, PER_PAGE - 2), view[31].addr);
-    assert_eq!(pool.entry(0, PER_PAGE - 1), LISTS + PAGE, "the chain pointer");
+    assert_eq!(
+        pool.entry(0, PER_PAGE - 1),
+        LISTS + PAGE,
+        "the chain pointer"
+    );
     assert_eq!(pool.entry(1, 0), view[32].addr);
     assert_eq!(pool.entry(1, 479), view[511].addr);
     assert_eq!(pool.walk(prp, 2 << 20).unwrap(), merged(&view));
@@ -172,7 +178,10 @@ fn golden_gaps_name_their_segment() {
             at: GapAt::End
         }
     );
-    assert!(matches!(error.remedy(&Default::default(), PAGE), Some(Remedy::Other(_))));
+    assert!(matches!(
+        error.remedy(&Default::default(), PAGE),
+        Some(Remedy::Other(_))
+    ));
     assert_eq!(
         pool.build(&[DmaVec::new(0x1002, 8)]),
         Err(DevError::PrpMisaligned {
@@ -207,12 +216,17 @@ fn golden_sgl() {
     assert_eq!(one, SglDescriptor::data_block(0x1000, 512));
     // Six segments in pages of four descriptors: three blocks and a last
     // segment pointer, then the other three.
-    let view: Vec<DmaVec> = (0..6u64).map(|i| DmaVec::new(0x10_0000 * (i + 1), 100 + i as u32 as u64)).collect();
+    let view: Vec<DmaVec> = (0..6u64)
+        .map(|i| DmaVec::new(0x10_0000 * (i + 1), 100 + i as u32 as u64))
+        .collect();
     let sgl1 = {
         let mut pages = [(&mut segment[..], 0xA000u64), (&mut next[..], 0xB000)].into_iter();
         build_sgl(&view, SglOptions::default(), || pages.next()).unwrap()
     };
-    assert_eq!((sgl1.kind(), sgl1.addr(), sgl1.len()), (SGL_SEGMENT, 0xA000, 64));
+    assert_eq!(
+        (sgl1.kind(), sgl1.addr(), sgl1.len()),
+        (SGL_SEGMENT, 0xA000, 64)
+    );
     assert_eq!(segment[3].kind(), SGL_LAST_SEGMENT);
     assert_eq!((segment[3].addr(), segment[3].len()), (0xB000, 48));
     assert_eq!(next[2], SglDescriptor::data_block(0x60_0000, 105));
@@ -226,7 +240,11 @@ fn golden_sgl() {
     assert_eq!(walked, view);
     // Rules: u32 lengths, dword alignment when asked.
     assert_eq!(
-        build_sgl(&[DmaVec::new(0, 8), DmaVec::new(64, 1 << 32)], SglOptions::default(), || None),
+        build_sgl(
+            &[DmaVec::new(0, 8), DmaVec::new(64, 1 << 32)],
+            SglOptions::default(),
+            || None
+        ),
         Err(DevError::SegmentTooLong {
             index: 1,
             len: 1 << 32,
@@ -259,10 +277,18 @@ impl Arbitrary for View {
         let mut view = Vec::with_capacity(count);
         for index in 0..count {
             let last = index + 1 == count;
-            let most = if cfg!(miri) || u8::arbitrary(g) % 8 != 0 { 6 } else { 400 };
+            let most = if cfg!(miri) || u8::arbitrary(g) % 8 != 0 {
+                6
+            } else {
+                400
+            };
             let pages = 1 + u64::arbitrary(g) % most;
             let segment = if obey {
-                let offset = if index == 0 { (u64::arbitrary(g) % PAGE) & !3 } else { 0 };
+                let offset = if index == 0 {
+                    (u64::arbitrary(g) % PAGE) & !3
+                } else {
+                    0
+                };
                 let len = if last {
                     1 + u64::arbitrary(g) % (pages * PAGE - offset)
                 } else {
@@ -272,7 +298,11 @@ impl Arbitrary for View {
             } else {
                 let odd = u64::arbitrary(g) % PAGE;
                 let offset = if bool::arbitrary(g) { 0 } else { odd };
-                let len = if bool::arbitrary(g) { pages * PAGE } else { 1 + odd };
+                let len = if bool::arbitrary(g) {
+                    pages * PAGE
+                } else {
+                    1 + odd
+                };
                 DmaVec::new(page(g) + offset, len)
             };
             view.push(segment);
@@ -326,7 +356,7 @@ fn prop_prp_walk_reaches_exactly_the_view() {
     fn property(view: View, small: bool) -> TestResult {
         let view = view.0;
         let len: u64 = view.iter().map(|s| s.len).sum();
-        let mut pool = ListPool::new(8, small);
+        let mut pool = ListPool::new(64, small);
         let expected = first_prp_violation(&view);
         match (pool.build(&view), expected) {
             (Ok(prp), None) => match pool.walk(prp, len) {
