@@ -40,7 +40,10 @@ pub fn check_page_size(page_size: u64) -> Result<(), DevError> {
 }
 
 /// Checks `view` against the PRP rules and returns the number of PRP
-/// entries it needs (PRP1 included); empty segments are skipped.
+/// entries it needs (PRP1 included); empty segments are skipped, and a
+/// segment that starts where the one before it ends continues it (the
+/// rules apply to the bytes the controller reaches, not to how the view
+/// cut them).
 ///
 /// # Errors
 ///
@@ -51,43 +54,58 @@ pub fn check_page_size(page_size: u64) -> Result<(), DevError> {
 pub fn prp_entries(view: &[DmaVec], page_size: u64) -> Result<usize, DevError> {
     check_page_size(page_size)?;
     let mask = page_size - 1;
-    let last = view
-        .iter()
-        .rposition(|segment| segment.len > 0)
-        .ok_or(DevError::EmptyView)?;
+    let gap = |index: usize, at| DevError::PrpGap {
+        index,
+        address: view[index].addr,
+        len: view[index].len,
+        at,
+    };
     let mut entries = 0usize;
-    let mut first = true;
-    for (index, segment) in view.iter().enumerate().take(last + 1) {
+    // The previous non-empty segment's index and end, and the next page
+    // not yet given an entry.
+    let mut previous: Option<(usize, u64)> = None;
+    let mut next_page = 0u64;
+    for (index, segment) in view.iter().enumerate() {
         if segment.len == 0 {
             continue;
-        }
-        let gap = |at| DevError::PrpGap {
-            index,
-            address: segment.addr,
-            len: segment.len,
-            at,
-        };
-        if first {
-            if segment.addr & 3 != 0 {
-                return Err(DevError::PrpMisaligned {
-                    index,
-                    address: segment.addr,
-                });
-            }
-        } else if segment.addr & mask != 0 {
-            return Err(gap(GapAt::Start));
         }
         let end = segment
             .addr
             .checked_add(segment.len)
-            .ok_or(gap(GapAt::End))?;
-        if index != last && end & mask != 0 {
-            return Err(gap(GapAt::End));
+            .ok_or(gap(index, GapAt::End))?;
+        let mut page = match previous {
+            None => {
+                if segment.addr & 3 != 0 {
+                    return Err(DevError::PrpMisaligned {
+                        index,
+                        address: segment.addr,
+                    });
+                }
+                // PRP1's page.
+                entries += 1;
+                (segment.addr & !mask) + page_size
+            }
+            Some((_, previous_end)) if previous_end == segment.addr => next_page,
+            Some((before, previous_end)) => {
+                if previous_end & mask != 0 {
+                    return Err(gap(before, GapAt::End));
+                }
+                if segment.addr & mask != 0 {
+                    return Err(gap(index, GapAt::Start));
+                }
+                segment.addr
+            }
+        };
+        if page < end {
+            let pages = (end - page).div_ceil(page_size);
+            entries = entries.saturating_add(usize::try_from(pages).unwrap_or(usize::MAX));
+            page += pages * page_size;
         }
-        // Pages the segment touches.
-        let pages = (end - 1) / page_size - segment.addr / page_size + 1;
-        entries = entries.saturating_add(usize::try_from(pages).unwrap_or(usize::MAX));
-        first = false;
+        next_page = page;
+        previous = Some((index, end));
+    }
+    if previous.is_none() {
+        return Err(DevError::EmptyView);
     }
     Ok(entries)
 }
@@ -148,14 +166,28 @@ pub fn build_prp<'a>(
     let mut segments = view.iter().filter(|segment| segment.len > 0);
     let first = *segments.next().ok_or(DevError::EmptyView)?;
     let prp1 = first.addr;
-    // The pages after PRP1's: the rest of the first segment, then every
-    // page of the others.
-    let first_rest = DmaVec::new((first.addr & !mask) + page_size, 0);
-    let first_rest = DmaVec {
-        len: first.end().saturating_sub(first_rest.addr),
-        ..first_rest
-    };
-    let rest = core::iter::once(first_rest).chain(segments.copied());
+    // The page addresses after PRP1's, in order: a segment that continues
+    // the one before it starts at the first page not yet given an entry.
+    let mut next_page = (first.addr & !mask) + page_size;
+    let mut previous_end = first.addr;
+    let mut rest = core::iter::once(first)
+        .chain(segments.copied())
+        .flat_map(move |segment| {
+            let start = if segment.addr == previous_end {
+                next_page
+            } else {
+                segment.addr
+            };
+            let end = segment.end();
+            let pages = if start < end {
+                (end - start).div_ceil(page_size)
+            } else {
+                0
+            };
+            next_page = start + pages * page_size;
+            previous_end = end;
+            (0..pages).map(move |page| start + page * page_size)
+        });
     match entries {
         1 => {
             return Ok(Prp {
@@ -165,11 +197,7 @@ pub fn build_prp<'a>(
             });
         }
         2 => {
-            let second = rest
-                .filter(|segment| segment.len > 0)
-                .map(|segment| segment.addr)
-                .next()
-                .unwrap_or(0);
+            let second = rest.next().unwrap_or(0);
             return Ok(Prp {
                 prp1,
                 prp2: second,
@@ -201,21 +229,16 @@ pub fn build_prp<'a>(
     let mut slot = 0usize;
     // Entries still to write after PRP1.
     let mut left = entries - 1;
-    for segment in rest {
-        let mut page = segment.addr;
-        let end = segment.addr + segment.len;
-        while page < end {
-            if slot == slots.len() - 1 && left > 1 {
-                let (next, address) = next_page()?;
-                slots[slot] = address.to_le();
-                slots = next;
-                slot = 0;
-            }
-            slots[slot] = page.to_le();
-            slot += 1;
-            left -= 1;
-            page += page_size;
+    for page in rest {
+        if slot == slots.len() - 1 && left > 1 {
+            let (next, address) = next_page()?;
+            slots[slot] = address.to_le();
+            slots = next;
+            slot = 0;
         }
+        slots[slot] = page.to_le();
+        slot += 1;
+        left -= 1;
     }
     debug_assert_eq!(left, 0);
     Ok(Prp {

@@ -274,7 +274,7 @@ impl Arbitrary for View {
         let count = 1 + usize::arbitrary(g) % if cfg!(miri) { 4 } else { 40 };
         let obey = u8::arbitrary(g) % 4 != 0;
         let page = |g: &mut Gen| (1 + u64::arbitrary(g) % (1 << 30)) * PAGE;
-        let mut view = Vec::with_capacity(count);
+        let mut view: Vec<DmaVec> = Vec::with_capacity(count);
         for index in 0..count {
             let last = index + 1 == count;
             let most = if cfg!(miri) || u8::arbitrary(g) % 8 != 0 {
@@ -305,6 +305,12 @@ impl Arbitrary for View {
                 };
                 DmaVec::new(page(g) + offset, len)
             };
+            // Now and then a segment continues the one before it, cut
+            // anywhere (as a mapper's maximum segment size cuts).
+            let segment = match view.last() {
+                Some(before) if u8::arbitrary(g) % 5 == 0 => DmaVec::new(before.end(), segment.len),
+                _ => segment,
+            };
             view.push(segment);
         }
         View(view)
@@ -317,33 +323,41 @@ impl Arbitrary for View {
 }
 
 /// The first PRP rule `view` breaks, worked out independently of the
-/// builder.
+/// builder: on the view with contiguous neighbours joined, only the first
+/// span may start inside a page (dword aligned) and only the last may end
+/// inside one; an error names the segment that starts (or ends) the
+/// offending span.
 fn first_prp_violation(view: &[DmaVec]) -> Option<DevError> {
-    let last = view.iter().rposition(|s| s.len > 0)?;
-    let mut first = true;
-    for (index, s) in view.iter().enumerate().take(last + 1) {
-        if s.len == 0 {
-            continue;
+    // Spans: (first index, last index, start, end).
+    let mut spans: Vec<(usize, usize, u64, u64)> = Vec::new();
+    for (index, s) in view.iter().enumerate().filter(|(_, s)| s.len > 0) {
+        match spans.last_mut() {
+            Some(span) if span.3 == s.addr => {
+                span.1 = index;
+                span.3 = s.addr + s.len;
+            }
+            _ => spans.push((index, index, s.addr, s.addr + s.len)),
         }
-        let gap = |at| DevError::PrpGap {
-            index,
-            address: s.addr,
-            len: s.len,
-            at,
-        };
-        if first && s.addr % 4 != 0 {
+    }
+    let gap = |index: usize, at| DevError::PrpGap {
+        index,
+        address: view[index].addr,
+        len: view[index].len,
+        at,
+    };
+    for (n, &(first, last, start, end)) in spans.iter().enumerate() {
+        if n == 0 && start % 4 != 0 {
             return Some(DevError::PrpMisaligned {
-                index,
-                address: s.addr,
+                index: first,
+                address: start,
             });
         }
-        if !first && s.addr % PAGE != 0 {
-            return Some(gap(GapAt::Start));
+        if n > 0 && start % PAGE != 0 {
+            return Some(gap(first, GapAt::Start));
         }
-        if index != last && (s.addr + s.len) % PAGE != 0 {
-            return Some(gap(GapAt::End));
+        if n + 1 < spans.len() && end % PAGE != 0 {
+            return Some(gap(last, GapAt::End));
         }
-        first = false;
     }
     None
 }
