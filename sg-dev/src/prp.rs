@@ -131,13 +131,16 @@ pub fn prp_list_pages(entries: usize, page_size: u64) -> usize {
 /// then carries its offset. Entries are written little-endian, as the
 /// controller reads them.
 ///
-/// The view is checked first ([`prp_entries`]), so nothing is written and
-/// no list page is asked for when it breaks a rule.
+/// One pass over the view: the rules are checked as it goes, so a view
+/// that breaks one is refused after the list pages handed out so far (the
+/// caller's, to give back) received the entries before the segment at
+/// fault. [`prp_entries`] checks a view without writing anything.
 ///
 /// # Errors
 ///
 /// As [`prp_entries`]; [`DevError::NoListPage`] when `list_page` returns
-/// `None` or a slice that is not `page_size / 8` entries long.
+/// `None`, or a list that is not a page (the first: a page's tail) of
+/// qword entries at a matching bus address.
 ///
 /// # Examples
 ///
@@ -158,94 +161,187 @@ pub fn prp_list_pages(entries: usize, page_size: u64) -> usize {
 pub fn build_prp<'a>(
     view: &[DmaVec],
     page_size: u64,
-    mut list_page: impl FnMut() -> Option<(&'a mut [u64], u64)>,
+    list_page: impl FnMut() -> Option<(&'a mut [u64], u64)>,
 ) -> Result<Prp, DevError> {
-    let entries = prp_entries(view, page_size)?;
+    check_page_size(page_size)?;
     let mask = page_size - 1;
-    let per_page = (page_size / 8) as usize;
-    let mut segments = view.iter().filter(|segment| segment.len > 0);
-    let first = *segments.next().ok_or(DevError::EmptyView)?;
-    let prp1 = first.addr;
-    // The page addresses after PRP1's, in order: a segment that continues
-    // the one before it starts at the first page not yet given an entry.
+    let shift = page_size.trailing_zeros();
+    let gap = |index: usize, at| DevError::PrpGap {
+        index,
+        address: view[index].addr,
+        len: view[index].len,
+        at,
+    };
+    let first_index = view
+        .iter()
+        .position(|segment| segment.len > 0)
+        .ok_or(DevError::EmptyView)?;
+    let first = view[first_index];
+    if first.addr & 3 != 0 {
+        return Err(DevError::PrpMisaligned {
+            index: first_index,
+            address: first.addr,
+        });
+    }
+    let mut writer = Writer {
+        list_page,
+        page_size,
+        pending: 0,
+        entries: 0,
+        slots: &mut [],
+        slot: 0,
+        prp2: 0,
+        pages_used: 0,
+    };
+    // The first page not yet given an entry, and where the previous
+    // segment ended.
     let mut next_page = (first.addr & !mask) + page_size;
     let mut previous_end = first.addr;
-    let mut rest = core::iter::once(first)
-        .chain(segments.copied())
-        .flat_map(move |segment| {
-            let start = if segment.addr == previous_end {
-                next_page
-            } else {
-                segment.addr
-            };
-            let end = segment.end();
-            let pages = if start < end {
-                (end - start).div_ceil(page_size)
-            } else {
-                0
-            };
-            next_page = start + pages * page_size;
-            previous_end = end;
-            (0..pages).map(move |page| start + page * page_size)
-        });
-    match entries {
-        1 => {
-            return Ok(Prp {
-                prp1,
-                prp2: 0,
-                list_pages: 0,
-            });
+    for (index, segment) in view.iter().enumerate().skip(first_index) {
+        if segment.len == 0 {
+            continue;
         }
-        2 => {
-            let second = rest.next().unwrap_or(0);
-            return Ok(Prp {
-                prp1,
-                prp2: second,
-                list_pages: 0,
-            });
+        let end = segment
+            .addr
+            .checked_add(segment.len)
+            .ok_or(gap(index, GapAt::End))?;
+        let start = if segment.addr == previous_end {
+            // PRP1's segment, or one that continues the previous.
+            next_page
+        } else {
+            if previous_end & mask != 0 {
+                // The previous non-empty segment ends inside a page.
+                let before = view[..index]
+                    .iter()
+                    .rposition(|segment| segment.len > 0)
+                    .unwrap_or(first_index);
+                return Err(gap(before, GapAt::End));
+            }
+            if segment.addr & mask != 0 {
+                return Err(gap(index, GapAt::Start));
+            }
+            segment.addr
+        };
+        if start < end {
+            let pages = (end - start + mask) >> shift;
+            if pages == 1 {
+                writer.one(start)?;
+            } else {
+                writer.run(start, pages)?;
+            }
+            next_page = start + (pages << shift);
         }
-        _ => {}
+        previous_end = end;
     }
-    let mut pages_used = 0usize;
-    // The first list may be the tail of a page (PRP2 may carry an offset,
-    // qword aligned: a small pool's block); the lists it chains to are
-    // whole pages (their pointers carry no offset).
-    let mut next_page = || {
-        let page = pages_used;
-        pages_used += 1;
-        match list_page() {
+    let prp2 = match writer.entries {
+        0 => 0,
+        1 => writer.pending,
+        _ => writer.prp2,
+    };
+    Ok(Prp {
+        prp1: first.addr,
+        prp2,
+        list_pages: writer.pages_used,
+    })
+}
+
+/// Writes the entries after PRP1: the first is held back (it is PRP2 when
+/// it is the only one); from the second on they go to list pages, and
+/// when a page is full and another entry comes, its last entry moves to
+/// the next page and the chain pointer takes its place.
+struct Writer<'a, F> {
+    list_page: F,
+    page_size: u64,
+    /// The first entry, until a list page is taken.
+    pending: u64,
+    /// Entries written so far after PRP1, counted up to 2 (only whether
+    /// there are none, one or more matters).
+    entries: usize,
+    slots: &'a mut [u64],
+    slot: usize,
+    prp2: u64,
+    pages_used: usize,
+}
+
+impl<'a, F: FnMut() -> Option<(&'a mut [u64], u64)>> Writer<'a, F> {
+    /// A list page from the caller, checked.
+    fn take_page(&mut self) -> Result<(&'a mut [u64], u64), DevError> {
+        let page = self.pages_used;
+        self.pages_used += 1;
+        let per_page = (self.page_size / 8) as usize;
+        let mask = self.page_size - 1;
+        match (self.list_page)() {
             Some((slots, address))
                 if slots.len() >= 2
                     && address & 7 == 0
-                    && (address & mask) + 8 * slots.len() as u64 == page_size
+                    && (address & mask) + 8 * slots.len() as u64 == self.page_size
                     && (page == 0 || slots.len() == per_page) =>
             {
                 Ok((slots, address))
             }
             _ => Err(DevError::NoListPage { page }),
         }
-    };
-    let (mut slots, prp2) = next_page()?;
-    let mut slot = 0usize;
-    // Entries still to write after PRP1.
-    let mut left = entries - 1;
-    for page in rest {
-        if slot == slots.len() - 1 && left > 1 {
-            let (next, address) = next_page()?;
-            slots[slot] = address.to_le();
-            slots = next;
-            slot = 0;
-        }
-        slots[slot] = page.to_le();
-        slot += 1;
-        left -= 1;
     }
-    debug_assert_eq!(left, 0);
-    Ok(Prp {
-        prp1,
-        prp2,
-        list_pages: pages_used,
-    })
+
+    /// Writes the entry of one page: the common case of a view of
+    /// scattered pages, kept short.
+    #[inline(always)]
+    fn one(&mut self, page: u64) -> Result<(), DevError> {
+        if self.entries >= 2 {
+            if let Some(slot) = self.slots.get_mut(self.slot) {
+                *slot = page.to_le();
+                self.slot += 1;
+                return Ok(());
+            }
+        }
+        self.run(page, 1)
+    }
+
+    /// Writes `pages` entries for the pages from `start`.
+    #[inline(never)]
+    fn run(&mut self, mut start: u64, mut pages: u64) -> Result<(), DevError> {
+        while pages > 0 {
+            match self.entries {
+                0 => {
+                    self.pending = start;
+                    self.entries = 1;
+                    start += self.page_size;
+                    pages -= 1;
+                    continue;
+                }
+                1 => {
+                    let (slots, address) = self.take_page()?;
+                    slots[0] = self.pending.to_le();
+                    self.slots = slots;
+                    self.slot = 1;
+                    self.prp2 = address;
+                }
+                _ => {}
+            }
+            if self.slot == self.slots.len() {
+                let (next, address) = self.take_page()?;
+                let last = self.slots.len() - 1;
+                next[0] = self.slots[last];
+                self.slots[last] = address.to_le();
+                self.slots = next;
+                self.slot = 1;
+            }
+            let room = (self.slots.len() - self.slot) as u64;
+            let take = pages.min(room) as usize;
+            let page_size = self.page_size;
+            for (k, slot) in self.slots[self.slot..self.slot + take]
+                .iter_mut()
+                .enumerate()
+            {
+                *slot = (start + k as u64 * page_size).to_le();
+            }
+            self.slot += take;
+            self.entries = 2;
+            start += take as u64 * page_size;
+            pages -= take as u64;
+        }
+        Ok(())
+    }
 }
 
 /// Walks PRP1 and PRP2 as a controller does for a transfer of `len`

@@ -132,6 +132,7 @@ fn target(name: &str) -> Option<Target> {
         "from_pages_runs8" => Target::AtMost(1.6),
         "walk_1m" => Target::AtMost(1.5),
         "entry_bytes" => Target::AtMost(32.0),
+        "prp_1m" | "prp_1m_iova" => Target::AtMost(2.0),
         _ => return None,
     })
 }

@@ -195,6 +195,7 @@ pub fn run(sizes: &Sizes, only: &[String]) -> Vec<Row> {
             "size of one entry",
         ));
     }
+    rows.extend(crate::workloads_dev::run(sizes, wanted));
     rows
 }
 
