@@ -306,3 +306,61 @@ fn panic_at_every_mapper_call_leaves_nothing_linked() {
     release(&iommu, range);
     iommu.assert_clean();
 }
+
+// Over random tables and limits: a failure, and a panic, at every call of
+// the mapper (each link, the sync, and for panics the unlink) leaves
+// nothing linked; the mapping that finally succeeds is one span.
+#[test]
+fn prop_failure_and_panic_at_every_call_leave_nothing_linked() {
+    fn property(layout: PageLayout, limits: DeviceLimits, seeds: (u16, u32, u8)) -> TestResult {
+        if layout.is_empty() {
+            return TestResult::discard();
+        }
+        let limits = limits.scaled(TEST_PAGE_SIZE);
+        let mock = TestPages::new();
+        let pages = layout.add_to(&mock);
+        let (offset, size) = cut_seeds(pages.len(), seeds.0, seeds.1);
+        let iommu = MockIommu::with_space(16 * PAGE, 1 << 40);
+        let table = build(&mock, &pages, offset, size, seeds.2);
+        let Ok(mut range) = reserve(&iommu, table.iova_len(&limits), &limits) else {
+            return TestResult::discard();
+        };
+        drop(table);
+        let map = |range: &mut IovaRange| {
+            let mut table = build(&mock, &pages, offset, size, seeds.2);
+            table.with_iova_mapping(&iommu, range, DmaDirection::ToDevice, &limits, |m| {
+                m.nents()
+            })
+        };
+        // Failures: until the mapping succeeds (or is refused before any
+        // call, for these limits).
+        let mut k = 0;
+        loop {
+            iommu.fail_iova_at(iommu.iova_calls() + k);
+            let result = map(&mut range);
+            iommu.stop_failing_iova();
+            if iommu.linked_runs() != 0 {
+                return TestResult::error(format!("failure point {k}: runs left linked"));
+            }
+            match result {
+                Err(Error::MapFailed { .. }) => k += 1,
+                _ => break,
+            }
+        }
+        // Panics: at every call, the unlink included.
+        for_each_panic_point(
+            |k| {
+                iommu.panic_iova_at(iommu.iova_calls() + k);
+                let _ = map(&mut range);
+                iommu.stop_failing_iova();
+            },
+            |k| assert_eq!(iommu.linked_runs(), 0, "panic point {k}"),
+        );
+        release(&iommu, range);
+        match iommu.check() {
+            Ok(()) => TestResult::passed(),
+            Err(problem) => TestResult::error(problem),
+        }
+    }
+    checker(100).quickcheck(property as fn(PageLayout, DeviceLimits, (u16, u32, u8)) -> TestResult);
+}

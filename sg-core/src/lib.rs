@@ -18,7 +18,9 @@
 //!   builders take; [`Access`] markers ([`Read`], [`Write`]) for what a
 //!   table may do with its bytes.
 //! - [`DmaLimits`], [`DmaDirection`] and the [`DmaMapper`] trait: what a
-//!   device accepts and how runs of pages become bus addresses.
+//!   device accepts and how runs of pages become bus addresses;
+//!   [`IovaMapper`] and [`IovaRange`]: the two-step mapping into one
+//!   reserved range of bus addresses.
 //! - [`Error`]: every failure, typed; bad input never panics.
 //!
 //! Owning tables and builders are in `sg-alloc`, iterators in `sg-iter`,

@@ -372,6 +372,11 @@ fn prop_prp_walk_reaches_exactly_the_view() {
         let len: u64 = view.iter().map(|s| s.len).sum();
         let mut pool = ListPool::new(64, small);
         let expected = first_prp_violation(&view);
+        // The check without writing agrees with the builder.
+        let checked = prp_entries(&view, PAGE);
+        if checked.err() != expected {
+            return TestResult::error(format!("prp_entries {checked:?}, expected {expected:?}"));
+        }
         match (pool.build(&view), expected) {
             (Ok(prp), None) => match pool.walk(prp, len) {
                 Ok(walked) if walked == merged(&view) => TestResult::passed(),

@@ -113,6 +113,17 @@ impl fmt::Display for Call {
 /// with [`Error::Unreachable`] otherwise). A full space is
 /// [`Error::MapFailed`].
 ///
+/// Two-step mapping ([`IovaMapper`], the kernel's `dma_iova_*` calls): a
+/// reserved range is placed like a mapping and kept out of later
+/// placements until freed; linked runs are recorded at their range offset
+/// and become visible to [`translate`](Self::translate) once
+/// [`sync`](IovaMapper::sync) flushed them. [`tlb_flushes`](Self::tlb_flushes)
+/// counts IOTLB flushes: one per one-step `map` and `unmap`, one per
+/// two-step `sync` and `unlink`, however many runs they cover.
+/// [`fail_iova_at`](Self::fail_iova_at) and
+/// [`panic_iova_at`](Self::panic_iova_at) inject a failure or a panic at
+/// the k-th two-step call; the leak check covers links and ranges too.
+///
 /// It also fails the `map` call of an index chosen with
 /// [`fail_map_at`](Self::fail_map_at), counts every call, panics on misuse
 /// (unmapping or syncing an address it did not map, with another run or
@@ -152,6 +163,8 @@ impl fmt::Display for Call {
 #[doc(alias = "iommu_dma_map_sg")]
 #[doc(alias = "iommu_dma_map_page")]
 #[doc(alias = "iova")]
+#[doc(alias = "dma_iova_try_alloc")]
+#[doc(alias = "dma_iova_link")]
 pub struct MockIommu<Pg = MockPage> {
     /// The bus address space, `[start, end)`.
     start: u64,
