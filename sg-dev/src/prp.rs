@@ -197,10 +197,28 @@ pub fn build_prp<'a>(
     // segment ended.
     let mut next_page = (first.addr & !mask) + page_size;
     let mut previous_end = first.addr;
-    for (index, segment) in view.iter().enumerate().skip(first_index) {
+    // The list page being filled and the next slot in it, once entries go
+    // to list pages (empty before).
+    let mut slots: &mut [u64] = &mut [];
+    let mut slot = 0usize;
+    for (offset, segment) in view[first_index..].iter().enumerate() {
+        // The hot case of a view of scattered pages: a whole page after a
+        // segment that ended a page, with room in the list page.
+        if ((segment.addr | previous_end) & mask) | (segment.len ^ page_size) == 0 {
+            if let (Some(entry), Some(end)) =
+                (slots.get_mut(slot), segment.addr.checked_add(page_size))
+            {
+                *entry = segment.addr.to_le();
+                slot += 1;
+                previous_end = end;
+                next_page = end;
+                continue;
+            }
+        }
         if segment.len == 0 {
             continue;
         }
+        let index = first_index + offset;
         let end = segment
             .addr
             .checked_add(segment.len)
@@ -208,7 +226,8 @@ pub fn build_prp<'a>(
         let start = if segment.addr == previous_end {
             // PRP1's segment, or one that continues the previous.
             next_page
-        } else {
+        } else if (previous_end | segment.addr) & mask != 0 {
+            // A gap inside a page: which end, found off the hot path.
             if previous_end & mask != 0 {
                 // The previous non-empty segment ends inside a page.
                 let before = view[..index]
@@ -217,17 +236,29 @@ pub fn build_prp<'a>(
                     .unwrap_or(first_index);
                 return Err(gap(before, GapAt::End));
             }
-            if segment.addr & mask != 0 {
-                return Err(gap(index, GapAt::Start));
-            }
+            return Err(gap(index, GapAt::Start));
+        } else {
             segment.addr
         };
         if start < end {
             let pages = (end - start + mask) >> shift;
-            if pages == 1 {
-                writer.one(start)?;
-            } else {
-                writer.run(start, pages)?;
+            match slots.get_mut(slot) {
+                // The common case of scattered pages, on locals (the
+                // writer's fields would carry the slot through memory).
+                Some(entry) if pages == 1 => {
+                    *entry = start.to_le();
+                    slot += 1;
+                }
+                _ => {
+                    writer.slots = core::mem::take(&mut slots);
+                    writer.slot = slot;
+                    writer.run(start, pages)?;
+                    // Only once past PRP2 do entries go to a list page.
+                    if writer.entries >= 2 {
+                        slots = core::mem::take(&mut writer.slots);
+                        slot = writer.slot;
+                    }
+                }
             }
             next_page = start + (pages << shift);
         }
@@ -281,20 +312,6 @@ impl<'a, F: FnMut() -> Option<(&'a mut [u64], u64)>> Writer<'a, F> {
             }
             _ => Err(DevError::NoListPage { page }),
         }
-    }
-
-    /// Writes the entry of one page: the common case of a view of
-    /// scattered pages, kept short.
-    #[inline(always)]
-    fn one(&mut self, page: u64) -> Result<(), DevError> {
-        if self.entries >= 2 {
-            if let Some(slot) = self.slots.get_mut(self.slot) {
-                *slot = page.to_le();
-                self.slot += 1;
-                return Ok(());
-            }
-        }
-        self.run(page, 1)
     }
 
     /// Writes `pages` entries for the pages from `start`.

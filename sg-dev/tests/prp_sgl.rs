@@ -190,6 +190,18 @@ fn golden_gaps_name_their_segment() {
         })
     );
     assert_eq!(pool.build(&[]), Err(DevError::EmptyView));
+    // The last page of the address space: its end does not fit a u64.
+    let top = u64::MAX - (PAGE - 1);
+    let wraps = [DmaVec::new(0x1000, 3 * PAGE), DmaVec::new(top, PAGE)];
+    assert_eq!(
+        ListPool::new(1, false).build(&wraps),
+        Err(DevError::PrpGap {
+            index: 1,
+            address: top,
+            len: PAGE,
+            at: GapAt::End
+        })
+    );
     assert_eq!(
         build_prp(&[DmaVec::new(0, 1)], 512, || None),
         Err(DevError::InvalidPageSize { page_size: 512 })
