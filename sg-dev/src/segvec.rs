@@ -87,21 +87,33 @@ pub fn write_segments<S: Into<DmaVec>>(
     Ok(written)
 }
 
-/// Appends a mapped view's segments to `vec`, reserving once (from the
-/// iterator's size hint, which a mapping guard's segments give exactly
-/// when known) and never per segment; returns how many were appended.
+/// Appends a mapped view's segments to `vec`, reserving once for `count`
+/// of them (a mapping guard's `nents()`; more than the iterator's size
+/// hint when that is larger) and never per segment; returns how many were
+/// appended.
 ///
 /// # Errors
 ///
 /// [`DevError::OutOfMemory`] when the reservation fails; `vec` is then as
 /// it was.
+///
+/// ```
+/// use sg_dev::{DmaVec, extend_segments};
+///
+/// let mut vec = Vec::new();
+/// let segments = [(0x1000u64, 4096u32), (0x9000, 512)];
+/// assert_eq!(extend_segments(&mut vec, segments.len(), segments)?, 2);
+/// assert_eq!((vec.len(), vec.capacity()), (2, 2));
+/// # Ok::<(), sg_dev::DevError>(())
+/// ```
 pub fn extend_segments<S: Into<DmaVec>>(
     vec: &mut Vec<DmaVec>,
+    count: usize,
     segments: impl IntoIterator<Item = S>,
 ) -> Result<usize, DevError> {
     let segments = segments.into_iter();
-    let (lower, upper) = segments.size_hint();
-    vec.try_reserve(upper.unwrap_or(lower))
+    let reserve = count.max(segments.size_hint().0);
+    vec.try_reserve_exact(reserve)
         .map_err(|_| DevError::OutOfMemory)?;
     let before = vec.len();
     vec.extend(segments.map(Into::into));
@@ -228,7 +240,7 @@ mod tests {
     #[test]
     fn extend_reserves_once() {
         let mut vec = Vec::new();
-        let n = extend_segments(&mut vec, (0..10u64).map(|i| (i * 4096, 4096u64))).unwrap();
+        let n = extend_segments(&mut vec, 10, (0..10u64).map(|i| (i * 4096, 4096u64))).unwrap();
         assert_eq!((n, vec.capacity()), (10, 10));
     }
 

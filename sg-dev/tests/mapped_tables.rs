@@ -102,7 +102,7 @@ fn prop_iova_mapped_tables_become_prps_and_sgls() {
                 &limits,
                 |mapped| {
                     let mut view = Vec::new();
-                    extend_segments(&mut view, mapped.segments()).unwrap();
+                    extend_segments(&mut view, mapped.nents(), mapped.segments()).unwrap();
                     if view.len() != 1 {
                         return Err(format!("{} segments", view.len()));
                     }
@@ -118,7 +118,7 @@ fn prop_iova_mapped_tables_become_prps_and_sgls() {
                 &DmaLimits::new().with_max_segment_size(ONE_STEP_SEGMENT),
                 |mapped| {
                     let mut view = Vec::new();
-                    extend_segments(&mut view, mapped.segments()).unwrap();
+                    extend_segments(&mut view, mapped.nents(), mapped.segments()).unwrap();
                     check_formats(&iommu, &mock, &view, &bytes)
                 },
             )

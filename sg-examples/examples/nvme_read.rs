@@ -53,7 +53,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         DmaDirection::FromDevice,
         &limits,
         |mapped| {
-            extend_segments(&mut view, mapped.segments())?;
+            extend_segments(&mut view, mapped.nents(), mapped.segments())?;
             println!(
                 "IOVA range {:?}: {} segment(s), {} link calls, {} IOTLB flush(es) to map",
                 mapped.range(),
