@@ -221,7 +221,10 @@ mod tests {
     #[test]
     fn a_segment_is_sixteen_bytes() {
         assert_eq!(core::mem::size_of::<DmaVec>(), 16);
-        assert_eq!(core::mem::align_of::<DmaVec>(), core::mem::align_of::<u64>());
+        assert_eq!(
+            core::mem::align_of::<DmaVec>(),
+            core::mem::align_of::<u64>()
+        );
     }
 
     #[test]
