@@ -202,6 +202,29 @@ impl<P: PageProvider, C: ChunkAllocator<P::Page>, A: Access> SgTable<P, C, A> {
     /// unsafe { IovaMapper::<&MockPages<4096>>::free(&iommu, range) };
     /// # Ok::<(), sg_core::Error>(())
     /// ```
+    ///
+    /// A range serves one request at a time: a second table cannot be
+    /// linked into it while the first is mapped.
+    ///
+    /// ```compile_fail,E0499
+    /// use sg_alloc::SgTable;
+    /// use sg_core::{DmaDirection, DmaLimits, IovaMapper, Pages};
+    /// use sg_testkit::{MockIommu, MockPages};
+    ///
+    /// let mock = MockPages::<4096>::new();
+    /// let mut a = Pages::alloc(&mock, 0).unwrap();
+    /// let mut b = Pages::alloc(&mock, 0).unwrap();
+    /// let mut first = SgTable::from_pages(&mut a, 0, 4096).unwrap();
+    /// let mut second = SgTable::from_pages(&mut b, 0, 4096).unwrap();
+    /// let iommu = MockIommu::new();
+    /// let limits = DmaLimits::new();
+    /// let mut range = IovaMapper::<&MockPages<4096>>::try_alloc(&iommu, 4096, &limits).unwrap();
+    /// let direction = DmaDirection::ToDevice;
+    /// // Rule: the range is borrowed exclusively while a table is linked in it.
+    /// first.with_iova_mapping(&iommu, &mut range, direction, &limits, |_| {
+    ///     second.with_iova_mapping(&iommu, &mut range, direction, &limits, |_| ())
+    /// });
+    /// ```
     #[doc(alias = "dma_iova_link")]
     #[doc(alias = "dma_iova_sync")]
     #[doc(alias = "dma_iova_unlink")]
