@@ -28,6 +28,10 @@
 //!   [`FromPages::limits`] builds tables whose entries always
 //!   map whole; [`DirectMapper`] (bus address = physical address) and
 //!   [`BounceMapper`] (a bounce pool over any mapper, swiotlb) map them.
+//!   [`SgTable::with_iova_mapping`] maps a table into one reserved IOVA
+//!   range through an [`IovaMapper`](sg_core::IovaMapper): one segment
+//!   for runs that meet at page boundaries, one IOTLB flush to map and one
+//!   to unmap ([`IovaMappedTable`]).
 //! - Chunk allocators, where arrays come from: [`HeapChunks`] (the
 //!   default, any `allocator_api2` allocator), [`ChunkPool`] (allocates
 //!   nothing after its creation), and [`FirstChunk`] (a caller's array).
@@ -142,7 +146,9 @@ pub use chain::{EntriesMut, EntryMut};
 #[cfg(target_has_atomic = "ptr")]
 pub use chunks::ChunkPool;
 pub use chunks::{FirstChunk, WithFirstChunk, arrays_needed, full_chunk_entries};
-pub use dma::{BounceMapper, BounceStats, DirectMapper, MapError, MapTarget, MappedTable};
+pub use dma::{
+    BounceMapper, BounceStats, DirectMapper, IovaMappedTable, MapError, MapTarget, MappedTable,
+};
 pub use from_pages::{AppendPages, AppendTable, FromPages};
 pub use from_slices::{SharedSliceTable, SlicePage, SlicePages, SliceTable};
 pub use page_list::{PageList, PageListBuilder};

@@ -18,7 +18,9 @@
 //!   builders take; [`Access`] markers ([`Read`], [`Write`]) for what a
 //!   table may do with its bytes.
 //! - [`DmaLimits`], [`DmaDirection`] and the [`DmaMapper`] trait: what a
-//!   device accepts and how runs of pages become bus addresses.
+//!   device accepts and how runs of pages become bus addresses;
+//!   [`IovaMapper`] and [`IovaRange`]: the two-step mapping into one
+//!   reserved range of bus addresses.
 //! - [`Error`]: every failure, typed; bad input never panics.
 //!
 //! Owning tables and builders are in `sg-alloc`, iterators in `sg-iter`,
@@ -119,7 +121,10 @@ mod virt;
 
 pub use access::{Access, ListView, Read, Write};
 pub use chunk::{ChunkAllocator, FULL_CHUNK_BYTES, HeapChunks, full_chunk_entries};
-pub use dma::{DEFAULT_MAX_SEGMENT_SIZE, DmaDirection, DmaLimits, DmaMapper, DmaMapping, DmaRun};
+pub use dma::{
+    DEFAULT_MAX_SEGMENT_SIZE, DmaDirection, DmaLimits, DmaMapper, DmaMapping, DmaRun, IovaMapper,
+    IovaRange,
+};
 pub use entry::{SgEntry, chain, init_table};
 pub use error::{Error, ErrorKind};
 pub use list::{Entries, Segment, Segments, SgList, SgListMut};

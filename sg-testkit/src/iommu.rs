@@ -5,8 +5,12 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::{Mutex, MutexGuard};
 
-use sg_core::{DmaDirection, DmaLimits, DmaMapper, DmaMapping, DmaRun, Error, PageProvider};
+use sg_core::{
+    DmaDirection, DmaLimits, DmaMapper, DmaMapping, DmaRun, Error, IovaMapper, IovaRange,
+    PageProvider,
+};
 
+use crate::failure::inject_panic;
 use crate::leak_check::{self, DropCheck};
 use crate::{MockPage, MockPages};
 
@@ -45,6 +49,21 @@ pub struct Translation<Pg> {
 struct State<Pg> {
     /// Live mappings by `reserved_start`.
     live: BTreeMap<u64, IommuMapping<Pg>>,
+    /// Reserved IOVA ranges: start to length.
+    ranges: BTreeMap<u64, u64>,
+    /// Runs linked into reserved ranges, by `reserved_start`.
+    links: BTreeMap<u64, IommuMapping<Pg>>,
+    /// Whether links made since the last flush are not yet visible.
+    unflushed: bool,
+    tlb_flushes: usize,
+    /// Calls of the two-step methods (`try_alloc`, `link`, `sync`,
+    /// `unlink`, `free`).
+    iova_calls: usize,
+    link_calls: usize,
+    /// The two-step call (counting from 0) that fails, and the one that
+    /// panics.
+    iova_fail_at: Option<usize>,
+    iova_panic_at: Option<usize>,
     /// Where the next mapping is tried first: the end of the last one.
     cursor: u64,
     map_calls: usize,
@@ -94,6 +113,17 @@ impl fmt::Display for Call {
 /// with [`Error::Unreachable`] otherwise). A full space is
 /// [`Error::MapFailed`].
 ///
+/// Two-step mapping ([`IovaMapper`], the kernel's `dma_iova_*` calls): a
+/// reserved range is placed like a mapping and kept out of later
+/// placements until freed; linked runs are recorded at their range offset
+/// and become visible to [`translate`](Self::translate) once
+/// [`sync`](IovaMapper::sync) flushed them. [`tlb_flushes`](Self::tlb_flushes)
+/// counts IOTLB flushes: one per one-step `map` and `unmap`, one per
+/// two-step `sync` and `unlink`, however many runs they cover.
+/// [`fail_iova_at`](Self::fail_iova_at) and
+/// [`panic_iova_at`](Self::panic_iova_at) inject a failure or a panic at
+/// the k-th two-step call; the leak check covers links and ranges too.
+///
 /// It also fails the `map` call of an index chosen with
 /// [`fail_map_at`](Self::fail_map_at), counts every call, panics on misuse
 /// (unmapping or syncing an address it did not map, with another run or
@@ -133,6 +163,8 @@ impl fmt::Display for Call {
 #[doc(alias = "iommu_dma_map_sg")]
 #[doc(alias = "iommu_dma_map_page")]
 #[doc(alias = "iova")]
+#[doc(alias = "dma_iova_try_alloc")]
+#[doc(alias = "dma_iova_link")]
 pub struct MockIommu<Pg = MockPage> {
     /// The bus address space, `[start, end)`.
     start: u64,
@@ -160,6 +192,14 @@ impl<Pg: Copy + Eq + fmt::Debug> MockIommu<Pg> {
             end,
             state: Mutex::new(State {
                 live: BTreeMap::new(),
+                ranges: BTreeMap::new(),
+                links: BTreeMap::new(),
+                unflushed: false,
+                tlb_flushes: 0,
+                iova_calls: 0,
+                link_calls: 0,
+                iova_fail_at: None,
+                iova_panic_at: None,
                 cursor: start,
                 map_calls: 0,
                 unmap_calls: 0,
@@ -212,6 +252,94 @@ impl<Pg: Copy + Eq + fmt::Debug> MockIommu<Pg> {
         self.lock().syncs_for_device
     }
 
+    /// IOTLB flushes: one per `map` and per `unmap` of a single run, one
+    /// per two-step [`sync`](IovaMapper::sync) and per
+    /// [`unlink`](IovaMapper::unlink), however many runs they cover.
+    pub fn tlb_flushes(&self) -> usize {
+        self.lock().tlb_flushes
+    }
+
+    /// Calls of the two-step methods since creation (`try_alloc`, `link`,
+    /// `sync`, `unlink`, `free`), failed ones included.
+    pub fn iova_calls(&self) -> usize {
+        self.lock().iova_calls
+    }
+
+    /// Calls of [`link`](IovaMapper::link) since creation.
+    pub fn link_calls(&self) -> usize {
+        self.lock().link_calls
+    }
+
+    /// Makes the two-step call with index `call` (counting every
+    /// `try_alloc`, `link`, `sync`, `unlink` and `free` from 0 since
+    /// creation) fail with [`Error::MapFailed`] when it is a call that can
+    /// fail (`try_alloc`, `link`, `sync`); it then does nothing.
+    pub fn fail_iova_at(&self, call: usize) {
+        self.lock().iova_fail_at = Some(call);
+    }
+
+    /// Makes the two-step call with index `call` raise an
+    /// [`InjectedPanic`](crate::InjectedPanic): before doing anything for
+    /// `try_alloc`, `link` and `sync`, after releasing for `unlink` and
+    /// `free` (as [`PanicAt`](crate::PanicAt) does).
+    pub fn panic_iova_at(&self, call: usize) {
+        self.lock().iova_panic_at = Some(call);
+    }
+
+    /// Stops failing and panicking two-step calls.
+    pub fn stop_failing_iova(&self) {
+        let mut state = self.lock();
+        state.iova_fail_at = None;
+        state.iova_panic_at = None;
+    }
+
+    /// Reserved IOVA ranges not yet freed.
+    pub fn reserved_ranges(&self) -> usize {
+        self.lock().ranges.len()
+    }
+
+    /// Runs linked into reserved ranges and not yet unlinked.
+    pub fn linked_runs(&self) -> usize {
+        self.lock().links.len()
+    }
+
+    /// Counts a two-step call; says whether it is to fail, and panics
+    /// (before it does anything) if it is to panic and `panic_first`.
+    #[track_caller]
+    fn iova_call(&self, state: &mut MutexGuard<'_, State<Pg>>, panic_first: bool) -> (usize, bool) {
+        let call = state.iova_calls;
+        state.iova_calls += 1;
+        if panic_first && state.iova_panic_at == Some(call) {
+            inject_panic(call);
+        }
+        (call, state.iova_fail_at == Some(call))
+    }
+
+    /// Panics after a release if the release was call `call` chosen to
+    /// panic.
+    #[track_caller]
+    fn panic_after(&self, call: usize) {
+        if self.lock().iova_panic_at == Some(call) {
+            inject_panic(call);
+        }
+    }
+
+    /// The reserved range that starts at `range`'s start and has its
+    /// length, or misuse.
+    #[track_caller]
+    fn check_range<'s>(
+        &'s self,
+        state: MutexGuard<'s, State<Pg>>,
+        range: &IovaRange,
+        call: &str,
+    ) -> Option<MutexGuard<'s, State<Pg>>> {
+        if state.ranges.get(&range.start()) == Some(&range.len()) {
+            return Some(state);
+        }
+        self.misuse(state, format!("{call} of {range:?}, which is not reserved"));
+        None
+    }
+
     /// Mappings made and not yet unmapped.
     pub fn live_mappings(&self) -> usize {
         self.lock().live.len()
@@ -227,7 +355,27 @@ impl<Pg: Copy + Eq + fmt::Debug> MockIommu<Pg> {
     /// there; `None` when no live mapping holds the address.
     pub fn translate(&self, bus_address: u64) -> Option<Translation<Pg>> {
         let state = self.lock();
-        let (_, mapping) = state.live.range(..=bus_address).next_back()?;
+        let before = |map: &BTreeMap<u64, IommuMapping<Pg>>| {
+            map.range(..=bus_address)
+                .next_back()
+                .map(|(_, mapping)| *mapping)
+        };
+        // Links are seen by the device once flushed.
+        let linked = if state.unflushed {
+            None
+        } else {
+            before(&state.links)
+        };
+        let mapping = match (before(&state.live), linked) {
+            (Some(a), Some(b)) => {
+                if a.reserved_start > b.reserved_start {
+                    a
+                } else {
+                    b
+                }
+            }
+            (a, b) => a.or(b)?,
+        };
         let into = bus_address.checked_sub(mapping.bus_address)?;
         (into < u64::from(mapping.run.len)).then(|| Translation {
             page: mapping.run.page,
@@ -245,13 +393,20 @@ impl<Pg: Copy + Eq + fmt::Debug> MockIommu<Pg> {
     /// A description of what leaked or went wrong, if anything.
     pub fn check(&self) -> Result<(), String> {
         let state = self.lock();
-        if state.live.is_empty() && state.misuse.is_empty() {
+        if state.live.is_empty()
+            && state.links.is_empty()
+            && state.ranges.is_empty()
+            && state.misuse.is_empty()
+        {
             return Ok(());
         }
         Err(format!(
-            "{} live mapping(s) {:?}; misuse: {:?}",
+            "{} live mapping(s) {:?}; {} linked run(s) {:?}; {} reserved range(s); misuse: {:?}",
             state.live.len(),
             state.live.values().collect::<Vec<_>>(),
+            state.links.len(),
+            state.links.values().collect::<Vec<_>>(),
+            state.ranges.len(),
             state.misuse
         ))
     }
@@ -364,11 +519,17 @@ impl<Pg: Copy + Eq + fmt::Debug> MockIommu<Pg> {
         let reaches = |start: u64| start.saturating_add(in_page + (len.max(1) - 1)) <= highest;
         let free = |start: u64| {
             let end = start + reserved;
-            state
+            let mapped = state
                 .live
                 .range(..end)
                 .next_back()
-                .is_none_or(|(&other, mapping)| other + mapping.reserved_len <= start)
+                .is_none_or(|(&other, mapping)| other + mapping.reserved_len <= start);
+            let in_range = state
+                .ranges
+                .range(..end)
+                .next_back()
+                .is_none_or(|(&other, &len)| other + len <= start);
+            mapped && in_range
         };
         // The lowest start from `from` that is aligned and keeps the run
         // inside one boundary window.
@@ -392,7 +553,7 @@ impl<Pg: Copy + Eq + fmt::Debug> MockIommu<Pg> {
             }
         }
         let mut gap_start = self.start;
-        let gaps = state
+        let mut taken: Vec<(u64, u64)> = state
             .live
             .values()
             .map(|mapping| {
@@ -401,6 +562,16 @@ impl<Pg: Copy + Eq + fmt::Debug> MockIommu<Pg> {
                     mapping.reserved_start + mapping.reserved_len,
                 )
             })
+            .chain(
+                state
+                    .ranges
+                    .iter()
+                    .map(|(&start, &len)| (start, start + len)),
+            )
+            .collect();
+        taken.sort_unstable();
+        let gaps = taken
+            .into_iter()
             .chain(std::iter::once((self.end, self.end)));
         for (gap_end, next_start) in gaps {
             if let Some(start) = settle(gap_start).filter(|&start| fits(start, gap_end)) {
@@ -481,6 +652,9 @@ where
         let mut state = self.lock();
         let call = state.map_calls;
         state.map_calls += 1;
+        // A mapping of its own: the IOMMU's page table changes, and its
+        // IOTLB is flushed for it.
+        state.tlb_flushes += 1;
         if state.fail_at == Some(call) {
             return Err(Error::MapFailed { index: 0 });
         }
@@ -506,6 +680,7 @@ where
     unsafe fn unmap(&self, _: &P, mapping: DmaMapping<Pg>) {
         if let Some((mut state, start)) = self.call(Call::Unmap, mapping) {
             state.live.remove(&start);
+            state.tlb_flushes += 1;
         }
     }
 
@@ -518,6 +693,163 @@ where
     }
 }
 
+// SAFETY: as for `DmaMapper`: a linked run is recorded like a mapping,
+// at `range.start() + offset`, so `translate` leads the device to its
+// bytes once `sync` has made it visible (before that, `translate` does not
+// see it); ranges are placed by `place` (aligned, reachable, taken by
+// nothing else) and stay reserved until `free`; a failed call changes
+// nothing.
+unsafe impl<P, Pg> IovaMapper<P> for MockIommu<Pg>
+where
+    P: PageProvider<Page = Pg>,
+    Pg: Copy + Eq + fmt::Debug,
+{
+    fn try_alloc(&self, len: u64, limits: &DmaLimits) -> Result<IovaRange, Error> {
+        let mut state = self.lock();
+        let (_, fail) = self.iova_call(&mut state, true);
+        if fail {
+            return Err(Error::MapFailed { index: 0 });
+        }
+        limits.validate()?;
+        let page_size = P::PAGE_SIZE as u64;
+        let reserved = len
+            .max(1)
+            .checked_next_multiple_of(page_size)
+            .ok_or(Error::MapFailed { index: 0 })?;
+        // A range is one window: no boundary applies to the range (the
+        // table side cuts its segments at boundaries).
+        let whole = limits.with_segment_boundary(None);
+        let start = self.place(&state, page_size, 0, reserved, reserved, &whole)?;
+        state.ranges.insert(start, reserved);
+        state.cursor = start + reserved;
+        Ok(IovaRange::new(start, reserved))
+    }
+
+    unsafe fn link(
+        &self,
+        _provider: &P,
+        range: &IovaRange,
+        offset: u64,
+        run: DmaRun<Pg>,
+        direction: DmaDirection,
+    ) -> Result<(), Error> {
+        let mut state = self.lock();
+        let (_, fail) = self.iova_call(&mut state, true);
+        state.link_calls += 1;
+        if fail {
+            return Err(Error::MapFailed { index: 0 });
+        }
+        let mut state = self
+            .check_range(state, range, "link")
+            .ok_or(Error::MapFailed { index: 0 })?;
+        let page_size = P::PAGE_SIZE as u64;
+        let in_page = run.offset % page_size;
+        let len = u64::from(run.len);
+        let reserved_start = range.start() + offset - offset % page_size;
+        let reserved = (in_page + len.max(1)).div_ceil(page_size) * page_size;
+        let inside = offset % page_size == in_page
+            && offset + len <= range.len()
+            && reserved_start + reserved <= range.start() + range.len();
+        let overlaps = state
+            .links
+            .range(..reserved_start + reserved)
+            .next_back()
+            .is_some_and(|(&other, mapping)| other + mapping.reserved_len > reserved_start);
+        if !inside || overlaps {
+            self.misuse(
+                state,
+                format!("link of {run:?} at {offset:#x} into {range:?}: outside it, at another offset in the page, or over another link"),
+            );
+            return Err(Error::MapFailed { index: 0 });
+        }
+        state.links.insert(
+            reserved_start,
+            IommuMapping {
+                bus_address: range.start() + offset,
+                run,
+                direction,
+                reserved_start,
+                reserved_len: reserved,
+            },
+        );
+        state.unflushed = true;
+        Ok(())
+    }
+
+    unsafe fn sync(&self, range: &IovaRange, _offset: u64, _len: u64) -> Result<(), Error> {
+        let mut state = self.lock();
+        let (_, fail) = self.iova_call(&mut state, true);
+        if fail {
+            return Err(Error::MapFailed { index: 0 });
+        }
+        let mut state = self
+            .check_range(state, range, "sync")
+            .ok_or(Error::MapFailed { index: 0 })?;
+        state.tlb_flushes += 1;
+        state.unflushed = false;
+        Ok(())
+    }
+
+    unsafe fn unlink(
+        &self,
+        _provider: &P,
+        range: &IovaRange,
+        offset: u64,
+        len: u64,
+        direction: DmaDirection,
+    ) {
+        let mut state = self.lock();
+        let (call, _) = self.iova_call(&mut state, false);
+        let Some(mut state) = self.check_range(state, range, "unlink") else {
+            return;
+        };
+        let from = range.start() + offset;
+        let to = from.saturating_add(len);
+        let gone: Vec<u64> = state
+            .links
+            .iter()
+            .filter(|(_, mapping)| (from..to).contains(&mapping.bus_address))
+            .map(|(&start, _)| start)
+            .collect();
+        let mut wrong = Vec::new();
+        for start in gone {
+            if let Some(mapping) = state.links.remove(&start) {
+                if mapping.direction != direction {
+                    wrong.push(mapping);
+                }
+            }
+        }
+        state.tlb_flushes += 1;
+        if !wrong.is_empty() {
+            self.misuse(state, format!("unlink for {direction:?} of {wrong:?}"));
+        } else {
+            drop(state);
+        }
+        self.panic_after(call);
+    }
+
+    unsafe fn free(&self, range: IovaRange) {
+        let mut state = self.lock();
+        let (call, _) = self.iova_call(&mut state, false);
+        let Some(mut state) = self.check_range(state, &range, "free") else {
+            return;
+        };
+        let end = range.start() + range.len();
+        let linked = state
+            .links
+            .range(range.start()..end)
+            .next()
+            .map(|(_, mapping)| *mapping);
+        state.ranges.remove(&range.start());
+        if let Some(mapping) = linked {
+            self.misuse(state, format!("free of {range:?} with {mapping:?} linked"));
+        } else {
+            drop(state);
+        }
+        self.panic_after(call);
+    }
+}
+
 impl<Pg: fmt::Debug> fmt::Debug for MockIommu<Pg> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = leak_check::lock(&self.state);
@@ -526,6 +858,9 @@ impl<Pg: fmt::Debug> fmt::Debug for MockIommu<Pg> {
             .field("live_mappings", &state.live.len())
             .field("map_calls", &state.map_calls)
             .field("unmap_calls", &state.unmap_calls)
+            .field("ranges", &state.ranges.len())
+            .field("links", &state.links.len())
+            .field("tlb_flushes", &state.tlb_flushes)
             .finish_non_exhaustive()
     }
 }
@@ -536,7 +871,10 @@ impl<Pg> Drop for MockIommu<Pg> {
             .state
             .get_mut()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let (leaked, misuse) = (state.live.len(), state.misuse.len());
+        let (leaked, misuse) = (
+            state.live.len() + state.links.len() + state.ranges.len(),
+            state.misuse.len(),
+        );
         let found = if leaked > 0 || misuse > 0 {
             Err(format!("{leaked} live mapping(s) and {misuse} misuse(s)"))
         } else {

@@ -25,7 +25,8 @@
 //!   removed on drop.
 //! - [`MockIommu`]: a DMA mapper that hands out bus addresses like an
 //!   IOMMU, records live mappings (translating bus addresses back to
-//!   pages), fails at the k-th map and checks for leaks; [`DeviceLimits`]
+//!   pages), fails at the k-th map and checks for leaks; it also maps in
+//!   two steps (IOVA ranges, `IovaMapper`) and counts IOTLB flushes; [`DeviceLimits`]
 //!   generates a device's DMA limits.
 //! - [`vectors`]: the kernel's from-pages test vectors as typed cases.
 //! - [`assert_send`], [`assert_sync`], [`assert_send_sync!`],

@@ -5,7 +5,7 @@ use std::process::Command;
 use crate::command::{self, Steps, cargo, output, succeeds};
 
 /// The library crates: built for a target without std.
-const LIBRARY_CRATES: &[&str] = &["sg-core", "sg-alloc", "sg-iter", "sg-copy"];
+const LIBRARY_CRATES: &[&str] = &["sg-core", "sg-alloc", "sg-iter", "sg-copy", "sg-dev"];
 
 /// A target without std, to prove the library crates are `no_std`.
 const NO_STD_TARGET: &str = "thumbv7em-none-eabihf";
@@ -149,7 +149,14 @@ fn package() -> Result<(), String> {
 }
 
 /// The library crates this workspace packages, by name.
-const PACKAGED: &[&str] = &["sg-core", "sg-alloc", "sg-iter", "sg-copy", "sg-testkit"];
+const PACKAGED: &[&str] = &[
+    "sg-core",
+    "sg-alloc",
+    "sg-iter",
+    "sg-copy",
+    "sg-dev",
+    "sg-testkit",
+];
 
 /// Removes the sources Cargo unpacked from earlier runs of `cargo package`.
 ///

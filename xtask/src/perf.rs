@@ -257,6 +257,7 @@ fn targets(name: &str) -> Vec<Target> {
         "alloc_free_1m" => vec![AtMostTimesC(1.0)],
         "walk_1m" => vec![AtMostTimesC(1.0), RatioAtMost(1.0)],
         "entry_bytes" => vec![AtMost(32.0)],
+        "prp_1m" | "prp_1m_iova" => vec![AtMost(2.0)],
         // Peers: the peer's time over sg's.
         name if name.starts_with("peer_copy_in_2x256") => vec![RatioAtLeast(0.77)],
         name if name.starts_with("peer_build") => vec![RatioAtLeast(0.5)],

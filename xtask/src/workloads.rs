@@ -234,6 +234,7 @@ pub fn run(sizes: &Sizes, only: &[String]) -> Vec<Row> {
             );
         }
     }
+    rows.extend(crate::workloads_dev::run(sizes, wanted));
     rows
 }
 

@@ -13,6 +13,7 @@ mod bounce_pool;
 mod cpu_bytes;
 mod direct;
 mod guard;
+mod iova;
 mod map;
 mod walk;
 
@@ -20,3 +21,4 @@ pub use bounce::BounceMapper;
 pub use bounce_pool::BounceStats;
 pub use direct::DirectMapper;
 pub use guard::{MapError, MapTarget, MappedTable};
+pub use iova::IovaMappedTable;

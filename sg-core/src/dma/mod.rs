@@ -4,6 +4,8 @@
 //! - `limits`: [`DmaLimits`], what a device accepts, and the one merging
 //!   rule of the workspace;
 //! - `mapper`: [`DmaRun`] and the [`DmaMapper`] trait;
+//! - `iova`: [`IovaRange`] and the [`IovaMapper`] trait, the two-step
+//!   mapping (reserve a range of bus addresses, link runs into it);
 //! - `count`: how many segments a list needs ([`SgList::count_for_dma`],
 //!   [`SgList::count_dma_segments`]).
 //!
@@ -11,9 +13,11 @@
 //! [`SgList::count_dma_segments`]: crate::SgList::count_dma_segments
 
 mod count;
+mod iova;
 mod limits;
 mod mapper;
 
+pub use iova::{IovaMapper, IovaRange};
 pub use limits::{DEFAULT_MAX_SEGMENT_SIZE, DmaLimits};
 pub use mapper::{DmaMapper, DmaMapping, DmaRun};
 
