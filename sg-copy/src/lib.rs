@@ -88,6 +88,10 @@ mod io;
 #[cfg(feature = "std")]
 mod io_slices;
 mod runs;
+#[cfg(all(feature = "fs", unix))]
+mod vectored;
+#[cfg(feature = "std")]
+mod walk;
 mod zero;
 
 pub use copy::{copy_from_slice, copy_list, copy_to_slice};
@@ -98,6 +102,9 @@ pub use file::{MAX_IO_SLICES, read_at, read_exact_at, write_all_at, write_at};
 pub use io::{ListCursor, ListReader};
 #[cfg(feature = "std")]
 pub use io_slices::{with_io_slices, with_io_slices_mut};
+#[cfg(all(feature = "fs", unix))]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "fs", unix))))]
+pub use vectored::{TransferError, read_list, read_list_at, write_list, write_list_at};
 pub use zero::zero;
 
 #[cfg(doc)]
