@@ -80,6 +80,8 @@
 #[cfg(feature = "std")]
 extern crate std;
 
+#[cfg(feature = "bytes")]
+mod buf;
 mod copy;
 #[cfg(all(feature = "fs", unix))]
 mod file;
@@ -94,6 +96,9 @@ mod vectored;
 mod walk;
 mod zero;
 
+#[cfg(feature = "bytes")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bytes")))]
+pub use buf::{ListBuf, ListBufMut};
 pub use copy::{copy_from_slice, copy_list, copy_to_slice};
 #[cfg(all(feature = "fs", unix))]
 #[cfg_attr(docsrs, doc(cfg(all(feature = "fs", unix))))]
