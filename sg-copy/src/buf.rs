@@ -192,7 +192,8 @@ impl<P: PageProvider> fmt::Debug for ListBuf<'_, P> {
 /// buf.put_u32(5);
 /// buf.put_slice(b"hello");
 /// assert_eq!(buf.remaining_mut(), 0);
-/// drop((buf, table));
+/// drop(buf);
+/// drop(table);
 /// assert_eq!((&a, &b), (b"\x00\x00\x00", b"\x05hello"));
 /// # Ok::<(), sg_core::Error>(())
 /// ```

@@ -90,6 +90,8 @@ mod io;
 #[cfg(feature = "std")]
 mod io_slices;
 mod runs;
+#[cfg(all(feature = "io-uring", target_os = "linux"))]
+mod uring;
 #[cfg(all(feature = "fs", unix))]
 mod vectored;
 #[cfg(feature = "std")]
@@ -107,6 +109,9 @@ pub use file::{MAX_IO_SLICES, read_at, read_exact_at, write_all_at, write_at};
 pub use io::{ListCursor, ListReader};
 #[cfg(feature = "std")]
 pub use io_slices::{with_io_slices, with_io_slices_mut};
+#[cfg(all(feature = "io-uring", target_os = "linux"))]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "io-uring", target_os = "linux"))))]
+pub use uring::{FixedBuffers, Op, Ring, RingError, Scope};
 #[cfg(all(feature = "fs", unix))]
 #[cfg_attr(docsrs, doc(cfg(all(feature = "fs", unix))))]
 pub use vectored::{TransferError, read_list, read_list_at, write_list, write_list_at};
