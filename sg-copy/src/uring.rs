@@ -572,15 +572,20 @@ impl<'scope, 'env> Scope<'scope, 'env> {
             });
             ops.len() - 1
         };
+        // Pushed all, then handed to the kernel in one call (more when the
+        // queue fills up).
         for chunk in 0..pending {
             self.push(index, chunk)
                 .map_err(|error| TransferError::new(0, error))?;
         }
+        self.submit_pending()
+            .map_err(|error| TransferError::new(0, error))?;
         Ok(Op { scope: self, index })
     }
 
-    /// Pushes the entry for what is left of chunk `chunk` of op `op`, and
-    /// submits it.
+    /// Pushes the entry for what is left of chunk `chunk` of op `op`; the
+    /// caller submits it (it is submitted here only when the queue is
+    /// full).
     fn push(&self, op: usize, chunk: usize) -> io::Result<()> {
         let entry = {
             let ops = self.ops.borrow();
@@ -626,8 +631,7 @@ impl<'scope, 'env> Scope<'scope, 'env> {
             let pushed = unsafe { ring.submission().push(&entry) }.is_ok();
             if pushed {
                 self.in_flight.set(self.in_flight.get() + 1);
-                drop(ring);
-                return self.submit_pending();
+                return Ok(());
             }
             drop(ring);
             // The submission queue is full: hand it to the kernel.
@@ -740,7 +744,8 @@ impl<'scope, 'env> Scope<'scope, 'env> {
             }
         };
         if resubmit {
-            self.push(op, chunk)
+            self.push(op, chunk)?;
+            self.submit_pending()
         } else {
             Ok(())
         }

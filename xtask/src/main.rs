@@ -12,6 +12,8 @@ mod fuzz;
 mod measure;
 mod perf;
 mod workloads;
+#[cfg(unix)]
+mod workloads_io;
 
 const USAGE: &str = "\
 usage: cargo xtask <command>

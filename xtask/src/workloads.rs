@@ -195,6 +195,8 @@ pub fn run(sizes: &Sizes, only: &[String]) -> Vec<Row> {
             "size of one entry",
         ));
     }
+    #[cfg(unix)]
+    rows.extend(crate::workloads_io::run(sizes, &wanted));
     rows
 }
 
