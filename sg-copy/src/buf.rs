@@ -1,20 +1,6 @@
 //! [`bytes::Buf`] over a list and [`bytes::BufMut`] over a writable list,
 //! so that decoders (`tokio_util` codecs, `prost`) read straight out of a
 //! table and encoders write straight into one.
-//!
-//! # Why the chunks are sound on every provider
-//!
-//! `Buf::chunk` returns a `&[u8]` borrowed from `&self`, so the bytes must
-//! stay mapped for as long as the reader is borrowed. The reader therefore
-//! owns the mapping of the piece its position lies in (a
-//! [`MappedBytes`] guard, one piece as [`with_io_slices`](crate::with_io_slices)
-//! cuts them: a whole entry on a linear provider, a page otherwise): the
-//! chunk borrows the guard through `&self`, and only
-//! [`advance`](bytes::Buf::advance), which takes `&mut self` and so ends
-//! every chunk's borrow first, replaces it. One piece is mapped at a
-//! time; crossing into the next costs one unmap and one map, which is
-//! nothing on a linear provider. The writer does the same with a writing
-//! guard, which flushes each piece when it is left.
 
 use core::fmt;
 
@@ -109,10 +95,23 @@ impl<'a, P: PageProvider, A: Access> Reach<'a, P, A> {
 /// the piece at the position, with no copy.
 ///
 /// Each chunk is one piece (an entry on a linear provider, the part of a
-/// page otherwise), mapped while the reader stands in it; see the
-/// [module docs](self) for why this is sound on every provider. The
-/// `Buf` rules hold: `remaining` is exact, `chunk` is empty only at the
-/// end, and `advance` past the end panics.
+/// page otherwise), mapped while the reader stands in it. The `Buf` rules
+/// hold: `remaining` is exact, `chunk` is empty only at the end, and
+/// `advance` past the end panics.
+///
+/// # Why the chunks are sound on every provider
+///
+/// `Buf::chunk` returns a `&[u8]` borrowed from `&self`, so the bytes must
+/// stay mapped for as long as the reader is borrowed. The reader therefore
+/// owns the mapping of the piece its position lies in (a
+/// [`MappedBytes`] guard, one piece as [`with_io_slices`](crate::with_io_slices)
+/// cuts them: a whole entry on a linear provider, a page otherwise): the
+/// chunk borrows the guard through `&self`, and only
+/// [`advance`](bytes::Buf::advance), which takes `&mut self` and so ends
+/// every chunk's borrow first, replaces it. One piece is mapped at a
+/// time; crossing into the next costs one unmap and one map, which is
+/// nothing on a linear provider. The writer does the same with a writing
+/// guard, which flushes each piece when it is left.
 ///
 /// # Examples
 ///

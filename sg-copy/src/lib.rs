@@ -94,7 +94,7 @@ mod runs;
 mod uring;
 #[cfg(all(feature = "fs", unix))]
 mod vectored;
-#[cfg(feature = "std")]
+#[cfg(any(all(feature = "fs", unix), feature = "bytes"))]
 mod walk;
 mod zero;
 

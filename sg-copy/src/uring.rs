@@ -2,90 +2,7 @@
 //! range of it) at a file offset, and a list's pieces registered as fixed
 //! buffers for `READ_FIXED`/`WRITE_FIXED`, through the `io-uring` crate.
 //!
-//! # Soundness: a scoped API
-//!
-//! The kernel reads or writes a submission's bytes, and reads its iovec
-//! array, at any time until the completion is reaped. If safe code could
-//! free, move or touch them earlier (drop the table, write to it, or
-//! `mem::forget` a guard or future whose drop was supposed to wait) the
-//! kernel would write freed or aliased memory: the classic io_uring trap.
-//!
-//! Here every submission happens inside [`Ring::scope`], which works like
-//! [`std::thread::scope`]: a submission borrows its list and its
-//! descriptor for the lifetime `'env`, which covers the whole call of
-//! `scope`, and `scope` does not return (nor unwind out of the closure)
-//! before every submission made in it has completed and been reaped. So:
-//!
-//! - the list cannot be dropped or written while the scope lives, because
-//!   it is borrowed for `'env` (a list made inside the closure cannot be
-//!   submitted at all: it does not live long enough);
-//! - forgetting an [`Op`] handle with `mem::forget` changes nothing: the
-//!   handle is only a way to ask for the result, and the scope still waits
-//!   for the completion;
-//! - the mapping guards and the iovec arrays belong to the scope, not to
-//!   the handle, and are released only once their completions are reaped.
-//!
-//! Should waiting for completions fail for a reason other than `EINTR`
-//! (which io_uring does not do for a ring it set up), the scope cannot
-//! know when the kernel is done with the memory and aborts the process
-//! rather than return.
-//!
-//! A list cannot be dropped or written while its submission is in flight:
-//!
-//! ```compile_fail,E0505
-//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! use std::os::fd::AsFd;
-//! use sg_alloc::SliceTable;
-//! let file = std::fs::File::open("/dev/zero")?;
-//! let mut buffer = [0u8; 64];
-//! let mut iov: [&mut [u8]; 1] = [&mut buffer];
-//! let mut table = SliceTable::new(&mut iov)?;
-//! let mut ring = sg_copy::Ring::new(8)?;
-//! ring.scope(|scope| {
-//!     let op = scope.read_at(file.as_fd(), table.as_list_mut(), 0)?;
-//!     drop(table); // error: `table` is borrowed until the scope ends
-//!     op.wait()
-//! })?;
-//! # Ok(())
-//! # }
-//! ```
-//!
-//! ```compile_fail,E0499
-//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! use std::os::fd::AsFd;
-//! use sg_alloc::SliceTable;
-//! let file = std::fs::File::open("/dev/zero")?;
-//! let mut buffer = [0u8; 64];
-//! let mut iov: [&mut [u8]; 1] = [&mut buffer];
-//! let mut table = SliceTable::new(&mut iov)?;
-//! let mut ring = sg_copy::Ring::new(8)?;
-//! ring.scope(|scope| {
-//!     let op = scope.read_at(file.as_fd(), table.as_list_mut(), 0)?;
-//!     std::mem::forget(op); // the scope still waits for it
-//!     let _ = sg_copy::zero(table.as_list_mut(), 0, 64); // error: still borrowed
-//!     Ok::<_, sg_copy::TransferError>(0)
-//! })?;
-//! # Ok(())
-//! # }
-//! ```
-//!
-//! ```compile_fail,E0597
-//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! use std::os::fd::AsFd;
-//! use sg_alloc::SliceTable;
-//! let file = std::fs::File::open("/dev/zero")?;
-//! let mut ring = sg_copy::Ring::new(8)?;
-//! ring.scope(|scope| {
-//!     let mut buffer = [0u8; 64];
-//!     let mut iov: [&mut [u8]; 1] = [&mut buffer];
-//!     let mut table = SliceTable::new(&mut iov).unwrap();
-//!     // error: `table` does not live as long as the scope
-//!     let op = scope.read_at(file.as_fd(), table.as_list_mut(), 0).unwrap();
-//!     std::mem::forget(op);
-//! });
-//! # Ok(())
-//! # }
-//! ```
+//! See [`Ring`] for why submissions are sound.
 
 use core::cell::{Cell, RefCell};
 use core::fmt;
@@ -153,8 +70,93 @@ impl std::error::Error for RingError {
     }
 }
 
-/// An io_uring instance that submits lists; see the [module docs](self)
-/// for the scoped design that makes submissions sound.
+/// An io_uring instance that submits lists, in a [`scope`](Ring::scope)
+/// that keeps them borrowed until the kernel is done with them.
+///
+/// # Soundness: a scoped API
+///
+/// The kernel reads or writes a submission's bytes, and reads its iovec
+/// array, at any time until the completion is reaped. If safe code could
+/// free, move or touch them earlier (drop the table, write to it, or
+/// `mem::forget` a guard or future whose drop was supposed to wait) the
+/// kernel would write freed or aliased memory: the classic io_uring trap.
+///
+/// Here every submission happens inside [`Ring::scope`], which works like
+/// [`std::thread::scope`]: a submission borrows its list and its
+/// descriptor for the lifetime `'env`, which covers the whole call of
+/// `scope`, and `scope` does not return (nor unwind out of the closure)
+/// before every submission made in it has completed and been reaped. So:
+///
+/// - the list cannot be dropped or written while the scope lives, because
+///   it is borrowed for `'env` (a list made inside the closure cannot be
+///   submitted at all: it does not live long enough);
+/// - forgetting an [`Op`] handle with `mem::forget` changes nothing: the
+///   handle is only a way to ask for the result, and the scope still waits
+///   for the completion;
+/// - the mapping guards and the iovec arrays belong to the scope, not to
+///   the handle, and are released only once their completions are reaped.
+///
+/// Should waiting for completions fail for a reason other than `EINTR`
+/// (which io_uring does not do for a ring it set up), the scope cannot
+/// know when the kernel is done with the memory and aborts the process
+/// rather than return.
+///
+/// A list cannot be dropped or written while its submission is in flight:
+///
+/// ```compile_fail,E0505
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::os::fd::AsFd;
+/// use sg_alloc::SliceTable;
+/// let file = std::fs::File::open("/dev/zero")?;
+/// let mut buffer = [0u8; 64];
+/// let mut iov: [&mut [u8]; 1] = [&mut buffer];
+/// let mut table = SliceTable::new(&mut iov)?;
+/// let mut ring = sg_copy::Ring::new(8)?;
+/// ring.scope(|scope| {
+///     let op = scope.read_at(file.as_fd(), table.as_list_mut(), 0)?;
+///     drop(table); // error: `table` is borrowed until the scope ends
+///     op.wait()
+/// })?;
+/// # Ok(())
+/// # }
+/// ```
+///
+/// ```compile_fail,E0499
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::os::fd::AsFd;
+/// use sg_alloc::SliceTable;
+/// let file = std::fs::File::open("/dev/zero")?;
+/// let mut buffer = [0u8; 64];
+/// let mut iov: [&mut [u8]; 1] = [&mut buffer];
+/// let mut table = SliceTable::new(&mut iov)?;
+/// let mut ring = sg_copy::Ring::new(8)?;
+/// ring.scope(|scope| {
+///     let op = scope.read_at(file.as_fd(), table.as_list_mut(), 0)?;
+///     std::mem::forget(op); // the scope still waits for it
+///     let _ = sg_copy::zero(table.as_list_mut(), 0, 64); // error: still borrowed
+///     Ok::<_, sg_copy::TransferError>(0)
+/// })?;
+/// # Ok(())
+/// # }
+/// ```
+///
+/// ```compile_fail,E0597
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::os::fd::AsFd;
+/// use sg_alloc::SliceTable;
+/// let file = std::fs::File::open("/dev/zero")?;
+/// let mut ring = sg_copy::Ring::new(8)?;
+/// ring.scope(|scope| {
+///     let mut buffer = [0u8; 64];
+///     let mut iov: [&mut [u8]; 1] = [&mut buffer];
+///     let mut table = SliceTable::new(&mut iov).unwrap();
+///     // error: `table` does not live as long as the scope
+///     let op = scope.read_at(file.as_fd(), table.as_list_mut(), 0).unwrap();
+///     std::mem::forget(op);
+/// });
+/// # Ok(())
+/// # }
+/// ```
 ///
 /// # Examples
 ///
@@ -214,7 +216,7 @@ impl Ring {
     /// `body` panics; returns what `body` returned.
     ///
     /// Lists submitted in the scope are borrowed until it ends, so they
-    /// cannot be dropped or touched meanwhile; see the [module docs](self).
+    /// cannot be dropped or touched meanwhile; see [`Ring`].
     pub fn scope<'env, F, R>(&'env mut self, body: F) -> R
     where
         F: for<'scope> FnOnce(&'scope Scope<'scope, 'env>) -> R,
@@ -765,7 +767,7 @@ impl<'scope, 'env> Scope<'scope, 'env> {
             if let Err(error) = self.reap() {
                 let done = self.ops.borrow_mut()[index]
                     .result()
-                    .map_or_else(|error| error.done(), |done| done);
+                    .unwrap_or_else(|error| error.done());
                 return Err(TransferError::new(done, error));
             }
         }
@@ -848,6 +850,9 @@ fn advance_iovecs(iovecs: &mut [Iovec], mut bytes: usize) {
     }
 }
 
+/// A list's mapped pieces and their iovecs.
+type Mapped<'a, P, A> = (Vec<MappedBytes<'a, P, A>>, Vec<Iovec>);
+
 /// Maps every piece of a shared view; its guards and iovecs.
 fn map_pieces<'a, P: PageProvider>(
     list: SgList<'a, P>,
@@ -867,7 +872,7 @@ fn map_pieces<'a, P: PageProvider>(
 /// error when two pieces overlap.
 fn map_pieces_mut<'a, P: PageProvider>(
     list: SgListMut<'a, P>,
-) -> io::Result<(Vec<MappedBytes<'a, P, sg_core::Write>>, Vec<Iovec>)> {
+) -> io::Result<Mapped<'a, P, sg_core::Write>> {
     let mut guards = map_guards(list);
     if !crate::vectored::disjoint(&guards) {
         return Err(io::Error::new(

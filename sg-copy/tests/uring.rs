@@ -244,6 +244,7 @@ fn short_completions_from_a_trickling_pipe_are_resubmitted() {
 
 #[test]
 #[cfg_attr(miri, ignore = "io_uring: Miri has no such system call")]
+#[allow(clippy::forget_non_drop)]
 fn the_scope_waits_for_forgotten_ops_and_for_a_panic() {
     let Some(mut ring) = ring() else { return };
     let file = TempFile::new("uring-forget");
