@@ -95,10 +95,16 @@ fn prop_chunks_and_advance_follow_the_bytes_rules() {
                 {
                     return TestResult::error(format!("{mode:?}: a chunk at {position} is wrong"));
                 }
+                // Advancing by nothing changes nothing.
+                let chunk_len = chunk.len();
+                reader.advance(0);
+                if reader.chunk().len() != chunk_len {
+                    return TestResult::error("advance(0) moved");
+                }
                 // Steps within the chunk, to its end, and past it.
                 let wanted = steps
                     .next()
-                    .map_or(1, |&step| usize::from(step) % (2 * chunk.len() + 1));
+                    .map_or(1, |&step| 1 + usize::from(step) % (2 * chunk_len));
                 let step = wanted.min(reader.remaining());
                 reader.advance(step);
                 position += step;
