@@ -290,8 +290,6 @@ struct OpState {
     /// Chunks not finished.
     pending: usize,
     error: Option<io::Error>,
-    /// Whether the result was taken.
-    taken: bool,
 }
 
 impl OpState {
@@ -570,7 +568,6 @@ impl<'scope, 'env> Scope<'scope, 'env> {
                 chunks,
                 pending,
                 error: None,
-                taken: false,
             });
             ops.len() - 1
         };
@@ -746,11 +743,20 @@ impl<'scope, 'env> Scope<'scope, 'env> {
             }
         };
         if resubmit {
-            self.push(op, chunk)?;
-            self.submit_pending()
-        } else {
-            Ok(())
+            if let Err(error) = self.push(op, chunk) {
+                // Not pushed, so nothing of it is in flight: the chunk ends
+                // here, with the error.
+                let mut ops = self.ops.borrow_mut();
+                let state = &mut ops[op];
+                state.chunks[chunk].finished = true;
+                state.pending -= 1;
+                state.error.get_or_insert(error);
+                return Ok(());
+            }
+            // Pushed: a failed submission is tried again by the next wait.
+            let _ = self.submit_pending();
         }
+        Ok(())
     }
 
     /// Waits until op `index` is finished and returns its result.
@@ -760,9 +766,24 @@ impl<'scope, 'env> Scope<'scope, 'env> {
                 let mut ops = self.ops.borrow_mut();
                 let state = &mut ops[index];
                 if state.pending == 0 {
-                    state.taken = true;
-                    return state.result();
+                    let result = state.result();
+                    // Every entry has completed: the kernel is done with
+                    // the iovecs.
+                    state.iovecs = Vec::new();
+                    state.chunks = Vec::new();
+                    return result;
                 }
+            }
+            if self.in_flight.get() == 0 {
+                // Some entries of the op were never submitted (the
+                // submission that made it failed): nothing will finish them.
+                let done = self.ops.borrow_mut()[index]
+                    .result()
+                    .unwrap_or_else(|error| error.done());
+                return Err(TransferError::new(
+                    done,
+                    io::Error::other("some of the op's entries were never submitted"),
+                ));
             }
             if let Err(error) = self.reap() {
                 let done = self.ops.borrow_mut()[index]
