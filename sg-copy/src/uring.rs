@@ -895,7 +895,17 @@ fn map_pieces_mut<'a, P: PageProvider>(
     list: SgListMut<'a, P>,
 ) -> io::Result<Mapped<'a, P, sg_core::Write>> {
     let mut guards = map_guards(list);
-    if !crate::vectored::disjoint(&guards) {
+    // Sorted by address, neighbours must not overlap (the heap is fine
+    // here, and a table of thousands of pieces in any order stays cheap).
+    let mut ranges: Vec<(usize, usize)> = guards
+        .iter()
+        .map(|guard| (guard.address(), guard.len()))
+        .collect();
+    ranges.sort_unstable();
+    if ranges
+        .windows(2)
+        .any(|pair| pair[0].0 + pair[0].1 > pair[1].0)
+    {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             "two entries of the list describe some of the same bytes",

@@ -250,7 +250,7 @@ fn with_slices_mut<P: PageProvider, R>(
 
 /// Whether no two guards' bytes overlap: one pass when they lie in rising
 /// addresses (the common case), every pair otherwise (no allocation).
-pub(crate) fn disjoint<P: PageProvider, A: Access>(guards: &[MappedBytes<'_, P, A>]) -> bool {
+fn disjoint<P: PageProvider, A: Access>(guards: &[MappedBytes<'_, P, A>]) -> bool {
     let rising = guards
         .windows(2)
         .all(|pair| pair[0].address() + pair[0].len() <= pair[1].address());

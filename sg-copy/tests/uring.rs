@@ -270,3 +270,34 @@ fn the_scope_waits_for_forgotten_ops_and_for_a_panic() {
     assert!(panicked.is_err());
     assert_eq!(file.bytes().len(), 200_000);
 }
+
+#[test]
+#[cfg_attr(miri, ignore = "io_uring: Miri has no such system call")]
+fn overlapping_entries_are_refused_for_reading_and_registering() {
+    let Some(mut ring) = ring() else { return };
+    let file = TempFile::new("uring-overlap");
+    std::fs::write(file.path(), [1u8; 64]).unwrap();
+    let mock = MockPages::<4096>::with_mapping(Mapping::Linear);
+    let run = mock.add_run(1, 1);
+    // SAFETY: two entries over some of the same bytes of the mock's frame;
+    // the views below refuse the overlap before any slice or submission.
+    let mut built = unsafe { BuiltList::new_unchecked(&[(run[0], 32, 16), (run[0], 32, 0)], &[]) };
+    ring.scope(|scope| {
+        // SAFETY: as above.
+        let error = scope
+            .read_at(file.file.as_fd(), unsafe { built.list_mut(&mock) }, 0)
+            .unwrap_err();
+        assert_eq!(
+            (error.kind(), error.done()),
+            (std::io::ErrorKind::InvalidInput, 0)
+        );
+    });
+    ring.scope(|scope| {
+        // SAFETY: as above.
+        let error = scope
+            .register(unsafe { built.list_mut(&mock) })
+            .unwrap_err();
+        assert!(matches!(error, RingError::Register(_)), "{error}");
+    });
+    assert_eq!(mock.live_mappings(), 0);
+}

@@ -169,6 +169,48 @@ fn short_writes_into_a_small_pipe_resume_at_the_right_byte() {
 
 #[test]
 #[cfg_attr(miri, ignore = "pipes and threads doing real I/O")]
+fn short_writes_into_a_non_blocking_pipe_drained_meanwhile_resume_at_the_right_byte() {
+    let (reader, writer) = small_pipe();
+    rustix::fs::fcntl_setfl(&writer, rustix::fs::OFlags::NONBLOCK).unwrap();
+    let mut out = buffers(5000, 2);
+    let model = model_of(&out);
+    // The reader drains 7 bytes at a time while the writer writes, so
+    // that `writev` takes whatever room there is: short counts, mid-piece,
+    // each resumed inside the call, and `WouldBlock` when the pipe is full.
+    let drain = std::thread::spawn(move || {
+        let mut reader = std::fs::File::from(reader);
+        let mut got = Vec::new();
+        let mut chunk = [0u8; 7];
+        loop {
+            match reader.read(&mut chunk).unwrap() {
+                0 => return got,
+                count => got.extend_from_slice(&chunk[..count]),
+            }
+        }
+    });
+    let mut iov: Vec<&mut [u8]> = out.iter_mut().map(Vec::as_mut_slice).collect();
+    let table = SliceTable::new(&mut iov).unwrap();
+    let list = table.as_list();
+    let (mut done, mut blocked) = (0, 0);
+    while done < list.byte_len() {
+        match write_list(&writer, list.slice(done, list.byte_len() - done).unwrap()) {
+            Ok(count) => done += count,
+            Err(error) => {
+                assert_eq!(error.kind(), ErrorKind::WouldBlock);
+                blocked += 1;
+                done += error.done();
+                std::thread::sleep(std::time::Duration::from_micros(50));
+            }
+        }
+    }
+    drop(writer);
+    assert!(blocked > 0);
+    assert_eq!(done, model.len() as u64);
+    model.assert_eq_bytes(&drain.join().unwrap());
+}
+
+#[test]
+#[cfg_attr(miri, ignore = "pipes and threads doing real I/O")]
 fn short_reads_from_a_trickling_writer_resume_at_the_right_byte() {
     let (reader, writer) = small_pipe();
     let model = model_of(&buffers(2000, 4));
