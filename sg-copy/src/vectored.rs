@@ -249,18 +249,25 @@ fn with_slices_mut<P: PageProvider, R>(
 }
 
 /// Whether no two guards' bytes overlap: one pass when they lie in rising
-/// addresses (the common case), every pair otherwise (no allocation).
+/// addresses (the common case), else their indices sorted by address in
+/// an array on the stack (no allocation).
 fn disjoint<P: PageProvider, A: Access>(guards: &[MappedBytes<'_, P, A>]) -> bool {
-    let rising = guards
+    let apart = |first: &MappedBytes<'_, P, A>, second: &MappedBytes<'_, P, A>| {
+        first.address() + first.len() <= second.address()
+    };
+    if guards.windows(2).all(|pair| apart(&pair[0], &pair[1])) {
+        return true;
+    }
+    // A batch holds at most MAX_IO_SLICES (1024) guards: indices fit u16.
+    let mut order = [0u16; MAX_IO_SLICES];
+    let order = &mut order[..guards.len().min(MAX_IO_SLICES)];
+    for (index, slot) in order.iter_mut().enumerate() {
+        *slot = index as u16;
+    }
+    order.sort_unstable_by_key(|&index| guards[usize::from(index)].address());
+    order
         .windows(2)
-        .all(|pair| pair[0].address() + pair[0].len() <= pair[1].address());
-    rising
-        || guards.iter().enumerate().all(|(index, first)| {
-            guards[index + 1..].iter().all(|second| {
-                first.address() + first.len() <= second.address()
-                    || second.address() + second.len() <= first.address()
-            })
-        })
+        .all(|pair| apart(&guards[usize::from(pair[0])], &guards[usize::from(pair[1])]))
 }
 
 /// The file offset `done` bytes after `offset`.
