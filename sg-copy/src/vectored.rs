@@ -13,6 +13,10 @@
 //! done before it, so a caller with a non-blocking descriptor resumes with
 //! [`SgList::slice`] from there.
 //!
+//! sg-copy allocates nothing on these paths (a provider's own `map` might:
+//! a mock that records its mappings does); the counting-allocator test
+//! `tests/vectored_no_alloc.rs` checks it on process memory.
+//!
 //! The stack frame of a call holds the batch: about
 //! `MAX_IO_SLICES * (16 + size_of::<MappedBytes>())` bytes, some 56 KiB on
 //! 64-bit targets with process memory.
@@ -431,4 +435,173 @@ where
         with_slices_mut(guards, |slices| rustix::io::readv(fd.as_fd(), slices))?
             .map_err(io::Error::from)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    //! The batching, resuming and retrying of [`drive`] against sinks and
+    //! sources in memory that take or give a few bytes per call: no system
+    //! call, so Miri runs them through every unsafe block of this module.
+
+    use std::io::{Read, Write as _};
+    use std::vec::Vec;
+
+    use sg_alloc::SliceTable;
+    use sg_testkit::{EntryLayout, Mapping, Model, TEST_PAGE_SIZE, TestPages, checker};
+
+    use super::*;
+
+    /// `count` buffers of 1 to 9 bytes.
+    fn buffers(count: usize) -> Vec<Vec<u8>> {
+        (0..count)
+            .map(|index| {
+                (0..1 + index % 9)
+                    .map(|byte| (index * 7 + byte) as u8)
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// How many bytes call number `call` moves, at most: from 1 to
+    /// `most`, varying with the call and `seed`; every third call fails
+    /// with `Interrupted` instead.
+    fn trickle(call: &mut usize, seed: usize, most: usize) -> io::Result<usize> {
+        *call += 1;
+        if *call % 3 == 0 {
+            return Err(io::ErrorKind::Interrupted.into());
+        }
+        Ok(1 + (*call * 7919 + seed) % most)
+    }
+
+    #[test]
+    fn a_list_longer_than_a_batch_goes_out_a_few_bytes_at_a_time() {
+        let mut out = buffers(if cfg!(miri) { 1100 } else { 5000 });
+        let model = Model::new(out.concat());
+        let mut iov: Vec<&mut [u8]> = out.iter_mut().map(Vec::as_mut_slice).collect();
+        let table = SliceTable::new(&mut iov).unwrap();
+        let mut sink = Vec::new();
+        let mut call = 0;
+        let mut batches = 0;
+        let done = drive(table.as_list(), AtZero::Fails, |guards, done| {
+            assert_eq!(done as usize, sink.len());
+            batches += usize::from(guards.len() == MAX_IO_SLICES);
+            // Each call maps a whole batch again: keep the calls few under Miri.
+            let most = trickle(&mut call, 0, if cfg!(miri) { 700 } else { 13 })?;
+            with_slices(guards, |slices| {
+                let mut left = most;
+                for slice in slices {
+                    let take = left.min(slice.len());
+                    sink.write_all(&slice[..take]).unwrap();
+                    left -= take;
+                }
+                Ok(most - left)
+            })
+        })
+        .unwrap();
+        assert_eq!(done, model.len() as u64);
+        assert!(batches > 0);
+        model.assert_eq_bytes(&sink);
+    }
+
+    #[test]
+    fn would_block_returns_the_bytes_done_and_zero_is_write_zero() {
+        let mut out = buffers(50);
+        let mut iov: Vec<&mut [u8]> = out.iter_mut().map(Vec::as_mut_slice).collect();
+        let table = SliceTable::new(&mut iov).unwrap();
+        let mut calls = 0;
+        let error = drive(table.as_list(), AtZero::Fails, |_, _| {
+            calls += 1;
+            if calls < 3 {
+                Ok(10)
+            } else {
+                Err(io::ErrorKind::WouldBlock.into())
+            }
+        })
+        .unwrap_err();
+        assert_eq!(
+            (error.kind(), error.done()),
+            (io::ErrorKind::WouldBlock, 20)
+        );
+        let error = drive(table.as_list(), AtZero::Fails, |_, _| Ok(0)).unwrap_err();
+        assert_eq!((error.kind(), error.done()), (io::ErrorKind::WriteZero, 0));
+        assert_eq!(
+            drive(table.as_list(), AtZero::Stops, |_, _| Ok(0)).unwrap(),
+            0
+        );
+    }
+
+    #[test]
+    fn prop_reads_a_few_bytes_at_a_time_fill_the_list_as_the_model_says() {
+        fn property(layout: EntryLayout, seed: u8) -> bool {
+            [Mapping::Copied, Mapping::Direct, Mapping::Linear]
+                .into_iter()
+                .all(|mode| {
+                    let mock = TestPages::with_mapping(mode);
+                    let mut built = layout.scaled(TEST_PAGE_SIZE).build(&mock);
+                    let len = layout.scaled(TEST_PAGE_SIZE).byte_len() as usize;
+                    let source: Vec<u8> = (0..len + 5).map(|index| (index as u8) ^ seed).collect();
+                    let mut reader = &source[..];
+                    let mut call = 0;
+                    // SAFETY: the layout's entries lie on the mock's frames and
+                    // share no byte; nothing else reaches them meanwhile.
+                    let view = unsafe { built.list_mut(&mock) };
+                    let done = drive(view, AtZero::Stops, |guards, _| {
+                        let most = trickle(&mut call, usize::from(seed), 3000)?;
+                        with_slices_mut(guards, |slices| {
+                            let mut left = most;
+                            let mut moved = 0;
+                            for slice in slices.iter_mut() {
+                                let take = left.min(slice.len());
+                                let count = reader.read(&mut slice[..take]).unwrap();
+                                moved += count;
+                                left -= count;
+                                if count < take || left == 0 {
+                                    break;
+                                }
+                            }
+                            Ok(moved)
+                        })?
+                    })
+                    .unwrap();
+                    done == len as u64
+                        && mock.live_mappings() == 0
+                        && Model::new(source[..len].to_vec())
+                            .diff(&mock.list_bytes(built.list(&mock)))
+                            .is_none()
+                })
+        }
+        checker(40).quickcheck(property as fn(EntryLayout, u8) -> bool);
+    }
+
+    #[test]
+    fn overlap_is_found_in_any_order() {
+        let mut bytes = [0u8; 64];
+        let pages = sg_core::VirtPages::new();
+        let base = core::ptr::NonNull::from(&mut bytes).cast::<u8>();
+        let mut entries: [sg_core::SgEntry<_>; 3] = Default::default();
+        sg_core::init_table(&mut entries).unwrap();
+        // SAFETY: three pieces of `bytes`, which outlives the list; only
+        // guards are made from them below, and no slice.
+        unsafe {
+            entries[0].set_buf(base.add(40), 8);
+            entries[1].set_buf(base, 16);
+            entries[2].set_buf(base.add(20), 8);
+        }
+        // SAFETY: as above.
+        let list = unsafe { sg_core::SgList::new(&entries, &pages) };
+        let walk = Walk::new(list);
+        // SAFETY: a shared view, only read through the batch (not even
+        // read: only addresses are compared).
+        let mut batch = unsafe { Batch::<_, sg_core::Read>::map(&walk) };
+        assert!(disjoint(batch.guards()));
+        drop(batch);
+        // SAFETY: as above; now the third overlaps the first.
+        unsafe { entries[2].set_buf(base.add(44), 8) };
+        // SAFETY: as above.
+        let list = unsafe { sg_core::SgList::new(&entries, &pages) };
+        let walk = Walk::new(list);
+        // SAFETY: as above.
+        let mut batch = unsafe { Batch::<_, sg_core::Read>::map(&walk) };
+        assert!(!disjoint(batch.guards()));
+    }
 }
