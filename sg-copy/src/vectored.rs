@@ -475,7 +475,7 @@ mod tests {
 
     #[test]
     fn a_list_longer_than_a_batch_goes_out_a_few_bytes_at_a_time() {
-        let mut out = buffers(if cfg!(miri) { 1100 } else { 5000 });
+        let mut out = buffers(if cfg!(miri) { 1030 } else { 5000 });
         let model = Model::new(out.concat());
         let mut iov: Vec<&mut [u8]> = out.iter_mut().map(Vec::as_mut_slice).collect();
         let table = SliceTable::new(&mut iov).unwrap();
@@ -486,7 +486,7 @@ mod tests {
             assert_eq!(done as usize, sink.len());
             batches += usize::from(guards.len() == MAX_IO_SLICES);
             // Each call maps a whole batch again: keep the calls few under Miri.
-            let most = trickle(&mut call, 0, if cfg!(miri) { 700 } else { 13 })?;
+            let most = trickle(&mut call, 0, if cfg!(miri) { 3000 } else { 13 })?;
             with_slices(guards, |slices| {
                 let mut left = most;
                 for slice in slices {
