@@ -1,6 +1,7 @@
 //! Whole-list vectored I/O makes no heap allocation: a list of 5000
 //! entries goes to a file and comes back, and a list goes through a pipe,
-//! each in one call of several batches, with the allocator counting.
+//! each in one call of several batches, with the allocator counting; nor
+//! do encoding through `BufMut` and decoding through `Buf`.
 //!
 //! The global allocator counts, per thread, the allocations of the
 //! threads that ask it to (a thread-local switch), so the test harness's
@@ -125,4 +126,31 @@ fn a_list_through_a_pipe_allocates_nothing() {
     assert_eq!((count, read), (0, len));
     drop(table);
     assert_eq!(buffers.concat(), expected);
+}
+
+#[test]
+#[cfg(feature = "bytes")]
+fn decoding_through_buf_and_encoding_through_buf_mut_allocate_nothing() {
+    use bytes::{Buf, BufMut};
+
+    let mut buffers: Vec<Vec<u8>> = (0..100).map(|index| vec![0u8; 1 + index % 5]).collect();
+    let mut iov: Vec<&mut [u8]> = buffers.iter_mut().map(Vec::as_mut_slice).collect();
+    let mut table = SliceTable::new(&mut iov).unwrap();
+    let (count, ()) = allocations_in(|| {
+        let mut writer = sg_copy::ListBufMut::new(table.as_list_mut());
+        while writer.remaining_mut() >= 4 {
+            writer.put_u32(0xdead_beef);
+        }
+    });
+    assert_eq!(count, 0);
+    let (count, words) = allocations_in(|| {
+        let mut reader = sg_copy::ListBuf::new(table.as_list());
+        let mut words = 0;
+        while reader.remaining() >= 4 {
+            assert_eq!(reader.get_u32(), 0xdead_beef);
+            words += 1;
+        }
+        words
+    });
+    assert_eq!((count, words), (0, table.as_list().byte_len() / 4));
 }
