@@ -15,6 +15,9 @@
 //! | `sg_zero_buffer` | [`zero`] |
 //! | (none) | [`copy_list`], [`ListReader`], [`ListCursor`], [`with_io_slices`], [`with_io_slices_mut`] |
 //! | (none; `pwritev`, `preadv` of a list) | `write_at`, `write_all_at`, `read_at`, `read_exact_at` |
+//! | (none; `IOV_MAX` batches of `pwritev`, `preadv`, `writev`, `readv`) | `write_list_at`, `read_list_at`, `write_list`, `read_list` |
+//! | (none; io_uring `READV`, `WRITEV`, `READ_FIXED`, `WRITE_FIXED`) | `Ring`, `Scope` |
+//! | (none; `bytes::Buf`, `bytes::BufMut`) | `ListBuf`, `ListBufMut` |
 //!
 //! Every function returns the bytes it actually copied or zeroed (the
 //! kernel's semantics: short when the list ends first, 0 when the skip is
@@ -70,7 +73,14 @@
 //! - `fs` (default; needs `std`, does something on unix targets only):
 //!   `write_at` / `read_at`, a list to or from a file at an offset in one
 //!   `pwritev` / `preadv` call through `rustix`, and `write_all_at` /
-//!   `read_exact_at`, which loop until done.
+//!   `read_exact_at`, which loop until done; and `write_list_at` /
+//!   `read_list_at` / `write_list` / `read_list`, a whole list on any
+//!   descriptor in batches of `MAX_IO_SLICES` pieces kept on the stack.
+//! - `io-uring` (needs `fs`, does something on Linux only): `Ring`, lists
+//!   submitted to io_uring in a scope that keeps them borrowed until the
+//!   kernel is done with them.
+//! - `bytes`: `ListBuf` and `ListBufMut`, `bytes::Buf` / `BufMut` over a
+//!   list.
 
 #![no_std]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -80,6 +90,8 @@
 #[cfg(feature = "std")]
 extern crate std;
 
+#[cfg(feature = "bytes")]
+mod buf;
 mod copy;
 #[cfg(all(feature = "fs", unix))]
 mod file;
@@ -88,8 +100,17 @@ mod io;
 #[cfg(feature = "std")]
 mod io_slices;
 mod runs;
+#[cfg(all(feature = "io-uring", target_os = "linux"))]
+mod uring;
+#[cfg(all(feature = "fs", unix))]
+mod vectored;
+#[cfg(any(all(feature = "fs", unix), feature = "bytes"))]
+mod walk;
 mod zero;
 
+#[cfg(feature = "bytes")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bytes")))]
+pub use buf::{ListBuf, ListBufMut};
 pub use copy::{copy_from_slice, copy_list, copy_to_slice};
 #[cfg(all(feature = "fs", unix))]
 #[cfg_attr(docsrs, doc(cfg(all(feature = "fs", unix))))]
@@ -98,6 +119,12 @@ pub use file::{MAX_IO_SLICES, read_at, read_exact_at, write_all_at, write_at};
 pub use io::{ListCursor, ListReader};
 #[cfg(feature = "std")]
 pub use io_slices::{with_io_slices, with_io_slices_mut};
+#[cfg(all(feature = "io-uring", target_os = "linux"))]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "io-uring", target_os = "linux"))))]
+pub use uring::{FixedBuffers, Op, Ring, RingError, Scope};
+#[cfg(all(feature = "fs", unix))]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "fs", unix))))]
+pub use vectored::{TransferError, read_list, read_list_at, write_list, write_list_at};
 pub use zero::zero;
 
 #[cfg(doc)]

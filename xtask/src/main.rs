@@ -13,6 +13,8 @@ mod measure;
 mod perf;
 mod workloads;
 mod workloads_dev;
+#[cfg(unix)]
+mod workloads_io;
 
 const USAGE: &str = "\
 usage: cargo xtask <command>

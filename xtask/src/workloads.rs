@@ -234,6 +234,8 @@ pub fn run(sizes: &Sizes, only: &[String]) -> Vec<Row> {
             );
         }
     }
+    #[cfg(unix)]
+    rows.extend(crate::workloads_io::run(sizes, &wanted));
     rows.extend(crate::workloads_dev::run(sizes, wanted));
     rows
 }
