@@ -88,6 +88,7 @@ mod io;
 #[cfg(feature = "std")]
 mod io_slices;
 mod runs;
+mod volatile;
 mod zero;
 
 pub use copy::{copy_from_slice, copy_list, copy_to_slice};
