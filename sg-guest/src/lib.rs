@@ -16,6 +16,8 @@ mod chain;
 mod error;
 mod memory;
 mod provider;
+#[cfg(feature = "vm-memory")]
+mod vm;
 
 pub use chain::{
     ChainTable, Descriptor, Pod, Reader, VIRTQ_DESC_F_INDIRECT, VIRTQ_DESC_F_NEXT,

@@ -1,0 +1,25 @@
+//! [`GuestRegions`] for vm-memory's `GuestMemoryMmap`.
+
+use core::ptr::NonNull;
+
+use vm_memory::{GuestAddress, GuestMemoryBackend, GuestMemoryMmap, GuestMemoryRegion, MemoryRegionAddress};
+
+use crate::{GuestRegions, Region};
+
+// SAFETY: a `GuestMemoryMmap` owns its regions' mappings (each an `mmap`
+// of `len()` bytes, one piece of host memory) until it drops, and its
+// regions do not overlap; `find_region` returns the one holding the
+// address. Only the dirty-bitmap-free form (`()`) is covered: writes
+// through a table do not mark a bitmap.
+unsafe impl GuestRegions for GuestMemoryMmap<()> {
+    #[inline]
+    fn region(&self, address: u64) -> Option<Region> {
+        let region = self.find_region(GuestAddress(address))?;
+        let host_start = region.get_host_address(MemoryRegionAddress(0)).ok()?;
+        Some(Region {
+            guest_start: region.start_addr().0,
+            len: region.len(),
+            host_start: NonNull::new(host_start)?,
+        })
+    }
+}
