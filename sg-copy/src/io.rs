@@ -130,7 +130,12 @@ impl<'a, P: PageProvider, A: Access> ListCursor<'a, P, A> {
     /// ([`PageProvider::SHARED`]); copy with [`copy_to_slice`](crate::copy_to_slice)
     /// and [`copy_from_slice`](crate::copy_from_slice) there.
     pub fn new<V: ListView<'a, Provider = P, Access = A>>(list: V) -> Self {
-        const { assert!(!P::SHARED, "a cursor lends slices: not over a shared provider") };
+        const {
+            assert!(
+                !P::SHARED,
+                "a cursor lends slices: not over a shared provider"
+            )
+        };
         let len = list.as_list().byte_len();
         // INVARIANT: a new iterator stands at 0, and the cursor keeps no
         // other way to the bytes.

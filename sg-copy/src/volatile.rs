@@ -89,12 +89,18 @@ pub(crate) fn copy_to_slice<P: PageProvider>(
     buffer: &mut [u8],
 ) -> usize {
     // At most `buffer.len()` bytes are visited, so the count fits.
-    for_each_piece(list, skip, buffer.len() as u64, false, |source, len, done| {
-        let done = done as usize;
-        // SAFETY: `for_each_piece` vouches for `len` readable bytes at
-        // `source`, list bytes that the private `buffer` does not overlap.
-        unsafe { copy_from_shared(source, &mut buffer[done..done + len]) };
-    }) as usize
+    for_each_piece(
+        list,
+        skip,
+        buffer.len() as u64,
+        false,
+        |source, len, done| {
+            let done = done as usize;
+            // SAFETY: `for_each_piece` vouches for `len` readable bytes at
+            // `source`, list bytes that the private `buffer` does not overlap.
+            unsafe { copy_from_shared(source, &mut buffer[done..done + len]) };
+        },
+    ) as usize
 }
 
 /// [`copy_from_slice`](crate::copy_from_slice) for a shared provider.

@@ -324,15 +324,21 @@ fn describe<M: GuestRegions>(
             return Err(GuestError::SharedPage { index, address });
         }
         let count = left.min(region.guest_start + region.len - address);
-        let slot = entries.get_mut(used).ok_or(GuestError::TooManyEntries {
-            capacity: used,
-        })?;
+        let slot = entries
+            .get_mut(used)
+            .ok_or(GuestError::TooManyEntries { capacity: used })?;
         // SAFETY: the `count` bytes at `address` lie in `region`, valid
         // while the provider is borrowed (`GuestRegions`), and so does the
         // first byte of their page, which `map` reaches; `count` fits a
         // `u32` (at most the descriptor's length) and the offset a page.
         // The provider is shared, so no exclusivity is claimed.
-        unsafe { slot.set_page(address / page_size, (address % page_size) as u32, count as u32) };
+        unsafe {
+            slot.set_page(
+                address / page_size,
+                (address % page_size) as u32,
+                count as u32,
+            )
+        };
         used += 1;
         address += count;
         left -= count;
@@ -357,7 +363,9 @@ macro_rules! pod {
         unsafe impl Pod for $t {}
     )*};
 }
-pod!(u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize);
+pod!(
+    u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize
+);
 // SAFETY: an array of `Pod` has no padding between its elements.
 unsafe impl<T: Pod, const N: usize> Pod for [T; N] {}
 
@@ -447,7 +455,8 @@ impl<M: GuestRegions> Reader<'_, M> {
         let mut value = MaybeUninit::<T>::zeroed();
         // SAFETY: the zeroed bytes of `value` are initialised, and a view
         // of them as bytes lives only in this statement.
-        let bytes = unsafe { core::slice::from_raw_parts_mut(value.as_mut_ptr().cast::<u8>(), needed) };
+        let bytes =
+            unsafe { core::slice::from_raw_parts_mut(value.as_mut_ptr().cast::<u8>(), needed) };
         let read = self.read_into(bytes);
         if read < needed {
             return Err(GuestError::ShortChain {

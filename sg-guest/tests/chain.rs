@@ -32,11 +32,13 @@ impl Oracle for HeapGuestMemory {
 impl Oracle for vm_memory::GuestMemoryMmap<()> {
     fn get(&self, address: u64, buffer: &mut [u8]) {
         use vm_memory::Bytes;
-        self.read_slice(buffer, vm_memory::GuestAddress(address)).unwrap();
+        self.read_slice(buffer, vm_memory::GuestAddress(address))
+            .unwrap();
     }
     fn put(&self, address: u64, buffer: &[u8]) {
         use vm_memory::Bytes;
-        self.write_slice(buffer, vm_memory::GuestAddress(address)).unwrap();
+        self.write_slice(buffer, vm_memory::GuestAddress(address))
+            .unwrap();
     }
 }
 
@@ -117,7 +119,11 @@ fn check<M: Oracle>(memory: &M, case: &Case) -> TestResult {
     }
     let (readable, writable) = case.chain.split_at(case.readable);
     let flags = |index: usize| {
-        let mut flags = if index < case.readable { 0 } else { VIRTQ_DESC_F_WRITE };
+        let mut flags = if index < case.readable {
+            0
+        } else {
+            VIRTQ_DESC_F_WRITE
+        };
         if index + 1 < case.chain.len() {
             flags |= VIRTQ_DESC_F_NEXT;
         }
@@ -144,7 +150,10 @@ fn check<M: Oracle>(memory: &M, case: &Case) -> TestResult {
     let mut got = Vec::new();
     rest.read_to_end(&mut got).unwrap();
     let mut expected = vec![0; got.len()];
-    assert_eq!(read_model.copy_to_slice(skip as u64, &mut expected), got.len());
+    assert_eq!(
+        read_model.copy_to_slice(skip as u64, &mut expected),
+        got.len()
+    );
     assert_eq!(got, expected);
     assert_eq!(got.len(), read_model.len() - skip);
 
@@ -152,7 +161,10 @@ fn check<M: Oracle>(memory: &M, case: &Case) -> TestResult {
     let skip = (case.skip as usize).min(writer.available_bytes());
     let mut tail = writer.split_at(skip).unwrap();
     let written = tail.write(&case.data).unwrap();
-    assert_eq!(written, write_model.copy_from_slice(skip as u64, &case.data));
+    assert_eq!(
+        written,
+        write_model.copy_from_slice(skip as u64, &case.data)
+    );
     assert_eq!(tail.bytes_written(), written);
     write_model.assert_eq_bytes(&gather(memory, writable));
     // The readable bytes are untouched.
@@ -211,7 +223,10 @@ fn every_bad_chain_is_a_typed_error() {
         build(&[(0, 8, N | W), (0x10, 8, 0)], 8, 4),
         Err(GuestError::ReadableAfterWritable { index: 1 })
     );
-    assert_eq!(build(&[(0, 8, N), (0x10, 0, W)], 8, 4), Err(GuestError::ZeroLength { index: 1 }));
+    assert_eq!(
+        build(&[(0, 8, N), (0x10, 0, W)], 8, 4),
+        Err(GuestError::ZeroLength { index: 1 })
+    );
     assert_eq!(
         build(&[(0x10, 8, N), (0, u32::MAX, W)], 8, 4),
         Err(GuestError::LengthOverflow { index: 1 })
@@ -221,15 +236,24 @@ fn every_bad_chain_is_a_typed_error() {
         Err(GuestError::LengthOverflow { index: 0 })
     );
     let long = [(0u64, 1u32, N); 9];
-    assert_eq!(build(&long, 8, 16), Err(GuestError::ChainTooLong { queue_size: 8 }));
+    assert_eq!(
+        build(&long, 8, 16),
+        Err(GuestError::ChainTooLong { queue_size: 8 })
+    );
     assert_eq!(build(&[(0, 8, N)], 8, 4), Err(GuestError::Unterminated));
     assert_eq!(build(&[], 8, 4), Err(GuestError::Empty));
-    assert_eq!(build(&[(0, 8, VIRTQ_DESC_F_INDIRECT)], 8, 4), Err(GuestError::Indirect { index: 0 }));
+    assert_eq!(
+        build(&[(0, 8, VIRTQ_DESC_F_INDIRECT)], 8, 4),
+        Err(GuestError::Indirect { index: 0 })
+    );
     assert_eq!(
         build(&[(0, 8, N), (8, 8, N), (16, 8, 0)], 8, 2),
         Err(GuestError::TooManyEntries { capacity: 2 })
     );
-    assert_eq!(build(&[(0, 8, 0)], 8, 0), Err(GuestError::TooManyEntries { capacity: 0 }));
+    assert_eq!(
+        build(&[(0, 8, 0)], 8, 0),
+        Err(GuestError::TooManyEntries { capacity: 0 })
+    );
     // The chain ends at the first descriptor without NEXT.
     assert_eq!(build(&[(0, 8, 0), (0x10, 0, 0)], 8, 4), Ok((8, 0)));
 }
@@ -237,19 +261,34 @@ fn every_bad_chain_is_a_typed_error() {
 #[test]
 fn a_hole_is_a_typed_error_not_a_panic() {
     // 0x5000..0x10000 is a hole.
-    assert_eq!(build(&[(0x6000, 8, W)], 8, 4), Err(GuestError::Hole { address: 0x6000 }));
+    assert_eq!(
+        build(&[(0x6000, 8, W)], 8, 4),
+        Err(GuestError::Hole { address: 0x6000 })
+    );
     // A descriptor that runs off the end of a region into the hole.
-    assert_eq!(build(&[(0x4ff0, 0x20, 0)], 8, 4), Err(GuestError::Hole { address: 0x5000 }));
+    assert_eq!(
+        build(&[(0x4ff0, 0x20, 0)], 8, 4),
+        Err(GuestError::Hole { address: 0x5000 })
+    );
     // Past the last region.
-    assert_eq!(build(&[(0x12000, 1, 0)], 8, 4), Err(GuestError::Hole { address: 0x12000 }));
+    assert_eq!(
+        build(&[(0x12000, 1, 0)], 8, 4),
+        Err(GuestError::Hole { address: 0x12000 })
+    );
     // Regions that meet: one descriptor over the seam is two entries.
     assert_eq!(build(&[(0x3ff0, 0x20, 0)], 8, 4), Ok((0x20, 0)));
-    assert_eq!(build(&[(0x3ff0, 0x20, 0)], 8, 1), Err(GuestError::TooManyEntries { capacity: 1 }));
+    assert_eq!(
+        build(&[(0x3ff0, 0x20, 0)], 8, 1),
+        Err(GuestError::TooManyEntries { capacity: 1 })
+    );
     // At map time, the provider's fallible map says so too.
     let memory = HeapGuestMemory::new(&[(0, 0x1000)]).unwrap();
     let guest = GuestPages::new(&memory);
     assert_eq!(guest.try_map(5), Err(Error::OutsideMemory { frame: 5 }));
-    assert_eq!(guest.try_map(u64::MAX), Err(Error::OutsideMemory { frame: u64::MAX }));
+    assert_eq!(
+        guest.try_map(u64::MAX),
+        Err(Error::OutsideMemory { frame: u64::MAX })
+    );
 }
 
 #[test]
@@ -259,7 +298,10 @@ fn a_page_shared_by_two_regions_is_a_typed_error() {
     let mut entries: [SgEntry<u64>; 4] = Default::default();
     assert_eq!(
         ChainTable::build(&guest, &mut entries, 8, [(0x1900, 8, 0)]).unwrap_err(),
-        GuestError::SharedPage { index: 0, address: 0x1900 }
+        GuestError::SharedPage {
+            index: 0,
+            address: 0x1900
+        }
     );
 }
 
@@ -269,14 +311,37 @@ fn headers_and_short_chains() {
     memory.write(0x10, &[1, 0, 0, 0, 2, 0, 0, 0]).unwrap();
     let guest = GuestPages::new(&memory);
     let mut entries: [SgEntry<u64>; 4] = Default::default();
-    let chain = [Descriptor { addr: 0x10, len: 8, flags: N }, Descriptor { addr: 0x100, len: 3, flags: W }];
+    let chain = [
+        Descriptor {
+            addr: 0x10,
+            len: 8,
+            flags: N,
+        },
+        Descriptor {
+            addr: 0x100,
+            len: 3,
+            flags: W,
+        },
+    ];
     let mut table = ChainTable::build(&guest, &mut entries, 8, chain).unwrap();
     let (mut reader, mut writer) = table.reader_writer();
     let header: [u32; 2] = reader.read_obj().unwrap();
     assert_eq!(header, [1u32.to_le(), 2u32.to_le()]);
     assert_eq!(reader.bytes_read(), 8);
-    assert_eq!(reader.read_obj::<u8>(), Err(GuestError::ShortChain { needed: 1, available: 0 }));
-    assert_eq!(writer.write_obj(7u32), Err(GuestError::ShortChain { needed: 4, available: 3 }));
+    assert_eq!(
+        reader.read_obj::<u8>(),
+        Err(GuestError::ShortChain {
+            needed: 1,
+            available: 0
+        })
+    );
+    assert_eq!(
+        writer.write_obj(7u32),
+        Err(GuestError::ShortChain {
+            needed: 4,
+            available: 3
+        })
+    );
     writer.write_obj(0xABu8).unwrap();
     let mut status = [0u8];
     memory.read(0x100, &mut status).unwrap();
