@@ -12,6 +12,7 @@ mod fuzz;
 mod measure;
 mod perf;
 mod workloads;
+mod workloads_guest;
 
 const USAGE: &str = "\
 usage: cargo xtask <command>

@@ -187,6 +187,7 @@ pub fn run(sizes: &Sizes, only: &[String]) -> Vec<Row> {
     if wanted("walk_1m") {
         rows.push(walk(sizes));
     }
+    rows.extend(crate::workloads_guest::run(sizes, only));
     if wanted("entry_bytes") {
         rows.push(Row::new(
             "entry_bytes",
