@@ -149,7 +149,14 @@ fn package() -> Result<(), String> {
 }
 
 /// The library crates this workspace packages, by name.
-const PACKAGED: &[&str] = &["sg-core", "sg-alloc", "sg-iter", "sg-copy", "sg-testkit"];
+const PACKAGED: &[&str] = &[
+    "sg-core",
+    "sg-alloc",
+    "sg-iter",
+    "sg-copy",
+    "sg-guest",
+    "sg-testkit",
+];
 
 /// Removes the sources Cargo unpacked from earlier runs of `cargo package`.
 ///
