@@ -66,15 +66,19 @@ pub unsafe fn copy_from_shared(source: *const u8, target: &mut [u8]) {
     let out = target.as_mut_ptr();
     let head = head_len(source, len);
     let mut done = 0;
-    // SAFETY (every block below): `done` and the access stay below `len`,
+    // Every access below: `done` and the access stay below `len`,
     // inside both ranges (the caller's promise for `source`, the slice for
     // `out`); shared reads are volatile, of a word only where `source +
     // done` is word-aligned (after `head`); private writes are unaligned.
     while done < head {
+        // SAFETY: `done` plus the access width is at most `len`, as the
+        // loop condition says: in bounds of both sides (see above).
         unsafe { out.add(done).write(source.add(done).read_volatile()) };
         done += 1;
     }
     while len - done >= WORD {
+        // SAFETY: `done` plus the access width is at most `len`, as the
+        // loop condition says: in bounds of both sides (see above).
         unsafe {
             let word = source.add(done).cast::<Word>().read_volatile();
             out.add(done).cast::<Word>().write_unaligned(word);
@@ -82,6 +86,8 @@ pub unsafe fn copy_from_shared(source: *const u8, target: &mut [u8]) {
         done += WORD;
     }
     while done < len {
+        // SAFETY: `done` plus the access width is at most `len`, as the
+        // loop condition says: in bounds of both sides (see above).
         unsafe { out.add(done).write(source.add(done).read_volatile()) };
         done += 1;
     }
@@ -110,14 +116,18 @@ pub unsafe fn copy_to_shared(source: &[u8], target: *mut u8) {
     let from = source.as_ptr();
     let head = head_len(target, len);
     let mut done = 0;
-    // SAFETY (every block below): as in `copy_from_shared`, with the roles
+    // Every access below: as in `copy_from_shared`, with the roles
     // of the sides swapped: shared writes are volatile and word-aligned
     // after `head`, private reads unaligned.
     while done < head {
+        // SAFETY: `done` plus the access width is at most `len`, as the
+        // loop condition says: in bounds of both sides (see above).
         unsafe { target.add(done).write_volatile(from.add(done).read()) };
         done += 1;
     }
     while len - done >= WORD {
+        // SAFETY: `done` plus the access width is at most `len`, as the
+        // loop condition says: in bounds of both sides (see above).
         unsafe {
             let word = from.add(done).cast::<Word>().read_unaligned();
             target.add(done).cast::<Word>().write_volatile(word);
@@ -125,6 +135,8 @@ pub unsafe fn copy_to_shared(source: &[u8], target: *mut u8) {
         done += WORD;
     }
     while done < len {
+        // SAFETY: `done` plus the access width is at most `len`, as the
+        // loop condition says: in bounds of both sides (see above).
         unsafe { target.add(done).write_volatile(from.add(done).read()) };
         done += 1;
     }
@@ -187,13 +199,17 @@ pub unsafe fn fill_shared(target: *mut u8, byte: u8, len: usize) {
     let pattern = [byte; WORD];
     let head = head_len(target, len);
     let mut done = 0;
-    // SAFETY (every block below): as in `copy_to_shared`; the pattern is a
+    // Every access below: as in `copy_to_shared`; the pattern is a
     // private array of one word.
     while done < head {
+        // SAFETY: `done` plus the access width is at most `len`, as the
+        // loop condition says: in bounds of both sides (see above).
         unsafe { target.add(done).write_volatile(byte) };
         done += 1;
     }
     while len - done >= WORD {
+        // SAFETY: `done` plus the access width is at most `len`, as the
+        // loop condition says: in bounds of both sides (see above).
         unsafe {
             let word = pattern.as_ptr().cast::<Word>().read_unaligned();
             target.add(done).cast::<Word>().write_volatile(word);
@@ -201,6 +217,8 @@ pub unsafe fn fill_shared(target: *mut u8, byte: u8, len: usize) {
         done += WORD;
     }
     while done < len {
+        // SAFETY: `done` plus the access width is at most `len`, as the
+        // loop condition says: in bounds of both sides (see above).
         unsafe { target.add(done).write_volatile(byte) };
         done += 1;
     }

@@ -104,8 +104,8 @@ unsafe impl<M: GuestRegions> PageProvider for GuestPages<M> {
     #[inline]
     fn try_map(&self, page: u64) -> Result<NonNull<u8>, Error> {
         let outside = Error::OutsideMemory { frame: page };
-        let address = frame_address(page).ok_or(outside.clone())?;
-        let region = self.memory.region(address).ok_or(outside.clone())?;
+        let address = frame_address(page).ok_or(outside)?;
+        let region = self.memory.region(address).ok_or(outside)?;
         NonNull::new(region.host_address(address)).ok_or(outside)
     }
 
