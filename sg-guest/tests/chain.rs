@@ -352,3 +352,36 @@ fn headers_and_short_chains() {
     memory.read(0x100, &mut status).unwrap();
     assert_eq!(status, [0]);
 }
+
+#[test]
+fn copy_list_between_chains_is_volatile_and_exact() {
+    let memory = HeapGuestMemory::new(&[(0, 0x2000), (0x2000, 0x2000)]).unwrap();
+    let source: Vec<u8> = (0..300u32).map(|i| i as u8).collect();
+    memory.write(0x1f00, &source).unwrap();
+    let guest = GuestPages::new(&memory);
+    let mut from_entries: [SgEntry<u64>; 4] = Default::default();
+    let from = ChainTable::build(&guest, &mut from_entries, 8, [(0x1f00, 300, 0)]).unwrap();
+    assert_eq!(from.entry_counts(), (2, 0)); // the seam at 0x2000 splits it
+    let mut to_entries: [SgEntry<u64>; 4] = Default::default();
+    let chain = [(0x3000, 100, W | N), (0x3800, 250, W)];
+    let mut to = ChainTable::build(&guest, &mut to_entries, 8, chain).unwrap();
+    let copied = sg_copy::copy_list(to.writable().unwrap(), 0, from.readable().unwrap(), 0, 1000);
+    assert_eq!(copied, 300);
+    let mut got = vec![0; 100];
+    memory.read(0x3000, &mut got).unwrap();
+    assert_eq!(got, source[..100]);
+    let mut got = vec![0; 200];
+    memory.read(0x3800, &mut got).unwrap();
+    assert_eq!(got, source[100..]);
+}
+
+#[test]
+#[should_panic(expected = "no slice of a shared provider's memory")]
+fn a_mapping_iterator_over_guest_memory_panics_instead_of_lending_a_slice() {
+    let memory = HeapGuestMemory::new(&[(0, 0x2000)]).unwrap();
+    let guest = GuestPages::new(&memory);
+    let mut entries: [SgEntry<u64>; 1] = Default::default();
+    let table = ChainTable::build(&guest, &mut entries, 8, [(0, 8, 0)]).unwrap();
+    let mut mappings = sg_iter::MappingIter::new(table.readable().unwrap());
+    let _ = mappings.next_slice();
+}
