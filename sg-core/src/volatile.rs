@@ -300,8 +300,16 @@ mod tests {
     #[test]
     fn copies_every_byte_at_every_alignment() {
         let source: [u8; 96] = core::array::from_fn(|index| index as u8 ^ 0x5A);
-        for start in 0..WORD + 1 {
-            for len in 0..(3 * WORD + 3) {
+        // Under Miri, the edges only: it interprets every access.
+        let edges = [0, 1, WORD - 1, WORD, WORD + 1, 2 * WORD + 1, 3 * WORD + 2];
+        let all: [usize; 3 * WORD + 3] = core::array::from_fn(|index| index);
+        let (starts, lens): (&[usize], &[usize]) = if cfg!(miri) {
+            (&edges[..5], &edges)
+        } else {
+            (&all[..WORD + 1], &all)
+        };
+        for &start in starts {
+            for &len in lens {
                 let mut out = [0u8; 96];
                 // SAFETY: `start + len < 96`, in `source`.
                 unsafe { copy_from_shared(source.as_ptr().add(start), &mut out[..len]) };
