@@ -110,6 +110,7 @@ impl From<(u64, u32, u16)> for Descriptor {
 /// // A cursor lends slices too: does not compile.
 /// let _ = sg_copy::ListReader::new(table.readable().unwrap());
 /// ```
+#[doc(alias = "DescriptorChain")]
 pub struct ChainTable<'a, M: GuestRegions> {
     guest: &'a GuestPages<M>,
     /// Entries `..readable` describe the readable part, end-marked at its

@@ -19,7 +19,7 @@ mod error;
 mod fd;
 mod memory;
 mod provider;
-#[cfg(feature = "vm-memory")]
+#[cfg(all(feature = "vm-memory", unix))]
 mod vm;
 
 pub use chain::{

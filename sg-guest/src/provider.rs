@@ -37,6 +37,7 @@ pub const GUEST_PAGE_SIZE: usize = 4096;
 /// assert!(!guest.is_next(1, 1, 2)); // into the hole
 /// # Ok::<(), sg_guest::GuestError>(())
 /// ```
+#[doc(alias = "GuestMemory")]
 pub struct GuestPages<M: GuestRegions> {
     memory: M,
 }

@@ -389,3 +389,19 @@ fn a_mapping_iterator_over_guest_memory_panics_instead_of_lending_a_slice() {
     let mut mappings = sg_iter::MappingIter::new(table.readable().unwrap());
     let _ = mappings.next_slice();
 }
+
+#[cfg(all(feature = "vm-memory", target_os = "linux"))]
+#[test]
+#[cfg_attr(miri, ignore = "mmap")]
+fn a_read_only_vm_memory_region_is_a_hole() {
+    use vm_memory::{GuestAddress, GuestMemoryMmap, GuestRegionMmap, MmapRegion};
+    let region = MmapRegion::build(None, 0x1000, 1, 0x22).unwrap(); // PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS
+    let region = GuestRegionMmap::new(region, GuestAddress(0)).unwrap();
+    let memory = GuestMemoryMmap::<()>::from_regions(vec![region]).unwrap();
+    let guest = GuestPages::new(&memory);
+    let mut entries: [SgEntry<u64>; 1] = Default::default();
+    assert_eq!(
+        ChainTable::build(&guest, &mut entries, 8, [(0x10, 8, W)]).unwrap_err(),
+        GuestError::Hole { address: 0x10 }
+    );
+}
