@@ -49,6 +49,9 @@ use crate::runs::{Run, copy_chunked, for_each_run};
 #[inline]
 #[must_use = "the copy stops at the end of the list or the buffer; the count says where"]
 pub fn copy_to_slice<P: PageProvider>(list: SgList<'_, P>, skip: u64, buffer: &mut [u8]) -> usize {
+    if P::SHARED {
+        return crate::volatile::copy_to_slice(list, skip, buffer);
+    }
     let linear = linear_copy(list, skip, buffer.len(), |run, done| {
         copy_chunked(run.bytes(), &mut buffer[done..done + run.len()]);
     });
@@ -161,6 +164,9 @@ pub fn copy_from_slice<P: PageProvider>(
     skip: u64,
     buffer: &[u8],
 ) -> usize {
+    if P::SHARED {
+        return crate::volatile::copy_from_slice(list, skip, buffer);
+    }
     let linear = linear_copy(list.reborrow(), skip, buffer.len(), |run, done| {
         copy_chunked(&buffer[done..done + run.len()], run.bytes_mut());
     });
@@ -231,6 +237,9 @@ pub fn copy_list<D: PageProvider, S: PageProvider>(
     source_skip: u64,
     len: u64,
 ) -> u64 {
+    if D::SHARED || S::SHARED {
+        return crate::volatile::copy_list(destination, destination_skip, source, source_skip, len);
+    }
     if len == 0 {
         return 0;
     }

@@ -124,7 +124,18 @@ pub type ListReader<'a, P> = ListCursor<'a, P, sg_core::Read>;
 impl<'a, P: PageProvider, A: Access> ListCursor<'a, P, A> {
     /// A cursor at the first byte of `list`: a [`ListReader`] over an
     /// [`SgList`], a writing cursor over an [`SgListMut`](sg_core::SgListMut).
+    ///
+    /// A cursor lends slices of the list's bytes to its reads and writes,
+    /// so it does not compile for a shared provider
+    /// ([`PageProvider::SHARED`]); copy with [`copy_to_slice`](crate::copy_to_slice)
+    /// and [`copy_from_slice`](crate::copy_from_slice) there.
     pub fn new<V: ListView<'a, Provider = P, Access = A>>(list: V) -> Self {
+        const {
+            assert!(
+                !P::SHARED,
+                "a cursor lends slices: not over a shared provider"
+            )
+        };
         let len = list.as_list().byte_len();
         // INVARIANT: a new iterator stands at 0, and the cursor keeps no
         // other way to the bytes.

@@ -129,6 +129,7 @@ pub fn with_io_slices<P: PageProvider, R>(
     list: SgList<'_, P>,
     body: impl FnOnce(&[IoSlice<'_>]) -> R,
 ) -> R {
+    const { assert!(!P::SHARED, "io slices are slices: not of a shared provider") };
     let pieces = map_all(list);
     let slices: Vec<IoSlice<'_>> = pieces
         .iter()
@@ -184,6 +185,7 @@ pub fn with_io_slices_mut<P: PageProvider, R>(
     list: SgListMut<'_, P>,
     body: impl FnOnce(&mut [IoSliceMut<'_>]) -> R,
 ) -> Result<R, Error> {
+    const { assert!(!P::SHARED, "io slices are slices: not of a shared provider") };
     let mut pieces = map_all(list);
     if let Some((first, second)) = overlap(&pieces) {
         return Err(Error::Overlap { first, second });

@@ -106,6 +106,7 @@ mod uring;
 mod vectored;
 #[cfg(any(all(feature = "fs", unix), feature = "bytes"))]
 mod walk;
+mod volatile;
 mod zero;
 
 #[cfg(feature = "bytes")]

@@ -35,6 +35,9 @@ use crate::runs::for_each_run;
 #[doc(alias = "sg_zero_buffer")]
 #[must_use = "zeroing stops at the end of the list; the count says where"]
 pub fn zero<P: PageProvider>(mut list: SgListMut<'_, P>, skip: u64, len: u64) -> u64 {
+    if P::SHARED {
+        return crate::volatile::zero(list, skip, len);
+    }
     if len == 0 {
         return 0;
     }

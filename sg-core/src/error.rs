@@ -211,6 +211,13 @@ pub enum Error {
     /// A read-only table was asked to let a device write its bytes.
     #[error("a read-only table cannot be mapped for a device that writes")]
     ReadOnly,
+    /// A page lies outside the memory its provider reaches (a guest
+    /// address in a hole between memory regions), so it cannot be mapped.
+    #[error("page frame {frame:#x} lies outside the provider's memory")]
+    OutsideMemory {
+        /// The frame number of the page.
+        frame: u64,
+    },
 }
 
 /// The broad class of an [`Error`], for code that handles failures generically.
@@ -259,7 +266,8 @@ impl Error {
             | Error::NotInSet { .. }
             | Error::PageReused { .. }
             | Error::RepeatedPosition { .. }
-            | Error::ReadOnly => ErrorKind::InvalidInput,
+            | Error::ReadOnly
+            | Error::OutsideMemory { .. } => ErrorKind::InvalidInput,
             Error::ListTooShort { .. } | Error::TooFewEntries { .. } => ErrorKind::TooShort,
             Error::OutOfMemory | Error::PagesUnavailable { .. } => ErrorKind::OutOfMemory,
             Error::TooManySegments { .. }
@@ -281,6 +289,7 @@ mod tests {
             Error::NotInSet { end: 3, pages: 2 },
             Error::PageReused { index: 0, next: 1 },
             Error::ReadOnly,
+            Error::OutsideMemory { frame: 7 },
             Error::RepeatedPosition {
                 position: 1,
                 first: 0,

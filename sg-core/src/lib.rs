@@ -118,6 +118,7 @@ mod mapped;
 mod page;
 mod pages;
 mod virt;
+pub mod volatile;
 
 pub use access::{Access, ListView, Read, Write};
 pub use chunk::{ChunkAllocator, FULL_CHUNK_BYTES, HeapChunks, full_chunk_entries};

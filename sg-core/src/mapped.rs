@@ -110,6 +110,12 @@ impl<'a, P: PageProvider, A: Access> MappedBytes<'a, P, A> {
     ///   [`bytes_mut`](MappedBytes::bytes_mut)) until all but one are
     ///   dropped; dropping them (flushing and unmapping) is fine.
     /// - `len <= isize::MAX`.
+    ///
+    /// On a shared provider ([`PageProvider::SHARED`]) the second point
+    /// is not asked: others may read and write the bytes meanwhile, since
+    /// the guard then reaches them only with volatile copies
+    /// ([`read_to`](Self::read_to), [`write_from`](MappedBytes::write_from),
+    /// [`fill`](MappedBytes::fill)) and never lends a slice.
     #[inline(always)]
     pub unsafe fn new(provider: &'a P, page: P::Page, start: usize, len: usize) -> Self {
         debug_assert!(len <= isize::MAX as usize);
@@ -139,14 +145,31 @@ impl<'a, P: PageProvider, A: Access> MappedBytes<'a, P, A> {
     }
 
     /// The mapped bytes.
+    ///
+    /// # Panics
+    ///
+    /// On a shared provider ([`PageProvider::SHARED`]), whose bytes may
+    /// change under a reference: copy them with
+    /// [`read_to`](Self::read_to) instead. (The check folds away for
+    /// private providers.)
     #[inline(always)]
     pub fn bytes(&self) -> &[u8] {
+        assert!(!P::SHARED, "no slice of a shared provider's memory");
         // SAFETY: the type invariants: the `len` bytes from the first
         // exposed byte are initialised and valid until the unmap, which
         // happens only when the guard drops, after this borrow of it ends;
         // nothing writes them while `&self` is held (a `Write` guard's only
         // writer is `bytes_mut`, which needs `&mut self`).
         unsafe { core::slice::from_raw_parts(self.first_byte(), self.len) }
+    }
+
+    /// A pointer to the first mapped byte, for copies that must not make
+    /// references (the volatile copies of [`crate::volatile`]). Reading or
+    /// writing through it is `unsafe`; the guard's invariants say which
+    /// `len` bytes are valid, and until when.
+    #[inline(always)]
+    pub fn as_ptr(&self) -> *mut u8 {
+        self.first_byte()
     }
 
     /// The address of the first mapped byte, to compare guards without
@@ -191,8 +214,14 @@ impl<'a, P: PageProvider, A: Access> MappedBytes<'a, P, A> {
 impl<P: PageProvider> MappedBytes<'_, P, Write> {
     /// The mapped bytes, writable; their pages are flushed when the guard
     /// drops.
+    ///
+    /// # Panics
+    ///
+    /// On a shared provider ([`PageProvider::SHARED`]): write with
+    /// [`write_from`](Self::write_from) instead.
     #[inline(always)]
     pub fn bytes_mut(&mut self) -> &mut [u8] {
+        assert!(!P::SHARED, "no slice of a shared provider's memory");
         // SAFETY: as in `bytes`, and the bytes may be written: the type
         // invariants make this guard the only way to them, and `&mut self`
         // makes this slice the only reference for its life.

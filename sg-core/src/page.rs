@@ -143,6 +143,28 @@ pub unsafe trait PageProvider {
     /// Bytes in one page: a power of two (see the safety contract).
     const PAGE_SIZE: usize;
 
+    /// Whether someone else may read or write the provider's memory while a
+    /// list over it is in use: a virtual machine's guest memory, memory
+    /// shared with a device or another process. The default is `false`
+    /// (private memory, which only the holder of a list reaches).
+    ///
+    /// Bytes of a shared provider are never reached through `&[u8]` or
+    /// `&mut [u8]` (a reference promises that nothing else writes the bytes
+    /// while it lives, which the other party does not keep): sg-copy's
+    /// copies and zeroing use volatile accesses for them (see
+    /// [`volatile`](crate::volatile)), and the safe APIs that lend slices
+    /// refuse them (at compile time where they can; [`MappedBytes::bytes`]
+    /// panics). The branch on this constant folds away, so private
+    /// providers keep their `memcpy` paths unchanged.
+    ///
+    /// Since nothing but volatile copies touches its bytes, a shared
+    /// provider's lists need not be exclusive: two writable views may
+    /// describe the same bytes (a guest may name one buffer twice), and
+    /// the bytes may change between two reads.
+    ///
+    /// [`MappedBytes::bytes`]: crate::MappedBytes::bytes
+    const SHARED: bool = false;
+
     /// The frame number of `page`.
     #[doc(alias = "page_to_pfn")]
     fn pfn(&self, page: Self::Page) -> Self::Pfn;
@@ -170,6 +192,25 @@ pub unsafe trait PageProvider {
     #[doc(alias = "kmap_local_page")]
     #[doc(alias = "kmap_atomic")]
     fn map(&self, page: Self::Page) -> NonNull<u8>;
+
+    /// [`map`](Self::map) for providers whose pages may be missing (a
+    /// guest address in a hole between memory regions): the mapping, or
+    /// why there is none, typically [`Error::OutsideMemory`].
+    ///
+    /// The default is `Ok(self.map(page))`, so a provider that cannot fail
+    /// implements `map` only, and the paths of shared providers, which call
+    /// `try_map`, cost nothing more for it. A successful mapping is given to
+    /// [`unmap`](Self::unmap) as one from `map` is; the safety contract of
+    /// `map` holds for it. A provider overriding `try_map` still implements
+    /// `map`, which may panic where `try_map` fails.
+    ///
+    /// # Errors
+    ///
+    /// Whatever the provider reports for a page it cannot map.
+    #[inline]
+    fn try_map(&self, page: Self::Page) -> Result<NonNull<u8>, Error> {
+        Ok(self.map(page))
+    }
 
     /// Releases a mapping made by [`map`](Self::map).
     ///
@@ -265,6 +306,7 @@ unsafe impl<T: PageProvider + ?Sized> PageProvider for &T {
     type Page = T::Page;
     type Pfn = T::Pfn;
     const PAGE_SIZE: usize = T::PAGE_SIZE;
+    const SHARED: bool = T::SHARED;
 
     #[inline]
     fn pfn(&self, page: Self::Page) -> Self::Pfn {
@@ -279,6 +321,11 @@ unsafe impl<T: PageProvider + ?Sized> PageProvider for &T {
     #[inline]
     fn map(&self, page: Self::Page) -> NonNull<u8> {
         (**self).map(page)
+    }
+
+    #[inline]
+    fn try_map(&self, page: Self::Page) -> Result<NonNull<u8>, Error> {
+        (**self).try_map(page)
     }
 
     #[inline]

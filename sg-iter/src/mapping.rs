@@ -74,6 +74,11 @@ struct Live<'a, P: PageProvider, A: Access> {
 /// thread (as the kernel's `kmap_local_page` is), so the iterator is
 /// neither `Send` nor `Sync`.
 ///
+/// A shared provider's bytes ([`PageProvider::SHARED`]: guest memory) are
+/// never lent as slices: a step over them panics (sg-core's
+/// `MappedBytes::bytes`); copy them with sg-copy, which uses volatile
+/// accesses there.
+///
 /// # Examples
 ///
 /// ```

@@ -35,6 +35,10 @@ mod measure;
 
 use measure::Row;
 
+#[allow(unreachable_pub)]
+#[path = "../src/workloads_guest.rs"]
+mod workloads_guest;
+
 const PAGE: usize = VIRT_PAGE_SIZE;
 /// The block the lists describe: 16 MiB (order 12).
 const BLOCK_ORDER: u32 = 12;
@@ -638,6 +642,11 @@ fn main() {
         all.extend(run_build(reps, 2000 / scale));
     }
     drop(guest);
+    let guest_sizes = workloads_guest::Sizes {
+        buffer: if quick { 4 << 20 } else { 64 << 20 },
+        reps,
+    };
+    all.extend(workloads_guest::run(&guest_sizes, wanted));
     for row in &all {
         println!("{}", row.to_line());
     }

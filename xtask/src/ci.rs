@@ -155,6 +155,7 @@ const PACKAGED: &[&str] = &[
     "sg-iter",
     "sg-copy",
     "sg-dev",
+    "sg-guest",
     "sg-testkit",
 ];
 

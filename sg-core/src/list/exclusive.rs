@@ -60,7 +60,9 @@ impl<'a, P: PageProvider> SgListMut<'a, P> {
     /// The entries' claims hold for `provider` for `'a` (as for
     /// [`SgList::new`]); no two entries of the list describe the same byte;
     /// and nothing but this view reads or writes the bytes they describe
-    /// during `'a` (no other list, table, reference or device).
+    /// during `'a` (no other list, table, reference or device). On a
+    /// shared provider ([`PageProvider::SHARED`]) the last two are not
+    /// asked: its bytes are only reached with volatile copies.
     pub unsafe fn new(entries: &'a mut [SgEntry<P::Page>], provider: &'a P) -> Self {
         // INVARIANT: distinct bytes, reached by nothing else, are the
         // caller's promise.
@@ -84,7 +86,9 @@ impl<'a, P: PageProvider> SgListMut<'a, P> {
     /// reads or writes the bytes of `list`'s pages during `'a`, except
     /// through the returned view: in particular, when `list` was made from
     /// an exclusive view, its owner no longer uses that view meanwhile, and
-    /// no other view made this way is used at the same time.
+    /// no other view made this way is used at the same time. On a shared
+    /// provider ([`PageProvider::SHARED`]) none of this is asked: its bytes
+    /// are only reached with volatile copies.
     #[inline]
     pub unsafe fn from_list(list: SgList<'a, P>) -> Self {
         // INVARIANT: exclusivity is the caller's promise.

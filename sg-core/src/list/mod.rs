@@ -118,7 +118,9 @@ impl<'a, P: PageProvider> SgList<'a, P> {
     ///
     /// The entries' claims ([`SgEntry::set_page`]) hold for `provider`, this
     /// very instance, for `'a`: every entry's bytes are initialised memory
-    /// of pages `provider` holds valid, and nothing writes them during `'a`.
+    /// of pages `provider` holds valid, and nothing writes them during `'a`
+    /// (on a shared provider, [`PageProvider::SHARED`], others may write
+    /// them: its bytes are only reached with volatile copies).
     pub unsafe fn new(entries: &'a [SgEntry<P::Page>], provider: &'a P) -> Self {
         // SAFETY: `entries` is a live, initialised array (the pointer is made
         // from the whole slice, so it may reach every slot); links in it obey

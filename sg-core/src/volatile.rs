@@ -1,0 +1,331 @@
+//! Copies to and from memory that someone else may write meanwhile (a
+//! shared provider's, [`PageProvider::SHARED`]): volatile accesses, never a
+//! reference to the shared bytes.
+//!
+//! A `&[u8]` over bytes that a virtual machine's guest or a device writes
+//! concurrently would be undefined behaviour: the compiler may assume the
+//! bytes do not change while the reference lives (and read them twice, or
+//! not at all). These copies read and write the shared side with volatile
+//! accesses of a machine word (16 bytes on x86-64, a `usize` elsewhere),
+//! so every byte is read or written exactly once, and the private side
+//! with plain (possibly unaligned) accesses.
+//!
+//! The guard [`MappedBytes`] uses them for shared providers:
+//! [`read_to`](MappedBytes::read_to), [`write_from`](MappedBytes::write_from)
+//! and [`fill`](MappedBytes::fill) copy with `memcpy` on private providers
+//! and with these on shared ones.
+
+use core::mem::size_of;
+
+use crate::{Access, MappedBytes, PageProvider, Write};
+
+/// The unit of a volatile access: the widest load and store every
+/// processor of the architecture has.
+#[cfg(target_arch = "x86_64")]
+type Word = core::arch::x86_64::__m128i;
+/// The unit of a volatile access.
+#[cfg(not(target_arch = "x86_64"))]
+type Word = usize;
+
+/// Bytes in a [`Word`].
+const WORD: usize = size_of::<Word>();
+
+/// Bytes from `pointer` to the next multiple of a word, at most `len`.
+#[inline(always)]
+fn head_len(pointer: *const u8, len: usize) -> usize {
+    let misaligned = pointer.addr() % WORD;
+    if misaligned == 0 {
+        0
+    } else {
+        (WORD - misaligned).min(len)
+    }
+}
+
+/// Copies `target.len()` bytes from the shared memory at `source` into
+/// `target`, reading every shared byte once, with volatile reads.
+///
+/// # Safety
+///
+/// `source` is valid for reads of `target.len()` bytes, which are
+/// initialised (others may write them meanwhile, which is the point:
+/// `target` then holds some mix of old and new bytes), and does not
+/// overlap `target`.
+///
+/// # Examples
+///
+/// ```
+/// let shared = [7u8; 40];
+/// let mut private = [0u8; 37];
+/// // SAFETY: `shared` holds 40 bytes from its first plus one.
+/// unsafe { sg_core::volatile::copy_from_shared(shared.as_ptr().wrapping_add(1), &mut private) };
+/// assert_eq!(private, [7u8; 37]);
+/// ```
+#[inline]
+pub unsafe fn copy_from_shared(source: *const u8, target: &mut [u8]) {
+    let len = target.len();
+    let out = target.as_mut_ptr();
+    let head = head_len(source, len);
+    let mut done = 0;
+    // Every access below: `done` and the access stay below `len`,
+    // inside both ranges (the caller's promise for `source`, the slice for
+    // `out`); shared reads are volatile, of a word only where `source +
+    // done` is word-aligned (after `head`); private writes are unaligned.
+    while done < head {
+        // SAFETY: `done` plus the access width is at most `len`, as the
+        // loop condition says: in bounds of both sides (see above).
+        unsafe { out.add(done).write(source.add(done).read_volatile()) };
+        done += 1;
+    }
+    while len - done >= WORD {
+        // SAFETY: `done` plus the access width is at most `len`, as the
+        // loop condition says: in bounds of both sides (see above).
+        unsafe {
+            let word = source.add(done).cast::<Word>().read_volatile();
+            out.add(done).cast::<Word>().write_unaligned(word);
+        }
+        done += WORD;
+    }
+    while done < len {
+        // SAFETY: `done` plus the access width is at most `len`, as the
+        // loop condition says: in bounds of both sides (see above).
+        unsafe { out.add(done).write(source.add(done).read_volatile()) };
+        done += 1;
+    }
+}
+
+/// Copies `source` into the shared memory at `target`, writing every
+/// shared byte once, with volatile writes.
+///
+/// # Safety
+///
+/// `target` is valid for writes of `source.len()` bytes (others may read
+/// or write them meanwhile) and does not overlap `source`.
+///
+/// # Examples
+///
+/// ```
+/// let mut shared = [0u8; 40];
+/// // SAFETY: `shared` holds 38 bytes from its third on.
+/// unsafe { sg_core::volatile::copy_to_shared(&[9u8; 38], shared.as_mut_ptr().wrapping_add(2)) };
+/// assert_eq!(&shared[2..], &[9u8; 38]);
+/// assert_eq!(&shared[..2], &[0, 0]);
+/// ```
+#[inline]
+pub unsafe fn copy_to_shared(source: &[u8], target: *mut u8) {
+    let len = source.len();
+    let from = source.as_ptr();
+    let head = head_len(target, len);
+    let mut done = 0;
+    // Every access below: as in `copy_from_shared`, with the roles
+    // of the sides swapped: shared writes are volatile and word-aligned
+    // after `head`, private reads unaligned.
+    while done < head {
+        // SAFETY: `done` plus the access width is at most `len`, as the
+        // loop condition says: in bounds of both sides (see above).
+        unsafe { target.add(done).write_volatile(from.add(done).read()) };
+        done += 1;
+    }
+    while len - done >= WORD {
+        // SAFETY: `done` plus the access width is at most `len`, as the
+        // loop condition says: in bounds of both sides (see above).
+        unsafe {
+            let word = from.add(done).cast::<Word>().read_unaligned();
+            target.add(done).cast::<Word>().write_volatile(word);
+        }
+        done += WORD;
+    }
+    while done < len {
+        // SAFETY: `done` plus the access width is at most `len`, as the
+        // loop condition says: in bounds of both sides (see above).
+        unsafe { target.add(done).write_volatile(from.add(done).read()) };
+        done += 1;
+    }
+}
+
+/// Bytes bounced through the stack by [`copy_shared`].
+const BOUNCE: usize = 256;
+
+/// Copies `len` bytes between two shared memories, from `source` to
+/// `target`, through a small buffer on the stack.
+///
+/// # Safety
+///
+/// `source` is valid for reads and `target` for writes of `len` bytes;
+/// the ranges may overlap only if they are the same (the copy then writes
+/// back what it read).
+///
+/// # Examples
+///
+/// ```
+/// let source = [3u8; 300];
+/// let mut target = [0u8; 300];
+/// // SAFETY: both hold 300 bytes and do not overlap.
+/// unsafe { sg_core::volatile::copy_shared(source.as_ptr(), target.as_mut_ptr(), 300) };
+/// assert_eq!(target, source);
+/// ```
+#[inline]
+pub unsafe fn copy_shared(source: *const u8, target: *mut u8, len: usize) {
+    let mut bounce = [0u8; BOUNCE];
+    let mut done = 0;
+    while done < len {
+        let count = (len - done).min(BOUNCE);
+        // SAFETY: `done + count <= len`, inside both ranges (the caller's
+        // promise); the bounce buffer is private and overlaps neither.
+        unsafe {
+            copy_from_shared(source.add(done), &mut bounce[..count]);
+            copy_to_shared(&bounce[..count], target.add(done));
+        }
+        done += count;
+    }
+}
+
+/// Writes `byte` to `len` bytes of shared memory at `target`, with
+/// volatile writes.
+///
+/// # Safety
+///
+/// `target` is valid for writes of `len` bytes.
+///
+/// # Examples
+///
+/// ```
+/// let mut shared = [1u8; 50];
+/// // SAFETY: `shared` holds 50 bytes.
+/// unsafe { sg_core::volatile::fill_shared(shared.as_mut_ptr(), 0, 50) };
+/// assert_eq!(shared, [0u8; 50]);
+/// ```
+#[inline]
+pub unsafe fn fill_shared(target: *mut u8, byte: u8, len: usize) {
+    let pattern = [byte; WORD];
+    let head = head_len(target, len);
+    let mut done = 0;
+    // Every access below: as in `copy_to_shared`; the pattern is a
+    // private array of one word.
+    while done < head {
+        // SAFETY: `done` plus the access width is at most `len`, as the
+        // loop condition says: in bounds of both sides (see above).
+        unsafe { target.add(done).write_volatile(byte) };
+        done += 1;
+    }
+    while len - done >= WORD {
+        // SAFETY: `done` plus the access width is at most `len`, as the
+        // loop condition says: in bounds of both sides (see above).
+        unsafe {
+            let word = pattern.as_ptr().cast::<Word>().read_unaligned();
+            target.add(done).cast::<Word>().write_volatile(word);
+        }
+        done += WORD;
+    }
+    while done < len {
+        // SAFETY: `done` plus the access width is at most `len`, as the
+        // loop condition says: in bounds of both sides (see above).
+        unsafe { target.add(done).write_volatile(byte) };
+        done += 1;
+    }
+}
+
+impl<P: PageProvider, A: Access> MappedBytes<'_, P, A> {
+    /// Copies the first mapped bytes into `target`: as many as both hold;
+    /// returns the count. A `memcpy` on a private provider, volatile reads
+    /// ([`copy_from_shared`]) on a shared one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sg_core::{MappedBytes, PageProvider, Read, VirtPages};
+    ///
+    /// let pages = VirtPages::new();
+    /// let page = pages.alloc_pages(0)?;
+    /// // SAFETY: eight bytes of the page allocated above, which nothing
+    /// // else reaches while the guard lives.
+    /// let mapped = unsafe { MappedBytes::<_, Read>::new(&pages, page, 0, 8) };
+    /// let mut out = [1u8; 4];
+    /// assert_eq!(mapped.read_to(&mut out), 4);
+    /// assert_eq!(out, [0; 4]); // VirtPages allocates zeroed pages
+    /// drop(mapped);
+    /// // SAFETY: allocated above with order 0; no mapping or list of it is left.
+    /// unsafe { pages.free_pages(page, 0) };
+    /// # Ok::<(), sg_core::Error>(())
+    /// ```
+    #[inline(always)]
+    pub fn read_to(&self, target: &mut [u8]) -> usize {
+        let count = self.len().min(target.len());
+        if P::SHARED {
+            // SAFETY: the guard's invariants make `count <= len` bytes from
+            // its first valid for reads while it lives; `target` is private.
+            unsafe { copy_from_shared(self.as_ptr(), &mut target[..count]) };
+        } else {
+            target[..count].copy_from_slice(&self.bytes()[..count]);
+        }
+        count
+    }
+}
+
+impl<P: PageProvider> MappedBytes<'_, P, Write> {
+    /// Copies `source` into the first mapped bytes: as many as both hold;
+    /// returns the count. A `memcpy` on a private provider, volatile writes
+    /// ([`copy_to_shared`]) on a shared one.
+    #[inline(always)]
+    pub fn write_from(&mut self, source: &[u8]) -> usize {
+        let count = self.len().min(source.len());
+        if P::SHARED {
+            // SAFETY: the guard's invariants make its bytes valid for
+            // writes while it lives; `source` is private.
+            unsafe { copy_to_shared(&source[..count], self.as_ptr()) };
+        } else {
+            self.bytes_mut()[..count].copy_from_slice(&source[..count]);
+        }
+        count
+    }
+
+    /// Writes `byte` to every mapped byte: a `memset` on a private
+    /// provider, volatile writes ([`fill_shared`]) on a shared one.
+    #[inline(always)]
+    pub fn fill(&mut self, byte: u8) {
+        if P::SHARED {
+            // SAFETY: the guard's invariants make its `len` bytes valid for
+            // writes while it lives.
+            unsafe { fill_shared(self.as_ptr(), byte, self.len()) };
+        } else {
+            self.bytes_mut().fill(byte);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every length and alignment around a few words, both directions.
+    #[test]
+    fn copies_every_byte_at_every_alignment() {
+        let source: [u8; 96] = core::array::from_fn(|index| index as u8 ^ 0x5A);
+        // Under Miri, the edges only: it interprets every access.
+        let edges = [0, 1, WORD - 1, WORD, WORD + 1, 2 * WORD + 1, 3 * WORD + 2];
+        let all: [usize; 3 * WORD + 3] = core::array::from_fn(|index| index);
+        let (starts, lens): (&[usize], &[usize]) = if cfg!(miri) {
+            (&edges[..5], &edges)
+        } else {
+            (&all[..WORD + 1], &all)
+        };
+        for &start in starts {
+            for &len in lens {
+                let mut out = [0u8; 96];
+                // SAFETY: `start + len < 96`, in `source`.
+                unsafe { copy_from_shared(source.as_ptr().add(start), &mut out[..len]) };
+                assert_eq!(&out[..len], &source[start..start + len]);
+                let mut shared = [0u8; 96];
+                // SAFETY: as above, in `shared`.
+                unsafe { copy_to_shared(&source[..len], shared.as_mut_ptr().add(start)) };
+                assert_eq!(&shared[start..start + len], &source[..len]);
+                assert!(shared[..start].iter().all(|&b| b == 0));
+                assert!(shared[start + len..].iter().all(|&b| b == 0));
+                let mut filled = [1u8; 96];
+                // SAFETY: as above, in `filled`.
+                unsafe { fill_shared(filled.as_mut_ptr().add(start), 9, len) };
+                assert!(filled[start..start + len].iter().all(|&b| b == 9));
+                assert!(filled[start + len..].iter().all(|&b| b == 1));
+            }
+        }
+    }
+}
