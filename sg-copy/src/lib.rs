@@ -104,9 +104,9 @@ mod runs;
 mod uring;
 #[cfg(all(feature = "fs", unix))]
 mod vectored;
+mod volatile;
 #[cfg(any(all(feature = "fs", unix), feature = "bytes"))]
 mod walk;
-mod volatile;
 mod zero;
 
 #[cfg(feature = "bytes")]

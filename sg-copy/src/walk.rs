@@ -50,7 +50,17 @@ impl<P: PageProvider> Clone for Walk<'_, P> {
 
 impl<'a, P: PageProvider> Walk<'a, P> {
     /// The position of the first byte of `list`.
+    ///
+    /// Every user of a walk (vectored batches, io_uring submissions, the
+    /// `Buf` adapters) lends the pieces as slices or io slices, so a shared
+    /// provider's list is refused here, at compile time.
     pub(crate) fn new(list: SgList<'a, P>) -> Self {
+        const {
+            assert!(
+                !P::SHARED,
+                "vectored I/O, io_uring and Buf lend slices: not of a shared provider"
+            )
+        };
         let mut segments = list.segments();
         let current = segments.next();
         // INVARIANT: segments have at least one byte; `into` is 0.

@@ -110,6 +110,29 @@ impl From<(u64, u32, u16)> for Descriptor {
 /// // A cursor lends slices too: does not compile.
 /// let _ = sg_copy::ListReader::new(table.readable().unwrap());
 /// ```
+///
+/// ```compile_fail
+/// # use sg_core::SgEntry;
+/// # use sg_guest::{ChainTable, GuestPages, HeapGuestMemory};
+/// # let memory = HeapGuestMemory::new(&[(0, 0x4000)]).unwrap();
+/// # let guest = GuestPages::new(&memory);
+/// # let mut entries: [SgEntry<u64>; 1] = Default::default();
+/// let table = ChainTable::build(&guest, &mut entries, 8, [(0, 8, 0)]).unwrap();
+/// // `Buf::chunk` lends a slice: does not compile.
+/// let _ = sg_copy::ListBuf::new(table.readable().unwrap());
+/// ```
+///
+/// ```compile_fail
+/// # use sg_core::SgEntry;
+/// # use sg_guest::{ChainTable, GuestPages, HeapGuestMemory};
+/// # let memory = HeapGuestMemory::new(&[(0, 0x4000)]).unwrap();
+/// # let guest = GuestPages::new(&memory);
+/// # let mut entries: [SgEntry<u64>; 1] = Default::default();
+/// let table = ChainTable::build(&guest, &mut entries, 8, [(0, 8, 0)]).unwrap();
+/// // sg-copy's vectored I/O makes `IoSlice`s (use this crate's
+/// // `Reader::write_to`, which passes raw iovecs): does not compile.
+/// let _ = sg_copy::write_list(std::io::stderr(), table.readable().unwrap());
+/// ```
 #[doc(alias = "DescriptorChain")]
 pub struct ChainTable<'a, M: GuestRegions> {
     guest: &'a GuestPages<M>,
