@@ -163,7 +163,6 @@ fn serve(chain: &[(u64, u32, u16)]) -> (u64, u64, (usize, usize), Vec<u8>, Vec<u
         .map(|index| !(index as u8))
         .collect();
     table.writer().write_all(&fill).unwrap();
-    drop(table);
     let mut after = Vec::new();
     for &(base, len) in &REGIONS {
         let mut bytes = vec![0; len];
