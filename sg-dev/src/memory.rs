@@ -370,7 +370,7 @@ impl<M: SegmentMemory> fmt::Debug for SegView<'_, M> {
 /// assert_eq!(segments.copy_from_slice(0, b"hello")?, 5);
 /// assert_eq!(segments.zero(4, 10)?, 1);
 /// drop(segments);
-/// assert_eq!(&ram, b"llo...he");
+/// assert_eq!(&ram, b"ll\0...he");
 /// # Ok::<(), sg_dev::DevError>(())
 /// ```
 ///
