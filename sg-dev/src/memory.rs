@@ -302,6 +302,7 @@ impl<M: SegmentMemory> Copy for SegView<'_, M> {}
 
 impl<'a, M: SegmentMemory> SegView<'a, M> {
     /// The bytes `view` names in `memory`, read.
+    #[must_use]
     pub fn new(view: &'a [DmaVec], memory: &'a M) -> Self {
         SegView { view, memory }
     }
@@ -337,6 +338,7 @@ impl<'a, M: SegmentMemory> SegView<'a, M> {
     /// whose bytes are never lent as slices: copy them with
     /// [`copy_to_slice`](Self::copy_to_slice).
     #[doc(alias = "sg_mapping_iter")]
+    #[must_use]
     pub fn pieces(&self) -> Pieces<'a, M> {
         const { assert!(!M::SHARED, "pieces lend slices: not of a shared memory") };
         Pieces::new(self.view, self.memory)
@@ -403,6 +405,7 @@ pub struct SegViewMut<'a, M: SegmentMemory> {
 
 impl<'a, M: SegmentMemory> SegViewMut<'a, M> {
     /// The bytes `view` names in `memory`, read and written.
+    #[must_use]
     pub fn new(view: &'a [DmaVec], memory: &'a mut M) -> Self {
         SegViewMut { view, memory }
     }
@@ -485,6 +488,7 @@ impl<'a, M: SegmentMemory> SegViewMut<'a, M> {
     /// Does not compile for a shared memory ([`SegmentMemory::SHARED`]):
     /// write with [`copy_from_slice`](Self::copy_from_slice).
     #[doc(alias = "sg_mapping_iter")]
+    #[must_use]
     pub fn pieces_mut(&mut self) -> PiecesMut<'_, M> {
         const { assert!(!M::SHARED, "pieces lend slices: not of a shared memory") };
         PiecesMut {
