@@ -71,7 +71,9 @@ mod sgl;
 mod virtio;
 
 pub use error::{DevError, GapAt, Remedy};
-pub use memory::{Pieces, PiecesMut, SegView, SegViewMut, SegmentMemory, SliceMemory};
+pub use memory::{
+    Piece, PieceMut, Pieces, PiecesMut, SegView, SegViewMut, SegmentMemory, SliceMemory,
+};
 pub use prp::{Prp, build_prp, check_page_size, prp_entries, prp_list_pages, walk_prp};
 pub use segvec::{DmaVec, byte_len, copy_to_slice, extend_segments, merged, pages, write_segments};
 pub use sgl::{

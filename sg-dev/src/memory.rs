@@ -248,7 +248,8 @@ fn read_into<M: SegmentMemory>(
 
 /// A segment vector read where `memory` maps its addresses: copied like a
 /// list ([`copy_to_slice`](Self::copy_to_slice)), or iterated a mapped
-/// piece at a time ([`pieces`](Self::pieces), private memory only).
+/// piece at a time ([`pieces`](Self::pieces); as slices on private memory
+/// only).
 ///
 /// ```
 /// use sg_dev::{DmaVec, SegView, SliceMemory};
@@ -266,8 +267,9 @@ fn read_into<M: SegmentMemory>(
 /// # Ok::<(), sg_dev::DevError>(())
 /// ```
 ///
-/// A shared memory's bytes are copied, never lent: `pieces` does not
-/// compile for one.
+/// A shared memory's bytes are copied, never lent: its pieces are copied
+/// from with volatile reads ([`Piece::read_to`]), and
+/// [`Pieces::next_slice`] does not compile for one.
 ///
 /// ```compile_fail
 /// # use core::ptr::NonNull;
@@ -285,7 +287,12 @@ fn read_into<M: SegmentMemory>(
 /// # let view = [DmaVec::new(0, 1)];
 /// let mut out = [0u8; 1];
 /// SegView::new(&view, &memory).copy_to_slice(0, &mut out).unwrap(); // volatile: fine
-/// let _ = SegView::new(&view, &memory).pieces(); // would lend `&[u8]`: does not compile
+/// let segments = SegView::new(&view, &memory);
+/// let mut pieces = segments.pieces();
+/// let mut byte = [0u8; 1];
+/// pieces.next_piece().unwrap().unwrap().read_to(&mut byte); // volatile: fine
+/// pieces.rewind();
+/// let _ = pieces.next_slice(); // would lend `&[u8]`: does not compile
 /// ```
 pub struct SegView<'a, M: SegmentMemory> {
     view: &'a [DmaVec],
@@ -332,15 +339,12 @@ impl<'a, M: SegmentMemory> SegView<'a, M> {
         read_into(self.view, self.memory, skip, out)
     }
 
-    /// The view's bytes a mapped piece at a time, as `&[u8]`.
-    ///
-    /// Does not compile for a shared memory ([`SegmentMemory::SHARED`]),
-    /// whose bytes are never lent as slices: copy them with
-    /// [`copy_to_slice`](Self::copy_to_slice).
+    /// The view's bytes a mapped piece at a time: copied from
+    /// ([`Pieces::next_piece`], volatile on shared memory) or, on private
+    /// memory only, lent as `&[u8]` ([`Pieces::next_slice`]).
     #[doc(alias = "sg_mapping_iter")]
     #[must_use]
     pub fn pieces(&self) -> Pieces<'a, M> {
-        const { assert!(!M::SHARED, "pieces lend slices: not of a shared memory") };
         Pieces::new(self.view, self.memory)
     }
 }
@@ -356,7 +360,8 @@ impl<M: SegmentMemory> fmt::Debug for SegView<'_, M> {
 
 /// A segment vector written where `memory` maps its addresses: copied into
 /// and zeroed like a list, or iterated a writable piece at a time
-/// ([`pieces_mut`](Self::pieces_mut), private memory only). It borrows the
+/// ([`pieces_mut`](Self::pieces_mut); as slices on private memory only).
+/// It borrows the
 /// memory exclusively, so no other view reads the bytes meanwhile.
 ///
 /// Segments of one view may name the same bytes: every operation reaches
@@ -378,7 +383,8 @@ impl<M: SegmentMemory> fmt::Debug for SegView<'_, M> {
 ///
 /// (The zeroed byte is the view's fifth, `b'o'` at address `0x102`.)
 ///
-/// Nor does `pieces_mut` for a shared memory:
+/// Nor does [`PiecesMut::next_slice_mut`] for a shared memory (its pieces
+/// are written with volatile writes, [`PieceMut::write_from`]):
 ///
 /// ```compile_fail
 /// # use core::ptr::NonNull;
@@ -396,7 +402,10 @@ impl<M: SegmentMemory> fmt::Debug for SegView<'_, M> {
 /// # let view = [DmaVec::new(0, 1)];
 /// let mut segments = SegViewMut::new(&view, &mut memory);
 /// segments.copy_from_slice(0, b"x").unwrap(); // volatile: fine
-/// let _ = segments.pieces_mut(); // would lend `&mut [u8]`: does not compile
+/// let mut pieces = segments.pieces_mut();
+/// pieces.next_piece_mut().unwrap().unwrap().write_from(b"y"); // volatile: fine
+/// pieces.rewind();
+/// let _ = pieces.next_slice_mut(); // would lend `&mut [u8]`: does not compile
 /// ```
 pub struct SegViewMut<'a, M: SegmentMemory> {
     view: &'a [DmaVec],
@@ -483,14 +492,13 @@ impl<'a, M: SegmentMemory> SegViewMut<'a, M> {
         })
     }
 
-    /// The view's bytes a mapped piece at a time, as `&mut [u8]`.
-    ///
-    /// Does not compile for a shared memory ([`SegmentMemory::SHARED`]):
-    /// write with [`copy_from_slice`](Self::copy_from_slice).
+    /// The view's bytes a mapped piece at a time, writable: written
+    /// ([`PiecesMut::next_piece_mut`], volatile on shared memory) or, on
+    /// private memory only, lent as `&mut [u8]`
+    /// ([`PiecesMut::next_slice_mut`]).
     #[doc(alias = "sg_mapping_iter")]
     #[must_use]
     pub fn pieces_mut(&mut self) -> PiecesMut<'_, M> {
-        const { assert!(!M::SHARED, "pieces lend slices: not of a shared memory") };
         PiecesMut {
             pieces: Pieces::new(self.view, self.memory),
         }
@@ -514,14 +522,16 @@ struct Live {
 }
 
 /// A [`SegView`]'s bytes, one mapped piece at a time
-/// ([`next_slice`](Self::next_slice)): each piece is released (unmapped)
-/// by the next step or the drop, so at most one mapping is live.
+/// ([`next_piece`](Self::next_piece), or [`next_slice`](Self::next_slice)
+/// on private memory): each piece is released (unmapped) by the next step,
+/// [`rewind`](Self::rewind) or the drop, so at most one mapping is live.
 ///
 /// # Invariants
 ///
-/// The memory is private (`M::SHARED` is `false`: checked at compile
-/// time by the constructors), `live` is a mapping of `memory` not yet
-/// unmapped, and `segment`/`at` is the position after it.
+/// `live` is a mapping of `memory` not yet unmapped, and `segment`/`at`
+/// is the position after it. The memory is borrowed for `'a`: shared when
+/// made by [`SegView::pieces`], exclusively when made (inside a
+/// [`PiecesMut`]) by [`SegViewMut::pieces_mut`].
 pub struct Pieces<'a, M: SegmentMemory> {
     view: &'a [DmaVec],
     memory: &'a M,
@@ -585,15 +595,44 @@ impl<'a, M: SegmentMemory> Pieces<'a, M> {
         }
     }
 
-    /// Releases the previous piece and maps the next: its bytes (at least
-    /// one), `None` at the end of the view, or an error where the memory
-    /// has no mapping (the walk ends there).
+    /// Releases the previous piece and goes back to the view's first byte.
+    pub fn rewind(&mut self) {
+        self.release();
+        self.segment = 0;
+        self.at = 0;
+    }
+
+    /// Releases the previous piece and maps the next: a piece to copy
+    /// from (at least one byte), `None` at the end of the view, or an
+    /// error where the memory has no mapping (the walk ends there).
+    pub fn next_piece(&mut self) -> Option<Result<Piece<'_, M>, DevError>> {
+        Some(self.map_next()?.map(|(pointer, len)| {
+            // INVARIANT: `map` vouches for `len` bytes until the unmap,
+            // which needs `&mut self`, after the piece's borrow ends.
+            Piece {
+                pointer,
+                len,
+                _memory: PhantomData,
+            }
+        }))
+    }
+
+    /// Releases the previous piece and maps the next, lent as `&[u8]`: its
+    /// bytes (at least one), `None` at the end of the view, or an error
+    /// where the memory has no mapping (the walk ends there).
+    ///
+    /// Does not compile for a shared memory ([`SegmentMemory::SHARED`]),
+    /// whose bytes are never lent as slices: use
+    /// [`next_piece`](Self::next_piece).
     pub fn next_slice(&mut self) -> Option<Result<&[u8], DevError>> {
+        const { assert!(!M::SHARED, "a slice of a shared memory's bytes") };
         Some(self.map_next()?.map(|(pointer, reach)| {
             // SAFETY: `map` vouches for `reach` initialised bytes until the
             // unmap, which needs `&mut self`, after this borrow ends; the
-            // memory is private (the invariant) and borrowed for `'a`, so
-            // nothing writes them meanwhile.
+            // memory is private (checked above at compile time) and
+            // borrowed for `'a` (shared, or exclusively by a `PiecesMut`
+            // that lends this only through `&mut self`), so nothing writes
+            // them meanwhile.
             unsafe { core::slice::from_raw_parts(pointer.as_ptr(), reach) }
         }))
     }
@@ -623,12 +662,39 @@ pub struct PiecesMut<'a, M: SegmentMemory> {
 }
 
 impl<M: SegmentMemory> PiecesMut<'_, M> {
-    /// Releases the previous piece and maps the next, writable: its bytes
-    /// (at least one), `None` at the end, or an error where the memory has
-    /// no mapping (the walk ends there).
+    /// Releases the previous piece and goes back to the view's first byte.
+    pub fn rewind(&mut self) {
+        self.pieces.rewind();
+    }
+
+    /// Releases the previous piece and maps the next, writable: a piece to
+    /// copy into or from (at least one byte), `None` at the end, or an
+    /// error where the memory has no mapping (the walk ends there).
+    pub fn next_piece_mut(&mut self) -> Option<Result<PieceMut<'_, M>, DevError>> {
+        Some(self.pieces.map_next()?.map(|(pointer, len)| {
+            // INVARIANT: as in `Pieces::next_piece`; the memory is borrowed
+            // exclusively, and the piece borrows `self` mutably.
+            PieceMut {
+                piece: Piece {
+                    pointer,
+                    len,
+                    _memory: PhantomData,
+                },
+            }
+        }))
+    }
+
+    /// Releases the previous piece and maps the next, lent as `&mut [u8]`:
+    /// its bytes (at least one), `None` at the end, or an error where the
+    /// memory has no mapping (the walk ends there).
+    ///
+    /// Does not compile for a shared memory ([`SegmentMemory::SHARED`]):
+    /// use [`next_piece_mut`](Self::next_piece_mut).
     pub fn next_slice_mut(&mut self) -> Option<Result<&mut [u8], DevError>> {
+        const { assert!(!M::SHARED, "a slice of a shared memory's bytes") };
         Some(self.pieces.map_next()?.map(|(pointer, reach)| {
-            // SAFETY: as in `Pieces::next_slice`, and the memory is
+            // SAFETY: as in `Pieces::next_slice` (private memory, checked
+            // above at compile time), and the memory is
             // borrowed exclusively (by the `SegViewMut` this was made
             // from) so nothing else reads or writes the bytes; the slice
             // borrows `self` mutably, so it is the only one.
@@ -640,5 +706,128 @@ impl<M: SegmentMemory> PiecesMut<'_, M> {
 impl<M: SegmentMemory> fmt::Debug for PiecesMut<'_, M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("PiecesMut").field(&self.pieces).finish()
+    }
+}
+
+/// One mapped piece of a view, to copy from: a `memcpy` on private memory,
+/// volatile reads on shared memory. Borrows its iterator, so the mapping
+/// lives as long as the piece.
+///
+/// # Invariants
+///
+/// `len` bytes from `pointer` are mapped memory of `M`, readable until the
+/// piece's borrow of its iterator ends; on private memory nothing writes
+/// them meanwhile.
+pub struct Piece<'p, M: SegmentMemory> {
+    pointer: NonNull<u8>,
+    len: usize,
+    _memory: PhantomData<&'p M>,
+}
+
+impl<M: SegmentMemory> Piece<'_, M> {
+    /// Bytes in the piece (at least one).
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the piece holds no byte (never, for a piece an iterator
+    /// gives).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Copies the piece's first bytes into `out`: as many as both hold;
+    /// returns the count.
+    pub fn read_to(&self, out: &mut [u8]) -> usize {
+        let count = self.len.min(out.len());
+        let target = &mut out[..count];
+        if M::SHARED {
+            // SAFETY: the invariants: `count <= len` readable bytes;
+            // `target` is private.
+            unsafe { copy_from_shared(self.pointer.as_ptr(), target) };
+        } else {
+            // SAFETY: as above, and nothing writes the bytes meanwhile
+            // (private memory); `target` is a separate buffer.
+            unsafe {
+                core::ptr::copy_nonoverlapping(self.pointer.as_ptr(), target.as_mut_ptr(), count)
+            };
+        }
+        count
+    }
+}
+
+impl<M: SegmentMemory> fmt::Debug for Piece<'_, M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Piece")
+            .field("len", &self.len)
+            .field("shared", &M::SHARED)
+            .finish()
+    }
+}
+
+/// One mapped piece of a writable view: copied into, filled or read; a
+/// `memcpy` / `memset` on private memory, volatile accesses on shared
+/// memory.
+///
+/// # Invariants
+///
+/// Those of [`Piece`], and the bytes are writable: the memory is borrowed
+/// exclusively and the piece borrows its iterator mutably, so on private
+/// memory nothing else reads or writes them while it lives.
+pub struct PieceMut<'p, M: SegmentMemory> {
+    piece: Piece<'p, M>,
+}
+
+impl<M: SegmentMemory> PieceMut<'_, M> {
+    /// Bytes in the piece (at least one).
+    pub fn len(&self) -> usize {
+        self.piece.len
+    }
+
+    /// Whether the piece holds no byte (never, for a piece an iterator
+    /// gives).
+    pub fn is_empty(&self) -> bool {
+        self.piece.len == 0
+    }
+
+    /// Copies the piece's first bytes into `out` (as [`Piece::read_to`]).
+    pub fn read_to(&self, out: &mut [u8]) -> usize {
+        self.piece.read_to(out)
+    }
+
+    /// Copies `source` into the piece's first bytes: as many as both hold;
+    /// returns the count.
+    pub fn write_from(&mut self, source: &[u8]) -> usize {
+        let count = self.piece.len.min(source.len());
+        let source = &source[..count];
+        let target = self.piece.pointer.as_ptr();
+        if M::SHARED {
+            // SAFETY: the invariants: `count <= len` writable bytes;
+            // `source` is private.
+            unsafe { copy_to_shared(source, target) };
+        } else {
+            // SAFETY: as above, and nothing else reaches the bytes
+            // (private memory); `source` is a separate buffer.
+            unsafe { core::ptr::copy_nonoverlapping(source.as_ptr(), target, count) };
+        }
+        count
+    }
+
+    /// Writes `byte` to every byte of the piece.
+    pub fn fill(&mut self, byte: u8) {
+        let target = self.piece.pointer.as_ptr();
+        if M::SHARED {
+            // SAFETY: the invariants: `len` writable bytes.
+            unsafe { fill_shared(target, byte, self.piece.len) };
+        } else {
+            // SAFETY: as above, and nothing else reaches the bytes.
+            unsafe { target.write_bytes(byte, self.piece.len) };
+        }
+    }
+}
+
+impl<M: SegmentMemory> fmt::Debug for PieceMut<'_, M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("PieceMut").field(&self.piece).finish()
     }
 }

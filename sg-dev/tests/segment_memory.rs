@@ -297,3 +297,66 @@ fn pieces_stop_at_a_hole() {
     assert!(memory.balanced());
     let _ = memory.bytes();
 }
+
+/// `next_piece` / `next_piece_mut` on one memory kind: read the view in
+/// order, then fill each piece and write it from a buffer by turns.
+fn pieces_copy<const S: bool>(lens: Vec<u8>, seed: u64) -> TestResult {
+    if lens.is_empty() {
+        return TestResult::discard();
+    }
+    let size = if cfg!(miri) { 300 } else { 1500 };
+    let initial = pattern(size);
+    let view = view_of(size, &lens, seed);
+    let mut model = model_of(&initial, &view);
+    let original = model.bytes().to_vec();
+    let mut memory = Paged::<S>::new(initial, None);
+    let mut read = Vec::new();
+    {
+        let segments = SegView::new(&view, &memory);
+        let mut pieces = segments.pieces();
+        while let Some(piece) = pieces.next_piece() {
+            let piece = piece.unwrap();
+            let mut bytes = vec![0u8; piece.len() + 3];
+            assert_eq!(piece.read_to(&mut bytes), piece.len());
+            read.extend_from_slice(&bytes[..piece.len()]);
+        }
+    }
+    {
+        let mut segments = SegViewMut::new(&view, &mut memory);
+        let mut pieces = segments.pieces_mut();
+        let mut done = 0u64;
+        let mut turn = 0u8;
+        while let Some(piece) = pieces.next_piece_mut() {
+            let mut piece = piece.unwrap();
+            let len = piece.len();
+            if turn % 2 == 0 {
+                piece.fill(turn);
+                model.copy_from_slice(done, &vec![turn; len]);
+            } else {
+                let source: Vec<u8> = (0..len).map(|i| i as u8 ^ turn).collect();
+                assert_eq!(piece.write_from(&source), len);
+                model.copy_from_slice(done, &source);
+            }
+            let mut back = vec![0u8; len];
+            piece.read_to(&mut back);
+            assert_eq!(back, model.bytes()[done as usize..done as usize + len]);
+            done += len as u64;
+            turn = turn.wrapping_add(1);
+        }
+        assert_eq!(done, model.len() as u64);
+    }
+    let mut all = vec![0u8; model.len()];
+    let count = SegView::new(&view, &memory).copy_to_slice(0, &mut all);
+    TestResult::from_bool(
+        read == original
+            && count == Ok(model.len())
+            && model.diff(&all).is_none()
+            && memory.balanced(),
+    )
+}
+
+#[test]
+fn prop_pieces_copy_like_the_model_on_private_and_shared_memory() {
+    checker(30).quickcheck(pieces_copy::<false> as fn(Vec<u8>, u64) -> TestResult);
+    checker(30).quickcheck(pieces_copy::<true> as fn(Vec<u8>, u64) -> TestResult);
+}
