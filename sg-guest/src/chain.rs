@@ -134,6 +134,30 @@ impl From<(u64, u32, u16)> for Descriptor {
 /// let _ = sg_copy::write_list(std::io::stderr(), table.readable().unwrap());
 /// ```
 ///
+/// The writing forms are refused alike:
+///
+/// ```compile_fail
+/// # use sg_core::SgEntry;
+/// # use sg_guest::{ChainTable, GuestPages, HeapGuestMemory};
+/// # let memory = HeapGuestMemory::new(&[(0, 0x4000)]).unwrap();
+/// # let guest = GuestPages::new(&memory);
+/// # let mut entries: [SgEntry<u64>; 1] = Default::default();
+/// let mut table = ChainTable::build(&guest, &mut entries, 8, [(0, 8, 2)]).unwrap();
+/// // `IoSliceMut`s over guest memory: does not compile.
+/// sg_copy::with_io_slices_mut(table.writable().unwrap(), |slices| slices.len());
+/// ```
+///
+/// ```compile_fail
+/// # use sg_core::SgEntry;
+/// # use sg_guest::{ChainTable, GuestPages, HeapGuestMemory};
+/// # let memory = HeapGuestMemory::new(&[(0, 0x4000)]).unwrap();
+/// # let guest = GuestPages::new(&memory);
+/// # let mut entries: [SgEntry<u64>; 1] = Default::default();
+/// let mut table = ChainTable::build(&guest, &mut entries, 8, [(0, 8, 2)]).unwrap();
+/// // `BufMut::chunk_mut` lends guest memory: does not compile.
+/// let _ = sg_copy::ListBufMut::new(table.writable().unwrap());
+/// ```
+///
 /// The mapping iterators lend `&[u8]` and `&mut [u8]` of each piece, so
 /// they do not compile over guest memory either (sg-copy's copies, which
 /// take volatile paths there, do):
