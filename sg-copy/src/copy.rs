@@ -53,7 +53,9 @@ pub fn copy_to_slice<P: PageProvider>(list: SgList<'_, P>, skip: u64, buffer: &m
         return crate::volatile::copy_to_slice(list, skip, buffer);
     }
     let linear = linear_copy(list, skip, buffer.len(), |run, done| {
-        copy_chunked(run.bytes(), &mut buffer[done..done + run.len()]);
+        // SAFETY: not a shared provider (returned above for those).
+        let bytes = unsafe { run.bytes_unchecked() };
+        copy_chunked(bytes, &mut buffer[done..done + run.len()]);
     });
     linear.unwrap_or_else(|| copy_out_page_by_page(list, skip, buffer))
 }
@@ -103,6 +105,10 @@ fn copy_out_page_by_page<P: PageProvider>(
 /// and the bytes done so far until it returns `None` or `len` bytes are
 /// done; `step` takes the next mapping and returns how many of its bytes it
 /// used. Returns the bytes done (0 when `skip` is past the end).
+///
+/// Instantiated for every provider by the copies' dispatch, run only for
+/// private ones: the callers return earlier for shared providers (which
+/// take sg-copy's volatile paths), and so does this function.
 #[inline]
 pub(crate) fn page_by_page<'a, V: ListView<'a>>(
     list: V,
@@ -110,7 +116,11 @@ pub(crate) fn page_by_page<'a, V: ListView<'a>>(
     len: u64,
     mut step: impl FnMut(&mut MappingIter<'a, V::Provider, V::Access>, u64) -> Option<usize>,
 ) -> u64 {
-    let mut mappings = MappingIter::new(list);
+    if <V::Provider as PageProvider>::SHARED {
+        return 0;
+    }
+    // SAFETY: not a shared provider (returned just above for those).
+    let mut mappings = unsafe { MappingIter::new_unchecked(list) };
     if mappings.advance(skip).is_err() {
         return 0;
     }
@@ -168,7 +178,9 @@ pub fn copy_from_slice<P: PageProvider>(
         return crate::volatile::copy_from_slice(list, skip, buffer);
     }
     let linear = linear_copy(list.reborrow(), skip, buffer.len(), |run, done| {
-        copy_chunked(&buffer[done..done + run.len()], run.bytes_mut());
+        let source = &buffer[done..done + run.len()];
+        // SAFETY: not a shared provider (returned above for those).
+        copy_chunked(source, unsafe { run.bytes_mut_unchecked() });
     });
     linear.unwrap_or_else(|| copy_in_page_by_page(list, skip, buffer))
 }
@@ -243,8 +255,10 @@ pub fn copy_list<D: PageProvider, S: PageProvider>(
     if len == 0 {
         return 0;
     }
-    let mut writer = MappingIterMut::new(destination).merge_adjacent();
-    let mut reader = MappingIter::new(source).merge_adjacent();
+    // SAFETY: neither provider is shared (returned above for those).
+    let mut writer = unsafe { MappingIterMut::new_unchecked(destination) }.merge_adjacent();
+    // SAFETY: as above.
+    let mut reader = unsafe { MappingIter::new_unchecked(source) }.merge_adjacent();
     if writer.advance(destination_skip).is_err() || reader.advance(source_skip).is_err() {
         return 0;
     }

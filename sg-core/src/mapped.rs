@@ -146,20 +146,34 @@ impl<'a, P: PageProvider, A: Access> MappedBytes<'a, P, A> {
 
     /// The mapped bytes.
     ///
-    /// # Panics
-    ///
-    /// On a shared provider ([`PageProvider::SHARED`]), whose bytes may
-    /// change under a reference: copy them with
-    /// [`read_to`](Self::read_to) instead. (The check folds away for
-    /// private providers.)
+    /// Does not compile for a shared provider ([`PageProvider::SHARED`]),
+    /// whose bytes may change under a reference: copy them with
+    /// [`read_to`](Self::read_to) instead.
     #[inline(always)]
     pub fn bytes(&self) -> &[u8] {
-        assert!(!P::SHARED, "no slice of a shared provider's memory");
+        const { assert!(!P::SHARED, "no slice of a shared provider's memory") };
+        // SAFETY: the provider is not shared, as the line above checks at
+        // compile time.
+        unsafe { self.bytes_unchecked() }
+    }
+
+    /// [`bytes`](Self::bytes) without its compile-time refusal of shared
+    /// providers, for code that is instantiated for every provider but
+    /// takes slices only for private ones (it branches on
+    /// [`PageProvider::SHARED`], which folds away).
+    ///
+    /// # Safety
+    ///
+    /// The provider is not shared: `P::SHARED` is `false`.
+    #[inline(always)]
+    pub unsafe fn bytes_unchecked(&self) -> &[u8] {
+        debug_assert!(!P::SHARED, "no slice of a shared provider's memory");
         // SAFETY: the type invariants: the `len` bytes from the first
         // exposed byte are initialised and valid until the unmap, which
         // happens only when the guard drops, after this borrow of it ends;
         // nothing writes them while `&self` is held (a `Write` guard's only
-        // writer is `bytes_mut`, which needs `&mut self`).
+        // writer is `bytes_mut`, which needs `&mut self`), since on a
+        // private provider (the caller's promise) nothing else reaches them.
         unsafe { core::slice::from_raw_parts(self.first_byte(), self.len) }
     }
 
@@ -215,16 +229,29 @@ impl<P: PageProvider> MappedBytes<'_, P, Write> {
     /// The mapped bytes, writable; their pages are flushed when the guard
     /// drops.
     ///
-    /// # Panics
-    ///
-    /// On a shared provider ([`PageProvider::SHARED`]): write with
-    /// [`write_from`](Self::write_from) instead.
+    /// Does not compile for a shared provider ([`PageProvider::SHARED`]):
+    /// write with [`write_from`](Self::write_from) instead.
     #[inline(always)]
     pub fn bytes_mut(&mut self) -> &mut [u8] {
-        assert!(!P::SHARED, "no slice of a shared provider's memory");
-        // SAFETY: as in `bytes`, and the bytes may be written: the type
-        // invariants make this guard the only way to them, and `&mut self`
-        // makes this slice the only reference for its life.
+        const { assert!(!P::SHARED, "no slice of a shared provider's memory") };
+        // SAFETY: the provider is not shared, as the line above checks at
+        // compile time.
+        unsafe { self.bytes_mut_unchecked() }
+    }
+
+    /// [`bytes_mut`](Self::bytes_mut) without its compile-time refusal of
+    /// shared providers (see [`bytes_unchecked`](MappedBytes::bytes_unchecked)).
+    ///
+    /// # Safety
+    ///
+    /// The provider is not shared: `P::SHARED` is `false`.
+    #[inline(always)]
+    pub unsafe fn bytes_mut_unchecked(&mut self) -> &mut [u8] {
+        debug_assert!(!P::SHARED, "no slice of a shared provider's memory");
+        // SAFETY: as in `bytes_unchecked`, and the bytes may be written:
+        // the type invariants make this guard the only way to them on a
+        // private provider (the caller's promise), and `&mut self` makes
+        // this slice the only reference for its life.
         unsafe { core::slice::from_raw_parts_mut(self.first_byte(), self.len) }
     }
 }

@@ -153,9 +153,11 @@ pub unsafe trait PageProvider {
     /// while it lives, which the other party does not keep): sg-copy's
     /// copies and zeroing use volatile accesses for them (see
     /// [`volatile`](crate::volatile)), and the safe APIs that lend slices
-    /// refuse them (at compile time where they can; [`MappedBytes::bytes`]
-    /// panics). The branch on this constant folds away, so private
-    /// providers keep their `memcpy` paths unchanged.
+    /// refuse them at compile time (a `const` assertion on this constant
+    /// in [`MappedBytes::bytes`], sg-iter's `MappingIter::new` and sg-copy's
+    /// cursors, io slices, vectored I/O and `Buf` adapters). The branch on
+    /// this constant folds away, so private providers keep their `memcpy`
+    /// paths unchanged.
     ///
     /// Since nothing but volatile copies touches its bytes, a shared
     /// provider's lists need not be exclusive: two writable views may

@@ -255,7 +255,9 @@ impl<P: PageProvider, A: Access> MappedBytes<'_, P, A> {
             // its first valid for reads while it lives; `target` is private.
             unsafe { copy_from_shared(self.as_ptr(), &mut target[..count]) };
         } else {
-            target[..count].copy_from_slice(&self.bytes()[..count]);
+            // SAFETY: the provider is not shared (the branch above).
+            let bytes = unsafe { self.bytes_unchecked() };
+            target[..count].copy_from_slice(&bytes[..count]);
         }
         count
     }
@@ -273,7 +275,9 @@ impl<P: PageProvider> MappedBytes<'_, P, Write> {
             // writes while it lives; `source` is private.
             unsafe { copy_to_shared(&source[..count], self.as_ptr()) };
         } else {
-            self.bytes_mut()[..count].copy_from_slice(&source[..count]);
+            // SAFETY: the provider is not shared (the branch above).
+            let bytes = unsafe { self.bytes_mut_unchecked() };
+            bytes[..count].copy_from_slice(&source[..count]);
         }
         count
     }
@@ -287,7 +291,8 @@ impl<P: PageProvider> MappedBytes<'_, P, Write> {
             // writes while it lives.
             unsafe { fill_shared(self.as_ptr(), byte, self.len()) };
         } else {
-            self.bytes_mut().fill(byte);
+            // SAFETY: the provider is not shared (the branch above).
+            unsafe { self.bytes_mut_unchecked() }.fill(byte);
         }
     }
 }

@@ -107,6 +107,16 @@ pub enum DevError {
         /// What is wrong.
         reason: &'static str,
     },
+    /// A segment names an address the memory cannot reach
+    /// ([`SegmentMemory::map`](crate::SegmentMemory::map) has no mapping for
+    /// it, or the segment's end overflows).
+    #[error("segment {index}: no memory at address {addr:#x}")]
+    Unmapped {
+        /// The segment's index in the view.
+        index: usize,
+        /// The first address without memory.
+        addr: u64,
+    },
 }
 
 /// What would have avoided a [`DevError`]: see [`DevError::remedy`].

@@ -20,8 +20,14 @@
 //!   [`DevError::remedy`]: which [`DmaLimits`](sg_core::DmaLimits) would
 //!   have avoided it.
 //!
-//! Nothing here reaches memory but the caller's slices: the crate has no
-//! `unsafe` code outside its tests.
+//! - [`SegmentMemory`]: memory that maps a vector's addresses (unsafe to
+//!   implement, safe to use; [`SliceMemory`] is one over a buffer), and
+//!   [`SegView`] / [`SegViewMut`]: a vector copied, zeroed and iterated
+//!   there like a list, with a list's rules (a shared memory is copied
+//!   with volatile accesses and never lent as slices).
+//!
+//! The one module that reaches memory through pointers is the
+//! [`SegmentMemory`] one; every other module is safe code.
 //!
 //! # Example
 //!
@@ -50,7 +56,7 @@
 
 #![no_std]
 #![cfg_attr(docsrs, feature(doc_cfg))]
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 extern crate alloc;
@@ -58,12 +64,16 @@ extern crate alloc;
 extern crate std;
 
 mod error;
+mod memory;
 mod prp;
 mod segvec;
 mod sgl;
 mod virtio;
 
 pub use error::{DevError, GapAt, Remedy};
+pub use memory::{
+    Piece, PieceMut, Pieces, PiecesMut, SegView, SegViewMut, SegmentMemory, SliceMemory,
+};
 pub use prp::{Prp, build_prp, check_page_size, prp_entries, prp_list_pages, walk_prp};
 pub use segvec::{DmaVec, byte_len, copy_to_slice, extend_segments, merged, pages, write_segments};
 pub use sgl::{

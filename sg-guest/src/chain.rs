@@ -133,6 +133,81 @@ impl From<(u64, u32, u16)> for Descriptor {
 /// // `Reader::write_to`, which passes raw iovecs): does not compile.
 /// let _ = sg_copy::write_list(std::io::stderr(), table.readable().unwrap());
 /// ```
+///
+/// The writing forms are refused alike:
+///
+/// ```compile_fail
+/// # use sg_core::SgEntry;
+/// # use sg_guest::{ChainTable, GuestPages, HeapGuestMemory};
+/// # let memory = HeapGuestMemory::new(&[(0, 0x4000)]).unwrap();
+/// # let guest = GuestPages::new(&memory);
+/// # let mut entries: [SgEntry<u64>; 1] = Default::default();
+/// let mut table = ChainTable::build(&guest, &mut entries, 8, [(0, 8, 2)]).unwrap();
+/// // `IoSliceMut`s over guest memory: does not compile.
+/// sg_copy::with_io_slices_mut(table.writable().unwrap(), |slices| slices.len());
+/// ```
+///
+/// ```compile_fail
+/// # use sg_core::SgEntry;
+/// # use sg_guest::{ChainTable, GuestPages, HeapGuestMemory};
+/// # let memory = HeapGuestMemory::new(&[(0, 0x4000)]).unwrap();
+/// # let guest = GuestPages::new(&memory);
+/// # let mut entries: [SgEntry<u64>; 1] = Default::default();
+/// let mut table = ChainTable::build(&guest, &mut entries, 8, [(0, 8, 2)]).unwrap();
+/// // `BufMut::chunk_mut` lends guest memory: does not compile.
+/// let _ = sg_copy::ListBufMut::new(table.writable().unwrap());
+/// ```
+///
+/// The mapping iterators lend `&[u8]` and `&mut [u8]` of each piece, so
+/// they do not compile over guest memory either (sg-copy's copies, which
+/// take volatile paths there, do):
+///
+/// ```compile_fail
+/// # use sg_core::SgEntry;
+/// # use sg_guest::{ChainTable, GuestPages, HeapGuestMemory};
+/// # let memory = HeapGuestMemory::new(&[(0, 0x4000)]).unwrap();
+/// # let guest = GuestPages::new(&memory);
+/// # let mut entries: [SgEntry<u64>; 1] = Default::default();
+/// let table = ChainTable::build(&guest, &mut entries, 8, [(0, 8, 0)]).unwrap();
+/// // `next_slice` would lend `&[u8]` of guest memory: does not compile.
+/// let _ = sg_iter::MappingIter::new(table.readable().unwrap());
+/// ```
+///
+/// ```compile_fail
+/// # use sg_core::SgEntry;
+/// # use sg_guest::{ChainTable, GuestPages, HeapGuestMemory};
+/// # let memory = HeapGuestMemory::new(&[(0, 0x4000)]).unwrap();
+/// # let guest = GuestPages::new(&memory);
+/// # let mut entries: [SgEntry<u64>; 1] = Default::default();
+/// let mut table = ChainTable::build(&guest, &mut entries, 8, [(0, 8, 2)]).unwrap();
+/// // `next_slice_mut` would lend `&mut [u8]`: does not compile.
+/// let _ = sg_iter::MappingIterMut::new(table.writable().unwrap());
+/// ```
+///
+/// Nor does sg-core's mapping guard lend a slice of guest memory (its
+/// `read_to`, `write_from` and `fill` copy with volatile accesses):
+///
+/// ```compile_fail
+/// # use sg_core::{MappedBytes, Read};
+/// # use sg_guest::{GuestPages, HeapGuestMemory};
+/// # let memory = HeapGuestMemory::new(&[(0, 0x4000)]).unwrap();
+/// # let guest = GuestPages::new(&memory);
+/// // SAFETY: eight bytes of guest frame 0, which the memory holds.
+/// let mapped = unsafe { MappedBytes::<_, Read>::new(&guest, 0, 0, 8) };
+/// // Would be `&[u8]` of guest memory: does not compile.
+/// let _ = mapped.bytes();
+/// ```
+///
+/// ```compile_fail
+/// # use sg_core::{MappedBytes, Write};
+/// # use sg_guest::{GuestPages, HeapGuestMemory};
+/// # let memory = HeapGuestMemory::new(&[(0, 0x4000)]).unwrap();
+/// # let guest = GuestPages::new(&memory);
+/// // SAFETY: eight bytes of guest frame 0, which the memory holds.
+/// let mut mapped = unsafe { MappedBytes::<_, Write>::new(&guest, 0, 0, 8) };
+/// // Would be `&mut [u8]` of guest memory: does not compile.
+/// let _ = mapped.bytes_mut();
+/// ```
 #[doc(alias = "DescriptorChain")]
 pub struct ChainTable<'a, M: GuestRegions> {
     guest: &'a GuestPages<M>,

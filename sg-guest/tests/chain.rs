@@ -379,17 +379,6 @@ fn copy_list_between_chains_is_volatile_and_exact() {
     assert_eq!(got, source[100..]);
 }
 
-#[test]
-#[should_panic(expected = "no slice of a shared provider's memory")]
-fn a_mapping_iterator_over_guest_memory_panics_instead_of_lending_a_slice() {
-    let memory = HeapGuestMemory::new(&[(0, 0x2000)]).unwrap();
-    let guest = GuestPages::new(&memory);
-    let mut entries: [SgEntry<u64>; 1] = Default::default();
-    let table = ChainTable::build(&guest, &mut entries, 8, [(0, 8, 0)]).unwrap();
-    let mut mappings = sg_iter::MappingIter::new(table.readable().unwrap());
-    let _ = mappings.next_slice();
-}
-
 #[cfg(all(feature = "vm-memory", target_os = "linux"))]
 #[test]
 #[cfg_attr(miri, ignore = "mmap")]

@@ -75,9 +75,14 @@ struct Live<'a, P: PageProvider, A: Access> {
 /// neither `Send` nor `Sync`.
 ///
 /// A shared provider's bytes ([`PageProvider::SHARED`]: guest memory) are
-/// never lent as slices: a step over them panics (sg-core's
-/// `MappedBytes::bytes`); copy them with sg-copy, which uses volatile
-/// accesses there.
+/// never lent as slices: [`new`](Self::new) does not compile for a shared
+/// provider; copy its bytes with sg-copy, which uses volatile accesses
+/// there.
+///
+/// # Invariants
+///
+/// The provider is not shared (`P::SHARED` is `false`): `new` checks it
+/// at compile time, and the caller of `new_unchecked` vouches for it.
 ///
 /// # Examples
 ///
@@ -162,10 +167,36 @@ impl<'a, P: PageProvider, A: Access> MappingIter<'a, P, A> {
     /// Limit the view with [`SgList::take_entries`] for the kernel's
     /// `nents`, or [`SgList::slice`] for a byte range. Nothing is walked or
     /// mapped until the first step.
+    ///
+    /// Does not compile for a shared provider ([`PageProvider::SHARED`]),
+    /// whose bytes must not be lent as slices.
     #[doc(alias = "sg_miter_start")]
     #[must_use]
     #[inline]
     pub fn new<V: ListView<'a, Provider = P, Access = A>>(list: V) -> Self {
+        const {
+            assert!(
+                !P::SHARED,
+                "a mapping iterator lends slices: not of a shared provider"
+            )
+        };
+        // SAFETY: the provider is not shared, as checked just above.
+        unsafe { Self::new_unchecked(list) }
+    }
+
+    /// [`new`](Self::new) without its compile-time refusal of shared
+    /// providers, for code that is instantiated for every provider but
+    /// makes iterators only for private ones (it branches on
+    /// [`PageProvider::SHARED`], which folds away, as sg-copy's copies do).
+    ///
+    /// # Safety
+    ///
+    /// The provider is not shared: `P::SHARED` is `false`.
+    #[must_use]
+    #[inline]
+    pub unsafe fn new_unchecked<V: ListView<'a, Provider = P, Access = A>>(list: V) -> Self {
+        debug_assert!(!P::SHARED, "a mapping iterator over a shared provider");
+        // INVARIANT: the caller vouches that the provider is not shared.
         MappingIter {
             walk: Walk::new(list.into_list()),
             live: None,
@@ -238,7 +269,9 @@ impl<'a, P: PageProvider, A: Access> MappingIter<'a, P, A> {
     #[doc(alias = "next")]
     #[inline(always)]
     pub fn next_slice(&mut self) -> Option<&[u8]> {
-        self.map_next().map(|live| live.mapped.bytes())
+        // SAFETY: the provider is not shared (the type invariant).
+        self.map_next()
+            .map(|live| unsafe { live.mapped.bytes_unchecked() })
     }
 
     /// Says that only the first `bytes` bytes of the current mapping were
@@ -379,7 +412,9 @@ impl<P: PageProvider> MappingIter<'_, P, Write> {
     #[doc(alias = "next")]
     #[inline(always)]
     pub fn next_slice_mut(&mut self) -> Option<&mut [u8]> {
-        self.map_next().map(|live| live.mapped.bytes_mut())
+        // SAFETY: the provider is not shared (the type invariant).
+        self.map_next()
+            .map(|live| unsafe { live.mapped.bytes_mut_unchecked() })
     }
 }
 

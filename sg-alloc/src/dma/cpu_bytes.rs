@@ -89,7 +89,9 @@ pub(super) unsafe fn read_run<P: PageProvider>(
     // SAFETY: the caller's promise, for reads.
     unsafe {
         for_each_piece::<P, Read>(provider, run, out.len(), |mapped, done| {
-            out[done..done + mapped.len()].copy_from_slice(mapped.bytes());
+            // A `memcpy` on a private provider, volatile reads on a shared
+            // one (no slice of its bytes is made).
+            mapped.read_to(&mut out[done..done + mapped.len()]);
         });
     }
 }
@@ -108,7 +110,9 @@ pub(super) unsafe fn write_run<P: PageProvider>(provider: &P, run: &DmaRun<P::Pa
     unsafe {
         for_each_piece::<P, Write>(provider, run, bytes.len(), |mapped, done| {
             let len = mapped.len();
-            mapped.bytes_mut().copy_from_slice(&bytes[done..done + len]);
+            // A `memcpy` on a private provider, volatile writes on a
+            // shared one (no slice of its bytes is made).
+            mapped.write_from(&bytes[done..done + len]);
         });
     }
 }
