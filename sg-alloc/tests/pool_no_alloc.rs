@@ -1,49 +1,15 @@
 //! A pool allocates nothing after its creation: tables built, appended,
 //! written and dropped with arrays from a pool make no heap allocation.
 //!
-//! The counting allocator sees every allocation of the process, so this
-//! binary runs without the test harness (which allocates from its own
-//! threads) and checks in `main`.
-
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
-
+//! The test kit's counting allocator counts the allocations of the
+//! thread that asks; this binary runs without the test harness and checks
+//! in `main`.
 use sg_alloc::{AppendPages, AppendTable, ChunkPool, FromPages, SgTable};
 use sg_core::{Error, PageProvider, Pages, VirtPage, VirtPages};
-
-/// The system allocator, counting allocations.
-struct Counting;
-
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: every call forwards to `System` with the caller's arguments.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: the caller's promise is the one `System.alloc` needs.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: as for `alloc`.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, pointer: *mut u8, layout: Layout, size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: the caller's promise is the one `System.realloc` needs.
-        unsafe { System.realloc(pointer, layout, size) }
-    }
-
-    unsafe fn dealloc(&self, pointer: *mut u8, layout: Layout) {
-        // SAFETY: the caller's promise is the one `System.dealloc` needs.
-        unsafe { System.dealloc(pointer, layout) }
-    }
-}
+use sg_testkit::CountingAllocator;
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: CountingAllocator = CountingAllocator;
 
 /// Everything a user does with tables over a pool; the length of what was
 /// built, so that nothing is optimised away.
@@ -90,20 +56,14 @@ fn main() {
     let pages: Vec<VirtPage> = (0..6).map(|index| provider.nth(run, index)).collect();
     let pool = ChunkPool::<VirtPage>::new(8).expect("a pool");
 
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
     // SAFETY: six distinct pages of the run allocated above, used by nothing
     // else until the set is dropped (before they are freed); borrowing the
     // handles allocates nothing.
     let mut set = unsafe { Pages::from_raw(&provider, &pages[..]) };
-    let result = work(&pool, &provider, &mut set);
-    let after = ALLOCATIONS.load(Ordering::Relaxed);
+    let (count, result) = CountingAllocator::allocations_in(|| work(&pool, &provider, &mut set));
 
     assert_eq!(result, Ok(300 * 64 + 300 + 3 + 6 * 4096 + 1));
-    assert_eq!(
-        after - before,
-        0,
-        "tables over a pool allocated on the heap"
-    );
+    assert_eq!(count, 0, "tables over a pool allocated on the heap");
     assert_eq!(pool.available(), pool.capacity());
     drop(set);
     drop(pages);

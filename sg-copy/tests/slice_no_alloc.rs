@@ -7,70 +7,21 @@
 //! threads that ask it to (a thread-local switch), so the test harness's
 //! threads and the other tests running meanwhile do not disturb a count.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::io::Read;
 
 use sg_alloc::SgTable;
 use sg_copy::{ListReader, copy_from_slice, copy_to_slice, zero};
 use sg_core::{PageProvider, SgEntry, SgList, VirtPages};
 use sg_iter::{MappingIter, PageIter};
-
-/// The system allocator, counting the allocations of threads that are
-/// counting.
-struct Counting;
-
-thread_local! {
-    /// Whether this thread's allocations are counted, and how many were.
-    /// `const` thread locals without destructors: using them never
-    /// allocates, and each test thread has its own count.
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
-}
-
-fn count_one() {
-    if COUNTING.with(Cell::get) {
-        ALLOCATIONS.with(|count| count.set(count.get() + 1));
-    }
-}
-
-// SAFETY: every call forwards to `System` with the caller's arguments.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count_one();
-        // SAFETY: the caller's promise is the one `System.alloc` needs.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        count_one();
-        // SAFETY: as for `alloc`.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, pointer: *mut u8, layout: Layout, size: usize) -> *mut u8 {
-        count_one();
-        // SAFETY: the caller's promise is the one `System.realloc` needs.
-        unsafe { System.realloc(pointer, layout, size) }
-    }
-
-    unsafe fn dealloc(&self, pointer: *mut u8, layout: Layout) {
-        // SAFETY: the caller's promise is the one `System.dealloc` needs.
-        unsafe { System.dealloc(pointer, layout) }
-    }
-}
+use sg_testkit::CountingAllocator;
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: CountingAllocator = CountingAllocator;
 
 /// Heap allocations made by this thread while `section` runs, and what it
 /// returned.
 fn allocations_in<R>(section: impl FnOnce() -> R) -> (usize, R) {
-    let before = ALLOCATIONS.with(Cell::get);
-    COUNTING.with(|counting| counting.set(true));
-    let result = section();
-    COUNTING.with(|counting| counting.set(false));
-    (ALLOCATIONS.with(Cell::get) - before, result)
+    CountingAllocator::allocations_in(section)
 }
 
 #[test]

@@ -1,40 +1,14 @@
 //! Serving a request through a chain allocates nothing: counted by a
-//! global allocator. (One test in this binary, so that no other test's
-//! allocations are counted.)
+//! global allocator (the test kit's, which counts per thread).
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::{Read, Write};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use sg_core::SgEntry;
 use sg_guest::{ChainTable, GuestPages, HeapGuestMemory, VIRTQ_DESC_F_NEXT, VIRTQ_DESC_F_WRITE};
-
-struct Counting;
-
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: forwards to the system allocator, counting.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: the caller's promise, passed on.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: the caller's promise, passed on.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: the caller's promise, passed on.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+use sg_testkit::CountingAllocator;
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: CountingAllocator = CountingAllocator;
 
 #[test]
 fn a_request_allocates_nothing() {
@@ -64,19 +38,19 @@ fn a_request_allocates_nothing() {
         .map(|&a| (a, 4096, VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE))
         .chain([(0x1000, 1, VIRTQ_DESC_F_WRITE)])
         .collect();
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
-    for round in 0..requests {
-        let mut table =
-            ChainTable::build(&guest, &mut entries, 256, reads.iter().copied()).unwrap();
-        let (mut reader, mut writer) = table.reader_writer();
-        reader.read_exact(&mut buffer).unwrap();
-        writer.write_obj(round as u8).unwrap();
-        let mut table =
-            ChainTable::build(&guest, &mut entries, 256, writes.iter().copied()).unwrap();
-        let mut writer = table.writer();
-        writer.write_all(&buffer).unwrap();
-        writer.write_obj(0u8).unwrap();
-    }
-    let after = ALLOCATIONS.load(Ordering::Relaxed);
-    assert_eq!(after - before, 0, "allocations during {requests} requests");
+    let (count, ()) = CountingAllocator::allocations_in(|| {
+        for round in 0..requests {
+            let mut table =
+                ChainTable::build(&guest, &mut entries, 256, reads.iter().copied()).unwrap();
+            let (mut reader, mut writer) = table.reader_writer();
+            reader.read_exact(&mut buffer).unwrap();
+            writer.write_obj(round as u8).unwrap();
+            let mut table =
+                ChainTable::build(&guest, &mut entries, 256, writes.iter().copied()).unwrap();
+            let mut writer = table.writer();
+            writer.write_all(&buffer).unwrap();
+            writer.write_obj(0u8).unwrap();
+        }
+    });
+    assert_eq!(count, 0, "allocations during {requests} requests");
 }

@@ -57,6 +57,7 @@ mod arbitrary;
 mod auto_traits;
 mod built;
 mod chunks;
+mod counting_alloc;
 mod device_limits;
 mod failure;
 mod frames;
@@ -74,6 +75,7 @@ pub use arbitrary::{
 pub use auto_traits::{IsSend, IsSync, NotSend, NotSync, assert_send, assert_sync};
 pub use built::BuiltList;
 pub use chunks::{CountingChunks, FailingChunks};
+pub use counting_alloc::CountingAllocator;
 pub use device_limits::DeviceLimits;
 pub use failure::{
     InjectedPanic, for_each_chunk_failure, for_each_failure_point, for_each_page_failure,
