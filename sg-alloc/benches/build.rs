@@ -7,7 +7,7 @@ use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use sg_alloc::{FromPages, SgTable};
-use sg_core::Pages;
+use sg_core::{Pages, VirtPage, VirtPages};
 use sg_testkit::FramePages;
 
 /// Pages without memory: the builders and walks never touch bytes.
@@ -62,6 +62,28 @@ fn from_pages(c: &mut Criterion) {
     group.finish();
 }
 
+/// The peers' build: 4096 process pages that merge nothing (every other
+/// page of a block), the whole-page path for pages that continue nothing,
+/// against which `cargo xtask perf` puts a `Vec<IoSlice>` push.
+fn from_virt_pages(c: &mut Criterion) {
+    const PAGES: usize = 4096;
+    let block = Pages::alloc(VirtPages::new(), 13).expect("out of memory");
+    let handles: Vec<VirtPage> = (0..PAGES).map(|index| block.handles()[2 * index]).collect();
+    let size = (PAGES * 4096) as u64;
+    let mut group = c.benchmark_group("from_pages");
+    group.throughput(Throughput::Elements(PAGES as u64));
+    group.bench_function("from_virt_pages_scattered_4096", |b| {
+        b.iter(|| {
+            // SAFETY: distinct whole pages of `block`, which outlives every
+            // table; the tables are only counted, never read or written.
+            let pages = unsafe { Pages::from_raw(VirtPages::new(), black_box(&handles[..])) };
+            let table = FromPages::new(pages, 0, size).build().expect("from pages");
+            black_box(table.orig_nents())
+        })
+    });
+    group.finish();
+}
+
 fn walk(c: &mut Criterion) {
     let table = SgTable::new(&FRAMES, 1 << 20).expect("table");
     let mut group = c.benchmark_group("walk");
@@ -72,5 +94,5 @@ fn walk(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, alloc_free, from_pages, walk);
+criterion_group!(benches, alloc_free, from_pages, from_virt_pages, walk);
 criterion_main!(benches);

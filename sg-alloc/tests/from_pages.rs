@@ -252,6 +252,73 @@ fn entries_never_exceed_u32_max() {
     assert_eq!(table.byte_len(), 258 << 24);
 }
 
+/// Scattered pages with a run here and there, built with arrays of a few
+/// slots (the scattered pages take a path of their own, array by array):
+/// each run, and nothing else, is one entry, wherever it falls against an
+/// array's end, with the size ending on, inside and before the last page
+/// and with a maximum segment of one page (nothing merges then).
+#[test]
+fn scattered_pages_with_runs_between_them_build_one_entry_per_run() {
+    // Runs by length, one frame apart: 1 1 2 1 1 1 3 1 2 1 1 ... 1.
+    let runs: Vec<u64> = [1, 1, 2, 1, 1, 1, 3, 1, 2]
+        .into_iter()
+        .chain(core::iter::repeat_n(1, 11))
+        .chain([2, 1])
+        .collect();
+    let mut frames = Vec::new();
+    let mut next = 100u64;
+    for &run in &runs {
+        frames.extend(next..next + run);
+        next += run + 1;
+    }
+    let total = frames.len() as u64 * 4096;
+    for slots in [2, 3, 4, 5, 128] {
+        for (size, max_segment) in [
+            (total, u32::MAX),
+            (total - 100, u32::MAX),
+            (total - 4096, u32::MAX),
+            (total - 4096 - 1, u32::MAX),
+            (total, 4096),
+        ] {
+            let chunks = HeapChunks::new().with_max_entries(slots).unwrap();
+            let table = FromPages::new(raw(FramePages::<4096>, &frames), 0, size)
+                .max_segment_size(max_segment)
+                .chunk_allocator(chunks)
+                .build()
+                .unwrap();
+            // The expected entries: whole runs (or single pages under a
+            // one-page limit) until `size` ends.
+            let mut expected = Vec::new();
+            let mut left = size;
+            let mut first = 0usize;
+            let pieces: Vec<u64> = if max_segment == 4096 {
+                vec![1; frames.len()]
+            } else {
+                runs.clone()
+            };
+            for run in pieces {
+                if left == 0 {
+                    break;
+                }
+                let length = left.min(run * 4096);
+                expected.push((frames[first], length as u32));
+                left -= length;
+                first += run as usize;
+            }
+            let built: Vec<(u64, u32)> = table
+                .as_list()
+                .iter()
+                .map(|entry| (entry.page().unwrap(), entry.len()))
+                .collect();
+            assert_eq!(
+                built, expected,
+                "slots {slots}, size {size}, max {max_segment}"
+            );
+            assert_eq!(table.byte_len(), size);
+        }
+    }
+}
+
 #[test]
 fn a_failed_build_gives_back_every_array() {
     let mock = MockPages::<4096>::new();

@@ -318,8 +318,14 @@ const LINE: usize = 64;
 /// the same offset in a cache line, with [`copy_lines`] otherwise.
 #[inline(always)]
 pub(crate) fn copy_chunked(source: &[u8], target: &mut [u8]) {
+    // The length alone decides short copies (the segments of small lists):
+    // the offsets are looked at only past it.
+    if source.len() <= SHORT_MEMCPY {
+        target.copy_from_slice(source);
+        return;
+    }
     let same_offset = (source.as_ptr() as usize ^ target.as_ptr() as usize) % LINE == 0;
-    if source.len() <= SHORT_MEMCPY || same_offset && source.len() <= ALIGNED_CHUNK {
+    if same_offset && source.len() <= ALIGNED_CHUNK {
         target.copy_from_slice(source);
     } else {
         copy_long(source, target, same_offset);

@@ -340,34 +340,31 @@ impl<P: PageSet, C: ChunkAllocator<P::Page>, A: Access> AppendTable<P, C, A> {
                     index.saturating_add(whole).min(pages.len())
                 });
                 let max_pages = rule.max_pages();
-                while written < usable && index < whole_end {
-                    let first = pages[index];
-                    let mut run = 1;
-                    while index + run < whole_end
-                        && run < max_pages
-                        && provider.is_next(first, run, pages[index + run])
-                    {
-                        run += 1;
-                    }
-                    if index + run == whole_end && whole_end < pages.len() {
-                        break;
-                    }
-                    // At most `max_pages` pages, so within `max_segment`: a u32.
-                    let length = run as u64 * page_size;
-                    let mut entry = SgEntry::new();
-                    // SAFETY: the entry describes `run` whole pages of the set
-                    // the table keeps (owned or borrowed for its whole life),
-                    // which vouches for them with its provider; each page of
-                    // the set is used once (positions only grow,
-                    // `next_page`), and the set holds no page twice, so for
-                    // a table that writes no two entries share a byte.
-                    unsafe { entry.set_page(first, 0, length as u32) };
-                    // SAFETY: `written < usable`, a slot `room` offered.
-                    unsafe { slots.add(written).write(entry) };
-                    written += 1;
-                    bytes += length;
-                    index += run;
-                }
+                // Scattered pages first: when no page of the next `usable`
+                // continues the one before it, each is an entry of its own,
+                // written without the run loop's per-page bookkeeping; then
+                // the runs, from the first page that continues its
+                // predecessor. Both out of line, so that each loop keeps
+                // its values in registers.
+                let open_end = whole_end < pages.len();
+                let whole = &pages[index..whole_end];
+                let singles = single_pages(provider, whole, usable, open_end, slots);
+                let (runs, used) = if singles < usable && singles < whole.len() {
+                    whole_page_runs(
+                        provider,
+                        &whole[singles..],
+                        usable - singles,
+                        max_pages,
+                        open_end,
+                        // SAFETY: `singles < usable`: within the slots.
+                        unsafe { slots.add(singles) },
+                    )
+                } else {
+                    (0, 0)
+                };
+                written = singles + runs;
+                index += singles + used;
+                bytes = (singles + used) as u64 * page_size;
                 left -= bytes;
             }
             while written < usable && index < pages.len() {
@@ -461,6 +458,102 @@ impl<P: PageSet, C: ChunkAllocator<P::Page>, A: Access> AppendTable<P, C, A> {
         // page used once; the set travels with the table.
         Ok(SgTable::from_chain(chain, provider))
     }
+}
+
+/// Writes one entry per whole page of `pages` into the slots from `slots`,
+/// from the first page on, as long as no page continues the run of the page
+/// before it and at most `usable` (and, when `open_end`, never the last
+/// page of `pages`, which the caller may grow into partial pages). Returns
+/// the entries written, one page each: a page that the next one continues
+/// is left to the caller's run loop, as is everything after it.
+///
+/// This is the whole build for pages that merge nothing, one check and one
+/// entry per page; out of line, so that its loop gets registers of its own
+/// (inlined into the run loop, both spilled).
+#[inline(never)]
+fn single_pages<P: sg_core::PageProvider>(
+    provider: &P,
+    pages: &[P::Page],
+    usable: usize,
+    open_end: bool,
+    slots: core::ptr::NonNull<SgEntry<P::Page>>,
+) -> usize {
+    let Some(last) = pages.len().checked_sub(1) else {
+        return 0;
+    };
+    // Pages with a next page to check (`..last`), and then, with a closed
+    // end, the last page, which nothing after it can continue.
+    let paired = usable.min(last);
+    let length = P::PAGE_SIZE as u32;
+    let write = |position: usize, page: P::Page| {
+        let mut entry = SgEntry::new();
+        // SAFETY: as in `append_runs`: one whole page of the set the table
+        // keeps, used once; `PAGE_SIZE` fits a u32 (the run rule's maximum
+        // segment size, a u32, holds at least a page).
+        unsafe { entry.set_page(page, 0, length) };
+        // SAFETY: `position < usable`, a slot `room` offered.
+        unsafe { slots.add(position).write(entry) };
+    };
+    let mut written = 0;
+    while written < paired {
+        let page = pages[written];
+        if provider.is_next(page, 1, pages[written + 1]) {
+            return written;
+        }
+        write(written, page);
+        written += 1;
+    }
+    if written == last && written < usable && !open_end {
+        write(written, pages[last]);
+        written += 1;
+    }
+    written
+}
+
+/// Writes one entry per run of whole pages of `pages` (consecutive frames,
+/// at most `max_pages` long) into the slots from `slots`, at most `usable`;
+/// a run that reaches the end of `pages` when `open_end` is left to the
+/// caller (it may grow into partial pages). Returns the entries written and
+/// the pages they hold.
+#[inline(never)]
+fn whole_page_runs<P: sg_core::PageProvider>(
+    provider: &P,
+    pages: &[P::Page],
+    usable: usize,
+    max_pages: usize,
+    open_end: bool,
+    slots: core::ptr::NonNull<SgEntry<P::Page>>,
+) -> (usize, usize) {
+    let page_size = P::PAGE_SIZE as u64;
+    let mut written = 0;
+    let mut index = 0;
+    while written < usable && index < pages.len() {
+        let first = pages[index];
+        let mut run = 1;
+        while index + run < pages.len()
+            && run < max_pages
+            && provider.is_next(first, run, pages[index + run])
+        {
+            run += 1;
+        }
+        if open_end && index + run == pages.len() {
+            break;
+        }
+        // At most `max_pages` pages, so within the maximum segment: a u32.
+        let length = run as u64 * page_size;
+        let mut entry = SgEntry::new();
+        // SAFETY: the entry describes `run` whole pages of the set the table
+        // keeps (owned or borrowed for its whole life), which vouches for
+        // them with its provider; each page of the set is used once
+        // (positions only grow, `next_page`), and the set holds no page
+        // twice, so for a table that writes no two entries share a byte.
+        unsafe { entry.set_page(first, 0, length as u32) };
+        // SAFETY: `written < usable`, a slot the caller's `room` offered.
+        unsafe { slots.add(written).write(entry) };
+        written += 1;
+        index += run;
+    }
+    (written, index)
 }
 
 impl<P: PageSet, C: ChunkAllocator<P::Page>, A: Access> fmt::Debug for AppendTable<P, C, A> {
