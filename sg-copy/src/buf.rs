@@ -51,9 +51,10 @@ impl<'a, P: PageProvider, A: Access> Reach<'a, P, A> {
         };
         self.walk.advance(piece.len as u64);
         // SAFETY: the piece is `piece.len` bytes (at most `isize::MAX`) of
-        // one entry of the view this value was made from and consumed for
-        // `'a`, in `piece.page` or, on a linear provider, in the frames of
-        // the entry's run; the view keeps them unwritten (shared) or
+        // the view this value was made from and consumed for `'a`, in
+        // `piece.page` or, on a linear provider, in the frames of one
+        // entry's run or of entries `is_next` joins into one run; the view
+        // keeps them unwritten (shared) or
         // reached only through this value (exclusive), which holds one
         // guard at a time.
         self.current = Some(unsafe {

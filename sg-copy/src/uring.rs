@@ -930,9 +930,10 @@ fn map_guards<'a, V: ListView<'a>>(list: V) -> Vec<MappedBytes<'a, V::Provider, 
     walk.pieces()
         .map(|piece| {
             // SAFETY: the piece is `piece.len` bytes (at most
-            // `isize::MAX`) of one entry of the view, consumed here for
-            // `'a`, in `piece.page` or, on a linear provider, in the
-            // frames of the entry's run; the view keeps them unwritten
+            // `isize::MAX`) of the view, consumed here for `'a`, in
+            // `piece.page` or, on a linear provider, in the frames of one
+            // entry's run or of entries `is_next` joins into one run (which
+            // `map` reaches as one range); the view keeps them unwritten
             // (shared) or reached only through these guards (exclusive);
             // overlapping guards of an exclusive view hand out no slice
             // (`map_pieces_mut` checks first).
