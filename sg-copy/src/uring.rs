@@ -426,7 +426,10 @@ impl<'scope, 'env> Scope<'scope, 'env> {
     }
 
     /// Registers the pieces of `list` as the ring's fixed buffers (one
-    /// buffer per piece), for [`write_fixed_at`](Self::write_fixed_at) and
+    /// buffer per piece: on a linear provider an entry, or neighbouring
+    /// entries whose pages the provider's `is_next` vouches for as one
+    /// piece of memory, up to 1 GiB, so a run of pages is one buffer and
+    /// one `READ_FIXED`/`WRITE_FIXED`; a page otherwise), for [`write_fixed_at`](Self::write_fixed_at) and
     /// [`read_fixed_at`](Self::read_fixed_at); they stay registered, and
     /// the list borrowed, until the scope ends.
     ///

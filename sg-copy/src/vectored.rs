@@ -3,7 +3,10 @@
 //! allocation.
 //!
 //! Each batch maps up to [`MAX_IO_SLICES`] pieces of the list (cut as
-//! [`with_io_slices`](crate::with_io_slices) cuts them), keeps their
+//! [`with_io_slices`](crate::with_io_slices) cuts them, except that on a
+//! linear provider neighbouring entries whose pages the provider's
+//! `is_next` vouches for as one piece of memory are one piece, up to
+//! 1 GiB: one iovec for the kernel), keeps their
 //! guards and their io slices in fixed-size arrays on the stack, makes one
 //! system call, and releases the mappings. A short transfer moves the
 //! position by exactly the bytes the system took, inside a piece if need
@@ -773,6 +776,20 @@ mod joined_tests {
         .unwrap();
         assert_eq!((done as usize, &sink), (total, &expected));
         assert!(calls > 4);
+        free(&pages, block, single);
+    }
+
+    #[test]
+    fn joined_pieces_stop_at_the_most_bytes_joined() {
+        let pages = VirtPages::new();
+        let (entries, lens, block, single) = layout(&pages);
+        // SAFETY: as in the tests above.
+        let list = unsafe { SgList::new(&entries, &pages) };
+        let mut walk = Walk::new(list);
+        // Joins at most two pages' worth (1 GiB in use).
+        walk.set_max_joined(2 * PAGE as u64);
+        let lens_joined: Vec<usize> = walk.pieces().map(|piece| piece.len).collect();
+        assert_eq!(lens_joined, [lens[0] + lens[1], lens[2] + lens[3], lens[4]]);
         free(&pages, block, single);
     }
 }

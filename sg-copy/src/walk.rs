@@ -9,6 +9,12 @@ use sg_core::{PageProvider, Segment, Segments, SgList, run_continues};
 
 use crate::io_slices::cut;
 
+/// The most bytes entries are joined into (one entry alone may be longer,
+/// as before any joining): 1 GiB, the largest buffer the kernel registers
+/// as a fixed buffer, so a joined piece is always one `READ_FIXED` or
+/// `WRITE_FIXED` with a `u32` length.
+const MAX_JOINED: u64 = 1 << 30;
+
 /// One piece of a list: the page to map, where its bytes start in that
 /// mapping, and how many there are.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,6 +40,9 @@ pub(crate) struct Walk<'a, P: PageProvider> {
     segments: Segments<'a, P::Page>,
     current: Option<Segment<'a, P::Page>>,
     into: u64,
+    /// The most bytes entries are joined into: [`MAX_JOINED`] (less in
+    /// tests).
+    max_joined: u64,
 }
 
 impl<P: PageProvider> Clone for Walk<'_, P> {
@@ -44,6 +53,7 @@ impl<P: PageProvider> Clone for Walk<'_, P> {
             segments: self.segments.clone(),
             current: self.current,
             into: self.into,
+            max_joined: self.max_joined,
         }
     }
 }
@@ -70,6 +80,7 @@ impl<'a, P: PageProvider> Walk<'a, P> {
             segments,
             current,
             into: 0,
+            max_joined: MAX_JOINED,
         }
     }
 
@@ -89,8 +100,9 @@ impl<'a, P: PageProvider> Walk<'a, P> {
     /// other across a page boundary, as the provider's `is_next` vouches
     /// ([`run_continues`]), are one piece: one iovec for the kernel, one
     /// fixed buffer, one `Buf` chunk. Addresses alone never join entries
-    /// (two allocations may be neighbours). Otherwise each page an entry
-    /// touches is a piece of its own.
+    /// (two allocations may be neighbours), and a joined piece holds at
+    /// most [`MAX_JOINED`] bytes. Otherwise each page an entry touches is a
+    /// piece of its own.
     pub(crate) fn pieces(&self) -> impl Iterator<Item = Piece<P::Page>> + use<'a, P> {
         let provider = self.provider;
         let linear = self.linear;
@@ -98,6 +110,7 @@ impl<'a, P: PageProvider> Walk<'a, P> {
         // The segment the position lies in, trimmed to start there (`into`
         // is below its length, so the rest fits its `u32`), then the rest.
         let into = self.into;
+        let max_joined = self.max_joined;
         let mut segments = self
             .current
             .map(|segment| Segment {
@@ -115,7 +128,8 @@ impl<'a, P: PageProvider> Walk<'a, P> {
             if linear {
                 let (mut end_page, mut end_offset) = (first.page, first.offset + len);
                 while let Some(next) = segments.next_if(|next| {
-                    run_continues(provider, end_page, end_offset, next.page, next.offset)
+                    len + u64::from(next.len) <= max_joined
+                        && run_continues(provider, end_page, end_offset, next.page, next.offset)
                 }) {
                     len += u64::from(next.len);
                     (end_page, end_offset) = (next.page, next.offset + u64::from(next.len));
@@ -134,6 +148,12 @@ impl<'a, P: PageProvider> Walk<'a, P> {
                 len: len as usize,
             })
         })
+    }
+
+    /// Joins entries into pieces of at most `bytes` bytes from now on.
+    #[cfg(test)]
+    pub(crate) fn set_max_joined(&mut self, bytes: u64) {
+        self.max_joined = bytes;
     }
 
     /// Moves the position `bytes` further (to the end at most).
