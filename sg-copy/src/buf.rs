@@ -51,9 +51,10 @@ impl<'a, P: PageProvider, A: Access> Reach<'a, P, A> {
         };
         self.walk.advance(piece.len as u64);
         // SAFETY: the piece is `piece.len` bytes (at most `isize::MAX`) of
-        // one entry of the view this value was made from and consumed for
-        // `'a`, in `piece.page` or, on a linear provider, in the frames of
-        // the entry's run; the view keeps them unwritten (shared) or
+        // the view this value was made from and consumed for `'a`, in
+        // `piece.page` or, on a linear provider, in the frames of one
+        // entry's run or of entries `is_next` joins into one run; the view
+        // keeps them unwritten (shared) or
         // reached only through this value (exclusive), which holds one
         // guard at a time.
         self.current = Some(unsafe {
@@ -94,8 +95,9 @@ impl<'a, P: PageProvider, A: Access> Reach<'a, P, A> {
 /// Reads a list's bytes through [`bytes::Buf`]: `chunk` is the rest of
 /// the piece at the position, with no copy.
 ///
-/// Each chunk is one piece (an entry on a linear provider, the part of a
-/// page otherwise), mapped while the reader stands in it. The `Buf` rules
+/// Each chunk is one piece (on a linear provider an entry, or neighbouring
+/// entries whose pages the provider's `is_next` vouches for as one piece
+/// of memory, up to 1 GiB; the part of a page otherwise), mapped while the reader stands in it. The `Buf` rules
 /// hold: `remaining` is exact, `chunk` is empty only at the end, and
 /// `advance` past the end panics.
 ///
@@ -104,8 +106,8 @@ impl<'a, P: PageProvider, A: Access> Reach<'a, P, A> {
 /// `Buf::chunk` returns a `&[u8]` borrowed from `&self`, so the bytes must
 /// stay mapped for as long as the reader is borrowed. The reader therefore
 /// owns the mapping of the piece its position lies in (a
-/// [`MappedBytes`] guard, one piece as [`with_io_slices`](crate::with_io_slices)
-/// cuts them: a whole entry on a linear provider, a page otherwise): the
+/// [`MappedBytes`] guard of one piece: entries joined as above, or an
+/// entry, on a linear provider; a page otherwise): the
 /// chunk borrows the guard through `&self`, and only
 /// [`advance`](bytes::Buf::advance), which takes `&mut self` and so ends
 /// every chunk's borrow first, replaces it. One piece is mapped at a

@@ -426,7 +426,10 @@ impl<'scope, 'env> Scope<'scope, 'env> {
     }
 
     /// Registers the pieces of `list` as the ring's fixed buffers (one
-    /// buffer per piece), for [`write_fixed_at`](Self::write_fixed_at) and
+    /// buffer per piece: on a linear provider an entry, or neighbouring
+    /// entries whose pages the provider's `is_next` vouches for as one
+    /// piece of memory, up to 1 GiB, so a run of pages is one buffer and
+    /// one `READ_FIXED`/`WRITE_FIXED`; a page otherwise), for [`write_fixed_at`](Self::write_fixed_at) and
     /// [`read_fixed_at`](Self::read_fixed_at); they stay registered, and
     /// the list borrowed, until the scope ends.
     ///
@@ -930,9 +933,10 @@ fn map_guards<'a, V: ListView<'a>>(list: V) -> Vec<MappedBytes<'a, V::Provider, 
     walk.pieces()
         .map(|piece| {
             // SAFETY: the piece is `piece.len` bytes (at most
-            // `isize::MAX`) of one entry of the view, consumed here for
-            // `'a`, in `piece.page` or, on a linear provider, in the
-            // frames of the entry's run; the view keeps them unwritten
+            // `isize::MAX`) of the view, consumed here for `'a`, in
+            // `piece.page` or, on a linear provider, in the frames of one
+            // entry's run or of entries `is_next` joins into one run (which
+            // `map` reaches as one range); the view keeps them unwritten
             // (shared) or reached only through these guards (exclusive);
             // overlapping guards of an exclusive view hand out no slice
             // (`map_pieces_mut` checks first).

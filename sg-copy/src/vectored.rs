@@ -3,7 +3,10 @@
 //! allocation.
 //!
 //! Each batch maps up to [`MAX_IO_SLICES`] pieces of the list (cut as
-//! [`with_io_slices`](crate::with_io_slices) cuts them), keeps their
+//! [`with_io_slices`](crate::with_io_slices) cuts them, except that on a
+//! linear provider neighbouring entries whose pages the provider's
+//! `is_next` vouches for as one piece of memory are one piece, up to
+//! 1 GiB: one iovec for the kernel), keeps their
 //! guards and their io slices in fixed-size arrays on the stack, makes one
 //! system call, and releases the mappings. A short transfer moves the
 //! position by exactly the bytes the system took, inside a piece if need
@@ -121,8 +124,9 @@ impl<'a, P: PageProvider, A: Access> Batch<'a, P, A> {
         };
         for piece in walk.pieces().take(MAX_IO_SLICES) {
             // SAFETY: the piece is `piece.len` bytes (at most `isize::MAX`)
-            // of one entry of the view, in `piece.page` or, on a linear
-            // provider, in the frames of the entry's run; the view keeps
+            // of the view, in `piece.page` or, on a linear provider, in the
+            // frames of one entry's run or of entries `is_next` joins into
+            // one run (which `map` reaches as one range); the view keeps
             // them unwritten (shared) or reached only through this batch
             // (exclusive, the caller's promise). Overlapping entries of an
             // exclusive view yield no slice: `with_slices_mut` checks first.
@@ -603,5 +607,189 @@ mod tests {
         // SAFETY: as above.
         let mut batch = unsafe { Batch::<_, sg_core::Read>::map(&walk) };
         assert!(!disjoint(batch.guards()));
+    }
+}
+
+#[cfg(test)]
+mod joined_tests {
+    //! Entries whose bytes the provider's `is_next` vouches for as one
+    //! piece of memory go to the kernel as one iovec; a short transfer
+    //! inside such a piece resumes at the right byte; entries `is_next`
+    //! does not join stay apart even when their addresses meet.
+
+    use core::ptr::NonNull;
+    use std::io::Write as _;
+    use std::vec::Vec;
+
+    use sg_core::{Error, SgEntry, VirtPage, VirtPages};
+
+    use super::*;
+
+    /// Process memory that never vouches for two pages as one piece: a
+    /// linear provider whose `is_next` always says no.
+    #[derive(Debug, Default)]
+    struct NoJoin(VirtPages);
+
+    // SAFETY: every method forwards to `VirtPages`, except `is_next`,
+    // which says `false` (always allowed: nothing merges then).
+    unsafe impl PageProvider for NoJoin {
+        type Page = VirtPage;
+        type Pfn = usize;
+        const PAGE_SIZE: usize = <VirtPages as PageProvider>::PAGE_SIZE;
+
+        fn pfn(&self, page: VirtPage) -> usize {
+            self.0.pfn(page)
+        }
+        fn nth(&self, page: VirtPage, n: usize) -> VirtPage {
+            self.0.nth(page, n)
+        }
+        fn map(&self, page: VirtPage) -> NonNull<u8> {
+            self.0.map(page)
+        }
+        unsafe fn unmap(&self, page: VirtPage, mapping: NonNull<u8>) {
+            // SAFETY: the caller's promise, forwarded.
+            unsafe { self.0.unmap(page, mapping) }
+        }
+        fn is_linear(&self) -> bool {
+            true
+        }
+        fn alloc_pages(&self, order: u32) -> Result<VirtPage, Error> {
+            self.0.alloc_pages(order)
+        }
+        unsafe fn free_pages(&self, page: VirtPage, order: u32) {
+            // SAFETY: the caller's promise, forwarded.
+            unsafe { self.0.free_pages(page, order) }
+        }
+        fn is_next(&self, _first: VirtPage, _run_pages: usize, _next: VirtPage) -> bool {
+            false
+        }
+    }
+
+    const PAGE: usize = 4096;
+
+    /// Entries over a block of four pages (from byte 100 of the first to
+    /// byte 50 of the last, one entry per page), then a page of its own:
+    /// five entries, their lengths, and the pages to free.
+    fn layout<P: PageProvider<Page = VirtPage>>(
+        pages: &P,
+    ) -> ([SgEntry<VirtPage>; 5], [usize; 5], VirtPage, VirtPage) {
+        let block = pages.alloc_pages(2).unwrap();
+        let single = pages.alloc_pages(0).unwrap();
+        let mut entries: [SgEntry<VirtPage>; 5] = Default::default();
+        sg_core::init_table(&mut entries).unwrap();
+        let lens = [PAGE - 100, PAGE, PAGE, 50, 300];
+        // SAFETY: bytes of the pages just allocated, which only this list
+        // reaches until they are freed.
+        unsafe {
+            entries[0].set_page(block, 100, lens[0] as u32);
+            entries[1].set_page(pages.nth(block, 1), 0, PAGE as u32);
+            entries[2].set_page(pages.nth(block, 2), 0, PAGE as u32);
+            entries[3].set_page(pages.nth(block, 3), 0, 50);
+            entries[4].set_page(single, 0, 300);
+        }
+        (entries, lens, block, single)
+    }
+
+    /// Frees what [`layout`] allocated.
+    fn free<P: PageProvider<Page = VirtPage>>(pages: &P, block: VirtPage, single: VirtPage) {
+        // SAFETY: allocated by `layout` with these orders; no list names
+        // them any more.
+        unsafe {
+            pages.free_pages(block, 2);
+            pages.free_pages(single, 0);
+        }
+    }
+
+    /// The pieces' lengths from a fresh walk of `list`, `skip` bytes in.
+    fn piece_lens<P: PageProvider>(list: SgList<'_, P>, skip: u64) -> Vec<usize> {
+        let mut walk = Walk::new(list);
+        walk.advance(skip);
+        walk.pieces().map(|piece| piece.len).collect()
+    }
+
+    #[test]
+    fn entries_is_next_joins_are_one_piece_and_others_are_not() {
+        let pages = VirtPages::new();
+        let (entries, lens, block, single) = layout(&pages);
+        // SAFETY: the entries describe bytes of pages this provider
+        // allocated, reached by nothing else meanwhile.
+        let list = unsafe { SgList::new(&entries, &pages) };
+        let joined = lens[..4].iter().sum::<usize>();
+        assert_eq!(piece_lens(list, 0), [joined, 300]);
+        // From inside the joined piece: the rest of it, from that byte.
+        let mut walk = Walk::new(list);
+        walk.advance(5000);
+        let first = walk.pieces().next().unwrap();
+        assert_eq!(
+            (first.page, first.start, first.len),
+            (pages.nth(block, 1), 5000 + 100 - PAGE, joined - 5000)
+        );
+        // A range of the list that ends inside the block.
+        assert_eq!(piece_lens(list.slice(10, 7000).unwrap(), 0), [7000]);
+        free(&pages, block, single);
+
+        // The same layout, from a provider whose `is_next` says no: one
+        // piece per entry, though the addresses meet.
+        let no_join = NoJoin::default();
+        let (entries, lens, block, single) = layout(&no_join);
+        // SAFETY: as above.
+        let list = unsafe { SgList::new(&entries, &no_join) };
+        assert_eq!(piece_lens(list, 0), lens);
+        free(&no_join, block, single);
+    }
+
+    #[test]
+    fn short_writes_inside_a_joined_piece_resume_at_the_right_byte() {
+        let pages = VirtPages::new();
+        let (entries, lens, block, single) = layout(&pages);
+        let total: usize = lens.iter().sum();
+        let expected: Vec<u8> = (0..total).map(|index| (index % 251) as u8).collect();
+        let mut entries = entries;
+        // SAFETY: as in the test above; this exclusive view is the only
+        // one while it lives.
+        let view = unsafe { sg_core::SgListMut::new(&mut entries, &pages) };
+        assert_eq!(crate::copy_from_slice(view, 0, &expected), total);
+        // SAFETY: as above.
+        let list = unsafe { SgList::new(&entries, &pages) };
+        let mut sink = Vec::new();
+        let mut calls = 0;
+        // Stops inside the joined piece (and inside its pages) again and
+        // again: 1 to 3001 bytes per call.
+        let done = drive(list, AtZero::Fails, |guards, done| {
+            assert_eq!(done as usize, sink.len());
+            assert_eq!(guards[0].len(), {
+                let left = lens[..4].iter().sum::<usize>().saturating_sub(sink.len());
+                if left > 0 { left } else { total - sink.len() }
+            });
+            calls += 1;
+            let most = 1 + (calls * 1237) % 3001;
+            with_slices(guards, |slices| {
+                let mut left = most;
+                for slice in slices {
+                    let take = left.min(slice.len());
+                    sink.write_all(&slice[..take]).unwrap();
+                    left -= take;
+                }
+                Ok(most - left)
+            })
+        })
+        .unwrap();
+        assert_eq!((done as usize, &sink), (total, &expected));
+        assert!(calls > 4);
+        free(&pages, block, single);
+    }
+
+    #[test]
+    fn joined_pieces_stop_at_the_most_bytes_joined() {
+        let pages = VirtPages::new();
+        let (entries, lens, block, single) = layout(&pages);
+        // SAFETY: as in the tests above.
+        let list = unsafe { SgList::new(&entries, &pages) };
+        let mut walk = Walk::new(list);
+        // Joins at most two pages' worth (1 GiB in use).
+        walk.set_max_joined(2 * PAGE as u64);
+        let lens_joined: Vec<usize> = walk.pieces().map(|piece| piece.len).collect();
+        assert_eq!(lens_joined, [lens[0] + lens[1], lens[2] + lens[3], lens[4]]);
+        free(&pages, block, single);
     }
 }

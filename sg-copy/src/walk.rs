@@ -5,9 +5,15 @@
 
 use core::fmt;
 
-use sg_core::{PageProvider, Segment, Segments, SgList};
+use sg_core::{PageProvider, Segment, Segments, SgList, run_continues};
 
 use crate::io_slices::cut;
+
+/// The most bytes entries are joined into (one entry alone may be longer,
+/// as before any joining): 1 GiB, the largest buffer the kernel registers
+/// as a fixed buffer, so a joined piece is always one `READ_FIXED` or
+/// `WRITE_FIXED` with a `u32` length.
+const MAX_JOINED: u64 = 1 << 30;
 
 /// One piece of a list: the page to map, where its bytes start in that
 /// mapping, and how many there are.
@@ -34,6 +40,9 @@ pub(crate) struct Walk<'a, P: PageProvider> {
     segments: Segments<'a, P::Page>,
     current: Option<Segment<'a, P::Page>>,
     into: u64,
+    /// The most bytes entries are joined into: [`MAX_JOINED`] (less in
+    /// tests).
+    max_joined: u64,
 }
 
 impl<P: PageProvider> Clone for Walk<'_, P> {
@@ -44,6 +53,7 @@ impl<P: PageProvider> Clone for Walk<'_, P> {
             segments: self.segments.clone(),
             current: self.current,
             into: self.into,
+            max_joined: self.max_joined,
         }
     }
 }
@@ -70,6 +80,7 @@ impl<'a, P: PageProvider> Walk<'a, P> {
             segments,
             current,
             into: 0,
+            max_joined: MAX_JOINED,
         }
     }
 
@@ -84,31 +95,65 @@ impl<'a, P: PageProvider> Walk<'a, P> {
     }
 
     /// The pieces from the position on, in order.
+    ///
+    /// On a linear provider, neighbouring entries whose bytes continue each
+    /// other across a page boundary, as the provider's `is_next` vouches
+    /// ([`run_continues`]), are one piece: one iovec for the kernel, one
+    /// fixed buffer, one `Buf` chunk. Addresses alone never join entries
+    /// (two allocations may be neighbours), and a joined piece holds at
+    /// most [`MAX_JOINED`] bytes. Otherwise each page an entry touches is a
+    /// piece of its own.
     pub(crate) fn pieces(&self) -> impl Iterator<Item = Piece<P::Page>> + use<'a, P> {
         let provider = self.provider;
         let linear = self.linear;
         let page_size = P::PAGE_SIZE as u64;
-        self.current
-            .map(|segment| (segment, self.into))
-            .into_iter()
-            .chain(self.segments.clone().map(|segment| (segment, 0)))
-            .flat_map(move |(segment, into)| {
-                cut(
-                    segment.offset + into,
-                    u64::from(segment.len) - into,
-                    linear,
-                    page_size,
-                )
-                .map(move |(offset, len)| Piece {
-                    // Offsets stay below 2^33 and pages are at least 64
-                    // bytes, so the page index fits a usize and the start
-                    // (an in-page offset, or an offset into a run) too; a
-                    // piece holds at most `isize::MAX` bytes.
-                    page: provider.nth(segment.page, (offset / page_size) as usize),
-                    start: (offset % page_size) as usize,
-                    len: len as usize,
-                })
+        // The segment the position lies in, trimmed to start there (`into`
+        // is below its length, so the rest fits its `u32`), then the rest.
+        let into = self.into;
+        let max_joined = self.max_joined;
+        let mut segments = self
+            .current
+            .map(|segment| Segment {
+                offset: segment.offset + into,
+                len: segment.len - into as u32,
+                ..segment
             })
+            .into_iter()
+            .chain(self.segments.clone())
+            .peekable();
+        // Runs: (first page, offset from it, bytes).
+        let runs = core::iter::from_fn(move || {
+            let first = segments.next()?;
+            let mut len = u64::from(first.len);
+            if linear {
+                let (mut end_page, mut end_offset) = (first.page, first.offset + len);
+                while let Some(next) = segments.next_if(|next| {
+                    len + u64::from(next.len) <= max_joined
+                        && run_continues(provider, end_page, end_offset, next.page, next.offset)
+                }) {
+                    len += u64::from(next.len);
+                    (end_page, end_offset) = (next.page, next.offset + u64::from(next.len));
+                }
+            }
+            Some((first.page, first.offset, len))
+        });
+        runs.flat_map(move |(page, offset, len)| {
+            cut(offset, len, linear, page_size).map(move |(offset, len)| Piece {
+                // The offset lies in a run the address space holds (one
+                // entry's, or entries joined into one piece of memory), so
+                // its page index fits a usize; the start is in-page; a
+                // piece holds at most `isize::MAX` bytes.
+                page: provider.nth(page, (offset / page_size) as usize),
+                start: (offset % page_size) as usize,
+                len: len as usize,
+            })
+        })
+    }
+
+    /// Joins entries into pieces of at most `bytes` bytes from now on.
+    #[cfg(test)]
+    pub(crate) fn set_max_joined(&mut self, bytes: u64) {
+        self.max_joined = bytes;
     }
 
     /// Moves the position `bytes` further (to the end at most).

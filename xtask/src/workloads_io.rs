@@ -10,23 +10,89 @@ use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 
-use sg_alloc::PageList;
-use sg_core::VirtPages;
+use sg_alloc::{FromPages, PageList, SgTable};
+use sg_core::{PageProvider, Pages, SgList, SgListMut, VirtPages};
 
 use crate::measure::{Row, gigabytes_per_second, interleave};
 use crate::workloads::Sizes;
 
+/// The workloads of one list layout, by name.
+struct Names {
+    write_vectored: &'static str,
+    read_vectored: &'static str,
+    write_uring: &'static str,
+    read_uring: &'static str,
+    write_fixed: &'static str,
+    read_fixed: &'static str,
+}
+
+impl Names {
+    fn all(&self) -> [&'static str; 6] {
+        [
+            self.write_vectored,
+            self.read_vectored,
+            self.write_uring,
+            self.read_uring,
+            self.write_fixed,
+            self.read_fixed,
+        ]
+    }
+}
+
+/// 16384 entries of one 4 KiB page each, every page its own allocation
+/// (a `PageList` of single pages): nothing joins, one piece per page.
+const PAGES: Names = Names {
+    write_vectored: "io_write_vectored",
+    read_vectored: "io_read_vectored",
+    write_uring: "io_write_uring",
+    read_uring: "io_read_uring",
+    write_fixed: "io_write_uring_fixed",
+    read_fixed: "io_read_uring_fixed",
+};
+
+/// 16384 entries of one 4 KiB page each over one 64 MiB block of pages:
+/// the provider's `is_next` joins them, so they go out as one piece.
+const BLOCK: Names = Names {
+    write_vectored: "io_write_vectored_block",
+    read_vectored: "io_read_vectored_block",
+    write_uring: "io_write_uring_block",
+    read_uring: "io_read_uring_block",
+    write_fixed: "io_write_uring_fixed_block",
+    read_fixed: "io_read_uring_fixed_block",
+};
+
+/// A table the workloads write from and read into.
+trait Lists {
+    type Provider: PageProvider;
+    fn list(&self) -> SgList<'_, Self::Provider>;
+    fn list_mut(&mut self) -> SgListMut<'_, Self::Provider>;
+}
+
+impl Lists for PageList<VirtPages> {
+    type Provider = VirtPages;
+    fn list(&self) -> SgList<'_, VirtPages> {
+        self.as_list()
+    }
+    fn list_mut(&mut self) -> SgListMut<'_, VirtPages> {
+        self.as_list_mut()
+    }
+}
+
+impl Lists for SgTable<Pages<VirtPages>> {
+    type Provider = Pages<VirtPages>;
+    fn list(&self) -> SgList<'_, Pages<VirtPages>> {
+        self.as_list()
+    }
+    fn list_mut(&mut self) -> SgListMut<'_, Pages<VirtPages>> {
+        self.as_list_mut()
+    }
+}
+
 /// Every I/O workload wanted (by name) in this run.
 pub fn run(sizes: &Sizes, wanted: &dyn Fn(&str) -> bool) -> Vec<Row> {
-    let names = [
-        "io_write_vectored",
-        "io_read_vectored",
-        "io_write_uring",
-        "io_read_uring",
-        "io_write_uring_fixed",
-        "io_read_uring_fixed",
-    ];
-    if !names.iter().any(|name| wanted(name)) {
+    let pages_wanted = PAGES.all().iter().any(|name| wanted(name));
+    let block_wanted = BLOCK.all().iter().any(|name| wanted(name));
+    if !pages_wanted && !block_wanted {
         return Vec::new();
     }
     let bytes = sizes.buffer;
@@ -39,82 +105,124 @@ pub fn run(sizes: &Sizes, wanted: &dyn Fn(&str) -> bool) -> Vec<Row> {
         .open(&path)
         .expect("creating the I/O workloads' file");
     let mut contiguous = vec![0x5au8; bytes];
-    let mut table = PageList::new(VirtPages::new(), bytes as u64).expect("out of memory");
-    let _ = sg_copy::copy_from_slice(table.as_list_mut(), 0, &contiguous);
-    // Into the page cache before anything is timed.
     file.write_all_at(&contiguous, 0).expect("writing the file");
-    let note = format!(
-        "{} pages of 4 KiB, file on {}",
-        table.nents(),
-        path.parent()
-            .map_or("?".into(), |dir| dir.display().to_string())
-    );
+    let directory = path
+        .parent()
+        .map_or("?".into(), |dir| dir.display().to_string());
     let mut rows = Vec::new();
-    let pwrite = |contiguous: &[u8]| file.write_all_at(contiguous, 0).expect("pwrite");
-    let pread = |contiguous: &mut [u8]| file.read_exact_at(contiguous, 0).expect("pread");
-
-    if wanted("io_write_vectored") {
-        let (work, baseline) = interleave(
-            sizes.reps,
-            || {
-                assert_eq!(
-                    sg_copy::write_list_at(&file, table.as_list(), 0).expect("pwritev"),
-                    bytes as u64
-                )
-            },
-            || pwrite(&contiguous),
+    if pages_wanted {
+        let mut table = PageList::new(VirtPages::new(), bytes as u64).expect("out of memory");
+        let _ = sg_copy::copy_from_slice(table.as_list_mut(), 0, &contiguous);
+        let note = format!(
+            "{} pages of 4 KiB, each its own allocation, file on {directory}",
+            table.nents()
         );
-        rows.push(row(
-            "io_write_vectored",
-            bytes,
-            &work,
-            "pwrite_64m",
-            &baseline,
+        rows.extend(layout_rows(
+            sizes,
+            wanted,
+            &PAGES,
+            &file,
+            &mut table,
+            &mut contiguous,
             &note,
         ));
     }
-    if wanted("io_read_vectored") {
-        let (work, baseline) = interleave(
-            sizes.reps,
-            || {
-                assert_eq!(
-                    sg_copy::read_list_at(&file, table.as_list_mut(), 0).expect("preadv"),
-                    bytes as u64
-                )
-            },
-            || pread(&mut contiguous),
+    if block_wanted {
+        let order = (bytes as u64 / 4096).next_power_of_two().trailing_zeros();
+        let pages = Pages::alloc(VirtPages::new(), order).expect("out of memory");
+        let mut table = FromPages::new(pages, 0, bytes as u64)
+            .max_segment_size(4096)
+            .build()
+            .expect("out of memory");
+        let _ = sg_copy::copy_from_slice(table.as_list_mut(), 0, &contiguous);
+        let note = format!(
+            "{} entries of 4 KiB over one block of pages, file on {directory}",
+            table.as_list().into_iter().count()
         );
-        rows.push(row(
-            "io_read_vectored",
-            bytes,
-            &work,
-            "pread_64m",
-            &baseline,
+        rows.extend(layout_rows(
+            sizes,
+            wanted,
+            &BLOCK,
+            &file,
+            &mut table,
+            &mut contiguous,
             &note,
         ));
     }
-    #[cfg(target_os = "linux")]
-    rows.extend(uring(
-        sizes,
-        wanted,
-        &file,
-        &mut table,
-        &mut contiguous,
-        &note,
-    ));
     drop(file);
     let _ = std::fs::remove_file(&path);
     rows
 }
 
-/// The io_uring workloads, or none (with a message) where io_uring is not
-/// available.
-#[cfg(target_os = "linux")]
-fn uring(
+/// The workloads of one layout.
+fn layout_rows<T: Lists>(
     sizes: &Sizes,
     wanted: &dyn Fn(&str) -> bool,
+    names: &Names,
     file: &File,
-    table: &mut PageList<VirtPages>,
+    table: &mut T,
+    contiguous: &mut [u8],
+    note: &str,
+) -> Vec<Row> {
+    let bytes = contiguous.len();
+    let mut rows = Vec::new();
+    let pwrite = |contiguous: &[u8]| file.write_all_at(contiguous, 0).expect("pwrite");
+    let pread = |contiguous: &mut [u8]| file.read_exact_at(contiguous, 0).expect("pread");
+
+    if wanted(names.write_vectored) {
+        let (work, baseline) = interleave(
+            sizes.reps,
+            || {
+                assert_eq!(
+                    sg_copy::write_list_at(file, table.list(), 0).expect("pwritev"),
+                    bytes as u64
+                )
+            },
+            || pwrite(contiguous),
+        );
+        rows.push(row(
+            names.write_vectored,
+            bytes,
+            &work,
+            "pwrite_64m",
+            &baseline,
+            note,
+        ));
+    }
+    if wanted(names.read_vectored) {
+        let (work, baseline) = interleave(
+            sizes.reps,
+            || {
+                assert_eq!(
+                    sg_copy::read_list_at(file, table.list_mut(), 0).expect("preadv"),
+                    bytes as u64
+                )
+            },
+            || pread(contiguous),
+        );
+        rows.push(row(
+            names.read_vectored,
+            bytes,
+            &work,
+            "pread_64m",
+            &baseline,
+            note,
+        ));
+    }
+    #[cfg(target_os = "linux")]
+    rows.extend(uring(sizes, wanted, names, file, table, contiguous, note));
+    rows
+}
+
+/// The io_uring workloads of one layout (none, with a note, where
+/// io_uring is not available).
+#[cfg(target_os = "linux")]
+fn uring<T: Lists>(
+    sizes: &Sizes,
+    wanted: &dyn Fn(&str) -> bool,
+    names: &Names,
+    file: &File,
+    table: &mut T,
     contiguous: &mut [u8],
     note: &str,
 ) -> Vec<Row> {
@@ -129,13 +237,13 @@ fn uring(
         }
     };
     let mut rows = Vec::new();
-    if wanted("io_write_uring") {
+    if wanted(names.write_uring) {
         let (work, baseline) = interleave(
             sizes.reps,
             || {
                 let done = ring.scope(|scope| {
                     scope
-                        .write_at(file.as_fd(), table.as_list(), 0)
+                        .write_at(file.as_fd(), table.list(), 0)
                         .and_then(sg_copy::Op::wait)
                 });
                 assert_eq!(done.expect("io_uring writev"), bytes as u64);
@@ -143,7 +251,7 @@ fn uring(
             || file.write_all_at(contiguous, 0).expect("pwrite"),
         );
         rows.push(row(
-            "io_write_uring",
+            names.write_uring,
             bytes,
             &work,
             "pwrite_64m",
@@ -151,13 +259,13 @@ fn uring(
             note,
         ));
     }
-    if wanted("io_read_uring") {
+    if wanted(names.read_uring) {
         let (work, baseline) = interleave(
             sizes.reps,
             || {
                 let done = ring.scope(|scope| {
                     scope
-                        .read_at(file.as_fd(), table.as_list_mut(), 0)
+                        .read_at(file.as_fd(), table.list_mut(), 0)
                         .and_then(sg_copy::Op::wait)
                 });
                 assert_eq!(done.expect("io_uring readv"), bytes as u64);
@@ -165,7 +273,7 @@ fn uring(
             || file.read_exact_at(contiguous, 0).expect("pread"),
         );
         rows.push(row(
-            "io_read_uring",
+            names.read_uring,
             bytes,
             &work,
             "pread_64m",
@@ -173,11 +281,11 @@ fn uring(
             note,
         ));
     }
-    if wanted("io_write_uring_fixed") || wanted("io_read_uring_fixed") {
+    if wanted(names.write_fixed) || wanted(names.read_fixed) {
         // Registered once; every repetition reuses the registration.
         let mut contiguous_copy = contiguous.to_vec();
         let fixed_rows = ring.scope(|scope| {
-            let buffers = match scope.register(table.as_list_mut()) {
+            let buffers = match scope.register(table.list_mut()) {
                 Ok(buffers) => buffers,
                 Err(error) => {
                     eprintln!("perf: fixed-buffer workloads skipped: {error}");
@@ -196,7 +304,7 @@ fn uring(
                 || file.write_all_at(&contiguous_copy, 0).expect("pwrite"),
             );
             rows.push(row(
-                "io_write_uring_fixed",
+                names.write_fixed,
                 bytes,
                 &work,
                 "pwrite_64m",
@@ -214,7 +322,7 @@ fn uring(
                 || file.read_exact_at(&mut contiguous_copy, 0).expect("pread"),
             );
             rows.push(row(
-                "io_read_uring_fixed",
+                names.read_fixed,
                 bytes,
                 &work,
                 "pread_64m",
