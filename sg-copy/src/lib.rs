@@ -100,6 +100,7 @@ mod io;
 #[cfg(feature = "std")]
 mod io_slices;
 mod runs;
+mod tune;
 #[cfg(all(feature = "io-uring", target_os = "linux"))]
 mod uring;
 #[cfg(all(feature = "fs", unix))]

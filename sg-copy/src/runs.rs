@@ -170,6 +170,7 @@ unsafe fn visit_runs<'v, 's, V: ListView<'v>>(
     mut budget: u64,
     visit: &mut impl FnMut(&mut Run<'_, 'v, V>),
 ) -> u64 {
+    let prefetch = crate::tune::tuning().prefetch_next_run;
     let mut done = 0u64;
     loop {
         // Grow the run while the following segments continue it.
@@ -192,7 +193,7 @@ unsafe fn visit_runs<'v, 's, V: ListView<'v>>(
             // Only the bytes of the next run that will be copied: never a
             // line past the end of the budget.
             let ahead = (budget - len).min(u64::from(next.len));
-            if ahead >= PREFETCH_MIN {
+            if prefetch && ahead >= PREFETCH_MIN {
                 prefetch_run(provider, next.page, next.offset, ahead);
             }
         }
@@ -315,7 +316,9 @@ const LINE: usize = 64;
 
 /// Copies `source` into `target`, which has the same length: with
 /// `memcpy` in pieces of at most [`ALIGNED_CHUNK`] bytes when both start at
-/// the same offset in a cache line, with [`copy_lines`] otherwise.
+/// the same offset in a cache line; otherwise with [`copy_lines`] where the
+/// processor's tuning asks for it ([`crate::tune`]), with one `memcpy`
+/// elsewhere.
 #[inline(always)]
 pub(crate) fn copy_chunked(source: &[u8], target: &mut [u8]) {
     // The length alone decides short copies (the segments of small lists):
@@ -328,7 +331,8 @@ pub(crate) fn copy_chunked(source: &[u8], target: &mut [u8]) {
     if same_offset && source.len() <= ALIGNED_CHUNK {
         target.copy_from_slice(source);
     } else {
-        copy_long(source, target, same_offset);
+        let lines = crate::tune::tuning().lines_when_misaligned;
+        copy_long(source, target, same_offset, lines);
     }
 }
 
@@ -340,8 +344,10 @@ const SHORT_MEMCPY: usize = 2 << 10;
 /// [`copy_chunked`] for a copy longer than [`SHORT_MEMCPY`] whose ends lie
 /// at different offsets in their cache lines, or longer than
 /// [`ALIGNED_CHUNK`]; out of line so that short copies stay small.
+/// `lines` picks [`copy_lines`] over one `memcpy` for ends at different
+/// offsets.
 #[inline(never)]
-fn copy_long(source: &[u8], target: &mut [u8], same_offset: bool) {
+fn copy_long(source: &[u8], target: &mut [u8], same_offset: bool, lines: bool) {
     if same_offset {
         for (from, to) in source
             .chunks(ALIGNED_CHUNK)
@@ -349,8 +355,10 @@ fn copy_long(source: &[u8], target: &mut [u8], same_offset: bool) {
         {
             to.copy_from_slice(from);
         }
-    } else {
+    } else if lines {
         copy_lines(source, target);
+    } else {
+        target.copy_from_slice(source);
     }
 }
 
@@ -418,18 +426,33 @@ mod tests {
         for &from in offsets {
             for &to in offsets {
                 for &len in lengths {
-                    target.fill(0xEE);
-                    copy_chunked(&source[from..from + len], &mut target[to..to + len]);
-                    assert_eq!(
-                        &target[to..to + len],
-                        &source[from..from + len],
-                        "{from} {to} {len}"
-                    );
-                    assert!(target[..to].iter().all(|&b| b == 0xEE), "nothing before");
-                    assert!(
-                        target[to + len..].iter().all(|&b| b == 0xEE),
-                        "nothing after"
-                    );
+                    // This processor's choice, then each way of copying
+                    // ends at different offsets on its own.
+                    for way in 0..3 {
+                        target.fill(0xEE);
+                        let (from_bytes, to_bytes) =
+                            (&source[from..from + len], &mut target[to..to + len]);
+                        match way {
+                            0 => copy_chunked(from_bytes, to_bytes),
+                            way => {
+                                let same = (from_bytes.as_ptr() as usize
+                                    ^ to_bytes.as_ptr() as usize)
+                                    % LINE
+                                    == 0;
+                                copy_long(from_bytes, to_bytes, same, way == 1)
+                            }
+                        }
+                        assert_eq!(
+                            &target[to..to + len],
+                            &source[from..from + len],
+                            "{from} {to} {len} {way}"
+                        );
+                        assert!(target[..to].iter().all(|&b| b == 0xEE), "nothing before");
+                        assert!(
+                            target[to + len..].iter().all(|&b| b == 0xEE),
+                            "nothing after"
+                        );
+                    }
                 }
             }
         }
