@@ -76,6 +76,12 @@ pub unsafe fn copy_from_shared(source: *const u8, target: &mut [u8]) {
         unsafe { out.add(done).write(source.add(done).read_volatile()) };
         done += 1;
     }
+    #[cfg(all(target_arch = "x86_64", feature = "std", not(miri)))]
+    if len - done >= wide::MIN && wide::available() {
+        // SAFETY: `done..len` lies in both ranges (see above) and
+        // `source + done` is word-aligned; the processor has AVX2.
+        done += unsafe { wide::from_shared(source.add(done), out.add(done), len - done) };
+    }
     while len - done >= WORD {
         // SAFETY: `done` plus the access width is at most `len`, as the
         // loop condition says: in bounds of both sides (see above).
@@ -125,6 +131,12 @@ pub unsafe fn copy_to_shared(source: &[u8], target: *mut u8) {
         unsafe { target.add(done).write_volatile(from.add(done).read()) };
         done += 1;
     }
+    #[cfg(all(target_arch = "x86_64", feature = "std", not(miri)))]
+    if len - done >= wide::MIN && wide::available() {
+        // SAFETY: `done..len` lies in both ranges (see above) and
+        // `target + done` is word-aligned; the processor has AVX2.
+        done += unsafe { wide::to_shared(from.add(done), target.add(done), len - done) };
+    }
     while len - done >= WORD {
         // SAFETY: `done` plus the access width is at most `len`, as the
         // loop condition says: in bounds of both sides (see above).
@@ -139,6 +151,110 @@ pub unsafe fn copy_to_shared(source: &[u8], target: *mut u8) {
         // loop condition says: in bounds of both sides (see above).
         unsafe { target.add(done).write_volatile(from.add(done).read()) };
         done += 1;
+    }
+}
+
+/// The middle of long copies with 32-byte volatile accesses, on x86-64
+/// processors with AVX2 (found at run time).
+///
+/// Measured on a 2-core Intel Xeon VM (AVX-512, glibc 2.36), 4 KiB pieces
+/// of 64 KiB and 1 MiB requests through guest memory: the 16-byte loop
+/// read at 37-38 GB/s and wrote at 23-34, where vm-memory's `memcpy` of
+/// the same pieces (which it makes for copies over 8 bytes) ran at 49-52
+/// and 28-45.
+#[cfg(all(target_arch = "x86_64", feature = "std", not(miri)))]
+mod wide {
+    use core::arch::x86_64::__m256i;
+
+    use super::WORD;
+
+    /// Bytes in one wide access.
+    const WIDE: usize = 32;
+
+    /// Bytes per step of the loops: two wide accesses.
+    const STEP: usize = 2 * WIDE;
+
+    /// Copies shorter than this stay with the word loop: the wide loop
+    /// pays a call and a feature check.
+    pub(super) const MIN: usize = 256;
+
+    /// Whether the processor has AVX2 (the standard library caches the
+    /// answer).
+    #[inline]
+    pub(super) fn available() -> bool {
+        std::is_x86_feature_detected!("avx2")
+    }
+
+    /// Copies the longest prefix of `len` bytes from the shared memory
+    /// at `source` to `out` that the wide loop serves (whole steps, after
+    /// at most one word to reach a wide boundary); returns its length.
+    ///
+    /// # Safety
+    ///
+    /// `source` is valid for reads and `out` for writes of `len` bytes, do
+    /// not overlap, and `source` is word-aligned; the processor has AVX2.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn from_shared(source: *const u8, out: *mut u8, len: usize) -> usize {
+        let mut done = 0;
+        if source.addr() % WIDE != 0 && len >= WORD {
+            // SAFETY: one word, inside both ranges; `source` is
+            // word-aligned (the caller's promise).
+            unsafe {
+                let word = source.cast::<super::Word>().read_volatile();
+                out.cast::<super::Word>().write_unaligned(word);
+            }
+            done = WORD;
+        }
+        while len - done >= STEP {
+            // SAFETY: `done + STEP <= len`: inside both ranges; `source +
+            // done` is WIDE-aligned (reached above, kept by whole steps).
+            unsafe {
+                let from = source.add(done).cast::<__m256i>();
+                let to = out.add(done).cast::<__m256i>();
+                let first = from.read_volatile();
+                let second = from.add(1).read_volatile();
+                to.write_unaligned(first);
+                to.add(1).write_unaligned(second);
+            }
+            done += STEP;
+        }
+        done
+    }
+
+    /// [`from_shared`] the other way: copies from the private `from` into
+    /// the shared memory at `target` with volatile writes.
+    ///
+    /// # Safety
+    ///
+    /// `from` is valid for reads and `target` for writes of `len` bytes,
+    /// do not overlap, and `target` is word-aligned; the processor has
+    /// AVX2.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn to_shared(from: *const u8, target: *mut u8, len: usize) -> usize {
+        let mut done = 0;
+        if target.addr() % WIDE != 0 && len >= WORD {
+            // SAFETY: one word, inside both ranges; `target` is
+            // word-aligned (the caller's promise).
+            unsafe {
+                let word = from.cast::<super::Word>().read_unaligned();
+                target.cast::<super::Word>().write_volatile(word);
+            }
+            done = WORD;
+        }
+        while len - done >= STEP {
+            // SAFETY: `done + STEP <= len`: inside both ranges; `target +
+            // done` is WIDE-aligned (reached above, kept by whole steps).
+            unsafe {
+                let source = from.add(done).cast::<__m256i>();
+                let to = target.add(done).cast::<__m256i>();
+                let first = source.read_unaligned();
+                let second = source.add(1).read_unaligned();
+                to.write_volatile(first);
+                to.add(1).write_volatile(second);
+            }
+            done += STEP;
+        }
+        done
     }
 }
 
@@ -330,6 +446,68 @@ mod tests {
                 unsafe { fill_shared(filled.as_mut_ptr().add(start), 9, len) };
                 assert!(filled[start..start + len].iter().all(|&b| b == 9));
                 assert!(filled[start + len..].iter().all(|&b| b == 1));
+            }
+        }
+    }
+
+    /// Long copies (through the wide loop where the processor has one):
+    /// lengths around its minimum and its step, at every offset from a
+    /// wide boundary on either side, both directions, nothing written
+    /// outside.
+    #[test]
+    fn long_copies_are_exact() {
+        const SPAN: usize = 1024;
+        let source: [u8; SPAN] = core::array::from_fn(|index| (index * 7 + index / 251) as u8);
+        let lens: &[usize] = if cfg!(miri) {
+            &[300]
+        } else {
+            &[255, 256, 257, 319, 320, 321, 383, 500, 900]
+        };
+        let offsets: &[usize] = if cfg!(miri) {
+            &[0, 17]
+        } else {
+            &[0, 1, 8, 16, 31, 32, 48, 63]
+        };
+        for &len in lens {
+            for &shared_at in offsets {
+                for &private_at in offsets {
+                    let mut out = [0xEEu8; SPAN];
+                    // SAFETY: `shared_at + len < SPAN`, in `source`.
+                    unsafe {
+                        copy_from_shared(
+                            source.as_ptr().add(shared_at),
+                            &mut out[private_at..private_at + len],
+                        )
+                    };
+                    assert_eq!(
+                        &out[private_at..private_at + len],
+                        &source[shared_at..shared_at + len]
+                    );
+                    assert!(
+                        out[..private_at]
+                            .iter()
+                            .chain(&out[private_at + len..])
+                            .all(|&b| b == 0xEE)
+                    );
+                    let mut shared = [0xEEu8; SPAN];
+                    // SAFETY: as above, in `shared`.
+                    unsafe {
+                        copy_to_shared(
+                            &source[private_at..private_at + len],
+                            shared.as_mut_ptr().add(shared_at),
+                        )
+                    };
+                    assert_eq!(
+                        &shared[shared_at..shared_at + len],
+                        &source[private_at..private_at + len]
+                    );
+                    assert!(
+                        shared[..shared_at]
+                            .iter()
+                            .chain(&shared[shared_at + len..])
+                            .all(|&b| b == 0xEE)
+                    );
+                }
             }
         }
     }
