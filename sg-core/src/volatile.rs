@@ -6,9 +6,10 @@
 //! concurrently would be undefined behaviour: the compiler may assume the
 //! bytes do not change while the reference lives (and read them twice, or
 //! not at all). These copies read and write the shared side with volatile
-//! accesses of a machine word (16 bytes on x86-64, a `usize` elsewhere),
-//! so every byte is read or written exactly once, and the private side
-//! with plain (possibly unaligned) accesses.
+//! accesses of a machine word (16 bytes on x86-64, a `usize` elsewhere;
+//! 32 bytes in the middle of long copies on x86-64 processors with AVX2,
+//! with the `std` feature), so every byte is read or written exactly once,
+//! and the private side with plain (possibly unaligned) accesses.
 //!
 //! The guard [`MappedBytes`] uses them for shared providers:
 //! [`read_to`](MappedBytes::read_to), [`write_from`](MappedBytes::write_from)
