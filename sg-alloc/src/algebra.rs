@@ -10,8 +10,8 @@ use core::ptr;
 
 use allocator_api2::alloc::Global;
 use sg_core::{
-    Access, ChunkAllocator, Error, HeapChunks, PageProvider, Read, Segments, SgList, VirtPages,
-    Write,
+    Access, CachedGlobal, ChunkAllocator, Error, HeapChunks, PageProvider, Read, Segments, SgList,
+    VirtPages, Write,
 };
 
 use crate::{SgTable, WithFirstChunk};
@@ -82,6 +82,17 @@ unsafe impl<T: ?Sized> SameSource for &T {
 // size does not take part in freeing), and owns nothing that dropping it
 // could give back.
 unsafe impl SameSource for HeapChunks<Global> {
+    #[inline]
+    fn is_same_source(&self, _other: &Self) -> bool {
+        true
+    }
+}
+
+// SAFETY: as for `HeapChunks<Global>`: every `CachedGlobal` block comes
+// from and goes back to the global allocator with its own layout (a kept
+// block is handed out again only for that layout), whichever value or
+// thread allocated or frees it.
+unsafe impl SameSource for HeapChunks<CachedGlobal> {
     #[inline]
     fn is_same_source(&self, _other: &Self) -> bool {
         true

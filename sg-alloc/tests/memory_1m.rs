@@ -5,7 +5,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
 use sg_alloc::SgTable;
-use sg_core::SgEntry;
+use sg_core::{CachedGlobal, SgEntry};
 use sg_testkit::FramePages;
 
 /// The system allocator, counting the bytes live and the peak of the
@@ -66,6 +66,13 @@ fn a_table_of_a_million_entries_stays_within_33_mib() {
     assert_eq!(held, 8256 * 4096 + 64 * 32, "{held} bytes");
     assert!(peak <= 33 * MIB, "the build peaked at {peak} bytes");
     drop(table);
+    // The default chunk allocator keeps the last 64 freed full arrays of
+    // the thread for the next table; releasing them gives back the rest.
+    assert_eq!(
+        live().wrapping_sub(before),
+        CachedGlobal::CACHED_BLOCKS * 4096
+    );
+    CachedGlobal::release_this_thread();
     assert_eq!(live(), before, "everything was given back");
     // Printing allocates (output capture), so it comes after the counts.
     println!(
@@ -92,5 +99,9 @@ fn a_table_holds_exactly_its_arrays_and_gives_them_back() {
     assert_eq!(held, ((arrays - 1) * full + last) * slot, "{held} bytes");
     assert!(peak <= held + held / 32, "the build peaked at {peak} bytes");
     drop(table);
+    // The full arrays (all but the last) are kept for the next table.
+    let kept = (arrays - 1).min(CachedGlobal::CACHED_BLOCKS);
+    assert_eq!(live().wrapping_sub(before), kept * 4096);
+    CachedGlobal::release_this_thread();
     assert_eq!(live(), before, "everything was given back");
 }

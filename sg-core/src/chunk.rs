@@ -6,7 +6,9 @@ use core::fmt;
 use core::mem::size_of;
 use core::ptr::NonNull;
 
-use allocator_api2::alloc::{Allocator, Global};
+use allocator_api2::alloc::Allocator;
+
+use crate::CachedGlobal;
 
 use crate::{Error, SgEntry};
 
@@ -82,6 +84,11 @@ unsafe impl<Pg: Copy, C: ChunkAllocator<Pg> + ?Sized> ChunkAllocator<Pg> for &C 
 /// A full array is one 4 KiB page ([`FULL_CHUNK_BYTES`]): 128 entries of 32
 /// bytes. [`with_max_entries`](Self::with_max_entries) sets another size.
 ///
+/// [`new`](Self::new) allocates through [`CachedGlobal`], which keeps the
+/// last freed full arrays of each thread for the next table built there
+/// (up to 256 KiB a thread); `HeapChunks::new_in(Global)` allocates from
+/// the global allocator with nothing kept.
+///
 /// # Examples
 ///
 /// ```
@@ -94,16 +101,17 @@ unsafe impl<Pg: Copy, C: ChunkAllocator<Pg> + ?Sized> ChunkAllocator<Pg> for &C 
 /// unsafe { chunks.free(array, 10) };
 /// ```
 #[derive(Clone, Copy, Default)]
-pub struct HeapChunks<A: Allocator = Global> {
+pub struct HeapChunks<A: Allocator = CachedGlobal> {
     allocator: A,
     max_entries: Option<usize>,
 }
 
-impl HeapChunks<Global> {
-    /// Page-sized arrays from the global allocator.
+impl HeapChunks<CachedGlobal> {
+    /// Page-sized arrays from the global allocator, freed full arrays kept
+    /// per thread ([`CachedGlobal`]).
     pub const fn new() -> Self {
         HeapChunks {
-            allocator: Global,
+            allocator: CachedGlobal,
             max_entries: None,
         }
     }

@@ -108,6 +108,7 @@ extern crate std;
 
 pub mod access;
 mod chunk;
+mod chunk_cache;
 mod cursor;
 mod dma;
 mod entry;
@@ -122,6 +123,7 @@ pub mod volatile;
 
 pub use access::{Access, ListView, Read, Write};
 pub use chunk::{ChunkAllocator, FULL_CHUNK_BYTES, HeapChunks, full_chunk_entries};
+pub use chunk_cache::CachedGlobal;
 pub use dma::{
     DEFAULT_MAX_SEGMENT_SIZE, DmaDirection, DmaLimits, DmaMapper, DmaMapping, DmaRun, IovaMapper,
     IovaRange,
