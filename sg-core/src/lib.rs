@@ -9,7 +9,9 @@
 //!   and allocated. Implement it to put lists over your own memory;
 //!   [`VirtPages`] implements it for process memory.
 //! - [`ChunkAllocator`]: where arrays of entries come from;
-//!   [`HeapChunks`] serves them from any `allocator_api2` allocator.
+//!   [`HeapChunks`] serves them from any `allocator_api2` allocator, by
+//!   default [`CachedGlobal`] (the global allocator, with the last freed
+//!   arrays of each thread kept for its next table).
 //! - [`SgEntry`]: one entry (32 bytes with a pointer-sized page handle),
 //!   with [`init_table`] and [`chain`] for arrays of them.
 //! - [`SgList`] and [`SgListMut`]: borrowed views of a chained list or of a
