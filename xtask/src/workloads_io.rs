@@ -104,27 +104,25 @@ pub fn run(sizes: &Sizes, wanted: &dyn Fn(&str) -> bool) -> Vec<Row> {
         .truncate(true)
         .open(&path)
         .expect("creating the I/O workloads' file");
-    let mut contiguous = vec![0x5au8; bytes];
-    file.write_all_at(&contiguous, 0).expect("writing the file");
+    // Page-aligned, as a storage program's buffers are (and as the list's
+    // pages are): the kernel copies at a different speed when the user
+    // buffer sits at another offset in its cache lines than the page cache.
+    let mut storage = vec![0x5au8; bytes + 4096];
+    let contiguous = page_aligned(&mut storage, bytes);
+    file.write_all_at(contiguous, 0).expect("writing the file");
     let directory = path
         .parent()
         .map_or("?".into(), |dir| dir.display().to_string());
     let mut rows = Vec::new();
     if pages_wanted {
         let mut table = PageList::new(VirtPages::new(), bytes as u64).expect("out of memory");
-        let _ = sg_copy::copy_from_slice(table.as_list_mut(), 0, &contiguous);
+        let _ = sg_copy::copy_from_slice(table.as_list_mut(), 0, contiguous);
         let note = format!(
             "{} pages of 4 KiB, each its own allocation, file on {directory}",
             table.nents()
         );
         rows.extend(layout_rows(
-            sizes,
-            wanted,
-            &PAGES,
-            &file,
-            &mut table,
-            &mut contiguous,
-            &note,
+            sizes, wanted, &PAGES, &file, &mut table, contiguous, &note,
         ));
     }
     if block_wanted {
@@ -134,19 +132,13 @@ pub fn run(sizes: &Sizes, wanted: &dyn Fn(&str) -> bool) -> Vec<Row> {
             .max_segment_size(4096)
             .build()
             .expect("out of memory");
-        let _ = sg_copy::copy_from_slice(table.as_list_mut(), 0, &contiguous);
+        let _ = sg_copy::copy_from_slice(table.as_list_mut(), 0, contiguous);
         let note = format!(
             "{} entries of 4 KiB over one block of pages, file on {directory}",
             table.as_list().into_iter().count()
         );
         rows.extend(layout_rows(
-            sizes,
-            wanted,
-            &BLOCK,
-            &file,
-            &mut table,
-            &mut contiguous,
-            &note,
+            sizes, wanted, &BLOCK, &file, &mut table, contiguous, &note,
         ));
     }
     drop(file);
@@ -283,7 +275,9 @@ fn uring<T: Lists>(
     }
     if wanted(names.write_fixed) || wanted(names.read_fixed) {
         // Registered once; every repetition reuses the registration.
-        let mut contiguous_copy = contiguous.to_vec();
+        let mut copy_storage = vec![0u8; bytes + 4096];
+        let contiguous_copy = page_aligned(&mut copy_storage, bytes);
+        contiguous_copy.copy_from_slice(contiguous);
         let fixed_rows = ring.scope(|scope| {
             let buffers = match scope.register(table.list_mut()) {
                 Ok(buffers) => buffers,
@@ -301,7 +295,7 @@ fn uring<T: Lists>(
                         .and_then(sg_copy::Op::wait);
                     assert_eq!(done.expect("io_uring write_fixed"), bytes as u64);
                 },
-                || file.write_all_at(&contiguous_copy, 0).expect("pwrite"),
+                || file.write_all_at(contiguous_copy, 0).expect("pwrite"),
             );
             rows.push(row(
                 names.write_fixed,
@@ -319,7 +313,7 @@ fn uring<T: Lists>(
                         .and_then(sg_copy::Op::wait);
                     assert_eq!(done.expect("io_uring read_fixed"), bytes as u64);
                 },
-                || file.read_exact_at(&mut contiguous_copy, 0).expect("pread"),
+                || file.read_exact_at(contiguous_copy, 0).expect("pread"),
             );
             rows.push(row(
                 names.read_fixed,
@@ -359,4 +353,11 @@ fn file_path() -> PathBuf {
         std::env::temp_dir()
     };
     directory.join(format!("sg-perf-io-{}", std::process::id()))
+}
+
+/// The `bytes` bytes of `storage` (at least a page longer) from its first
+/// page boundary on.
+fn page_aligned(storage: &mut [u8], bytes: usize) -> &mut [u8] {
+    let start = storage.as_ptr().align_offset(4096);
+    &mut storage[start..start + bytes]
 }
