@@ -1,22 +1,32 @@
 //! Guest-memory workloads (sg-guest): requests of 4 KiB descriptors copied
-//! through a descriptor chain table, against vm-memory's `read_slice` /
-//! `write_slice` over the same descriptors.
+//! through a descriptor chain table, against two peers over the same
+//! descriptors: vm-memory's `read_slice` / `write_slice` (`guest_*` rows),
+//! and virtio-queue's `Reader` / `Writer` (`guest_queue_*` rows).
 //!
 //! Each request of ours builds the chain table (checking virtio's rules,
-//! in a reused entry array) and copies through its `Reader` or `Writer`;
-//! the baseline only copies, one `read_slice`/`write_slice` per
-//! descriptor. Descriptors are every other page of two regions of a
-//! `GuestMemoryMmap`, so nothing merges.
+//! in a reused entry array) and copies through its `Reader` or `Writer`.
+//! The vm-memory baseline only copies, one `read_slice`/`write_slice` per
+//! descriptor, with no chain to check. The virtio-queue baseline does what
+//! a device model does per request: its `Reader::new`/`Writer::new` walks
+//! the chain (a clone of one `DescriptorChain` over a mock split queue in
+//! the same guest memory, made once) and collects its buffers, then copies.
+//! Descriptors are every other page of two regions of a `GuestMemoryMmap`,
+//! so nothing merges.
 //!
 //! vm-memory is a peer, so a dev-dependency of xtask: this file is a
 //! module of the `peers` example (`examples/peers.rs`), not of the xtask
 //! binary.
 
+use std::cell::RefCell;
 use std::hint::black_box;
 use std::io::{Read, Write};
 
 use sg_core::SgEntry;
 use sg_guest::{ChainTable, GuestPages, VIRTQ_DESC_F_NEXT, VIRTQ_DESC_F_WRITE};
+use virtio_queue::desc::RawDescriptor;
+use virtio_queue::desc::split::Descriptor as SplitDescriptor;
+use virtio_queue::mock::MockSplitQueue;
+use virtio_queue::{Reader, Writer};
 use vm_memory::{Bytes, GuestAddress, GuestMemoryMmap};
 
 use crate::measure::{Row, gigabytes_per_second, interleave};
@@ -24,6 +34,20 @@ use crate::measure::{Row, gigabytes_per_second, interleave};
 const PAGE: usize = 4096;
 const REGION: usize = 4 << 20;
 const SECOND_REGION: u64 = 1 << 32;
+/// Where the mock queue of the virtio-queue peer lies: past every
+/// descriptor's page in the first region.
+const QUEUE_AT: u64 = 3 << 20;
+/// The mock queue's size: room for the longest chain.
+const QUEUE_SIZE: u16 = 256;
+
+/// Which peer a row measures sg against.
+#[derive(Clone, Copy, PartialEq)]
+enum Peer {
+    /// vm-memory's `read_slice`/`write_slice`, one per descriptor.
+    Slices,
+    /// virtio-queue's `Reader`/`Writer`, made per request from the chain.
+    Queue,
+}
 
 /// The sizes of one run.
 pub struct Sizes {
@@ -41,34 +65,68 @@ pub fn run(sizes: &Sizes, wanted: impl Fn(&str) -> bool) -> Vec<Row> {
     ])
     .expect("guest memory of two regions");
     let mut rows = Vec::new();
-    let cases: [(
-        &'static str,
-        &'static str,
-        &'static str,
-        &'static str,
-        usize,
-    ); 2] = [
+    // (name, baseline, bytes, writes, peer)
+    let cases: [(&'static str, &'static str, usize, bool, Peer); 8] = [
         (
             "guest_read_64k",
-            "guest_write_64k",
             "vm_read_slice_64k",
+            64 << 10,
+            false,
+            Peer::Slices,
+        ),
+        (
+            "guest_write_64k",
             "vm_write_slice_64k",
             64 << 10,
+            true,
+            Peer::Slices,
         ),
         (
             "guest_read_1m",
-            "guest_write_1m",
             "vm_read_slice_1m",
+            1 << 20,
+            false,
+            Peer::Slices,
+        ),
+        (
+            "guest_write_1m",
             "vm_write_slice_1m",
             1 << 20,
+            true,
+            Peer::Slices,
+        ),
+        (
+            "guest_queue_read_64k",
+            "vq_reader_64k",
+            64 << 10,
+            false,
+            Peer::Queue,
+        ),
+        (
+            "guest_queue_write_64k",
+            "vq_writer_64k",
+            64 << 10,
+            true,
+            Peer::Queue,
+        ),
+        (
+            "guest_queue_read_1m",
+            "vq_reader_1m",
+            1 << 20,
+            false,
+            Peer::Queue,
+        ),
+        (
+            "guest_queue_write_1m",
+            "vq_writer_1m",
+            1 << 20,
+            true,
+            Peer::Queue,
         ),
     ];
-    for (read, write, read_base, write_base, bytes) in cases {
-        if wanted(read) {
-            rows.push(request(&memory, sizes, bytes, false, read, read_base));
-        }
-        if wanted(write) {
-            rows.push(request(&memory, sizes, bytes, true, write, write_base));
+    for (name, baseline, bytes, writes, peer) in cases {
+        if wanted(name) {
+            rows.push(request(&memory, sizes, bytes, writes, peer, name, baseline));
         }
     }
     rows
@@ -92,6 +150,7 @@ fn request(
     sizes: &Sizes,
     bytes: usize,
     writes: bool,
+    peer: Peer,
     name: &'static str,
     baseline_name: &'static str,
 ) -> Row {
@@ -112,22 +171,35 @@ fn request(
         .collect();
     let guest = GuestPages::new(memory);
     let mut entries: Vec<SgEntry<u64>> = (0..count).map(|_| SgEntry::default()).collect();
-    // Both contenders' buffers start on a page boundary: `memcpy` and the
+    // One buffer, page-aligned, for every contender: `memcpy` and the
     // volatile copies run at different speeds at different offsets in a
-    // cache line, and two allocations need not share one.
+    // cache line, and a buffer's place against the guest pages decides
+    // which cache sets a copy contends for (two separate buffers gave sg
+    // 24 or 45 GB/s on the same 1 MiB reads, depending on which rows ran
+    // before).
     let mut storage = vec![0u8; bytes + PAGE];
-    let mut base_storage = storage.clone();
-    let buffer = page_aligned(&mut storage, bytes);
-    buffer
+    page_aligned(&mut storage, bytes)
         .iter_mut()
         .enumerate()
         .for_each(|(index, byte)| *byte = index as u8);
-    let base_buffer = page_aligned(&mut base_storage, bytes);
-    base_buffer.copy_from_slice(buffer);
+    let storage = RefCell::new(storage);
     let requests = (sizes.buffer / bytes).max(1);
+    // The virtio-queue peer's chain: the same descriptors in a mock split
+    // queue's table in the same guest memory, popped once and cloned per
+    // request.
+    let queue = MockSplitQueue::create(memory, GuestAddress(QUEUE_AT), QUEUE_SIZE);
+    let descriptors: Vec<RawDescriptor> = chain
+        .iter()
+        .map(|&(address, len, flags)| {
+            RawDescriptor::from(SplitDescriptor::new(address, len, flags, 0))
+        })
+        .collect();
+    let queue_chain = queue.build_desc_chain(&descriptors).expect("a mock chain");
     let (work, base) = interleave(
         sizes.reps,
         || {
+            let mut storage = storage.borrow_mut();
+            let buffer = page_aligned(&mut storage, bytes);
             for _ in 0..requests {
                 let mut table =
                     ChainTable::build(&guest, &mut entries, 1024, chain.iter().copied())
@@ -144,6 +216,25 @@ fn request(
             black_box(&mut *buffer);
         },
         || {
+            let mut storage = storage.borrow_mut();
+            let base_buffer = page_aligned(&mut storage, bytes);
+            if peer == Peer::Queue {
+                for _ in 0..requests {
+                    if writes {
+                        let mut writer =
+                            Writer::new(memory, black_box(&queue_chain).clone()).expect("writer");
+                        writer.write_all(black_box(&*base_buffer)).expect("room");
+                    } else {
+                        let mut reader =
+                            Reader::new(memory, black_box(&queue_chain).clone()).expect("reader");
+                        reader
+                            .read_exact(black_box(&mut *base_buffer))
+                            .expect("bytes");
+                    }
+                }
+                black_box(&mut *base_buffer);
+                return;
+            }
             for _ in 0..requests {
                 for (piece, &address) in base_buffer.chunks_mut(PAGE).zip(&addresses) {
                     if writes {
