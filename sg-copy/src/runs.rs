@@ -231,17 +231,22 @@ fn prefetch_run<P: PageProvider>(provider: &P, page: P::Page, offset: u64, bytes
     let page = provider.nth(page, (offset / page_size) as usize);
     let start = (offset % page_size) as usize;
     let mapping = provider.map(page);
-    // The lines that hold bytes `start..start + bytes` of the mapping, the
-    // first `PREFETCH_LINES` of them; `bytes` is at least 1.
-    let first_line = start / 64;
-    let end_line = (start as u64 + bytes).div_ceil(64);
-    let lines = (end_line - first_line as u64).min(PREFETCH_LINES) as usize;
-    for line in 0..lines {
-        sg_core::hint::prefetch(mapping.as_ptr().wrapping_add((first_line + line) * 64));
+    for line in prefetch_lines(start, bytes) {
+        sg_core::hint::prefetch(mapping.as_ptr().wrapping_add(line * LINE));
     }
     // SAFETY: `mapping` came from `map(page)` just above, is released once,
     // and nothing was read through it (a prefetch only hints at addresses).
     unsafe { provider.unmap(page, mapping) };
+}
+
+/// The cache lines (numbered from the mapping's first byte) that hold
+/// bytes `start..start + bytes`, the first [`PREFETCH_LINES`] of them:
+/// never a line past the last byte.
+fn prefetch_lines(start: usize, bytes: u64) -> core::ops::Range<usize> {
+    let first_line = start / LINE;
+    let end_line = (start as u64 + bytes).div_ceil(LINE as u64);
+    let lines = (end_line - first_line as u64).min(PREFETCH_LINES) as usize;
+    first_line..first_line + lines
 }
 
 /// Maps the run of `len` bytes at `offset` from `page`, visits it, and
@@ -384,6 +389,28 @@ fn copy_lines(source: &[u8], target: &mut [u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The prefetched lines are exactly those holding the bytes asked for,
+    /// up to the bound, and never one past the last byte.
+    #[test]
+    fn prefetch_stays_within_the_bytes() {
+        let lines_of = |start: usize, bytes: u64| {
+            let (first, last) = (start / LINE, (start + bytes as usize - 1) / LINE);
+            first..(last + 1).min(first + PREFETCH_LINES as usize)
+        };
+        for start in [0, 1, 63, 64, 100, 4000, 4095] {
+            for bytes in [1u64, 2, 63, 64, 65, 128, 1000, 1024, 4096, 1 << 20] {
+                assert_eq!(
+                    prefetch_lines(start, bytes),
+                    lines_of(start, bytes),
+                    "{start} {bytes}"
+                );
+            }
+        }
+        assert_eq!(prefetch_lines(100, 1), 1..2);
+        assert_eq!(prefetch_lines(60, 10), 0..2);
+        assert_eq!(prefetch_lines(128, 1 << 20), 2..2 + PREFETCH_LINES as usize);
+    }
 
     /// Every way of copying a run (one memcpy, 4 KiB pieces, cache lines)
     /// gives the source's bytes, for ends at the same and at different

@@ -125,4 +125,28 @@ mod tests {
             Tuning::LINES.prefetch_next_run
         );
     }
+
+    /// The vendor read from the processor is the one Linux reports, and
+    /// picks the tuning: the cache-line loop and the prefetch on AMD and
+    /// Hygon, the plain path elsewhere.
+    #[cfg(all(target_os = "linux", target_arch = "x86_64", not(miri)))]
+    #[test]
+    fn the_vendor_is_the_one_linux_reports() {
+        extern crate std;
+        let Ok(info) = std::fs::read_to_string("/proc/cpuinfo") else {
+            return;
+        };
+        let Some(vendor) = info
+            .lines()
+            .find_map(|line| line.strip_prefix("vendor_id"))
+            .and_then(|rest| rest.split(':').nth(1))
+            .map(str::trim)
+        else {
+            return;
+        };
+        let slow = vendor == "AuthenticAMD" || vendor == "HygonGenuine";
+        assert_eq!(memcpy_slow_across_offsets(), slow, "{vendor}");
+        let expected = if slow { Tuning::LINES } else { Tuning::PLAIN };
+        assert_eq!(tuning(), expected);
+    }
 }
