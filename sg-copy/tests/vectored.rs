@@ -177,7 +177,12 @@ fn short_writes_into_a_non_blocking_pipe_drained_meanwhile_resume_at_the_right_b
     // The reader drains 7 bytes at a time while the writer writes, so
     // that `writev` takes whatever room there is: short counts, mid-piece,
     // each resumed inside the call, and `WouldBlock` when the pipe is full.
+    // The reader starts once the writer has met a full pipe (or given up:
+    // the sender dropped), so that `WouldBlock` comes however the threads
+    // are scheduled.
+    let (blocked_once, wait_for_block) = std::sync::mpsc::channel::<()>();
     let drain = std::thread::spawn(move || {
+        let _ = wait_for_block.recv();
         let mut reader = std::fs::File::from(reader);
         let mut got = Vec::new();
         let mut chunk = [0u8; 7];
@@ -198,11 +203,13 @@ fn short_writes_into_a_non_blocking_pipe_drained_meanwhile_resume_at_the_right_b
             Err(error) => {
                 assert_eq!(error.kind(), ErrorKind::WouldBlock);
                 blocked += 1;
+                let _ = blocked_once.send(());
                 done += error.done();
                 std::thread::sleep(std::time::Duration::from_micros(50));
             }
         }
     }
+    drop(blocked_once);
     drop(writer);
     assert!(blocked > 0);
     assert_eq!(done, model.len() as u64);
