@@ -258,6 +258,59 @@ mod wide {
         }
     }
 
+    /// One side of a copy: how its bytes are read and written.
+    trait Side {
+        /// Reads a `T` at `at`.
+        ///
+        /// # Safety
+        ///
+        /// `at` is valid for reads of a `T` (and aligned for it on the
+        /// shared side).
+        unsafe fn load<T>(at: *const T) -> T;
+
+        /// Writes `value` at `at`.
+        ///
+        /// # Safety
+        ///
+        /// `at` is valid for writes of a `T` (and aligned for it on the
+        /// shared side).
+        unsafe fn store<T>(at: *mut T, value: T);
+    }
+
+    /// Memory others may write meanwhile: aligned volatile accesses.
+    struct Shared;
+
+    /// The caller's own bytes: plain accesses at any alignment.
+    struct Private;
+
+    impl Side for Shared {
+        #[inline(always)]
+        unsafe fn load<T>(at: *const T) -> T {
+            // SAFETY: the caller's promise.
+            unsafe { at.read_volatile() }
+        }
+
+        #[inline(always)]
+        unsafe fn store<T>(at: *mut T, value: T) {
+            // SAFETY: the caller's promise.
+            unsafe { at.write_volatile(value) }
+        }
+    }
+
+    impl Side for Private {
+        #[inline(always)]
+        unsafe fn load<T>(at: *const T) -> T {
+            // SAFETY: the caller's promise.
+            unsafe { at.read_unaligned() }
+        }
+
+        #[inline(always)]
+        unsafe fn store<T>(at: *mut T, value: T) {
+            // SAFETY: the caller's promise.
+            unsafe { at.write_unaligned(value) }
+        }
+    }
+
     /// The AVX2 loop of [`from_shared`]: whole steps, after at most one
     /// word to reach a wide boundary; returns the bytes copied.
     ///
@@ -266,30 +319,8 @@ mod wide {
     /// As for [`from_shared`]; the processor has AVX2.
     #[target_feature(enable = "avx2")]
     unsafe fn from_shared_avx2(source: *const u8, out: *mut u8, len: usize) -> usize {
-        let mut done = 0;
-        if source.addr() % WIDE != 0 && len >= WORD {
-            // SAFETY: one word, inside both ranges; `source` is
-            // word-aligned (the caller's promise).
-            unsafe {
-                let word = source.cast::<super::Word>().read_volatile();
-                out.cast::<super::Word>().write_unaligned(word);
-            }
-            done = WORD;
-        }
-        while len - done >= STEP {
-            // SAFETY: `done + STEP <= len`: inside both ranges; `source +
-            // done` is WIDE-aligned (reached above, kept by whole steps).
-            unsafe {
-                let from = source.add(done).cast::<__m256i>();
-                let to = out.add(done).cast::<__m256i>();
-                let first = from.read_volatile();
-                let second = from.add(1).read_volatile();
-                to.write_unaligned(first);
-                to.add(1).write_unaligned(second);
-            }
-            done += STEP;
-        }
-        done
+        // SAFETY: the caller's promise; `source` is the shared side.
+        unsafe { copy_avx2::<Shared, Private>(source, out, len, source.addr()) }
     }
 
     /// The AVX2 loop of [`to_shared`], with volatile writes.
@@ -299,26 +330,47 @@ mod wide {
     /// As for [`to_shared`]; the processor has AVX2.
     #[target_feature(enable = "avx2")]
     unsafe fn to_shared_avx2(from: *const u8, target: *mut u8, len: usize) -> usize {
+        // SAFETY: the caller's promise; `target` is the shared side.
+        unsafe { copy_avx2::<Private, Shared>(from, target, len, target.addr()) }
+    }
+
+    /// Copies whole steps from `from` (side `S`) to `to` (side `T`), after
+    /// at most one word to bring the shared side, at address `shared`, to
+    /// a wide boundary; returns the bytes copied.
+    ///
+    /// # Safety
+    ///
+    /// `from` is valid for reads and `to` for writes of `len` bytes, they
+    /// do not overlap, the shared side is word-aligned, and the processor
+    /// has AVX2.
+    #[target_feature(enable = "avx2")]
+    unsafe fn copy_avx2<S: Side, T: Side>(
+        from: *const u8,
+        to: *mut u8,
+        len: usize,
+        shared: usize,
+    ) -> usize {
         let mut done = 0;
-        if target.addr() % WIDE != 0 && len >= WORD {
-            // SAFETY: one word, inside both ranges; `target` is
+        if shared % WIDE != 0 && len >= WORD {
+            // SAFETY: one word, inside both ranges; the shared side is
             // word-aligned (the caller's promise).
             unsafe {
-                let word = from.cast::<super::Word>().read_unaligned();
-                target.cast::<super::Word>().write_volatile(word);
+                let word = S::load(from.cast::<super::Word>());
+                T::store(to.cast::<super::Word>(), word);
             }
             done = WORD;
         }
         while len - done >= STEP {
-            // SAFETY: `done + STEP <= len`: inside both ranges; `target +
-            // done` is WIDE-aligned (reached above, kept by whole steps).
+            // SAFETY: `done + STEP <= len`: inside both ranges; the shared
+            // side at `done` is WIDE-aligned (reached above, kept by whole
+            // steps).
             unsafe {
                 let source = from.add(done).cast::<__m256i>();
-                let to = target.add(done).cast::<__m256i>();
-                let first = source.read_unaligned();
-                let second = source.add(1).read_unaligned();
-                to.write_volatile(first);
-                to.add(1).write_volatile(second);
+                let target = to.add(done).cast::<__m256i>();
+                let first = S::load(source);
+                let second = S::load(source.add(1));
+                T::store(target, first);
+                T::store(target.add(1), second);
             }
             done += STEP;
         }
