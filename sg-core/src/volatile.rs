@@ -198,17 +198,8 @@ mod wide {
     /// not overlap, and `source` is word-aligned.
     #[inline]
     pub(super) unsafe fn from_shared(source: *const u8, out: *mut u8, len: usize) -> usize {
-        if !crate::hint::memcpy_slow_across_offsets() {
-            // SAFETY: the caller's promise.
-            unsafe { rep_movsb(source, out, len) };
-            return len;
-        }
-        if std::is_x86_feature_detected!("avx2") {
-            // SAFETY: the caller's promise; the processor has AVX2.
-            unsafe { from_shared_avx2(source, out, len) }
-        } else {
-            0
-        }
+        // SAFETY: the caller's promise; `source` is the shared side.
+        unsafe { copy::<Shared, Private>(source, out, len, source.addr()) }
     }
 
     /// [`from_shared`] the other way: from the private `from` into the
@@ -220,14 +211,32 @@ mod wide {
     /// not overlap, and `target` is word-aligned.
     #[inline]
     pub(super) unsafe fn to_shared(from: *const u8, target: *mut u8, len: usize) -> usize {
+        // SAFETY: the caller's promise; `target` is the shared side.
+        unsafe { copy::<Private, Shared>(from, target, len, target.addr()) }
+    }
+
+    /// Both directions of [`from_shared`]: `rep movsb` where it is fast
+    /// across offsets, the AVX2 loop where the processor has it, nothing
+    /// otherwise; returns the bytes copied.
+    ///
+    /// # Safety
+    ///
+    /// As for [`copy_avx2`], but for the processor's features.
+    #[inline]
+    unsafe fn copy<S: Side, T: Side>(
+        from: *const u8,
+        to: *mut u8,
+        len: usize,
+        shared: usize,
+    ) -> usize {
         if !crate::hint::memcpy_slow_across_offsets() {
             // SAFETY: the caller's promise.
-            unsafe { rep_movsb(from, target, len) };
+            unsafe { rep_movsb(from, to, len) };
             return len;
         }
         if std::is_x86_feature_detected!("avx2") {
             // SAFETY: the caller's promise; the processor has AVX2.
-            unsafe { to_shared_avx2(from, target, len) }
+            unsafe { copy_avx2::<S, T>(from, to, len, shared) }
         } else {
             0
         }
@@ -311,29 +320,6 @@ mod wide {
         }
     }
 
-    /// The AVX2 loop of [`from_shared`]: whole steps, after at most one
-    /// word to reach a wide boundary; returns the bytes copied.
-    ///
-    /// # Safety
-    ///
-    /// As for [`from_shared`]; the processor has AVX2.
-    #[target_feature(enable = "avx2")]
-    unsafe fn from_shared_avx2(source: *const u8, out: *mut u8, len: usize) -> usize {
-        // SAFETY: the caller's promise; `source` is the shared side.
-        unsafe { copy_avx2::<Shared, Private>(source, out, len, source.addr()) }
-    }
-
-    /// The AVX2 loop of [`to_shared`], with volatile writes.
-    ///
-    /// # Safety
-    ///
-    /// As for [`to_shared`]; the processor has AVX2.
-    #[target_feature(enable = "avx2")]
-    unsafe fn to_shared_avx2(from: *const u8, target: *mut u8, len: usize) -> usize {
-        // SAFETY: the caller's promise; `target` is the shared side.
-        unsafe { copy_avx2::<Private, Shared>(from, target, len, target.addr()) }
-    }
-
     /// Copies whole steps from `from` (side `S`) to `to` (side `T`), after
     /// at most one word to bring the shared side, at address `shared`, to
     /// a wide boundary; returns the bytes copied.
@@ -399,7 +385,12 @@ mod wide {
                     // SAFETY: `shared_at + len < 700`, word-aligned offsets
                     // of a word-aligned array; AVX2 is there.
                     let done = unsafe {
-                        from_shared_avx2(source.as_ptr().add(shared_at), out.as_mut_ptr(), len)
+                        copy_avx2::<Shared, Private>(
+                            source.as_ptr().add(shared_at),
+                            out.as_mut_ptr(),
+                            len,
+                            source.as_ptr().add(shared_at).addr(),
+                        )
                     };
                     assert!(
                         done <= len && len - done < STEP + WORD,
@@ -411,7 +402,12 @@ mod wide {
                     let shared = &mut shared.0;
                     // SAFETY: as above, in `shared`.
                     let done = unsafe {
-                        to_shared_avx2(source.as_ptr(), shared.as_mut_ptr().add(shared_at), len)
+                        copy_avx2::<Private, Shared>(
+                            source.as_ptr(),
+                            shared.as_mut_ptr().add(shared_at),
+                            len,
+                            shared.as_ptr().add(shared_at).addr(),
+                        )
                     };
                     assert!(
                         done <= len && len - done < STEP + WORD,
