@@ -74,12 +74,11 @@ fn linear_copy<'v, V: ListView<'v>>(
     if len == 0 {
         return Some(0);
     }
-    let mut done = 0;
-    for_each_run(list, skip, len as u64, |run| {
-        copy(run, done);
-        done += run.len();
+    // `len` fits a usize, and so does every count of bytes done below it.
+    let done = for_each_run(list, skip, len as u64, move |run, done| {
+        copy(run, done as usize)
     })?;
-    Some(done)
+    Some(done as usize)
 }
 
 /// [`copy_to_slice`] on a provider that is not linear, kept out of line so
@@ -177,7 +176,7 @@ pub fn copy_from_slice<P: PageProvider>(
     if P::SHARED {
         return crate::volatile::copy_from_slice(list, skip, buffer);
     }
-    let linear = linear_copy(list.reborrow(), skip, buffer.len(), |run, done| {
+    let linear = linear_copy(list.reborrow(), skip, buffer.len(), move |run, done| {
         let source = &buffer[done..done + run.len()];
         // SAFETY: not a shared provider (returned above for those).
         copy_chunked(source, unsafe { run.bytes_mut_unchecked() });

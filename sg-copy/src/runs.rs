@@ -33,7 +33,7 @@ pub(crate) fn for_each_run<'v, V: ListView<'v>>(
     list: V,
     skip: u64,
     budget: u64,
-    mut visit: impl FnMut(&mut Run<'_, 'v, V>),
+    mut visit: impl FnMut(&mut Run<'_, 'v, V>, u64),
 ) -> Option<u64> {
     let list = list.into_list();
     let provider = list.provider();
@@ -54,10 +54,19 @@ pub(crate) fn for_each_run<'v, V: ListView<'v>>(
                     first.page,
                     first.offset + skip,
                     budget,
+                    0,
                     &mut visit,
                 )
             };
             return Some(budget);
+        }
+    }
+    // Small copies from the start of a view of a few entries: the slots
+    // of its first array, read directly (no walk to prepare).
+    if skip == 0 && budget <= SHORT_COPY {
+        if let Some(slots) = list.head_slots() {
+            // SAFETY: the provider is linear; the slots are the view's.
+            return Some(unsafe { visit_slots::<V>(list, slots, budget, &mut visit) });
         }
     }
     // Whole entries (and arrays of them) before the skip are passed over
@@ -72,7 +81,7 @@ pub(crate) fn for_each_run<'v, V: ListView<'v>>(
     if budget <= SHORT_COPY {
         // SAFETY: the provider is linear; `rest` is part of `V`'s view.
         return Some(unsafe {
-            visit_segments::<V>(rest.segments(), provider, 0, budget, &mut visit)
+            visit_segments::<V>(rest.segments(), provider, 0, budget, 0, &mut visit)
         });
     }
     // SAFETY: the provider is linear; `rest` is part of `V`'s view.
@@ -89,8 +98,82 @@ fn skip_bytes<P: PageProvider>(list: SgList<'_, P>, skip: u64) -> SgList<'_, P> 
 /// Budgets up to which [`for_each_run`] visits segment by segment.
 const SHORT_COPY: u64 = 4096;
 
+/// [`for_each_run`] for a short budget from the start of an untrimmed view:
+/// visits the entries among `slots` (the view's
+/// [`head_slots`](SgList::head_slots)) one by one, and goes on through the
+/// view's segments should a link come before the budget is done.
+///
+/// # Safety
+///
+/// As for [`walk_runs`], with `list` the view of kind `V` and `slots` its
+/// head slots.
+#[inline(always)]
+unsafe fn visit_slots<'v, V: ListView<'v>>(
+    list: SgList<'_, V::Provider>,
+    slots: &[sg_core::SgEntry<<V::Provider as PageProvider>::Page>],
+    budget: u64,
+    visit: &mut impl FnMut(&mut Run<'_, 'v, V>, u64),
+) -> u64 {
+    let provider = list.provider();
+    let mut done = 0;
+    for slot in slots {
+        // One test for an entry in the middle of an array.
+        let stop = slot.is_chain_or_last();
+        if stop && slot.is_chain() {
+            // SAFETY: the caller's promise.
+            return unsafe { visit_after_link::<V>(list, done, budget, visit) };
+        }
+        if let Some(page) = slot.page() {
+            let count = u64::from(slot.len()).min(budget - done);
+            if count > 0 {
+                // SAFETY: the caller's promise; `count` bytes of one entry.
+                unsafe {
+                    visit_run::<V>(provider, page, u64::from(slot.offset()), count, done, visit)
+                };
+                done += count;
+                if done == budget {
+                    break;
+                }
+            }
+        }
+        if stop {
+            break;
+        }
+    }
+    done
+}
+
+/// The rest of [`visit_slots`] once a link is reached: the view's segments
+/// after the `done` bytes already visited.
+///
+/// # Safety
+///
+/// As for [`visit_slots`].
+#[cold]
+#[inline(never)]
+unsafe fn visit_after_link<'v, V: ListView<'v>>(
+    list: SgList<'_, V::Provider>,
+    done: u64,
+    budget: u64,
+    visit: &mut impl FnMut(&mut Run<'_, 'v, V>, u64),
+) -> u64 {
+    // SAFETY: the caller's promise.
+    let more = unsafe {
+        visit_segments::<V>(
+            list.segments(),
+            list.provider(),
+            done,
+            budget - done,
+            done,
+            visit,
+        )
+    };
+    done + more
+}
+
 /// [`for_each_run`] for a short budget: skips `skip` bytes, then visits
-/// each segment (trimmed to the budget) on its own.
+/// each segment (trimmed to the budget) on its own, with `before` added to
+/// the bytes done it tells the visitor; returns the bytes it visited.
 ///
 /// # Safety
 ///
@@ -101,7 +184,8 @@ unsafe fn visit_segments<'v, V: ListView<'v>>(
     provider: &V::Provider,
     mut skip: u64,
     mut budget: u64,
-    visit: &mut impl FnMut(&mut Run<'_, 'v, V>),
+    before: u64,
+    visit: &mut impl FnMut(&mut Run<'_, 'v, V>, u64),
 ) -> u64 {
     let mut done = 0;
     for segment in segments {
@@ -112,7 +196,16 @@ unsafe fn visit_segments<'v, V: ListView<'v>>(
         }
         let count = (len - skip).min(budget);
         // SAFETY: the caller's promise; `count` bytes of one entry.
-        unsafe { visit_run::<V>(provider, segment.page, segment.offset + skip, count, visit) };
+        unsafe {
+            visit_run::<V>(
+                provider,
+                segment.page,
+                segment.offset + skip,
+                count,
+                before + done,
+                visit,
+            )
+        };
         skip = 0;
         done += count;
         budget -= count;
@@ -137,7 +230,7 @@ unsafe fn walk_runs<'v, V: ListView<'v>>(
     provider: &V::Provider,
     mut skip: u64,
     budget: u64,
-    visit: &mut impl FnMut(&mut Run<'_, 'v, V>),
+    visit: &mut impl FnMut(&mut Run<'_, 'v, V>, u64),
 ) -> u64 {
     let first = loop {
         let Some(segment) = segments.next() else {
@@ -168,7 +261,7 @@ unsafe fn visit_runs<'v, 's, V: ListView<'v>>(
     mut segments: Segments<'s, <V::Provider as PageProvider>::Page>,
     mut first: Segment<'s, <V::Provider as PageProvider>::Page>,
     mut budget: u64,
-    visit: &mut impl FnMut(&mut Run<'_, 'v, V>),
+    visit: &mut impl FnMut(&mut Run<'_, 'v, V>, u64),
 ) -> u64 {
     let prefetch = crate::tune::tuning().prefetch_next_run;
     let mut done = 0u64;
@@ -199,7 +292,7 @@ unsafe fn visit_runs<'v, 's, V: ListView<'v>>(
         }
         // SAFETY: the caller's promise; `len` bytes of a run of entries that
         // continue each other.
-        unsafe { visit_run::<V>(provider, first.page, first.offset, len, visit) };
+        unsafe { visit_run::<V>(provider, first.page, first.offset, len, done, visit) };
         done += len;
         budget -= len;
         match following {
@@ -262,11 +355,12 @@ unsafe fn visit_run<'v, V: ListView<'v>>(
     page: <V::Provider as PageProvider>::Page,
     offset: u64,
     len: u64,
-    visit: &mut impl FnMut(&mut Run<'_, 'v, V>),
+    done: u64,
+    visit: &mut impl FnMut(&mut Run<'_, 'v, V>, u64),
 ) {
     if len > MAX_PIECE {
         // SAFETY: the caller's promise.
-        return unsafe { visit_in_pieces::<V>(provider, page, offset, len, visit) };
+        return unsafe { visit_in_pieces::<V>(provider, page, offset, len, done, visit) };
     }
     let page_size = <V::Provider as PageProvider>::PAGE_SIZE as u64;
     // Offsets stay below 2^33 and pages are at least 64 bytes, so the page
@@ -278,7 +372,7 @@ unsafe fn visit_run<'v, V: ListView<'v>>(
     // view's, exclusive when `V` writes; `len` is at most `isize::MAX`, so
     // the cast keeps it.
     let mut mapped = unsafe { MappedBytes::new(provider, first, start, len as usize) };
-    visit(&mut mapped);
+    visit(&mut mapped, done);
 }
 
 /// Visits a run longer than a slice may be in pieces of at most
@@ -293,12 +387,14 @@ unsafe fn visit_in_pieces<'v, V: ListView<'v>>(
     page: <V::Provider as PageProvider>::Page,
     mut offset: u64,
     mut len: u64,
-    visit: &mut impl FnMut(&mut Run<'_, 'v, V>),
+    mut done: u64,
+    visit: &mut impl FnMut(&mut Run<'_, 'v, V>, u64),
 ) {
     while len > 0 {
         let piece = len.min(MAX_PIECE);
         // SAFETY: the caller's promise, for the first `piece` bytes.
-        unsafe { visit_run::<V>(provider, page, offset, piece, visit) };
+        unsafe { visit_run::<V>(provider, page, offset, piece, done, visit) };
+        done += piece;
         offset += piece;
         len -= piece;
     }

@@ -79,6 +79,20 @@ impl<Pg: Copy> Cursor<Pg> {
         unsafe { self.entry.as_ref() }
     }
 
+    /// The slots of the cursor's array from its entry to the array's end,
+    /// at most `limit` of them (at least 1 when `limit` is).
+    ///
+    /// # Safety
+    ///
+    /// As for [`entry`](Self::entry).
+    #[inline]
+    pub(crate) unsafe fn slots<'a>(self, limit: usize) -> &'a [SgEntry<Pg>] {
+        // SAFETY: the entry and the `after` slots following it are
+        // initialised slots of one array (type invariant), valid and
+        // unwritten for `'a` (the caller's promise).
+        unsafe { core::slice::from_raw_parts(self.entry.as_ptr(), (self.after + 1).min(limit)) }
+    }
+
     /// The number of data entries from this one on, at most `limit`
     /// (at least 1): the count stops after an end-marked entry and at the
     /// end of an array without a link, like repeated [`next`](Self::next),

@@ -163,9 +163,10 @@ impl<Pg: Copy> SgEntry<Pg> {
     }
 
     /// Whether this slot is a chain link or carries the end mark: the two
-    /// things a walk must stop at, tested at once.
+    /// things a walk must stop at, tested at once (one test for the common
+    /// case of a data entry in the middle of an array).
     #[inline]
-    pub(crate) fn is_chain_or_last(&self) -> bool {
+    pub fn is_chain_or_last(&self) -> bool {
         self.flags & (IS_CHAIN | IS_END) != 0
     }
 

@@ -374,3 +374,68 @@ fn skipping_nothing_of_a_zero_length_entry_keeps_it() {
     assert!(!list.skip_bytes(0).is_empty());
     assert!(list.skip_bytes(1).is_empty());
 }
+
+/// The data entries `head_slots` describes: its slots up to the first link,
+/// or through the first end mark; and whether a link ended them.
+fn head_entries(slots: &[SgEntry<u64>]) -> (Vec<u32>, bool) {
+    let mut lengths = Vec::new();
+    for slot in slots {
+        if slot.is_chain() {
+            return (lengths, true);
+        }
+        lengths.push(slot.len());
+        if slot.is_last() {
+            break;
+        }
+    }
+    (lengths, false)
+}
+
+#[test]
+fn head_slots_stop_at_the_first_arrays_link() {
+    let built = HandBuilt::new(&[&[10, 20], &[30, 40, 50]], &[]);
+    let list = built.list();
+    let slots = list.head_slots().unwrap();
+    assert_eq!(slots.len(), 3);
+    assert!(slots[2].is_chain() && slots[2].is_chain_or_last());
+    assert!(!slots[0].is_chain_or_last());
+    assert_eq!(head_entries(slots), (vec![10, 20], true));
+    // A limit on entries bounds the slots; a byte range hides them.
+    assert_eq!(list.take_entries(1).head_slots().unwrap().len(), 1);
+    assert!(list.take_entries(0).head_slots().is_none());
+    assert!(list.skip_bytes(5).head_slots().is_none());
+    assert!(list.slice(0, 15).unwrap().head_slots().is_none());
+    // Skipping whole entries leaves an untrimmed view.
+    let rest = list.skip_bytes(30);
+    assert_eq!(
+        head_entries(rest.head_slots().unwrap()),
+        (vec![30, 40, 50], false)
+    );
+    // A list that starts with a link starts its slots after it.
+    let built = HandBuilt::new(&[&[], &[7, 8]], &[0]);
+    assert_eq!(
+        head_entries(built.list().head_slots().unwrap()),
+        (vec![7, 8], false)
+    );
+}
+
+#[test]
+fn prop_head_slots_begin_the_view() {
+    // The entries `head_slots` describes are the view's first entries; when
+    // no link ends them, they are all of its entries.
+    fn property(lengths: Vec<u32>, cuts: Vec<u8>, take: u8) -> TestResult {
+        if lengths.is_empty() {
+            return TestResult::discard();
+        }
+        let lengths: Vec<u32> = lengths.iter().map(|length| length % 100).collect();
+        let built = build_random(&lengths, &cuts);
+        let list = built.list().take_entries(usize::from(take % 8) + 1);
+        let all = list.iter().map(SgEntry::len).collect::<Vec<_>>();
+        let Some(slots) = list.head_slots() else {
+            return TestResult::from_bool(all.is_empty());
+        };
+        let (head, linked) = head_entries(slots);
+        TestResult::from_bool(all.starts_with(&head) && (linked || head == all))
+    }
+    checker().quickcheck(property as fn(Vec<u32>, Vec<u8>, u8) -> TestResult);
+}

@@ -268,6 +268,59 @@ impl<'a, P: PageProvider> SgList<'a, P> {
         })
     }
 
+    /// The view's first slots as they lie in its first array, when the view
+    /// is not trimmed to a byte range: the slots from its first data entry
+    /// to the end of that array, at most as many as the view has entries;
+    /// `None` for a view with no entry, or one made by
+    /// [`slice`](Self::slice) or [`skip_bytes`](Self::skip_bytes) (whose
+    /// first or last entry is only partly in it: use
+    /// [`segments`](Self::segments) there).
+    ///
+    /// The view's data entries begin with these slots and go on to the
+    /// first link among them (a slot for which [`SgEntry::is_chain`] holds,
+    /// which continues the list in another array and is not an entry) or
+    /// end with the first slot marked [`is_last`](SgEntry::is_last). A
+    /// cheap way into a list of a few entries, for code that handles the
+    /// link itself (by going on with [`segments`](Self::segments), say).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sg_core::{PageProvider, SgEntry, SgList, VirtPages};
+    ///
+    /// let pages = VirtPages::new();
+    /// let page = pages.alloc_pages(0)?;
+    /// let mut entries: [SgEntry<_>; 3] = Default::default();
+    /// sg_core::init_table(&mut entries)?;
+    /// // SAFETY: bytes 0..300 of the page allocated above, in no other list.
+    /// unsafe {
+    ///     entries[0].set_page(page, 0, 100);
+    ///     entries[1].set_page(page, 100, 100);
+    ///     entries[2].set_page(page, 200, 100);
+    /// }
+    /// // SAFETY: the entries describe bytes of pages this provider holds valid,
+    /// // and nothing else reaches them while the view is used.
+    /// let list = unsafe { SgList::new(&entries, &pages) };
+    /// let slots = list.head_slots().unwrap();
+    /// assert_eq!(slots.iter().map(SgEntry::len).collect::<Vec<_>>(), [100, 100, 100]);
+    /// assert!(slots[2].is_last());
+    /// assert_eq!(list.take_entries(2).head_slots().unwrap().len(), 2);
+    /// assert!(list.skip_bytes(10).head_slots().is_none());
+    /// # // SAFETY: allocated above with order 0; the views are not used again.
+    /// # unsafe { pages.free_pages(page, 0) };
+    /// # Ok::<(), sg_core::Error>(())
+    /// ```
+    #[inline]
+    pub fn head_slots(&self) -> Option<&'a [SgEntry<P::Page>]> {
+        if self.skip != 0 || self.limit != NONE || self.entries == 0 {
+            return None;
+        }
+        let head = self.head?;
+        // SAFETY: the view's arrays are valid and unwritten for `'a` (type
+        // invariant).
+        Some(unsafe { head.slots(self.entries) })
+    }
+
     /// The DMA address and length of each entry of the view, as a DMA
     /// mapper stored them (the kernel's `for_each_sg` over `sg_dma_address`
     /// and `sg_dma_len`); entries with DMA length 0 are skipped.
