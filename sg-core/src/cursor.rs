@@ -9,6 +9,10 @@ use core::ptr::NonNull;
 use crate::SgEntry;
 use crate::hint::prefetch;
 
+/// Entries [`Cursor::seek`] and [`Cursor::count_up_to`] pass over per
+/// step in the middle of an array.
+const SEEK_BLOCK: usize = 8;
+
 /// Cache lines of the next array to prefetch when a walk enters an array.
 const LOOKAHEAD_LINES: usize = 4;
 
@@ -121,8 +125,21 @@ impl<Pg: Copy> Cursor<Pg> {
                 }
             }
             // The data entries of this array from `entry` on, then the slot
-            // that ends the walk or links onwards.
+            // that ends the walk or links onwards: first in blocks that end
+            // before the array's last slot and the limit, with one test of
+            // their or-ed flags each.
             let mut index = 0;
+            while index + SEEK_BLOCK <= after && count + SEEK_BLOCK < limit {
+                // SAFETY: `index + SEEK_BLOCK <= after`, so the slots lie in
+                // the array, which the caller keeps valid.
+                let block =
+                    unsafe { core::slice::from_raw_parts(entry.add(index).as_ptr(), SEEK_BLOCK) };
+                if block.iter().fold(0, |bits, slot| bits | slot.stop_bits()) != 0 {
+                    break;
+                }
+                count += SEEK_BLOCK;
+                index += SEEK_BLOCK;
+            }
             loop {
                 // SAFETY: `index <= after`, so the slot lies in the array
                 // (the type invariant), which the caller keeps valid.
@@ -187,6 +204,23 @@ impl<Pg: Copy> Cursor<Pg> {
             // slot, and no more than the entries left.
             let span = (after + 1).min(entries);
             let mut index = 0;
+            // Four data entries at a time while the target lies beyond
+            // them: one test of their summed lengths and or-ed flags.
+            while index + SEEK_BLOCK <= span {
+                // SAFETY: `index + SEEK_BLOCK <= span <= after + 1`, so the
+                // slots lie in the array, which the caller keeps valid.
+                let block =
+                    unsafe { core::slice::from_raw_parts(entry.add(index).as_ptr(), SEEK_BLOCK) };
+                let end = position + block.iter().map(|slot| u64::from(slot.len())).sum::<u64>();
+                let stops = block.iter().fold(0, |bits, slot| bits | slot.stop_bits());
+                if end > target || stops != 0 {
+                    break;
+                }
+                position = end;
+                index += SEEK_BLOCK;
+            }
+            // Then one at a time: the block holding the target, a link or
+            // an end mark, and the last few slots.
             while index < span {
                 // SAFETY: `index <= after`, so the slot lies in the array
                 // (the type invariant), which the caller keeps valid.

@@ -170,6 +170,13 @@ impl<Pg: Copy> SgEntry<Pg> {
         self.flags & (IS_CHAIN | IS_END) != 0
     }
 
+    /// The bits of the flags that [`is_chain_or_last`](Self::is_chain_or_last)
+    /// tests, for code that tests several slots at once by or-ing them.
+    #[inline]
+    pub(crate) fn stop_bits(&self) -> u32 {
+        self.flags & (IS_CHAIN | IS_END)
+    }
+
     /// The array this link points to; `None` for a data entry.
     #[inline]
     pub fn link(&self) -> Option<NonNull<[SgEntry<Pg>]>> {

@@ -228,7 +228,10 @@ fn build_random(lengths: &[u32], cuts: &[u8]) -> HandBuilt {
         if rest.is_empty() {
             break;
         }
-        let take = (usize::from(cut) % 4 + 1).min(rest.len());
+        // Mostly short arrays (many links), some long enough for the
+        // walks' blocks of several entries.
+        let most = if cut & 0x80 != 0 { 24 } else { 4 };
+        let take = (usize::from(cut) % most + 1).min(rest.len());
         arrays.push(&rest[..take]);
         rest = &rest[take..];
     }
@@ -438,4 +441,89 @@ fn prop_head_slots_begin_the_view() {
         TestResult::from_bool(all.starts_with(&head) && (linked || head == all))
     }
     checker().quickcheck(property as fn(Vec<u32>, Vec<u8>, u8) -> TestResult);
+}
+
+#[test]
+fn counts_and_skips_agree_with_the_walk_around_every_stop_and_limit() {
+    // One array of 40 entries of lengths 1, 2, 3, ...: at every slot (and
+    // none) an end mark, or a link to an array of two more entries; every
+    // entry limit and every skip, checked against the entry-by-entry walk.
+    // Under Miri, 12 entries: still more than one block of the walks.
+    let slots = if cfg!(miri) { 12 } else { 40 };
+    let stops: Vec<usize> = if cfg!(miri) {
+        vec![0, 8, 9, 12]
+    } else {
+        (0..=slots).collect()
+    };
+    for stop in stops {
+        for link in [false, true] {
+            let mut tail: Vec<SgEntry<u64>> = (0..2).map(|_| SgEntry::new()).collect();
+            init_table(&mut tail).unwrap();
+            for (index, entry) in tail.iter_mut().enumerate() {
+                // SAFETY: `Frames` maps nothing, so no byte is reached.
+                unsafe { entry.set_page(100 + index as u64, 0, 100 + index as u32) };
+            }
+            let mut entries: Vec<SgEntry<u64>> = (0..slots).map(|_| SgEntry::new()).collect();
+            init_table(&mut entries).unwrap();
+            for (index, entry) in entries.iter_mut().enumerate() {
+                // SAFETY: `Frames` maps nothing, so no byte is reached.
+                unsafe { entry.set_page(index as u64, 0, index as u32 + 1) };
+            }
+            entries[slots - 1].unmark_end();
+            if stop < slots {
+                if link {
+                    // SAFETY: `tail` outlives the views below and is not
+                    // touched while linked; it links nowhere.
+                    unsafe { entries[stop].set_link(NonNull::from(&mut tail[..])) };
+                } else {
+                    entries[stop].mark_end();
+                }
+            }
+            // SAFETY: `Frames` maps nothing, so the view never reaches a byte.
+            let list = unsafe { SgList::new(&entries, &FRAMES) };
+            check_counts_and_skips(list, &format!("stop {stop}, link {link}"));
+        }
+    }
+}
+
+/// `count` and `skip_bytes` of `list` under every entry limit, against the
+/// entry-by-entry walk.
+fn check_counts_and_skips(list: SgList<'_, Frames>, case: &str) {
+    // Under Miri, the limits around the first block and none, and every
+    // third skip.
+    let limits: Vec<usize> = if cfg!(miri) {
+        vec![0, 1, 8, 9, usize::MAX]
+    } else {
+        (0..=list.iter().count() + 1).collect()
+    };
+    for limit in limits {
+        let view = list.take_entries(limit);
+        let walked: Vec<u32> = view.iter().map(SgEntry::len).collect();
+        assert_eq!(view.count(), walked.len(), "{case}, limit {limit}");
+        let total: u64 = walked.iter().map(|&len| u64::from(len)).sum();
+        // Every skip near an entry boundary, and a few inside the long tail
+        // entries.
+        for skip in 0..=total + 1 {
+            if (skip > 830 && skip % 37 != 0 && skip < total) || (cfg!(miri) && skip % 3 != 0) {
+                continue;
+            }
+            let mut left = skip;
+            let mut expected = Vec::new();
+            for &len in &walked {
+                let len = u64::from(len);
+                if left >= len {
+                    left -= len;
+                    continue;
+                }
+                expected.push(len - left);
+                left = 0;
+            }
+            let got: Vec<u64> = view
+                .skip_bytes(skip)
+                .segments()
+                .map(|segment| u64::from(segment.len))
+                .collect();
+            assert_eq!(got, expected, "{case}, limit {limit}, skip {skip}");
+        }
+    }
 }
