@@ -2,7 +2,9 @@
 //! from a file in the page cache (tmpfs when there is one), in batches of
 //! vectored calls (`pwritev`/`preadv`), through io_uring (`WRITEV`/`READV`,
 //! and the pages registered as fixed buffers), each measured alongside
-//! one `pwrite`/`pread` of a contiguous buffer of the same size.
+//! one `pwrite`/`pread` of a contiguous buffer of the same size; and, for
+//! pages that are each their own allocation, against the same pieces moved
+//! by bare system calls and io_uring operations (the `floor_io_*` rows).
 //!
 //! Hooked into the perf run by one line in `workloads::run`.
 
@@ -88,9 +90,222 @@ impl Lists for SgTable<Pages<VirtPages>> {
     }
 }
 
+/// The floors of the page-per-allocation layout: sg's calls against the
+/// same pieces moved by bare `pwritev`/`preadv` (in batches of 1024) and
+/// by bare io_uring `WRITE_FIXED`/`READ_FIXED` (one per page, over the
+/// same registered pages), with nothing of sg in between. A ratio near 1
+/// says the time is the kernel's, not sg's.
+const FLOORS: [&str; 4] = [
+    "floor_io_write_vectored",
+    "floor_io_read_vectored",
+    "floor_io_write_uring_fixed",
+    "floor_io_read_uring_fixed",
+];
+
+/// `struct iovec`, as io_uring's buffer registration takes it.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct RawIovec {
+    base: *mut u8,
+    len: usize,
+}
+
+/// The pieces of `list` as (address, length), in order.
+fn raw_pieces<P: PageProvider>(list: SgList<'_, P>) -> Vec<RawIovec> {
+    sg_copy::with_io_slices(list, |slices| {
+        slices
+            .iter()
+            .map(|slice| RawIovec {
+                base: slice.as_ptr().cast_mut(),
+                len: slice.len(),
+            })
+            .collect()
+    })
+}
+
+/// The floor rows (see [`FLOORS`]) of `table`, whose pieces the bare calls
+/// move too.
+fn floor_rows(
+    sizes: &Sizes,
+    wanted: &dyn Fn(&str) -> bool,
+    file: &File,
+    table: &mut PageList<VirtPages>,
+    note: &str,
+) -> Vec<Row> {
+    use std::io::{IoSlice, IoSliceMut};
+
+    let bytes = table.as_list().byte_len() as usize;
+    let pieces = raw_pieces(table.as_list());
+    let mut rows = Vec::new();
+    if wanted(FLOORS[0]) {
+        let (work, bare) = interleave(
+            sizes.reps,
+            || {
+                let done = sg_copy::write_list_at(file, table.as_list(), 0).expect("pwritev");
+                assert_eq!(done, bytes as u64);
+            },
+            || {
+                // SAFETY: the pieces are the table's pages, alive and not
+                // written while these slices live (the table is not used
+                // meanwhile).
+                let slices: Vec<IoSlice<'_>> = pieces
+                    .iter()
+                    .map(|piece| {
+                        IoSlice::new(unsafe { std::slice::from_raw_parts(piece.base, piece.len) })
+                    })
+                    .collect();
+                let mut at = 0;
+                for batch in slices.chunks(1024) {
+                    let done = rustix::io::pwritev(file, batch, at).expect("pwritev");
+                    assert_eq!(done, batch.len() * 4096, "a short pwritev");
+                    at += done as u64;
+                }
+            },
+        );
+        rows.push(row(FLOORS[0], bytes, &work, "bare_pwritev", &bare, note));
+    }
+    if wanted(FLOORS[1]) {
+        let (work, bare) = interleave(
+            sizes.reps,
+            || {
+                let done = sg_copy::read_list_at(file, table.as_list_mut(), 0).expect("preadv");
+                assert_eq!(done, bytes as u64);
+            },
+            || {
+                // SAFETY: as above, and nothing else reaches the pages
+                // while these exclusive slices live.
+                let mut slices: Vec<IoSliceMut<'_>> = pieces
+                    .iter()
+                    .map(|piece| {
+                        IoSliceMut::new(unsafe {
+                            std::slice::from_raw_parts_mut(piece.base, piece.len)
+                        })
+                    })
+                    .collect();
+                let mut at = 0;
+                for batch in slices.chunks_mut(1024) {
+                    let expected = batch.len() * 4096;
+                    let done = rustix::io::preadv(file, batch, at).expect("preadv");
+                    assert_eq!(done, expected, "a short preadv");
+                    at += done as u64;
+                }
+            },
+        );
+        rows.push(row(FLOORS[1], bytes, &work, "bare_preadv", &bare, note));
+    }
+    #[cfg(target_os = "linux")]
+    if wanted(FLOORS[2]) || wanted(FLOORS[3]) {
+        rows.extend(fixed_floor_rows(sizes, wanted, file, table, &pieces, note));
+    }
+    rows
+}
+
+/// The fixed-buffer floors: sg's `write_fixed_at`/`read_fixed_at` against
+/// one bare `WRITE_FIXED`/`READ_FIXED` per piece on a ring of the same
+/// size, each over the pages registered on its own ring.
+#[cfg(target_os = "linux")]
+fn fixed_floor_rows(
+    sizes: &Sizes,
+    wanted: &dyn Fn(&str) -> bool,
+    file: &File,
+    table: &mut PageList<VirtPages>,
+    pieces: &[RawIovec],
+    note: &str,
+) -> Vec<Row> {
+    use std::os::fd::{AsFd, AsRawFd};
+
+    let bytes = pieces.iter().map(|piece| piece.len).sum::<usize>();
+    let (Ok(mut ring), Ok(mut bare)) = (sg_copy::Ring::new(256), io_uring::IoUring::new(256))
+    else {
+        eprintln!("perf: fixed-buffer floors skipped: no io_uring");
+        return Vec::new();
+    };
+    // SAFETY: the pieces are the table's pages, which stay allocated and
+    // are reached by nothing else than the two rings' operations until the
+    // ring `bare` is dropped at the end of this function (which releases
+    // the registration); `RawIovec` is laid out as `struct iovec`.
+    let registered = unsafe {
+        bare.submitter()
+            .register_buffers(std::slice::from_raw_parts(
+                pieces.as_ptr().cast(),
+                pieces.len(),
+            ))
+    };
+    if let Err(error) = registered {
+        eprintln!("perf: fixed-buffer floors skipped: {error}");
+        return Vec::new();
+    }
+    let fd = io_uring::types::Fd(file.as_raw_fd());
+    let capacity = bare.params().cq_entries() as usize;
+    // One bare op per piece, `write` or read, all in flight that fit.
+    let mut bare_pass = |write: bool| {
+        let (mut next, mut done, mut in_flight, mut at) = (0, 0, 0, 0u64);
+        while done < pieces.len() {
+            while next < pieces.len() && in_flight < capacity {
+                let piece = pieces[next];
+                let entry = if write {
+                    io_uring::opcode::WriteFixed::new(fd, piece.base, piece.len as u32, next as u16)
+                        .offset(at)
+                        .build()
+                } else {
+                    io_uring::opcode::ReadFixed::new(fd, piece.base, piece.len as u32, next as u16)
+                        .offset(at)
+                        .build()
+                };
+                // SAFETY: the buffer is a registered page (see above), kept
+                // until this pass has reaped every completion.
+                if unsafe { bare.submission().push(&entry) }.is_err() {
+                    break;
+                }
+                next += 1;
+                in_flight += 1;
+                at += piece.len as u64;
+            }
+            bare.submit_and_wait(1).expect("io_uring submit");
+            for completion in bare.completion() {
+                assert_eq!(completion.result(), 4096, "a short fixed op");
+                done += 1;
+                in_flight -= 1;
+            }
+        }
+    };
+    let rows = ring.scope(|scope| {
+        let buffers = scope
+            .register(table.as_list_mut())
+            .expect("registering the pages");
+        let mut rows = Vec::new();
+        for (name, write, bare_name) in [
+            (FLOORS[2], true, "bare_write_fixed"),
+            (FLOORS[3], false, "bare_read_fixed"),
+        ] {
+            if !wanted(name) {
+                continue;
+            }
+            let (work, floor) = interleave(
+                sizes.reps,
+                || {
+                    let op = if write {
+                        scope.write_fixed_at(file.as_fd(), &buffers, 0)
+                    } else {
+                        scope.read_fixed_at(file.as_fd(), &buffers, 0)
+                    };
+                    let done = op.and_then(sg_copy::Op::wait).expect("io_uring fixed op");
+                    assert_eq!(done, bytes as u64);
+                },
+                || bare_pass(write),
+            );
+            rows.push(row(name, bytes, &work, bare_name, &floor, note));
+        }
+        rows
+    });
+    drop(bare);
+    rows
+}
+
 /// Every I/O workload wanted (by name) in this run.
 pub fn run(sizes: &Sizes, wanted: &dyn Fn(&str) -> bool) -> Vec<Row> {
-    let pages_wanted = PAGES.all().iter().any(|name| wanted(name));
+    let floors_wanted = FLOORS.iter().any(|name| wanted(name));
+    let pages_wanted = floors_wanted || PAGES.all().iter().any(|name| wanted(name));
     let block_wanted = BLOCK.all().iter().any(|name| wanted(name));
     if !pages_wanted && !block_wanted {
         return Vec::new();
@@ -124,6 +339,9 @@ pub fn run(sizes: &Sizes, wanted: &dyn Fn(&str) -> bool) -> Vec<Row> {
         rows.extend(layout_rows(
             sizes, wanted, &PAGES, &file, &mut table, contiguous, &note,
         ));
+        if floors_wanted {
+            rows.extend(floor_rows(sizes, wanted, &file, &mut table, &note));
+        }
     }
     if block_wanted {
         let order = (bytes as u64 / 4096).next_power_of_two().trailing_zeros();
