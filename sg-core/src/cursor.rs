@@ -13,6 +13,13 @@ use crate::hint::prefetch;
 /// step in the middle of an array.
 const SEEK_BLOCK: usize = 8;
 
+/// Whether a link or an end mark is among `slots`: one test of their
+/// or-ed flags.
+#[inline]
+fn any_stop<Pg: Copy>(slots: &[SgEntry<Pg>]) -> bool {
+    slots.iter().fold(0, |bits, slot| bits | slot.stop_bits()) != 0
+}
+
 /// Cache lines of the next array to prefetch when a walk enters an array.
 const LOOKAHEAD_LINES: usize = 4;
 
@@ -134,7 +141,7 @@ impl<Pg: Copy> Cursor<Pg> {
                 // the array, which the caller keeps valid.
                 let block =
                     unsafe { core::slice::from_raw_parts(entry.add(index).as_ptr(), SEEK_BLOCK) };
-                if block.iter().fold(0, |bits, slot| bits | slot.stop_bits()) != 0 {
+                if any_stop(block) {
                     break;
                 }
                 count += SEEK_BLOCK;
@@ -204,16 +211,15 @@ impl<Pg: Copy> Cursor<Pg> {
             // slot, and no more than the entries left.
             let span = (after + 1).min(entries);
             let mut index = 0;
-            // Four data entries at a time while the target lies beyond
-            // them: one test of their summed lengths and or-ed flags.
+            // A block of data entries at a time while the target lies
+            // beyond it: one test of their summed lengths and or-ed flags.
             while index + SEEK_BLOCK <= span {
                 // SAFETY: `index + SEEK_BLOCK <= span <= after + 1`, so the
                 // slots lie in the array, which the caller keeps valid.
                 let block =
                     unsafe { core::slice::from_raw_parts(entry.add(index).as_ptr(), SEEK_BLOCK) };
                 let end = position + block.iter().map(|slot| u64::from(slot.len())).sum::<u64>();
-                let stops = block.iter().fold(0, |bits, slot| bits | slot.stop_bits());
-                if end > target || stops != 0 {
+                if end > target || any_stop(block) {
                     break;
                 }
                 position = end;

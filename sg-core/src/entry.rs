@@ -167,7 +167,7 @@ impl<Pg: Copy> SgEntry<Pg> {
     /// case of a data entry in the middle of an array).
     #[inline]
     pub fn is_chain_or_last(&self) -> bool {
-        self.flags & (IS_CHAIN | IS_END) != 0
+        self.stop_bits() != 0
     }
 
     /// The bits of the flags that [`is_chain_or_last`](Self::is_chain_or_last)

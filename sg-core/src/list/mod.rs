@@ -271,10 +271,10 @@ impl<'a, P: PageProvider> SgList<'a, P> {
     /// The view's first slots as they lie in its first array, when the view
     /// is not trimmed to a byte range: the slots from its first data entry
     /// to the end of that array, at most as many as the view has entries;
-    /// `None` for a view with no entry, or one made by
-    /// [`slice`](Self::slice) or [`skip_bytes`](Self::skip_bytes) (whose
-    /// first or last entry is only partly in it: use
-    /// [`segments`](Self::segments) there).
+    /// `None` for a view with no entry, or one trimmed to a byte range (any
+    /// [`slice`](Self::slice), or a [`skip_bytes`](Self::skip_bytes) that
+    /// ends inside an entry), whose first or last entry may be only partly
+    /// in it: use [`segments`](Self::segments) there.
     ///
     /// The view's data entries begin with these slots and go on to the
     /// first link among them (a slot for which [`SgEntry::is_chain`] holds,
