@@ -91,15 +91,18 @@ impl Lists for SgTable<Pages<VirtPages>> {
 }
 
 /// The floors of the page-per-allocation layout: sg's calls against the
-/// same pieces moved by bare `pwritev`/`preadv` (in batches of 1024) and
-/// by bare io_uring `WRITE_FIXED`/`READ_FIXED` (one per page, over the
-/// same registered pages), with nothing of sg in between. A ratio near 1
+/// same pieces moved by bare `pwritev`/`preadv` (in batches of 1024), by
+/// bare io_uring `WRITE_FIXED`/`READ_FIXED` (one per page, over the same
+/// registered pages) and by bare io_uring `WRITEV`/`READV` (1024 iovecs
+/// per entry), with nothing of sg in between. A ratio near 1
 /// says the time is the kernel's, not sg's.
-const FLOORS: [&str; 4] = [
+const FLOORS: [&str; 6] = [
     "floor_io_write_vectored",
     "floor_io_read_vectored",
     "floor_io_write_uring_fixed",
     "floor_io_read_uring_fixed",
+    "floor_io_write_uring",
+    "floor_io_read_uring",
 ];
 
 /// `struct iovec`, as io_uring's buffer registration takes it.
@@ -196,6 +199,100 @@ fn floor_rows(
     #[cfg(target_os = "linux")]
     if wanted(FLOORS[2]) || wanted(FLOORS[3]) {
         rows.extend(fixed_floor_rows(sizes, wanted, file, table, &pieces, note));
+    }
+    #[cfg(target_os = "linux")]
+    if wanted(FLOORS[4]) || wanted(FLOORS[5]) {
+        rows.extend(uring_floor_rows(sizes, wanted, file, table, &pieces, note));
+    }
+    rows
+}
+
+/// The io_uring vectored floors: sg's `write_at`/`read_at` in a scope
+/// against bare `WRITEV`/`READV` entries of the same pieces, 1024 iovecs
+/// each (as sg's), all pushed and handed to the kernel in one call, on a
+/// ring of the same size.
+#[cfg(target_os = "linux")]
+fn uring_floor_rows(
+    sizes: &Sizes,
+    wanted: &dyn Fn(&str) -> bool,
+    file: &File,
+    table: &mut PageList<VirtPages>,
+    pieces: &[RawIovec],
+    note: &str,
+) -> Vec<Row> {
+    use std::os::fd::{AsFd, AsRawFd};
+
+    let bytes = pieces.iter().map(|piece| piece.len).sum::<usize>();
+    let (Ok(mut ring), Ok(mut bare)) = (sg_copy::Ring::new(256), io_uring::IoUring::new(256))
+    else {
+        eprintln!("perf: io_uring floors skipped: no io_uring");
+        return Vec::new();
+    };
+    let fd = io_uring::types::Fd(file.as_raw_fd());
+    let batches: Vec<&[RawIovec]> = pieces.chunks(1024).collect();
+    // One bare entry per batch, `write` or read, all pushed, then one call.
+    let mut bare_pass = |write: bool| {
+        let mut at = 0u64;
+        for (index, batch) in batches.iter().enumerate() {
+            let (iovecs, count) = (batch.as_ptr().cast(), batch.len() as u32);
+            let entry = if write {
+                io_uring::opcode::Writev::new(fd, iovecs, count)
+                    .offset(at)
+                    .build()
+            } else {
+                io_uring::opcode::Readv::new(fd, iovecs.cast_mut(), count)
+                    .offset(at)
+                    .build()
+            }
+            .user_data(index as u64);
+            // SAFETY: the iovecs (`RawIovec` is laid out as `struct iovec`)
+            // and the table's pages they describe stay alive, unmoved and
+            // reached by nothing else until this pass has reaped every
+            // completion; the queue holds every batch (16 of 256).
+            unsafe { bare.submission().push(&entry) }.expect("room for every batch");
+            at += batch.iter().map(|piece| piece.len as u64).sum::<u64>();
+        }
+        bare.submit_and_wait(batches.len())
+            .expect("io_uring submit");
+        let mut done = 0;
+        while done < batches.len() {
+            for completion in bare.completion() {
+                let batch = batches[completion.user_data() as usize];
+                let expected: usize = batch.iter().map(|piece| piece.len).sum();
+                assert_eq!(completion.result(), expected as i32, "a short vectored op");
+                done += 1;
+            }
+            if done < batches.len() {
+                bare.submit_and_wait(1).expect("io_uring wait");
+            }
+        }
+    };
+    let mut rows = Vec::new();
+    for (name, write, bare_name) in [
+        (FLOORS[4], true, "bare_writev_uring"),
+        (FLOORS[5], false, "bare_readv_uring"),
+    ] {
+        if !wanted(name) {
+            continue;
+        }
+        let (work, floor) = interleave(
+            sizes.reps,
+            || {
+                // A scope per call, as a user's: its lists are borrowed
+                // until it ends.
+                let done = ring.scope(|scope| {
+                    let op = if write {
+                        scope.write_at(file.as_fd(), table.as_list(), 0)
+                    } else {
+                        scope.read_at(file.as_fd(), table.as_list_mut(), 0)
+                    };
+                    op.and_then(sg_copy::Op::wait)
+                });
+                assert_eq!(done.expect("io_uring vectored op"), bytes as u64);
+            },
+            || bare_pass(write),
+        );
+        rows.push(row(name, bytes, &work, bare_name, &floor, note));
     }
     rows
 }
