@@ -5,7 +5,7 @@
 
 use core::fmt;
 
-use sg_core::{PageProvider, Segment, Segments, SgList, run_continues};
+use sg_core::{PageProvider, SgList, run_continues};
 
 use crate::io_slices::cut;
 
@@ -28,18 +28,15 @@ pub(crate) struct Piece<Pg> {
     pub(crate) len: usize,
 }
 
-/// A position in a list: the segment it lies in and how far into it.
+/// A position in a list: the view of the list from there on.
 ///
-/// # Invariants
-///
-/// `current` is the segment the position lies in (`None` at the end) and
-/// `into` is less than its length; `segments` yields the segments after it.
+/// Moving on seeks in that view (a block of entries per step in the
+/// middle of an array), so a batch that went out whole costs a sum of
+/// lengths to pass, not a second walk of its segments.
 pub(crate) struct Walk<'a, P: PageProvider> {
-    provider: &'a P,
     linear: bool,
-    segments: Segments<'a, P::Page>,
-    current: Option<Segment<'a, P::Page>>,
-    into: u64,
+    /// The bytes from the position on.
+    rest: SgList<'a, P>,
     /// The most bytes entries are joined into: [`MAX_JOINED`] (less in
     /// tests).
     max_joined: u64,
@@ -48,11 +45,8 @@ pub(crate) struct Walk<'a, P: PageProvider> {
 impl<P: PageProvider> Clone for Walk<'_, P> {
     fn clone(&self) -> Self {
         Walk {
-            provider: self.provider,
             linear: self.linear,
-            segments: self.segments.clone(),
-            current: self.current,
-            into: self.into,
+            rest: self.rest,
             max_joined: self.max_joined,
         }
     }
@@ -71,27 +65,21 @@ impl<'a, P: PageProvider> Walk<'a, P> {
                 "vectored I/O, io_uring and Buf lend slices: not of a shared provider"
             )
         };
-        let mut segments = list.segments();
-        let current = segments.next();
-        // INVARIANT: segments have at least one byte; `into` is 0.
         Walk {
-            provider: list.provider(),
             linear: list.provider().is_linear(),
-            segments,
-            current,
-            into: 0,
+            rest: list,
             max_joined: MAX_JOINED,
         }
     }
 
     /// The list's provider.
     pub(crate) fn provider(&self) -> &'a P {
-        self.provider
+        self.rest.provider()
     }
 
-    /// Whether the position is the end of the list.
+    /// Whether the position is the end of the list: no byte is left.
     pub(crate) fn at_end(&self) -> bool {
-        self.current.is_none()
+        self.rest.segments().next().is_none()
     }
 
     /// The pieces from the position on, in order.
@@ -104,23 +92,10 @@ impl<'a, P: PageProvider> Walk<'a, P> {
     /// most [`MAX_JOINED`] bytes. Otherwise each page an entry touches is a
     /// piece of its own.
     pub(crate) fn pieces(&self) -> impl Iterator<Item = Piece<P::Page>> + use<'a, P> {
-        let provider = self.provider;
+        let provider = self.provider();
         let linear = self.linear;
-        let page_size = P::PAGE_SIZE as u64;
-        // The segment the position lies in, trimmed to start there (`into`
-        // is below its length, so the rest fits its `u32`), then the rest.
-        let into = self.into;
         let max_joined = self.max_joined;
-        let mut segments = self
-            .current
-            .map(|segment| Segment {
-                offset: segment.offset + into,
-                len: segment.len - into as u32,
-                ..segment
-            })
-            .into_iter()
-            .chain(self.segments.clone())
-            .peekable();
+        let mut segments = self.rest.segments().peekable();
         // Runs: (first page, offset from it, bytes).
         let runs = core::iter::from_fn(move || {
             let first = segments.next()?;
@@ -138,14 +113,20 @@ impl<'a, P: PageProvider> Walk<'a, P> {
             Some((first.page, first.offset, len))
         });
         runs.flat_map(move |(page, offset, len)| {
-            cut(offset, len, linear, page_size).map(move |(offset, len)| Piece {
-                // The offset lies in a run the address space holds (one
-                // entry's, or entries joined into one piece of memory), so
-                // its page index fits a usize; the start is in-page; a
-                // piece holds at most `isize::MAX` bytes.
-                page: provider.nth(page, (offset / page_size) as usize),
-                start: (offset % page_size) as usize,
-                len: len as usize,
+            // The page size is named in each closure, not captured: a
+            // captured copy lives in the iterator's state, where the
+            // compiler no longer sees a power of two, and divides.
+            cut(offset, len, linear, P::PAGE_SIZE as u64).map(move |(offset, len)| {
+                let page_size = P::PAGE_SIZE as u64;
+                Piece {
+                    // The offset lies in a run the address space holds (one
+                    // entry's, or entries joined into one piece of memory),
+                    // so its page index fits a usize; the start is in-page;
+                    // a piece holds at most `isize::MAX` bytes.
+                    page: provider.nth(page, (offset / page_size) as usize),
+                    start: (offset % page_size) as usize,
+                    len: len as usize,
+                }
             })
         })
     }
@@ -157,22 +138,8 @@ impl<'a, P: PageProvider> Walk<'a, P> {
     }
 
     /// Moves the position `bytes` further (to the end at most).
-    pub(crate) fn advance(&mut self, mut bytes: u64) {
-        while bytes > 0 {
-            let Some(segment) = self.current else {
-                return;
-            };
-            let left = u64::from(segment.len) - self.into;
-            if bytes < left {
-                // INVARIANT: still inside the segment.
-                self.into += bytes;
-                return;
-            }
-            bytes -= left;
-            // INVARIANT: the next segment, from its start.
-            self.current = self.segments.next();
-            self.into = 0;
-        }
+    pub(crate) fn advance(&mut self, bytes: u64) {
+        self.rest = self.rest.skip_bytes(bytes);
     }
 }
 
@@ -180,7 +147,6 @@ impl<P: PageProvider> fmt::Debug for Walk<'_, P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Walk")
             .field("at_end", &self.at_end())
-            .field("into", &self.into)
             .finish_non_exhaustive()
     }
 }
