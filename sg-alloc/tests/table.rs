@@ -284,3 +284,51 @@ fn tables_are_send_and_sync_where_their_parts_are() {
     let counted = std::thread::scope(|scope| scope.spawn(|| table.as_list().count()).join());
     assert_eq!(counted.unwrap(), 200);
 }
+
+#[test]
+fn entry_writes_keep_every_arrays_byte_count_and_seeks_follow_them() {
+    // Arrays of 4 slots (3 entries and a link); every entry handle alive at
+    // once and written out of order, twice, lengths going up and down:
+    // each link's count follows, and every skip lands where the walk does.
+    let pages = MockPages::<64>::new();
+    let handles: Vec<MockPage> = (0..20).map(|_| pages.alloc_pages(0).unwrap()).collect();
+    let mut table = SgTable::with_max_entries_in(&pages, 20, 4, HeapChunks::new()).unwrap();
+    assert_eq!(table.arrays(), 7);
+    for round in 0..2u32 {
+        let mut handles_of_entries: Vec<_> = table.entries_mut().collect();
+        for (index, entry) in handles_of_entries.iter_mut().enumerate().rev() {
+            let length = (index as u32 * 7 + round * 13) % 60 + 1;
+            // SAFETY: `length` bytes (at most 60) of a distinct page of
+            // the mock, which outlives the table.
+            unsafe { entry.set_page(handles[index], 2, length) };
+        }
+        drop(handles_of_entries);
+        let list = table.as_list();
+        common::check_array_counts(list);
+        let lengths: Vec<u64> = list.iter().map(|entry| u64::from(entry.len())).collect();
+        assert_eq!(lengths.iter().sum::<u64>(), table.byte_len());
+        for skip in 0..=table.byte_len() {
+            let mut left = skip;
+            let mut expected = Vec::new();
+            for &len in &lengths {
+                if left >= len {
+                    left -= len;
+                } else {
+                    expected.push(len - left);
+                    left = 0;
+                }
+            }
+            let got: Vec<u64> = list
+                .skip_bytes(skip)
+                .segments()
+                .map(|segment| u64::from(segment.len))
+                .collect();
+            assert_eq!(got, expected, "round {round}, skip {skip}");
+        }
+    }
+    drop(table);
+    for handle in handles {
+        // SAFETY: allocated above with order 0; the table is gone.
+        unsafe { pages.free_pages(handle, 0) };
+    }
+}

@@ -70,7 +70,8 @@ pub(crate) fn for_each_run<'v, V: ListView<'v>>(
         }
     }
     // Whole entries (and arrays of them) before the skip are passed over
-    // by summing their lengths, array by array.
+    // by summing their lengths, a whole array per step where its link
+    // carries its byte count.
     let rest = if skip > 0 {
         skip_bytes(list, skip)
     } else {

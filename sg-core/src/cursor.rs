@@ -206,10 +206,40 @@ impl<Pg: Copy> Cursor<Pg> {
         let skip_in_entry = skip_in_entry.min(first_len);
         let target = skip + u64::from(skip_in_entry);
         let mut position = 0u64;
+        // Whether `entry` is the first slot of its array: true after
+        // following a link (which leads to an array's first slot), not for
+        // the cursor the seek starts from.
+        let mut array_start = false;
         loop {
             // The slots of this array the walk may visit: up to its last
             // slot, and no more than the entries left.
             let span = (after + 1).min(entries);
+            if array_start && span == after + 1 {
+                // The whole array is in the view: when its link carries the
+                // array's byte count and the target lies past those bytes,
+                // pass the array in one step, reading that slot alone.
+                // SAFETY: the `after` slots after the entry lie in its
+                // array, which the caller keeps valid.
+                let last = unsafe { entry.add(after).as_ref() };
+                let past = last
+                    .array_bytes()
+                    .and_then(|bytes| position.checked_add(bytes))
+                    .filter(|&end| end <= target);
+                if let Some(end) = past {
+                    // `array_bytes`' contract: the `after` slots before the
+                    // link are data entries without the end mark, whose
+                    // lengths sum to the count.
+                    position = end;
+                    entries -= after;
+                    // SAFETY: the link is an initialised slot of the array;
+                    // links obey `set_link`'s contract.
+                    match unsafe { Cursor::first(entry.add(after), 1) } {
+                        Some(next) => (entry, after) = (next.entry, next.after),
+                        None => return None,
+                    }
+                    continue;
+                }
+            }
             let mut index = 0;
             // A block of data entries at a time while the target lies
             // beyond it: one test of their summed lengths and or-ed flags.
@@ -270,6 +300,7 @@ impl<Pg: Copy> Cursor<Pg> {
                 Some(next) => (entry, after) = (next.entry, next.after),
                 None => return None,
             }
+            array_start = true;
         }
     }
 

@@ -15,6 +15,14 @@ const HAS_PAGE: u32 = 1 << 0;
 const IS_CHAIN: u32 = 1 << 1;
 /// The entry is the last data entry of its list.
 const IS_END: u32 = 1 << 2;
+/// The link carries the byte count of its array's data entries
+/// ([`SgEntry::array_bytes`]): its low 32 bits in `dma_length`, its high 16
+/// bits in the flags' high half.
+const HAS_ARRAY_BYTES: u32 = 1 << 3;
+/// Where the high bits of a link's array byte count start in the flags.
+const ARRAY_BYTES_SHIFT: u32 = 16;
+/// The largest array byte count a link carries: 48 bits.
+const MAX_ARRAY_BYTES: u64 = (1 << 48) - 1;
 
 /// What the first word of an entry holds, as told by the flags.
 #[repr(C)]
@@ -39,7 +47,9 @@ union Slot<Pg: Copy> {
 /// # Invariants
 ///
 /// - A link slot holds a non-null pointer to an array of `dma_address`
-///   entries, never carries the end mark, and has length 0.
+///   entries, never carries the end mark, and has length and offset 0;
+///   its DMA length and the high half of its flags are 0 unless it
+///   carries its array's byte count ([`SgEntry::array_bytes`]).
 /// - A non-zero length implies a page.
 /// - An entry whose bytes are all zero is the empty entry
 ///   ([`SgEntry::new`]): arrays may be initialised with a plain `memset`
@@ -141,11 +151,12 @@ impl<Pg: Copy> SgEntry<Pg> {
         if self.is_chain() { 0 } else { self.dma_address }
     }
 
-    /// The DMA length a DMA mapper stored in this entry.
+    /// The DMA length a DMA mapper stored in this entry (0 for a chain
+    /// link).
     #[doc(alias = "sg_dma_len")]
     #[inline]
     pub fn dma_len(&self) -> u32 {
-        self.dma_length
+        if self.is_chain() { 0 } else { self.dma_length }
     }
 
     /// Whether this entry carries the end mark: no data entry follows it.
@@ -193,6 +204,79 @@ impl<Pg: Copy> SgEntry<Pg> {
         }
     }
 
+    /// For a chain link that carries one, the byte count of the array that
+    /// holds the link: the sum of the lengths of the data entries before it
+    /// in that array, none of which carries the end mark. `None` for a data
+    /// entry and for a link without it.
+    ///
+    /// A walk that seeks past a whole array reads this one slot instead of
+    /// every entry of the array. The owning tables of `sg-alloc` keep it on
+    /// the links they make; [`set_link`](Self::set_link) makes a link
+    /// without it.
+    ///
+    /// ```
+    /// use core::ptr::NonNull;
+    /// use sg_core::SgEntry;
+    ///
+    /// let mut next: [SgEntry<u64>; 1] = Default::default();
+    /// let mut link = SgEntry::<u64>::new();
+    /// // SAFETY: `link` is put in no array and no list is made of it.
+    /// unsafe { link.set_link(NonNull::from(&mut next[..])) };
+    /// assert_eq!(link.array_bytes(), None);
+    /// // SAFETY: as above: the promise concerns lists made of the link.
+    /// unsafe { link.set_array_bytes(12288) };
+    /// assert_eq!(link.array_bytes(), Some(12288));
+    /// assert_eq!((link.len(), link.offset(), link.dma_len()), (0, 0, 0));
+    /// link.clear_array_bytes();
+    /// assert_eq!(link.array_bytes(), None);
+    /// ```
+    #[inline]
+    pub fn array_bytes(&self) -> Option<u64> {
+        if self.flags & HAS_ARRAY_BYTES != 0 {
+            let high = u64::from(self.flags >> ARRAY_BYTES_SHIFT);
+            Some(high << 32 | u64::from(self.dma_length))
+        } else {
+            None
+        }
+    }
+
+    /// Makes this link carry `bytes` as the byte count of the array that
+    /// holds it (see [`array_bytes`](Self::array_bytes)). Does nothing on a
+    /// data entry, and clears the count when `bytes` needs more than 48
+    /// bits.
+    ///
+    /// # Safety
+    ///
+    /// For as long as this link carries the count and a list holding it is
+    /// used: the link is the last slot of its array, every other slot of
+    /// that array is a data entry without the end mark, and their lengths
+    /// sum to `bytes`. Whoever changes those entries' lengths or marks
+    /// first updates or [clears](Self::clear_array_bytes) the count. Walks
+    /// pass over the array by this count alone, without looking at its
+    /// entries, so a wrong count makes them skip the end mark and read
+    /// entries past it.
+    #[inline]
+    pub unsafe fn set_array_bytes(&mut self, bytes: u64) {
+        self.clear_array_bytes();
+        if self.is_chain() && bytes <= MAX_ARRAY_BYTES {
+            // INVARIANT: a link; the count goes in the DMA length and the
+            // flags' high half, which only a link's count uses.
+            self.dma_length = bytes as u32;
+            self.flags |= HAS_ARRAY_BYTES | ((bytes >> 32) as u32) << ARRAY_BYTES_SHIFT;
+        }
+    }
+
+    /// Makes this link carry no array byte count.
+    #[inline]
+    pub fn clear_array_bytes(&mut self) {
+        if self.is_chain() {
+            // INVARIANT: a link's DMA length and the flags' high half are
+            // 0 without a count.
+            self.dma_length = 0;
+            self.flags &= !HAS_ARRAY_BYTES & ((1 << ARRAY_BYTES_SHIFT) - 1);
+        }
+    }
+
     /// Makes this entry describe `len` bytes at `offset` from the start
     /// of `page`. A chain link becomes a data entry; the end mark is kept.
     ///
@@ -221,7 +305,9 @@ impl<Pg: Copy> SgEntry<Pg> {
         self.length = len;
         self.offset = offset;
         if self.is_chain() {
+            // The link's slot count and array byte count go with it.
             self.dma_address = 0;
+            self.dma_length = 0;
         }
         self.flags = (self.flags & IS_END) | HAS_PAGE;
     }
@@ -332,11 +418,13 @@ impl<Pg: Copy + Eq> Eq for SgEntry<Pg> {}
 impl<Pg: Copy + fmt::Debug> fmt::Debug for SgEntry<Pg> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if let Some(target) = self.link() {
-            return f
-                .debug_struct("SgEntry::Link")
-                .field("target", &target.cast::<u8>())
-                .field("slots", &target.len())
-                .finish();
+            let mut out = f.debug_struct("SgEntry::Link");
+            out.field("target", &target.cast::<u8>())
+                .field("slots", &target.len());
+            if let Some(bytes) = self.array_bytes() {
+                out.field("array_bytes", &bytes);
+            }
+            return out.finish();
         }
         let mut out = f.debug_struct("SgEntry");
         out.field("page", &self.page())

@@ -20,6 +20,13 @@ impl HandBuilt {
     /// that becomes a link (only the last slot of a non-last array).
     /// Pages are numbered by the order of data entries.
     fn new(arrays: &[&[u32]], link_only: &[usize]) -> Self {
+        Self::build(arrays, link_only, false)
+    }
+
+    /// As [`new`](Self::new); with `counted`, every link carries the byte
+    /// count of the array it ends, as the owning tables of sg-alloc make
+    /// them, so that seeks pass whole arrays.
+    fn build(arrays: &[&[u32]], link_only: &[usize], counted: bool) -> Self {
         let mut built: Vec<Box<[SgEntry<u64>]>> = Vec::new();
         let mut page = 0;
         let count = arrays.len();
@@ -50,6 +57,18 @@ impl HandBuilt {
             // SAFETY: the boxed arrays never move and live as long as `self`;
             // the chain only goes forward, so there is no cycle.
             unsafe { chain(&mut before[index], target) }.unwrap();
+            if counted {
+                // Written before the array becomes the target of the link
+                // before it (the loop goes backwards), so that link's
+                // pointer is made after every write to the array.
+                let (link, data) = before[index].split_last_mut().unwrap();
+                assert!(!data.iter().any(SgEntry::is_chain_or_last));
+                let bytes = data.iter().map(|entry| u64::from(entry.len())).sum();
+                // SAFETY: the link ends its array, after data entries
+                // without the end mark whose lengths sum to `bytes`, and
+                // nothing changes them afterwards.
+                unsafe { link.set_array_bytes(bytes) };
+            }
         }
         HandBuilt { arrays: built }
     }
@@ -222,6 +241,12 @@ fn slices_trim_the_first_and_last_entries() {
 
 /// A random list: data lengths, and the sizes of the arrays they go into.
 fn build_random(lengths: &[u32], cuts: &[u8]) -> HandBuilt {
+    build_random_counted(lengths, cuts, false)
+}
+
+/// As [`build_random`], with the array byte counts on the links when
+/// `counted`.
+fn build_random_counted(lengths: &[u32], cuts: &[u8], counted: bool) -> HandBuilt {
     let mut arrays: Vec<&[u32]> = Vec::new();
     let mut rest = lengths;
     for &cut in cuts {
@@ -238,7 +263,7 @@ fn build_random(lengths: &[u32], cuts: &[u8]) -> HandBuilt {
     if !rest.is_empty() || arrays.is_empty() {
         arrays.push(rest);
     }
-    HandBuilt::new(&arrays, &[])
+    HandBuilt::build(&arrays, &[], counted)
 }
 
 /// Fewer and smaller cases under Miri, which runs about 1000 times slower.
@@ -526,4 +551,81 @@ fn check_counts_and_skips(list: SgList<'_, Frames>, case: &str) {
             assert_eq!(got, expected, "{case}, limit {limit}, skip {skip}");
         }
     }
+}
+
+#[test]
+fn seeks_pass_counted_arrays_and_land_where_the_walk_does() {
+    // Arrays of 10 + 20 (link), 30 + 40 (link), 50: every skip and every
+    // entry limit, with the counts on the links and without.
+    let arrays: [&[u32]; 3] = [&[10, 20], &[30, 40], &[50]];
+    let plain = HandBuilt::new(&arrays, &[]);
+    let counted = HandBuilt::build(&arrays, &[], true);
+    assert_eq!(counted.arrays[0][2].array_bytes(), Some(30));
+    assert_eq!(counted.arrays[1][2].array_bytes(), Some(70));
+    for limit in 0..=6 {
+        let (plain, counted) = (
+            plain.list().take_entries(limit),
+            counted.list().take_entries(limit),
+        );
+        for skip in 0..=160 {
+            assert_eq!(
+                segments(&counted.skip_bytes(skip)),
+                segments(&plain.skip_bytes(skip)),
+                "limit {limit}, skip {skip}"
+            );
+        }
+    }
+    // From the second entry of the first array the count of that array
+    // (from its first entry) does not apply.
+    let inside = counted.list().skip_bytes(12);
+    assert_eq!(
+        segments(&inside.skip_bytes(30)),
+        [(2, 12, 18), (3, 0, 40), (4, 0, 50)]
+    );
+}
+
+#[test]
+fn prop_seeks_over_counted_arrays_agree_with_the_walk() {
+    // The same random lists with and without counts on their links: every
+    // skip (and a skip from a skipped view, which starts inside an array)
+    // lands on the same bytes, under any entry limit.
+    fn property(
+        lengths: Vec<u16>,
+        cuts: Vec<u8>,
+        limit: u8,
+        first: u16,
+        second: u16,
+    ) -> TestResult {
+        if lengths.is_empty() {
+            return TestResult::discard();
+        }
+        let lengths: Vec<u32> = lengths.into_iter().map(u32::from).collect();
+        let plain = build_random(&lengths, &cuts);
+        let counted = build_random_counted(&lengths, &cuts, true);
+        let limit = if limit == u8::MAX {
+            usize::MAX
+        } else {
+            usize::from(limit)
+        };
+        let (plain, counted) = (
+            plain.list().take_entries(limit),
+            counted.list().take_entries(limit),
+        );
+        let (first, second) = (u64::from(first), u64::from(second));
+        let total = plain.byte_len();
+        let skips = [
+            first,
+            first + second,
+            total / 2,
+            total.saturating_sub(1),
+            total,
+        ];
+        let same = skips
+            .iter()
+            .all(|&skip| segments(&counted.skip_bytes(skip)) == segments(&plain.skip_bytes(skip)));
+        let twice = segments(&counted.skip_bytes(first).skip_bytes(second))
+            == segments(&plain.skip_bytes(first + second));
+        TestResult::from_bool(same && twice)
+    }
+    checker().quickcheck(property as fn(Vec<u16>, Vec<u8>, u8, u16, u16) -> TestResult);
 }

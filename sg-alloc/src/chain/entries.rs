@@ -60,9 +60,15 @@ impl<'a, Pg: Copy> Iterator for EntriesMut<'a, Pg> {
         let entry = unsafe { self.array.add(self.index).as_mut() };
         self.index += 1;
         self.entries_left -= 1;
+        // A non-tail array's last slot is its link, which carries the
+        // array's byte count; the tail has no link.
+        let link = (self.arrays_left > 1)
+            // SAFETY: the array has `slots` slots.
+            .then(|| unsafe { self.array.add(self.slots - 1) });
         Some(EntryMut {
             entry,
             byte_len: self.byte_len,
+            link,
         })
     }
 
@@ -94,6 +100,10 @@ impl<Pg: Copy> fmt::Debug for EntriesMut<'_, Pg> {
 pub struct EntryMut<'a, Pg: Copy> {
     entry: &'a mut SgEntry<Pg>,
     byte_len: &'a Cell<u64>,
+    /// The link that ends the entry's array, when it is not the tail: its
+    /// array byte count follows the entry's length. Never handed out; only
+    /// the entries of its array reach it, one call at a time.
+    link: Option<NonNull<SgEntry<Pg>>>,
 }
 
 impl<Pg: Copy> EntryMut<'_, Pg> {
@@ -114,6 +124,21 @@ impl<Pg: Copy> EntryMut<'_, Pg> {
         // `old` is part of the total, so this cannot underflow.
         self.byte_len
             .set(self.byte_len.get() - old + u64::from(length));
+        if let Some(link) = self.link {
+            // SAFETY: the link slot of the entry's array, initialised and
+            // owned by the table this entry borrows; no reference to it
+            // lives (`EntriesMut` never hands it out and reads it only
+            // inside `next`, and entries are neither `Send` nor `Sync`).
+            let link = unsafe { &mut *link.as_ptr() };
+            if let Some(bytes) = link.array_bytes() {
+                // `old` is part of the count, which counts this entry.
+                let bytes = bytes - old + u64::from(length);
+                // SAFETY: the count of the data entries before the link,
+                // with this entry's new length: the chain made it right
+                // (`write_link`) and every length change comes here.
+                unsafe { link.set_array_bytes(bytes) };
+            }
+        }
     }
 
     /// Stores the bus address and length a DMA mapper gave the entry.

@@ -12,7 +12,7 @@ use core::ptr::NonNull;
 
 use sg_core::{ChunkAllocator, Error, SgEntry};
 
-use super::{Chain, init_slots, link_target};
+use super::{Chain, init_slots, link_target, write_link};
 
 /// How the first chain's last array (its tail) makes room for the link,
 /// with the new array each way needs.
@@ -174,10 +174,11 @@ impl<Pg: Copy, C: ChunkAllocator<Pg>> Chain<Pg, C> {
                     last.unmark_end();
                 }
                 // SAFETY: the tail's last slot is unused (`tail_used ==
-                // tail_slots - 1`). `target` is `other`'s first array,
-                // initialised and owned by this chain from now on; `other`'s
-                // arrays are not this chain's, so there is no cycle.
-                unsafe { self.tail.add(self.tail_slots - 1).write(make_link(target)) };
+                // tail_slots - 1`) and the others are its data entries.
+                // `target` is `other`'s first array, initialised and owned
+                // by this chain from now on; `other`'s arrays are not this
+                // chain's, so there is no cycle.
+                unsafe { write_link(self.tail, self.tail_slots, target) };
             }
             Room::Bridge(bridge) => {
                 // SAFETY: the full tail's last slot is an initialised data
@@ -190,11 +191,9 @@ impl<Pg: Copy, C: ChunkAllocator<Pg>> Chain<Pg, C> {
                     let mut moved = self.tail.add(self.tail_slots - 1).read();
                     moved.unmark_end();
                     bridge.write(moved);
-                    bridge.add(1).write(make_link(target));
+                    write_link(bridge, 2, target);
                     let to_bridge = NonNull::slice_from_raw_parts(bridge, 2);
-                    self.tail
-                        .add(self.tail_slots - 1)
-                        .write(make_link(to_bridge));
+                    write_link(self.tail, self.tail_slots, to_bridge);
                 }
                 self.arrays += 1;
             }
@@ -207,7 +206,7 @@ impl<Pg: Copy, C: ChunkAllocator<Pg>> Chain<Pg, C> {
                 unsafe {
                     array.copy_from_nonoverlapping(self.tail, used);
                     array.add(used - 1).as_mut().unmark_end();
-                    array.add(used).write(make_link(target));
+                    write_link(array, used + 1, target);
                 }
                 let (old, old_slots) = (self.tail, self.tail_slots);
                 if self.arrays == 1 {
@@ -226,10 +225,10 @@ impl<Pg: Copy, C: ChunkAllocator<Pg>> Chain<Pg, C> {
                     let (previous, previous_slots) = self.array_before_tail();
                     let to_array = NonNull::slice_from_raw_parts(array, slots);
                     // SAFETY: the previous array's last slot is the link to
-                    // the old tail; it now links to its replacement, owned
-                    // by the chain (allocated from `self.chunks` with
-                    // `slots`).
-                    unsafe { previous.add(previous_slots - 1).write(make_link(to_array)) };
+                    // the old tail, after its data entries; it now links to
+                    // the replacement, owned by the chain (allocated from
+                    // `self.chunks` with `slots`).
+                    unsafe { write_link(previous, previous_slots, to_array) };
                     // Not borrowed: only a head can be.
                     retired = Some((old, old_slots));
                 }
@@ -279,19 +278,4 @@ impl<Pg: Copy, C: ChunkAllocator<Pg>> Chain<Pg, C> {
         }
         (array, slots)
     }
-}
-
-/// A link slot to `target`.
-///
-/// # Safety
-///
-/// `target` is an initialised array owned by the chain that will hold the
-/// link (freed only by its `Drop`, after the link is read), written only
-/// through that chain, and later in the chain than the link, so that there
-/// is no cycle: the contract of [`SgEntry::set_link`].
-unsafe fn make_link<Pg: Copy>(target: NonNull<[SgEntry<Pg>]>) -> SgEntry<Pg> {
-    let mut link = SgEntry::new();
-    // SAFETY: the caller's promise is `set_link`'s.
-    unsafe { link.set_link(target) };
-    link
 }

@@ -116,6 +116,45 @@ unsafe fn link_target<Pg: Copy>(slot: NonNull<SgEntry<Pg>>) -> Option<NonNull<[S
     unsafe { slot.as_ref() }.link()
 }
 
+/// Writes in the last of the `slots` slots of `array` a link to `target`,
+/// carrying the array's byte count ([`SgEntry::array_bytes`]) when the
+/// slots before it are data entries without the end mark, as every
+/// non-tail array's are.
+///
+/// Every link a chain makes is written here, so every link carries its
+/// array's count; the count stays right because the data entries of a
+/// non-tail array change afterwards only through
+/// [`EntryMut::set_page`](entries::EntryMut::set_page), which updates it
+/// (the end mark only ever moves in the tail, which has no link).
+///
+/// # Safety
+///
+/// `array` is valid for `slots >= 1` slots, the first `slots - 1` of them
+/// initialised, reached by nothing else meanwhile; `target` obeys the
+/// contract of [`SgEntry::set_link`] for as long as the link exists.
+unsafe fn write_link<Pg: Copy>(
+    array: NonNull<SgEntry<Pg>>,
+    slots: usize,
+    target: NonNull<[SgEntry<Pg>]>,
+) {
+    // SAFETY: the first `slots - 1` slots are initialised, and only read
+    // here (the caller's promise).
+    let data = unsafe { core::slice::from_raw_parts(array.as_ptr(), slots - 1) };
+    let mut link = SgEntry::new();
+    // SAFETY: the caller's promise for `target`.
+    unsafe { link.set_link(target) };
+    if !data.iter().any(SgEntry::is_chain_or_last) {
+        let bytes = data.iter().map(|entry| u64::from(entry.len())).sum();
+        // SAFETY: the link goes in the array's last slot, after `data`:
+        // data entries without the end mark whose lengths sum to `bytes`.
+        // Their lengths change later only through `EntryMut::set_page`,
+        // which updates the count, and their marks not at all (see above).
+        unsafe { link.set_array_bytes(bytes) };
+    }
+    // SAFETY: `slots >= 1`: the last slot lies in the array.
+    unsafe { array.add(slots - 1).write(link) };
+}
+
 impl<Pg: Copy, C: ChunkAllocator<Pg>> Chain<Pg, C> {
     /// A chain with no array.
     pub(crate) fn new(chunks: C) -> Self {
@@ -220,7 +259,8 @@ impl<Pg: Copy, C: ChunkAllocator<Pg>> Chain<Pg, C> {
     /// chain: it came from `self.chunks.alloc(slots)`, or (`borrowed`, and
     /// only as the first array) it is a caller's array with the promise of
     /// `with_first_array`. If the chain has arrays, the old tail's last slot
-    /// holds no data entry that is still needed.
+    /// holds no data entry that is still needed, and its other slots are
+    /// initialised data entries (they become a non-tail array's).
     unsafe fn attach(&mut self, array: NonNull<SgEntry<Pg>>, slots: usize, borrowed: bool) {
         debug_assert!(slots >= 1 && (!borrowed || self.arrays == 0));
         if self.arrays == 0 {
@@ -228,14 +268,20 @@ impl<Pg: Copy, C: ChunkAllocator<Pg>> Chain<Pg, C> {
             self.head_slots = slots;
             self.borrowed_head = borrowed;
         } else {
-            let mut link = SgEntry::new();
-            // SAFETY: the target is initialised and owned by the chain until
-            // `Drop` (or a rollback, which removes this link first) frees it;
-            // it is written only through `&mut self`, while no view exists;
-            // links only point to later arrays, so there is no cycle.
-            unsafe { link.set_link(NonNull::slice_from_raw_parts(array, slots)) };
-            // SAFETY: the tail holds `tail_slots >= 1` slots.
-            unsafe { self.tail.add(self.tail_slots - 1).write(link) };
+            // SAFETY: the tail holds `tail_slots >= 1` slots, all but the
+            // last initialised (the caller's promise), and `&mut self`
+            // reaches them alone. The target is initialised and owned by
+            // the chain until `Drop` (or a rollback, which removes this link
+            // first) frees it; it is written only through `&mut self`, while
+            // no view exists; links only point to later arrays, so there is
+            // no cycle.
+            unsafe {
+                write_link(
+                    self.tail,
+                    self.tail_slots,
+                    NonNull::slice_from_raw_parts(array, slots),
+                );
+            }
         }
         self.tail = array;
         self.tail_slots = slots;

@@ -92,8 +92,43 @@ pub(crate) struct Entry {
     pub(crate) dma: (u64, u32),
 }
 
-/// The entries of a view.
+/// Checks that every link of the table under `list` (an untrimmed view
+/// of a table of this crate) carries the byte count of the array it ends:
+/// the sum of the lengths of the array's other slots, which are data
+/// entries without the end mark. Seeks pass whole arrays by these counts,
+/// so a wrong one would make them land on the wrong byte.
+pub(crate) fn check_array_counts<P: PageProvider>(list: SgList<'_, P>) {
+    let Some(mut slots) = list.head_slots() else {
+        return;
+    };
+    loop {
+        let Some((last, data)) = slots.split_last() else {
+            return;
+        };
+        let Some(next) = last.link() else {
+            return;
+        };
+        assert!(
+            !data.iter().any(sg_core::SgEntry::is_chain_or_last),
+            "an array before a link holds only data entries, none end-marked"
+        );
+        let bytes: u64 = data.iter().map(|entry| u64::from(entry.len())).sum();
+        assert_eq!(
+            last.array_bytes(),
+            Some(bytes),
+            "a link carries its array's byte count"
+        );
+        // SAFETY: a link of the table that `list` borrows: it points to an
+        // initialised array the table owns, alive and unwritten while the
+        // view lives.
+        slots = unsafe { next.as_ref() };
+    }
+}
+
+/// The entries of a view; checks the array byte counts of its table
+/// ([`check_array_counts`]) on the way.
 pub(crate) fn entries<P: PageProvider<Page = MockPage>>(list: SgList<'_, P>) -> Vec<Entry> {
+    check_array_counts(list);
     list.iter()
         .map(|entry| {
             assert!(!entry.is_chain(), "a view yields data entries only");

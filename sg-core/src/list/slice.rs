@@ -160,10 +160,13 @@ impl<'a, P: PageProvider> SgList<'a, P> {
     /// bytes, or an empty view when it holds no byte past them.
     ///
     /// Unlike [`slice`](Self::slice), it needs no length and never fails:
-    /// it finds the entry holding byte `skip` by summing lengths, array by
-    /// array (a skip over whole entries costs a load or two per entry), and
-    /// the view it returns covers the rest of this one. Copies from a skip
-    /// start here.
+    /// it finds the entry holding byte `skip` by summing lengths, and the
+    /// view it returns covers the rest of this one. Copies from a skip
+    /// start here. An array whose link carries the array's byte count
+    /// ([`SgEntry::array_bytes`](crate::SgEntry::array_bytes), as on every
+    /// table of `sg-alloc`) is passed in one step, by reading that link
+    /// alone; other entries cost a load or two each, summed eight at a time
+    /// in the middle of an array.
     ///
     /// # Examples
     ///
