@@ -730,3 +730,43 @@ fn clones_of_first_chunk_and_pool_tables_go_anywhere() {
     // SAFETY: allocated above with order 1; the tables are gone.
     unsafe { pages.free_pages(run, 1) };
 }
+
+#[test]
+fn a_joined_table_joins_again_with_every_arrays_byte_count_right() {
+    // Arrays of at most 4 slots and entries of different lengths: each join
+    // takes over the other table's last array, whose byte count the next
+    // join writes on the link it makes (in a bridge here, as every array
+    // of these tables is full). `entries` checks every link's count.
+    let mock = Mock::new();
+    let pages = mock.add_run(10, 9);
+    let chunks = CountingChunks::with_max_entries(4);
+    let all: Vec<_> = (0..9)
+        .map(|index| (pages[index], 16 + index as u32, 0))
+        .collect();
+    let set = raw(&mock, &pages);
+    let mut first = exact_table(&set, &chunks, &all[..5]).unwrap();
+    for part in [&all[5..7], &all[7..9]] {
+        let next = exact_table(&set, &chunks, part).unwrap();
+        first.join(next).unwrap();
+        let lengths: Vec<u32> = entries(first.as_list())
+            .iter()
+            .map(|entry| entry.length)
+            .collect();
+        let expected: Vec<u32> = all[..lengths.len()].iter().map(|entry| entry.1).collect();
+        assert_eq!(lengths, expected);
+    }
+    assert_eq!(first.as_list().byte_len(), (16..25).sum::<u64>());
+    // Seeks land on every entry's first byte.
+    let mut start = 0;
+    for (index, &(_, length, _)) in all.iter().enumerate() {
+        let rest = first.as_list().skip_bytes(start);
+        assert_eq!(
+            rest.first().map(|entry| entry.len()),
+            Some(length),
+            "entry {index}"
+        );
+        start += u64::from(length);
+    }
+    drop(first);
+    chunks.assert_clean();
+}

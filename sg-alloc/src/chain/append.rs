@@ -15,6 +15,7 @@ struct Saved<Pg: Copy> {
     tail_used: usize,
     entries: usize,
     byte_len: u64,
+    tail_bytes: u64,
     /// A bitwise copy of the last data entry before the append. Never
     /// handed out; it only goes back into its slot.
     last: Option<SgEntry<Pg>>,
@@ -54,6 +55,7 @@ impl<'c, Pg: Copy, C: ChunkAllocator<Pg>> Appender<'c, Pg, C> {
             tail_used: chain.tail_used,
             entries: chain.entries,
             byte_len: chain.byte_len,
+            tail_bytes: chain.tail_bytes,
             last,
         };
         if let Some(entry) = chain.last_mut() {
@@ -93,7 +95,9 @@ impl<'c, Pg: Copy, C: ChunkAllocator<Pg>> Appender<'c, Pg, C> {
         // append was given (which continue its run), whose bytes the
         // provider's handles vouch for.
         unsafe { entry.set_page(page, offset, length) };
+        // The last entry is the tail's.
         self.chain.byte_len += bytes;
+        self.chain.tail_bytes += bytes;
         Ok(())
     }
 
@@ -141,6 +145,7 @@ impl<'c, Pg: Copy, C: ChunkAllocator<Pg>> Appender<'c, Pg, C> {
         self.chain.tail_used += count;
         self.chain.entries += count;
         self.chain.byte_len += bytes;
+        self.chain.tail_bytes += bytes;
     }
 
     /// Allocates the next array and links it in; when the tail is full,
@@ -158,21 +163,29 @@ impl<'c, Pg: Copy, C: ChunkAllocator<Pg>> Appender<'c, Pg, C> {
         // the builder, the link by the next `attach`, the rest by `commit`.
         // A rollback reads only the links.
         let array = chain.chunks.alloc(slots)?;
-        let moved = if relocate {
+        let (moved, moved_bytes) = if relocate {
             // SAFETY: the full tail's last slot is an initialised data
             // entry; it is moved, and its slot becomes the link just below.
             let entry = unsafe { chain.tail.add(chain.tail_slots - 1).read() };
+            let bytes = u64::from(entry.len());
             // SAFETY: the new array has `slots >= 2` slots (capacity >= 2).
             unsafe { array.write(entry) };
-            1
+            (1, bytes)
         } else {
-            0
+            (0, 0)
         };
+        // The moved entry's bytes leave the old tail for the new one.
+        chain.tail_bytes -= moved_bytes;
         // SAFETY: the array came from `chain.chunks` with `slots`; its slots
         // are initialised before the appender lets go of the chain (see
-        // above); the old tail's last slot is free or was moved above.
+        // above); the old tail's last slot is free or was moved above, its
+        // other slots are the data entries the append filled (`room` grows
+        // only a full tail, or one with just the link slot left), none
+        // end-marked (`begin` took the mark off), and `tail_bytes` sums
+        // them.
         unsafe { chain.attach(array, slots, false) };
         chain.tail_used = moved;
+        chain.tail_bytes = moved_bytes;
         Ok(())
     }
 
@@ -245,6 +258,7 @@ impl<Pg: Copy, C: ChunkAllocator<Pg>> Drop for Appender<'_, Pg, C> {
         chain.tail_used = saved.tail_used;
         chain.entries = saved.entries;
         chain.byte_len = saved.byte_len;
+        chain.tail_bytes = saved.tail_bytes;
         // The chain is as before the append and reaches none of the new
         // arrays: they go back, every one even if the allocator panics.
         let chunks = &chain.chunks;

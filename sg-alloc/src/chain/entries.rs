@@ -29,6 +29,8 @@ pub struct EntriesMut<'a, Pg: Copy> {
     arrays_left: usize,
     entries_left: usize,
     byte_len: &'a Cell<u64>,
+    /// The sum of the tail's lengths (the chain's `tail_bytes`).
+    tail_bytes: &'a Cell<u64>,
     _entries: PhantomData<&'a mut SgEntry<Pg>>,
 }
 
@@ -69,6 +71,7 @@ impl<'a, Pg: Copy> Iterator for EntriesMut<'a, Pg> {
             entry,
             byte_len: self.byte_len,
             link,
+            tail_bytes: self.tail_bytes,
         })
     }
 
@@ -104,6 +107,9 @@ pub struct EntryMut<'a, Pg: Copy> {
     /// array byte count follows the entry's length. Never handed out; only
     /// the entries of its array reach it, one call at a time.
     link: Option<NonNull<SgEntry<Pg>>>,
+    /// The sum of the tail's lengths, which follows the entry's length
+    /// when the entry is the tail's (no `link`).
+    tail_bytes: &'a Cell<u64>,
 }
 
 impl<Pg: Copy> EntryMut<'_, Pg> {
@@ -124,20 +130,24 @@ impl<Pg: Copy> EntryMut<'_, Pg> {
         // `old` is part of the total, so this cannot underflow.
         self.byte_len
             .set(self.byte_len.get() - old + u64::from(length));
-        if let Some(link) = self.link {
-            // SAFETY: the link slot of the entry's array, initialised and
-            // owned by the table this entry borrows; no reference to it
-            // lives (`EntriesMut` never hands it out and reads it only
-            // inside `next`, and entries are neither `Send` nor `Sync`).
-            let link = unsafe { &mut *link.as_ptr() };
-            if let Some(bytes) = link.array_bytes() {
-                // `old` is part of the count, which counts this entry.
-                let bytes = bytes - old + u64::from(length);
-                // SAFETY: the count of the data entries before the link,
-                // with this entry's new length: the chain made it right
-                // (`write_link`) and every length change comes here.
-                unsafe { link.set_array_bytes(bytes) };
-            }
+        let Some(link) = self.link else {
+            // A tail entry: `old` is part of the tail's sum.
+            self.tail_bytes
+                .set(self.tail_bytes.get() - old + u64::from(length));
+            return;
+        };
+        // SAFETY: the link slot of the entry's array, initialised and owned
+        // by the table this entry borrows; no reference to it lives
+        // (`EntriesMut` never hands it out and reads it only inside `next`,
+        // and entries are neither `Send` nor `Sync`).
+        let link = unsafe { &mut *link.as_ptr() };
+        if let Some(bytes) = link.array_bytes() {
+            // `old` is part of the count, which counts this entry.
+            let bytes = bytes - old + u64::from(length);
+            // SAFETY: the count of the data entries before the link, with
+            // this entry's new length: the chain made it right
+            // (`write_link`) and every length change comes here.
+            unsafe { link.set_array_bytes(bytes) };
         }
     }
 
@@ -178,6 +188,7 @@ impl<Pg: Copy, C: ChunkAllocator<Pg>> Chain<Pg, C> {
             arrays_left: self.arrays,
             entries_left: self.entries,
             byte_len: Cell::from_mut(&mut self.byte_len),
+            tail_bytes: Cell::from_mut(&mut self.tail_bytes),
             _entries: PhantomData,
         }
     }
@@ -248,6 +259,7 @@ impl<Pg: Copy, C: ChunkAllocator<Pg>> Chain<Pg, C> {
             self.head_slots - 1
         };
         let byte_len = Cell::from_mut(&mut self.byte_len);
+        let tail_bytes = Cell::from_mut(&mut self.tail_bytes);
         // Two walks over the same entries, each handing out every entry
         // once, so every entry is reached twice: `DmaFieldsMut` keeps this
         // sound by never holding the reader's reference to an entry when
@@ -260,6 +272,7 @@ impl<Pg: Copy, C: ChunkAllocator<Pg>> Chain<Pg, C> {
             arrays_left: self.arrays,
             entries_left: self.entries,
             byte_len,
+            tail_bytes,
             _entries: PhantomData,
         };
         DmaFieldsMut {

@@ -178,7 +178,7 @@ impl<Pg: Copy, C: ChunkAllocator<Pg>> Chain<Pg, C> {
                 // `target` is `other`'s first array, initialised and owned
                 // by this chain from now on; `other`'s arrays are not this
                 // chain's, so there is no cycle.
-                unsafe { write_link(self.tail, self.tail_slots, target) };
+                unsafe { write_link(self.tail, self.tail_slots, target, Some(self.tail_bytes)) };
             }
             Room::Bridge(bridge) => {
                 // SAFETY: the full tail's last slot is an initialised data
@@ -190,10 +190,12 @@ impl<Pg: Copy, C: ChunkAllocator<Pg>> Chain<Pg, C> {
                 unsafe {
                     let mut moved = self.tail.add(self.tail_slots - 1).read();
                     moved.unmark_end();
+                    let moved_bytes = u64::from(moved.len());
                     bridge.write(moved);
-                    write_link(bridge, 2, target);
+                    write_link(bridge, 2, target, Some(moved_bytes));
                     let to_bridge = NonNull::slice_from_raw_parts(bridge, 2);
-                    write_link(self.tail, self.tail_slots, to_bridge);
+                    let rest = self.tail_bytes - moved_bytes;
+                    write_link(self.tail, self.tail_slots, to_bridge, Some(rest));
                 }
                 self.arrays += 1;
             }
@@ -206,7 +208,7 @@ impl<Pg: Copy, C: ChunkAllocator<Pg>> Chain<Pg, C> {
                 unsafe {
                     array.copy_from_nonoverlapping(self.tail, used);
                     array.add(used - 1).as_mut().unmark_end();
-                    write_link(array, used + 1, target);
+                    write_link(array, used + 1, target, Some(self.tail_bytes));
                 }
                 let (old, old_slots) = (self.tail, self.tail_slots);
                 if self.arrays == 1 {
@@ -228,7 +230,7 @@ impl<Pg: Copy, C: ChunkAllocator<Pg>> Chain<Pg, C> {
                     // the old tail, after its data entries; it now links to
                     // the replacement, owned by the chain (allocated from
                     // `self.chunks` with `slots`).
-                    unsafe { write_link(previous, previous_slots, to_array) };
+                    unsafe { write_link(previous, previous_slots, to_array, None) };
                     // Not borrowed: only a head can be.
                     retired = Some((old, old_slots));
                 }
@@ -242,6 +244,7 @@ impl<Pg: Copy, C: ChunkAllocator<Pg>> Chain<Pg, C> {
         debug_assert!(self.arrays <= arrays);
         self.entries = entries;
         self.byte_len = byte_len;
+        self.tail_bytes = other.tail_bytes;
         // `other` gives up its arrays: they belong to this chain now.
         other.head = NonNull::dangling();
         other.head_slots = 0;
@@ -251,6 +254,7 @@ impl<Pg: Copy, C: ChunkAllocator<Pg>> Chain<Pg, C> {
         other.arrays = 0;
         other.entries = 0;
         other.byte_len = 0;
+        other.tail_bytes = 0;
         if let Some((old, old_slots)) = retired {
             // SAFETY: the old tail, not borrowed, came from `self.chunks`
             // (or an allocator whose arrays it may free) with `old_slots`

@@ -54,7 +54,9 @@ pub(crate) fn arrays_for(entries: usize, first_capacity: usize, capacity: usize)
 /// - Otherwise arrays `A_0` (at `head`, `head_slots` slots) to
 ///   `A_{arrays-1}` (at `tail`, `tail_slots` slots, the tail) form the chain:
 ///   the last slot of every non-tail array is a link to the next array that
-///   records that array's slot count, and its other slots are data entries;
+///   records that array's slot count and carries the byte count of the
+///   array it ends ([`SgEntry::array_bytes`]), and its other slots are data
+///   entries without the end mark;
 ///   the tail holds data entries in its first `tail_used` slots (at least 1)
 ///   and empty entries after them.
 /// - Every slot of every array is initialised (while an `Appender` holds
@@ -68,7 +70,8 @@ pub(crate) fn arrays_for(entries: usize, first_capacity: usize, capacity: usize)
 /// - A borrowed head stays valid, and untouched by anything but this chain,
 ///   for as long as the chain exists (promised to `with_first_array`).
 /// - `entries` counts the data entries; `byte_len` is the sum of their
-///   lengths. Only the last data entry may carry the end mark.
+///   lengths, `tail_bytes` the sum of the tail's. Only the last data entry
+///   may carry the end mark.
 pub(crate) struct Chain<Pg: Copy, C: ChunkAllocator<Pg>> {
     head: NonNull<SgEntry<Pg>>,
     head_slots: usize,
@@ -78,6 +81,7 @@ pub(crate) struct Chain<Pg: Copy, C: ChunkAllocator<Pg>> {
     arrays: usize,
     entries: usize,
     byte_len: u64,
+    tail_bytes: u64,
     borrowed_head: bool,
     chunks: C,
 }
@@ -116,41 +120,56 @@ unsafe fn link_target<Pg: Copy>(slot: NonNull<SgEntry<Pg>>) -> Option<NonNull<[S
     unsafe { slot.as_ref() }.link()
 }
 
-/// Writes in the last of the `slots` slots of `array` a link to `target`,
-/// carrying the array's byte count ([`SgEntry::array_bytes`]) when the
-/// slots before it are data entries without the end mark, as every
-/// non-tail array's are.
+/// Writes in the last of the `slots` slots of `array` a link to `target`
+/// that carries `bytes`, the byte count of the array
+/// ([`SgEntry::array_bytes`]); `None` counts the array's data entries
+/// here.
 ///
 /// Every link a chain makes is written here, so every link carries its
 /// array's count; the count stays right because the data entries of a
 /// non-tail array change afterwards only through
 /// [`EntryMut::set_page`](entries::EntryMut::set_page), which updates it
-/// (the end mark only ever moves in the tail, which has no link).
+/// (the end mark only ever moves in the tail, which has no link). Builds
+/// know the count from the bytes they append (`tail_bytes`): no pass over
+/// the array. Debug builds count it anyway and check.
 ///
 /// # Safety
 ///
 /// `array` is valid for `slots >= 1` slots, the first `slots - 1` of them
-/// initialised, reached by nothing else meanwhile; `target` obeys the
-/// contract of [`SgEntry::set_link`] for as long as the link exists.
+/// initialised data entries without the end mark, reached by nothing else
+/// meanwhile; `bytes`, when given, is the sum of their lengths; `target`
+/// obeys the contract of [`SgEntry::set_link`] for as long as the link
+/// exists.
 unsafe fn write_link<Pg: Copy>(
     array: NonNull<SgEntry<Pg>>,
     slots: usize,
     target: NonNull<[SgEntry<Pg>]>,
+    bytes: Option<u64>,
 ) {
-    // SAFETY: the first `slots - 1` slots are initialised, and only read
-    // here (the caller's promise).
-    let data = unsafe { core::slice::from_raw_parts(array.as_ptr(), slots - 1) };
+    let count = || {
+        // SAFETY: the first `slots - 1` slots are initialised, and only
+        // read here (the caller's promise).
+        let data = unsafe { core::slice::from_raw_parts(array.as_ptr(), slots - 1) };
+        debug_assert!(
+            !data.iter().any(SgEntry::is_chain_or_last),
+            "a non-tail array holds data entries, none end-marked"
+        );
+        data.iter().map(|entry| u64::from(entry.len())).sum::<u64>()
+    };
+    debug_assert!(
+        bytes.is_none_or(|bytes| bytes == count()),
+        "the byte count a chain kept is its array's"
+    );
+    let bytes = bytes.unwrap_or_else(count);
     let mut link = SgEntry::new();
     // SAFETY: the caller's promise for `target`.
     unsafe { link.set_link(target) };
-    if !data.iter().any(SgEntry::is_chain_or_last) {
-        let bytes = data.iter().map(|entry| u64::from(entry.len())).sum();
-        // SAFETY: the link goes in the array's last slot, after `data`:
-        // data entries without the end mark whose lengths sum to `bytes`.
-        // Their lengths change later only through `EntryMut::set_page`,
-        // which updates the count, and their marks not at all (see above).
-        unsafe { link.set_array_bytes(bytes) };
-    }
+    // SAFETY: the link goes in the array's last slot, after data entries
+    // without the end mark whose lengths sum to `bytes` (the caller's
+    // promise, or counted above). Their lengths change later only through
+    // `EntryMut::set_page`, which updates the count, and their marks not
+    // at all (see above).
+    unsafe { link.set_array_bytes(bytes) };
     // SAFETY: `slots >= 1`: the last slot lies in the array.
     unsafe { array.add(slots - 1).write(link) };
 }
@@ -167,6 +186,7 @@ impl<Pg: Copy, C: ChunkAllocator<Pg>> Chain<Pg, C> {
             arrays: 0,
             entries: 0,
             byte_len: 0,
+            tail_bytes: 0,
             borrowed_head: false,
             chunks,
         }
@@ -232,7 +252,8 @@ impl<Pg: Copy, C: ChunkAllocator<Pg>> Chain<Pg, C> {
             // slots, `slots <= first_capacity`.
             unsafe { init_slots(array, slots) };
             // SAFETY: the array is initialised, belongs to the chain from now
-            // on (allocated with `slots`, or borrowed for the chain's life).
+            // on (allocated with `slots`, or borrowed for the chain's life);
+            // the old tail, if any, holds empty entries (`tail_bytes` 0).
             unsafe { chain.attach(array, slots, borrowed) };
             let data = if last { slots } else { slots - 1 };
             chain.tail_used = data;
@@ -259,8 +280,10 @@ impl<Pg: Copy, C: ChunkAllocator<Pg>> Chain<Pg, C> {
     /// chain: it came from `self.chunks.alloc(slots)`, or (`borrowed`, and
     /// only as the first array) it is a caller's array with the promise of
     /// `with_first_array`. If the chain has arrays, the old tail's last slot
-    /// holds no data entry that is still needed, and its other slots are
-    /// initialised data entries (they become a non-tail array's).
+    /// holds no data entry that is still needed, its other slots are
+    /// initialised data entries without the end mark (they become a
+    /// non-tail array's), and `tail_bytes` is the sum of their lengths.
+    /// The new tail starts with `tail_bytes` 0.
     unsafe fn attach(&mut self, array: NonNull<SgEntry<Pg>>, slots: usize, borrowed: bool) {
         debug_assert!(slots >= 1 && (!borrowed || self.arrays == 0));
         if self.arrays == 0 {
@@ -269,8 +292,9 @@ impl<Pg: Copy, C: ChunkAllocator<Pg>> Chain<Pg, C> {
             self.borrowed_head = borrowed;
         } else {
             // SAFETY: the tail holds `tail_slots >= 1` slots, all but the
-            // last initialised (the caller's promise), and `&mut self`
-            // reaches them alone. The target is initialised and owned by
+            // last initialised data entries without the end mark, whose
+            // lengths `tail_bytes` sums (the caller's promise), and `&mut
+            // self` reaches them alone. The target is initialised and owned by
             // the chain until `Drop` (or a rollback, which removes this link
             // first) frees it; it is written only through `&mut self`, while
             // no view exists; links only point to later arrays, so there is
@@ -280,12 +304,14 @@ impl<Pg: Copy, C: ChunkAllocator<Pg>> Chain<Pg, C> {
                     self.tail,
                     self.tail_slots,
                     NonNull::slice_from_raw_parts(array, slots),
+                    Some(self.tail_bytes),
                 );
             }
         }
         self.tail = array;
         self.tail_slots = slots;
         self.tail_used = 0;
+        self.tail_bytes = 0;
         self.arrays += 1;
     }
 
@@ -444,6 +470,7 @@ impl<Pg: Copy + fmt::Debug, C: ChunkAllocator<Pg>> fmt::Debug for Chain<Pg, C> {
             .field("entries", &self.entries)
             .field("arrays", &self.arrays)
             .field("byte_len", &self.byte_len)
+            .field("tail_bytes", &self.tail_bytes)
             .finish_non_exhaustive()
     }
 }
