@@ -207,6 +207,19 @@ fn floor_rows(
     rows
 }
 
+/// sg's ring and a bare ring of the same size (256 entries), or `None`
+/// where io_uring is not available, saying that `what` is skipped.
+#[cfg(target_os = "linux")]
+fn two_rings(what: &str) -> Option<(sg_copy::Ring, io_uring::IoUring)> {
+    match (sg_copy::Ring::new(256), io_uring::IoUring::new(256)) {
+        (Ok(ring), Ok(bare)) => Some((ring, bare)),
+        _ => {
+            eprintln!("perf: {what} skipped: no io_uring");
+            None
+        }
+    }
+}
+
 /// The io_uring vectored floors: sg's `write_at`/`read_at` in a scope
 /// against bare `WRITEV`/`READV` entries of the same pieces, 1024 iovecs
 /// each (as sg's), all pushed and handed to the kernel in one call, on a
@@ -223,9 +236,7 @@ fn uring_floor_rows(
     use std::os::fd::{AsFd, AsRawFd};
 
     let bytes = pieces.iter().map(|piece| piece.len).sum::<usize>();
-    let (Ok(mut ring), Ok(mut bare)) = (sg_copy::Ring::new(256), io_uring::IoUring::new(256))
-    else {
-        eprintln!("perf: io_uring floors skipped: no io_uring");
+    let Some((mut ring, mut bare)) = two_rings("io_uring floors") else {
         return Vec::new();
     };
     let fd = io_uring::types::Fd(file.as_raw_fd());
@@ -312,9 +323,7 @@ fn fixed_floor_rows(
     use std::os::fd::{AsFd, AsRawFd};
 
     let bytes = pieces.iter().map(|piece| piece.len).sum::<usize>();
-    let (Ok(mut ring), Ok(mut bare)) = (sg_copy::Ring::new(256), io_uring::IoUring::new(256))
-    else {
-        eprintln!("perf: fixed-buffer floors skipped: no io_uring");
+    let Some((mut ring, mut bare)) = two_rings("fixed-buffer floors") else {
         return Vec::new();
     };
     // SAFETY: the pieces are the table's pages, which stay allocated and
