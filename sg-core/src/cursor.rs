@@ -107,7 +107,9 @@ impl<Pg: Copy> Cursor<Pg> {
     /// The number of data entries from this one on, at most `limit`
     /// (at least 1): the count stops after an end-marked entry and at the
     /// end of an array without a link, like repeated [`next`](Self::next),
-    /// but walks each array with one load per entry.
+    /// but walks each array with one load per entry, and counts an array
+    /// whose link carries its byte count ([`SgEntry::array_bytes`]) from
+    /// that link alone.
     ///
     /// # Safety
     ///
@@ -117,12 +119,26 @@ impl<Pg: Copy> Cursor<Pg> {
         let (mut entry, mut after) = (self.entry, self.after);
         let mut count = 0;
         loop {
+            // SAFETY: `after` slots follow `entry` in its array.
+            let last = unsafe { entry.add(after).as_ref() };
+            if count + after < limit && last.array_bytes().is_some() {
+                // A link with its array's byte count: by that count's
+                // contract, every slot before it is a data entry without
+                // the end mark, so the `after` slots from `entry` on are
+                // counted at once (wherever in the array the walk starts).
+                count += after;
+                // SAFETY: the link is an initialised slot of the array;
+                // links obey `set_link`'s contract.
+                match unsafe { Cursor::first(entry.add(after), 1) } {
+                    Some(next) => (entry, after) = (next.entry, next.after),
+                    None => return count,
+                }
+                continue;
+            }
             // Look ahead: when this array ends in a link, start fetching the
             // next array now, so that the walk does not stall there (memory
             // prefetchers stop at page boundaries, and arrays are separate
             // allocations).
-            // SAFETY: `after` slots follow `entry` in its array.
-            let last = unsafe { entry.add(after).as_ref() };
             if let Some(next) = last.link() {
                 let first = next.cast::<u8>().as_ptr().cast_const();
                 // The first lines of the next array; the processor's own

@@ -567,6 +567,7 @@ fn seeks_pass_counted_arrays_and_land_where_the_walk_does() {
             plain.list().take_entries(limit),
             counted.list().take_entries(limit),
         );
+        assert_eq!(counted.count(), plain.count(), "limit {limit}");
         for skip in 0..=160 {
             assert_eq!(
                 segments(&counted.skip_bytes(skip)),
@@ -625,7 +626,10 @@ fn prop_seeks_over_counted_arrays_agree_with_the_walk() {
             .all(|&skip| segments(&counted.skip_bytes(skip)) == segments(&plain.skip_bytes(skip)));
         let twice = segments(&counted.skip_bytes(first).skip_bytes(second))
             == segments(&plain.skip_bytes(first + second));
-        TestResult::from_bool(same && twice)
+        // Counts too, from the start and from inside an array.
+        let counts = counted.count() == plain.count()
+            && counted.skip_bytes(first).count() == plain.skip_bytes(first).count();
+        TestResult::from_bool(same && twice && counts)
     }
     checker().quickcheck(property as fn(Vec<u16>, Vec<u8>, u8, u16, u16) -> TestResult);
 }
