@@ -204,8 +204,8 @@ pub const GROUPS: &[Group] = &[
         },
     },
     Group {
-        names: &["walk_1m"],
-        run: |sizes| vec![walk(sizes)],
+        names: &["walk_1m", "walk_1m_next"],
+        run: walk,
     },
     Group {
         names: &["entry_bytes"],
@@ -644,40 +644,64 @@ fn from_pages(sizes: &Sizes, frame: impl Fn(usize) -> u64, name: &'static str) -
     )
 }
 
-/// Counts the entries of a chained table with `sizes.big_entries` entries.
-fn walk(sizes: &Sizes) -> Row {
+/// Counts the entries of a chained table with `sizes.big_entries` entries
+/// (`walk_1m`: `count`, which passes each array by its link's byte count on
+/// a table of `sg-alloc`), and walks them one by one with the iterator's
+/// `next` (`walk_1m_next`: what any walk over the entries costs), each
+/// against a bare sequential read of as many bytes as the entries take.
+fn walk(sizes: &Sizes) -> Vec<Row> {
     let frames = FramePages::<PAGE>;
     let table = SgTable::new(&frames, sizes.big_entries).expect("table");
     assert_eq!(table.as_list().count(), sizes.big_entries);
+    assert_eq!(table.as_list().iter().count(), sizes.big_entries);
     // The baseline: a bare sequential read of as many bytes as the
     // entries take, from a buffer of their size.
     let words = vec![1u64; sizes.big_entries * size_of::<SgEntry<u64>>() / 8];
-    let (seconds, bare) = interleave(
+    let bare_read = || {
+        for _ in 0..sizes.walks {
+            let sum = black_box(&words[..])
+                .iter()
+                .fold(0u64, |sum, &word| sum.wrapping_add(word));
+            black_box(sum);
+        }
+    };
+    let entries = sizes.walks * sizes.big_entries;
+    let (counted, bare) = interleave(
         sizes.reps,
         || {
             let mut total = 0;
             for _ in 0..sizes.walks {
                 total += black_box(table.as_list()).count();
             }
-            assert_eq!(total, sizes.walks * sizes.big_entries);
+            assert_eq!(total, entries);
         },
-        || {
-            for _ in 0..sizes.walks {
-                let sum = black_box(&words[..])
-                    .iter()
-                    .fold(0u64, |sum, &word| sum.wrapping_add(word));
-                black_box(sum);
-            }
-        },
+        bare_read,
     );
-    Row::new(
-        "walk_1m",
-        "ns/entry",
-        nanoseconds_per(sizes.walks * sizes.big_entries, &seconds),
-        "count entries with next()",
-    )
-    .with_baseline(
-        "bare_read",
-        nanoseconds_per(sizes.walks * sizes.big_entries, &bare),
-    )
+    let (walked, bare_next) = interleave(
+        sizes.reps,
+        || {
+            let mut total = 0;
+            for _ in 0..sizes.walks {
+                total += black_box(table.as_list()).iter().count();
+            }
+            assert_eq!(total, entries);
+        },
+        bare_read,
+    );
+    vec![
+        Row::new(
+            "walk_1m",
+            "ns/entry",
+            nanoseconds_per(entries, &counted),
+            "count() of a chained table (each array by its link)",
+        )
+        .with_baseline("bare_read", nanoseconds_per(entries, &bare)),
+        Row::new(
+            "walk_1m_next",
+            "ns/entry",
+            nanoseconds_per(entries, &walked),
+            "the entries one by one with next() (no target)",
+        )
+        .with_baseline("bare_read", nanoseconds_per(entries, &bare_next)),
+    ]
 }
