@@ -227,8 +227,18 @@ impl<Pg: Copy> SgEntry<Pg> {
     /// unsafe { link.set_array_bytes(12288) };
     /// assert_eq!(link.array_bytes(), Some(12288));
     /// assert_eq!((link.len(), link.offset(), link.dma_len()), (0, 0, 0));
+    /// // Up to 48 bits; more is no count at all.
+    /// // SAFETY: as above, for each of these.
+    /// unsafe { link.set_array_bytes((1 << 47) + 5) };
+    /// assert_eq!(link.array_bytes(), Some((1 << 47) + 5));
+    /// // SAFETY: as above.
+    /// unsafe { link.set_array_bytes(1 << 48) };
+    /// assert_eq!(link.array_bytes(), None);
+    /// // SAFETY: as above.
+    /// unsafe { link.set_array_bytes(7) };
     /// link.clear_array_bytes();
     /// assert_eq!(link.array_bytes(), None);
+    /// assert!(link.is_chain() && !link.is_last());
     /// ```
     #[inline]
     pub fn array_bytes(&self) -> Option<u64> {
