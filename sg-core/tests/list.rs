@@ -633,3 +633,26 @@ fn prop_seeks_over_counted_arrays_agree_with_the_walk() {
     }
     checker().quickcheck(property as fn(Vec<u16>, Vec<u8>, u8, u16, u16) -> TestResult);
 }
+
+#[test]
+fn the_first_of_several_end_marks_in_one_block_ends_the_walk() {
+    // As after `init_table` (the last slot marked) and a mark put on an
+    // earlier entry, and one more: three marks, two of them among the
+    // first eight slots. Count and seek stop at the first, whatever the
+    // other marks in the same block.
+    let mut entries: Vec<SgEntry<u64>> = (0..12).map(|_| SgEntry::new()).collect();
+    init_table(&mut entries).unwrap();
+    for (index, entry) in entries.iter_mut().enumerate() {
+        // SAFETY: `Frames` maps nothing, so no byte is reached.
+        unsafe { entry.set_page(index as u64, 0, 10) };
+    }
+    entries[2].mark_end();
+    entries[5].mark_end();
+    // SAFETY: `Frames` maps nothing, so the view never reaches a byte.
+    let list = unsafe { SgList::new(&entries, &FRAMES) };
+    assert_eq!(list.count(), 3);
+    assert_eq!(list.iter().count(), 3);
+    assert_eq!(segments(&list.skip_bytes(25)), [(2, 5, 5)]);
+    assert!(list.skip_bytes(30).is_empty());
+    assert!(list.skip_bytes(55).is_empty());
+}
