@@ -3,8 +3,6 @@
 //! io_uring submissions. Pieces are cut by [`cut`], the one rule of how a
 //! list becomes io slices.
 
-use core::fmt;
-
 use sg_core::{PageProvider, SgList, run_continues};
 
 use crate::io_slices::cut;
@@ -140,13 +138,5 @@ impl<'a, P: PageProvider> Walk<'a, P> {
     /// Moves the position `bytes` further (to the end at most).
     pub(crate) fn advance(&mut self, bytes: u64) {
         self.rest = self.rest.skip_bytes(bytes);
-    }
-}
-
-impl<P: PageProvider> fmt::Debug for Walk<'_, P> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Walk")
-            .field("at_end", &self.at_end())
-            .finish_non_exhaustive()
     }
 }
