@@ -332,3 +332,12 @@ fn entry_writes_keep_every_arrays_byte_count_and_seeks_follow_them() {
         unsafe { pages.free_pages(handle, 0) };
     }
 }
+
+#[test]
+fn the_entry_writer_shows_the_entries_left() {
+    let mut table = SgTable::new(VirtPages::new(), 3).unwrap();
+    let mut entries = table.entries_mut();
+    assert_eq!(format!("{entries:?}"), "EntriesMut { entries_left: 3, .. }");
+    entries.next();
+    assert_eq!(format!("{entries:?}"), "EntriesMut { entries_left: 2, .. }");
+}
