@@ -13,7 +13,6 @@ mod append;
 mod entries;
 mod join;
 
-use core::fmt;
 use core::mem::size_of;
 use core::ptr::NonNull;
 
@@ -464,16 +463,6 @@ impl<Pg: Copy, C: ChunkAllocator<Pg>> Drop for Chain<Pg, C> {
     }
 }
 
-impl<Pg: Copy + fmt::Debug, C: ChunkAllocator<Pg>> fmt::Debug for Chain<Pg, C> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Chain")
-            .field("entries", &self.entries)
-            .field("arrays", &self.arrays)
-            .field("byte_len", &self.byte_len)
-            .field("tail_bytes", &self.tail_bytes)
-            .finish_non_exhaustive()
-    }
-}
 
 #[cfg(test)]
 mod tests {
