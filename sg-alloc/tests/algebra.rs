@@ -420,9 +420,9 @@ fn a_failed_join_leaves_both_tables_as_they_were() {
 #[test]
 fn joining_first_chunk_tables_never_frees_a_borrowed_array() {
     let mock = Mock::new();
-    let pages = mock.add_run(10, 12);
+    let pages = mock.add_run(10, 14);
     let entry = |index: usize| (pages[index], 8, 0);
-    for (first_count, second_count) in [(2, 2), (4, 4), (3, 9), (9, 3), (6, 6)] {
+    for (first_count, second_count) in [(2, 2), (4, 4), (3, 9), (9, 3), (6, 6), (2, 1)] {
         let chunks = CountingChunks::with_max_entries(4);
         let mut first_chunk = FirstChunk::<MockPage, 4>::new();
         let mut second_chunk = FirstChunk::<MockPage, 4>::new();
@@ -447,6 +447,15 @@ fn joining_first_chunk_tables_never_frees_a_borrowed_array() {
         // The second table's first chunk moved to an array of its own, and
         // the first table's full last array needed a bridge or not.
         assert!(chunks.live() > owned, "{first_count} + {second_count}");
+        // The joined table's tail is the second table's, wherever its
+        // entries moved: one more join links after exactly its last entry.
+        let mut third_chunk = FirstChunk::<MockPage, 4>::new();
+        let mut third = SgTable::with_first_chunk_in(&mock, 2, &mut third_chunk, &chunks).unwrap();
+        fill(&mut third, first_count + second_count);
+        first.join(third).unwrap();
+        let pfns: Vec<u64> = spans(first.as_list()).iter().map(|span| span.0).collect();
+        let expected: Vec<u64> = (10..12 + (first_count + second_count) as u64).collect();
+        assert_eq!(pfns, expected, "{first_count} + {second_count} + 2");
         // Dropping gives back exactly the arrays from the allocator: a free
         // of a borrowed array would fail the counter's checks.
         drop(first);

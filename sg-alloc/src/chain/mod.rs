@@ -463,7 +463,6 @@ impl<Pg: Copy, C: ChunkAllocator<Pg>> Drop for Chain<Pg, C> {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
