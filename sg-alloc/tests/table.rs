@@ -307,7 +307,8 @@ fn entry_writes_keep_every_arrays_byte_count_and_seeks_follow_them() {
         common::check_array_counts(list);
         let lengths: Vec<u64> = list.iter().map(|entry| u64::from(entry.len())).collect();
         assert_eq!(lengths.iter().sum::<u64>(), table.byte_len());
-        for skip in 0..=table.byte_len() {
+        // Under Miri (a thousand times slower), every ninth skip.
+        for skip in (0..=table.byte_len()).filter(|skip| !cfg!(miri) || skip % 9 == 0) {
             let mut left = skip;
             let mut expected = Vec::new();
             for &len in &lengths {

@@ -568,7 +568,10 @@ fn seeks_pass_counted_arrays_and_land_where_the_walk_does() {
             counted.list().take_entries(limit),
         );
         assert_eq!(counted.count(), plain.count(), "limit {limit}");
-        for skip in 0..=160 {
+        // Under Miri, every skip near an array's end and every seventh.
+        for skip in (0..=160).filter(|skip| {
+            !cfg!(miri) || skip % 7 == 0 || (29..=31).contains(skip) || (99..=101).contains(skip)
+        }) {
             assert_eq!(
                 segments(&counted.skip_bytes(skip)),
                 segments(&plain.skip_bytes(skip)),
