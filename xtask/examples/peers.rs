@@ -7,8 +7,8 @@
 //! virtio device models do), and the floor: `memcpy` of the same segments,
 //! in the same order, between the same buffers.
 //!
-//! Each peer workload runs every contender in one loop, rotating which goes
-//! first; a contender builds its views of the memory before its timing
+//! Each peer workload runs every contender in one loop, in a new shuffled
+//! order each repetition (`Turns`); a contender builds its views of the memory before its timing
 //! starts and drops them after, so no two contenders' views are alive at
 //! once. The rows go to standard output, one per line, in the format of
 //! `measure::Row::to_line`, for `cargo xtask perf` to merge into its table
@@ -97,6 +97,34 @@ struct Memory {
 impl Memory {
     fn base(&self) -> *mut u8 {
         self.pages.handles()[0].as_ptr()
+    }
+}
+
+/// The order in which a workload's contenders run in each repetition: a
+/// new shuffle every time (from a fixed seed), so that no contender always
+/// runs right after the same one. With a fixed rotation each contender
+/// followed the same one in four repetitions of five, and what that one
+/// left in the caches moved a row by several percent: sg over the
+/// `memcpy` floor on the 4 KiB shuffled copy-out read 0.92-0.96 rotated
+/// and 0.96-0.98 shuffled (same binary, same session).
+struct Turns {
+    order: Vec<usize>,
+    random: Random,
+}
+
+impl Turns {
+    /// Orders of the contenders `0..contenders`.
+    fn new(contenders: usize) -> Self {
+        Turns {
+            order: (0..contenders).collect(),
+            random: Random(11),
+        }
+    }
+
+    /// The next repetition's order.
+    fn next(&mut self) -> &[usize] {
+        self.random.shuffle(&mut self.order);
+        &self.order
     }
 }
 
@@ -420,9 +448,9 @@ fn run_copy(memory: &mut Memory, guest: &GuestMemoryMmap, work: &Copy, reps: usi
         );
     }
     let mut seconds: Vec<Vec<f64>> = vec![Vec::new(); 1 + PEERS.len()];
+    let mut turns = Turns::new(1 + PEERS.len());
     for rep in 0..=reps {
-        for turn in 0..=PEERS.len() {
-            let contender = (turn + rep) % (1 + PEERS.len());
+        for &contender in turns.next() {
             let took = contend(memory, guest, &mut table, work, contender);
             // The first round warms up.
             if rep > 0 {
@@ -483,9 +511,9 @@ fn run_build(reps: usize, builds: usize) -> Vec<Row> {
     let sg = || sg_build(&provider, &handles, size);
     assert_eq!(sg(), PAGES, "no two pages merge");
     let mut seconds: Vec<Vec<f64>> = vec![Vec::new(); 1 + PEERS.len()];
+    let mut turns = Turns::new(3);
     for rep in 0..=reps {
-        for turn in 0..3 {
-            let contender = (turn + rep) % 3;
+        for &contender in turns.next() {
             let took = match contender {
                 0 => timed(builds, sg),
                 1 => timed(builds, || {
