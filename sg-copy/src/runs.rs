@@ -11,6 +11,8 @@
 
 use sg_core::{ListView, MappedBytes, PageProvider, Segment, Segments, SgList, run_continues};
 
+use crate::tune::Tuning;
+
 /// Longest range handed to a visitor at once: a slice may not exceed
 /// `isize::MAX` bytes (which only matters on 32-bit targets); longer runs
 /// are visited in pieces.
@@ -401,26 +403,20 @@ unsafe fn visit_in_pieces<'v, V: ListView<'v>>(
     }
 }
 
-/// Bytes copied per `memcpy` call when copying a long run whose source and
-/// destination are at the same offset from a cache line (page-aligned
-/// buffers and pages, say).
-///
-/// Measured on an AMD EPYC (32 MiB L3, glibc 2.36, whose `memcpy` uses
-/// `rep movsb` below 1 MiB there and a vector loop from 1 MiB on), 64 MiB
-/// between page-aligned buffers: 4 KiB pieces 13.3-14.0 GB/s, 64 KiB
-/// 12.3-13.1, 1 MiB 11.3-12.3 (16 MiB, in cache: 24 against 20-21.6). The
-/// kernel's page-by-page copy is the 4 KiB case. Where `memcpy` takes the
-/// same path for every piece size, the extra calls cost well under 1%.
-pub(crate) const ALIGNED_CHUNK: usize = 4 << 10;
+/// Aligned runs up to this long are one `memcpy` on every processor
+/// (the smallest [`Tuning::aligned_chunk`](crate::tune::Tuning)): a page,
+/// the common case of a list of pages.
+pub(crate) const PAGE_CHUNK: usize = 4 << 10;
 
 /// Cache line bytes: the unit of [`copy_lines`] and of "the same offset".
 const LINE: usize = 64;
 
-/// Copies `source` into `target`, which has the same length: with
-/// `memcpy` in pieces of at most [`ALIGNED_CHUNK`] bytes when both start at
-/// the same offset in a cache line; otherwise with [`copy_lines`] where the
-/// processor's tuning asks for it ([`crate::tune`]), with one `memcpy`
-/// elsewhere.
+/// Copies `source` into `target`, which has the same length: when both
+/// start at the same offset in a cache line, with `memcpy` in pieces of
+/// the processor's [`aligned_chunk`](crate::tune::Tuning) bytes (4 KiB on
+/// AMD, 256 KiB elsewhere; see [`crate::tune`]); otherwise with
+/// [`copy_lines`] where the processor's tuning asks for it, with one
+/// `memcpy` elsewhere.
 #[inline(always)]
 pub(crate) fn copy_chunked(source: &[u8], target: &mut [u8]) {
     // The length alone decides short copies (the segments of small lists):
@@ -430,11 +426,10 @@ pub(crate) fn copy_chunked(source: &[u8], target: &mut [u8]) {
         return;
     }
     let same_offset = (source.as_ptr() as usize ^ target.as_ptr() as usize) % LINE == 0;
-    if same_offset && source.len() <= ALIGNED_CHUNK {
+    if same_offset && source.len() <= PAGE_CHUNK {
         target.copy_from_slice(source);
     } else {
-        let lines = crate::tune::tuning().lines_when_misaligned;
-        copy_long(source, target, same_offset, lines);
+        copy_long(source, target, same_offset, crate::tune::tuning());
     }
 }
 
@@ -445,19 +440,17 @@ const SHORT_MEMCPY: usize = 2 << 10;
 
 /// [`copy_chunked`] for a copy longer than [`SHORT_MEMCPY`] whose ends lie
 /// at different offsets in their cache lines, or longer than
-/// [`ALIGNED_CHUNK`]; out of line so that short copies stay small.
-/// `lines` picks [`copy_lines`] over one `memcpy` for ends at different
-/// offsets.
+/// [`PAGE_CHUNK`]; out of line so that short copies stay small. `tuning`
+/// gives the pieces of an aligned copy, and picks [`copy_lines`] over one
+/// `memcpy` for ends at different offsets.
 #[inline(never)]
-fn copy_long(source: &[u8], target: &mut [u8], same_offset: bool, lines: bool) {
+fn copy_long(source: &[u8], target: &mut [u8], same_offset: bool, tuning: Tuning) {
     if same_offset {
-        for (from, to) in source
-            .chunks(ALIGNED_CHUNK)
-            .zip(target.chunks_mut(ALIGNED_CHUNK))
-        {
+        let chunk = tuning.aligned_chunk;
+        for (from, to) in source.chunks(chunk).zip(target.chunks_mut(chunk)) {
             to.copy_from_slice(from);
         }
-    } else if lines {
+    } else if tuning.lines_when_misaligned {
         copy_lines(source, target);
     } else {
         target.copy_from_slice(source);
@@ -485,6 +478,9 @@ fn copy_lines(source: &[u8], target: &mut [u8]) {
 
 #[cfg(test)]
 mod tests {
+    use std::vec;
+    use std::vec::Vec;
+
     use super::*;
 
     /// The prefetched lines are exactly those holding the bytes asked for,
@@ -509,15 +505,27 @@ mod tests {
         assert_eq!(prefetch_lines(128, 1 << 20), 2..2 + PREFETCH_LINES as usize);
     }
 
-    /// Every way of copying a run (one memcpy, 4 KiB pieces, cache lines)
-    /// gives the source's bytes, for ends at the same and at different
-    /// offsets in a cache line and lengths around each threshold.
+    /// Every way of copying a run (one memcpy, pieces of each tuning's
+    /// size, cache lines) gives the source's bytes, for ends at the same
+    /// and at different offsets in a cache line and lengths around each
+    /// threshold.
     #[test]
     fn copy_chunked_copies_every_byte_at_every_offset() {
+        const PLAIN: Tuning = Tuning {
+            lines_when_misaligned: false,
+            prefetch_next_run: false,
+            aligned_chunk: 256 << 10,
+        };
+        const LINES: Tuning = Tuning {
+            lines_when_misaligned: true,
+            prefetch_next_run: true,
+            aligned_chunk: PAGE_CHUNK,
+        };
         // Under Miri (a thousand times slower) one length on each side of
-        // each threshold, and two offsets of each kind.
+        // each threshold, and two offsets of each kind; outside it, also
+        // runs of several of the plain tuning's pieces.
         let lengths: &[usize] = if cfg!(miri) {
-            &[0, 65, SHORT_MEMCPY + 1, ALIGNED_CHUNK + 1]
+            &[0, 65, SHORT_MEMCPY + 1, PAGE_CHUNK + 1]
         } else {
             &[
                 0,
@@ -528,10 +536,12 @@ mod tests {
                 200,
                 SHORT_MEMCPY,
                 SHORT_MEMCPY + 1,
-                ALIGNED_CHUNK - 1,
-                ALIGNED_CHUNK,
-                ALIGNED_CHUNK + 1,
-                2 * ALIGNED_CHUNK + 100,
+                PAGE_CHUNK - 1,
+                PAGE_CHUNK,
+                PAGE_CHUNK + 1,
+                2 * PAGE_CHUNK + 100,
+                PLAIN.aligned_chunk,
+                2 * PLAIN.aligned_chunk + 100,
             ]
         };
         let offsets: &[usize] = if cfg!(miri) {
@@ -539,19 +549,16 @@ mod tests {
         } else {
             &[0, 1, 16, 63]
         };
-        let mut source = [0u8; 3 * ALIGNED_CHUNK + 200];
-        for (index, byte) in source.iter_mut().enumerate() {
-            *byte = (index * 7 + 3) as u8;
-        }
-        let mut target = [0u8; 3 * ALIGNED_CHUNK + 200 + 2 * LINE];
-        // Only as many bytes as the longest copy reaches are filled and checked.
         let longest = lengths.iter().max().copied().unwrap_or(0);
-        let target = &mut target[..longest + 2 * LINE];
+        let source: Vec<u8> = (0..longest + LINE)
+            .map(|index| (index * 7 + 3) as u8)
+            .collect();
+        // Only as many bytes as the longest copy reaches are filled and checked.
+        let mut target = vec![0u8; longest + 2 * LINE];
         for &from in offsets {
             for &to in offsets {
                 for &len in lengths {
-                    // This processor's choice, then each way of copying
-                    // ends at different offsets on its own.
+                    // This processor's choice, then each tuning on its own.
                     for way in 0..3 {
                         target.fill(0xEE);
                         let (from_bytes, to_bytes) =
@@ -563,7 +570,8 @@ mod tests {
                                     ^ to_bytes.as_ptr() as usize)
                                     % LINE
                                     == 0;
-                                copy_long(from_bytes, to_bytes, same, way == 1)
+                                let tuning = if way == 1 { LINES } else { PLAIN };
+                                copy_long(from_bytes, to_bytes, same, tuning)
                             }
                         }
                         assert_eq!(
