@@ -511,16 +511,8 @@ mod tests {
     /// threshold.
     #[test]
     fn copy_chunked_copies_every_byte_at_every_offset() {
-        const PLAIN: Tuning = Tuning {
-            lines_when_misaligned: false,
-            prefetch_next_run: false,
-            aligned_chunk: 256 << 10,
-        };
-        const LINES: Tuning = Tuning {
-            lines_when_misaligned: true,
-            prefetch_next_run: true,
-            aligned_chunk: PAGE_CHUNK,
-        };
+        const PLAIN: Tuning = Tuning::PLAIN;
+        const LINES: Tuning = Tuning::LINES;
         // Under Miri (a thousand times slower) one length on each side of
         // each threshold, and two offsets of each kind; outside it, also
         // runs of several of the plain tuning's pieces.

@@ -48,7 +48,7 @@ pub(crate) struct Tuning {
 
 impl Tuning {
     /// The tuning for processors whose `memcpy` is slow across offsets.
-    const LINES: Tuning = Tuning {
+    pub(crate) const LINES: Tuning = Tuning {
         lines_when_misaligned: true,
         prefetch_next_run: true,
         aligned_chunk: 4 << 10,
@@ -56,7 +56,7 @@ impl Tuning {
 
     /// The plain path: one `memcpy` per run (per 256 KiB of an aligned
     /// one), no prefetch.
-    const PLAIN: Tuning = Tuning {
+    pub(crate) const PLAIN: Tuning = Tuning {
         lines_when_misaligned: false,
         prefetch_next_run: false,
         aligned_chunk: 256 << 10,
