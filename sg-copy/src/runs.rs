@@ -11,8 +11,6 @@
 
 use sg_core::{ListView, MappedBytes, PageProvider, Segment, Segments, SgList, run_continues};
 
-use crate::tune::Tuning;
-
 /// Longest range handed to a visitor at once: a slice may not exceed
 /// `isize::MAX` bytes (which only matters on 32-bit targets); longer runs
 /// are visited in pieces.
@@ -429,7 +427,8 @@ pub(crate) fn copy_chunked(source: &[u8], target: &mut [u8]) {
     if same_offset && source.len() <= PAGE_CHUNK {
         target.copy_from_slice(source);
     } else {
-        copy_long(source, target, same_offset, crate::tune::tuning());
+        let lines = crate::tune::tuning().lines_when_misaligned;
+        copy_long(source, target, same_offset, lines);
     }
 }
 
@@ -440,17 +439,29 @@ const SHORT_MEMCPY: usize = 2 << 10;
 
 /// [`copy_chunked`] for a copy longer than [`SHORT_MEMCPY`] whose ends lie
 /// at different offsets in their cache lines, or longer than
-/// [`PAGE_CHUNK`]; out of line so that short copies stay small. `tuning`
-/// gives the pieces of an aligned copy, and picks [`copy_lines`] over one
-/// `memcpy` for ends at different offsets.
+/// [`PAGE_CHUNK`]; out of line so that short copies stay small. `lines`
+/// picks [`copy_lines`] over one `memcpy` for ends at different offsets;
+/// an aligned copy goes in pieces of this processor's
+/// [`aligned_chunk`](crate::tune::Tuning) bytes.
 #[inline(never)]
-fn copy_long(source: &[u8], target: &mut [u8], same_offset: bool, tuning: Tuning) {
+fn copy_long(source: &[u8], target: &mut [u8], same_offset: bool, lines: bool) {
+    copy_long_in(
+        source,
+        target,
+        same_offset,
+        lines,
+        crate::tune::tuning().aligned_chunk,
+    );
+}
+
+/// [`copy_long`] with aligned copies in pieces of `chunk` bytes.
+#[inline(always)]
+fn copy_long_in(source: &[u8], target: &mut [u8], same_offset: bool, lines: bool, chunk: usize) {
     if same_offset {
-        let chunk = tuning.aligned_chunk;
         for (from, to) in source.chunks(chunk).zip(target.chunks_mut(chunk)) {
             to.copy_from_slice(from);
         }
-    } else if tuning.lines_when_misaligned {
+    } else if lines {
         copy_lines(source, target);
     } else {
         target.copy_from_slice(source);
@@ -482,6 +493,7 @@ mod tests {
     use std::vec::Vec;
 
     use super::*;
+    use crate::tune::Tuning;
 
     /// The prefetched lines are exactly those holding the bytes asked for,
     /// up to the bound, and never one past the last byte.
@@ -566,7 +578,13 @@ mod tests {
                                     % LINE
                                     == 0;
                                 let tuning = if way == 1 { LINES } else { PLAIN };
-                                copy_long(from_bytes, to_bytes, same, tuning)
+                                copy_long_in(
+                                    from_bytes,
+                                    to_bytes,
+                                    same,
+                                    tuning.lines_when_misaligned,
+                                    tuning.aligned_chunk,
+                                )
                             }
                         }
                         assert_eq!(
@@ -575,10 +593,7 @@ mod tests {
                             "{from} {to} {len} {way}"
                         );
                         assert!(target[..to] == untouched[..to], "nothing before");
-                        assert!(
-                            target[to + len..] == untouched[to + len..],
-                            "nothing after"
-                        );
+                        assert!(target[to + len..] == untouched[to + len..], "nothing after");
                     }
                 }
             }
