@@ -445,26 +445,21 @@ const SHORT_MEMCPY: usize = 2 << 10;
 /// [`aligned_chunk`](crate::tune::Tuning) bytes.
 #[inline(never)]
 fn copy_long(source: &[u8], target: &mut [u8], same_offset: bool, lines: bool) {
-    copy_long_in(
-        source,
-        target,
-        same_offset,
-        lines,
-        crate::tune::tuning().aligned_chunk,
-    );
-}
-
-/// [`copy_long`] with aligned copies in pieces of `chunk` bytes.
-#[inline(always)]
-fn copy_long_in(source: &[u8], target: &mut [u8], same_offset: bool, lines: bool, chunk: usize) {
     if same_offset {
-        for (from, to) in source.chunks(chunk).zip(target.chunks_mut(chunk)) {
-            to.copy_from_slice(from);
-        }
+        copy_in_pieces(source, target, crate::tune::tuning().aligned_chunk);
     } else if lines {
         copy_lines(source, target);
     } else {
         target.copy_from_slice(source);
+    }
+}
+
+/// Copies `source` into `target` (the same length) with one `memcpy` per
+/// `chunk` bytes.
+#[inline(always)]
+fn copy_in_pieces(source: &[u8], target: &mut [u8], chunk: usize) {
+    for (from, to) in source.chunks(chunk).zip(target.chunks_mut(chunk)) {
+        to.copy_from_slice(from);
     }
 }
 
@@ -578,13 +573,16 @@ mod tests {
                                     % LINE
                                     == 0;
                                 let tuning = if way == 1 { LINES } else { PLAIN };
-                                copy_long_in(
-                                    from_bytes,
-                                    to_bytes,
-                                    same,
-                                    tuning.lines_when_misaligned,
-                                    tuning.aligned_chunk,
-                                )
+                                if same {
+                                    copy_in_pieces(from_bytes, to_bytes, tuning.aligned_chunk);
+                                } else {
+                                    copy_long(
+                                        from_bytes,
+                                        to_bytes,
+                                        false,
+                                        tuning.lines_when_misaligned,
+                                    );
+                                }
                             }
                         }
                         assert_eq!(
