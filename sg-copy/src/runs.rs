@@ -518,8 +518,6 @@ mod tests {
     /// threshold.
     #[test]
     fn copy_chunked_copies_every_byte_at_every_offset() {
-        const PLAIN: Tuning = Tuning::PLAIN;
-        const LINES: Tuning = Tuning::LINES;
         // Under Miri (a thousand times slower) one length on each side of
         // each threshold, and two offsets of each kind; outside it, also
         // runs of several of the plain tuning's pieces.
@@ -539,8 +537,8 @@ mod tests {
                 PAGE_CHUNK,
                 PAGE_CHUNK + 1,
                 2 * PAGE_CHUNK + 100,
-                PLAIN.aligned_chunk,
-                2 * PLAIN.aligned_chunk + 100,
+                Tuning::PLAIN.aligned_chunk,
+                2 * Tuning::PLAIN.aligned_chunk + 100,
             ]
         };
         let offsets: &[usize] = if cfg!(miri) {
@@ -572,7 +570,11 @@ mod tests {
                                     ^ to_bytes.as_ptr() as usize)
                                     % LINE
                                     == 0;
-                                let tuning = if way == 1 { LINES } else { PLAIN };
+                                let tuning = if way == 1 {
+                                    Tuning::LINES
+                                } else {
+                                    Tuning::PLAIN
+                                };
                                 if same {
                                     copy_in_pieces(from_bytes, to_bytes, tuning.aligned_chunk);
                                 } else {

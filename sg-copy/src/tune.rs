@@ -17,18 +17,20 @@
 //!   hand loop.
 //!
 //! The third choice is the piece size for long runs whose ends lie at the
-//! same offset in their cache lines (page-aligned buffers and pages). On
-//! the AMD EPYC (32 MiB L3, glibc 2.36), whose `memcpy` uses `rep movsb`
-//! below 1 MiB and a slower vector loop from 1 MiB on, 64 MiB between
-//! page-aligned buffers ran at 13.3-14.0 GB/s in 4 KiB pieces, 12.3-13.1
-//! in 64 KiB and 11.3-12.3 in 1 MiB (16 MiB in cache: 24 against
-//! 20-21.6); the kernel's page-by-page copy is the 4 KiB case. On the Intel Xeon
-//! (family 6 model 167, 2 MiB L2), 64 MiB between page-aligned buffers in
-//! pieces, against one `memcpy` of it in the same process: 4 KiB pieces
-//! 0.90-0.93, 16 KiB 0.96-0.98, 64 KiB 0.985-0.99, 256 KiB 0.991-0.996,
-//! 1 MiB 0.993-0.999. There the pieces are 256 KiB: level with one
-//! `memcpy`, and well below the sizes at which glibc turns to
-//! non-temporal stores on any processor with a few MiB of cache.
+//! same offset in their cache lines (page-aligned buffers and pages).
+//!
+//! - On the AMD EPYC (32 MiB L3, glibc 2.36), whose `memcpy` uses
+//!   `rep movsb` below 1 MiB and a slower vector loop from 1 MiB on, 64 MiB
+//!   between page-aligned buffers ran at 13.3-14.0 GB/s in 4 KiB pieces,
+//!   12.3-13.1 in 64 KiB and 11.3-12.3 in 1 MiB (16 MiB in cache: 24
+//!   against 20-21.6); the kernel's page-by-page copy is the 4 KiB case.
+//! - On the Intel Xeon (family 6 model 167, 2 MiB L2), 64 MiB between
+//!   page-aligned buffers in pieces, against one `memcpy` of it in the
+//!   same process: 4 KiB pieces 0.90-0.93, 16 KiB 0.96-0.98, 64 KiB
+//!   0.985-0.99, 256 KiB 0.991-0.996, 1 MiB 0.993-0.999. There the pieces
+//!   are 256 KiB: level with one `memcpy`, and well below the sizes at
+//!   which glibc turns to non-temporal stores on any processor with a few
+//!   MiB of cache.
 //!
 //! Everything else, and any target that is not x86_64 (or runs under Miri),
 //! takes the plain path: one `memcpy` per run (in 256 KiB pieces when

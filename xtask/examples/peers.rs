@@ -8,11 +8,12 @@
 //! in the same order, between the same buffers.
 //!
 //! Each peer workload runs every contender in one loop, in a new shuffled
-//! order each repetition (`Turns`); a contender builds its views of the memory before its timing
-//! starts and drops them after, so no two contenders' views are alive at
-//! once. The rows go to standard output, one per line, in the format of
-//! `measure::Row::to_line`, for `cargo xtask perf` to merge into its table
-//! and `perf.json`: `peer_<workload>_<peer>` has sg's figure as the value
+//! order each repetition (`Turns`); a contender builds its views of the
+//! memory before its timing starts and drops them after, so no two
+//! contenders' views are alive at once. The rows go to standard output,
+//! one per line, in the format of `measure::Row::to_line`, for `cargo
+//! xtask perf` to merge into its table and `perf.json`:
+//! `peer_<workload>_<peer>` has sg's figure as the value
 //! and the peer's as the baseline, so its ratio is the peer's time over
 //! sg's (1.0 or more: sg is as fast or faster); `floor_<workload>` has the
 //! per-segment memcpy as the baseline (sg can only lose to it).
