@@ -10,6 +10,8 @@ use std::vec::Vec;
 
 use sg_core::{Access, Error, ListView, MappedBytes, PageProvider, SgList, SgListMut};
 
+use crate::runs::page_under;
+
 /// One mapped piece of a list: its guard, and the index of its entry among
 /// the view's entries with bytes.
 struct Piece<'a, P: PageProvider, A: Access> {
@@ -58,10 +60,7 @@ fn map_all<'a, V: ListView<'a>>(list: V) -> Vec<Piece<'a, V::Provider, V::Access
     let mut pieces = Vec::new();
     for (entry, segment) in list.segments().enumerate() {
         for (offset, len) in cut(segment.offset, u64::from(segment.len), linear, page_size) {
-            // Offsets stay below 2^33 and pages are at least 64 bytes, so
-            // the page index fits a usize and the in-page offset a page.
-            let page = provider.nth(segment.page, (offset / page_size) as usize);
-            let start = (offset % page_size) as usize;
+            let (page, start) = page_under(provider, segment.page, offset);
             // SAFETY: `len` bytes of one entry of the view, in `page` or,
             // on a linear provider, in the consecutive frames of the
             // entry's run; at most `isize::MAX`. The view keeps them

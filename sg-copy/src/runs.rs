@@ -320,27 +320,41 @@ const PREFETCH_MIN: u64 = 1024;
 /// [`PREFETCH_LINES`] lines), and never one past them.
 #[inline]
 fn prefetch_run<P: PageProvider>(provider: &P, page: P::Page, offset: u64, bytes: u64) {
-    let page_size = P::PAGE_SIZE as u64;
-    // As in `visit_run`: the page index fits a usize, the offset a page.
-    let page = provider.nth(page, (offset / page_size) as usize);
-    let start = (offset % page_size) as usize;
+    let (page, start) = page_under(provider, page, offset);
     let mapping = provider.map(page);
-    for line in prefetch_lines(start, bytes) {
-        sg_core::hint::prefetch(mapping.as_ptr().wrapping_add(line * LINE));
+    for at in prefetch_offsets(start, bytes) {
+        sg_core::hint::prefetch(mapping.as_ptr().wrapping_add(at));
     }
     // SAFETY: `mapping` came from `map(page)` just above, is released once,
     // and nothing was read through it (a prefetch only hints at addresses).
     unsafe { provider.unmap(page, mapping) };
 }
 
-/// The cache lines (numbered from the mapping's first byte) that hold
-/// bytes `start..start + bytes`, the first [`PREFETCH_LINES`] of them:
-/// never a line past the last byte.
-fn prefetch_lines(start: usize, bytes: u64) -> core::ops::Range<usize> {
+/// The offsets (from the mapping's first byte) of the cache lines that
+/// hold bytes `start..start + bytes`, the first [`PREFETCH_LINES`] of
+/// them: never a line past the last byte.
+fn prefetch_offsets(start: usize, bytes: u64) -> core::iter::StepBy<core::ops::Range<usize>> {
     let first_line = start / LINE;
     let end_line = (start as u64 + bytes).div_ceil(LINE as u64);
     let lines = (end_line - first_line as u64).min(PREFETCH_LINES) as usize;
-    first_line..first_line + lines
+    (first_line * LINE..(first_line + lines) * LINE).step_by(LINE)
+}
+
+/// The page that holds the byte `offset` bytes from the start of `page`,
+/// and the byte's offset in it.
+///
+/// For offsets in an entry or a run of entries, which stay below 2^33:
+/// with pages of at least 64 bytes the page index fits a usize, and the
+/// in-page offset always does.
+#[inline(always)]
+pub(crate) fn page_under<P: PageProvider>(
+    provider: &P,
+    page: P::Page,
+    offset: u64,
+) -> (P::Page, usize) {
+    let page_size = P::PAGE_SIZE as u64;
+    let index = (offset / page_size) as usize;
+    (provider.nth(page, index), (offset % page_size) as usize)
 }
 
 /// Maps the run of `len` bytes at `offset` from `page`, visits it, and
@@ -363,11 +377,7 @@ unsafe fn visit_run<'v, V: ListView<'v>>(
         // SAFETY: the caller's promise.
         return unsafe { visit_in_pieces::<V>(provider, page, offset, len, done, visit) };
     }
-    let page_size = <V::Provider as PageProvider>::PAGE_SIZE as u64;
-    // Offsets stay below 2^33 and pages are at least 64 bytes, so the page
-    // index fits a usize and the in-page offset a page.
-    let first = provider.nth(page, (offset / page_size) as usize);
-    let start = (offset % page_size) as usize;
+    let (first, start) = page_under(provider, page, offset);
     // SAFETY: the caller's promise: the provider is linear, so mapping the
     // page under `offset` reaches the rest of the run; the bytes are the
     // view's, exclusive when `V` writes; `len` is at most `isize::MAX`, so
@@ -494,22 +504,40 @@ mod tests {
     /// up to the bound, and never one past the last byte.
     #[test]
     fn prefetch_stays_within_the_bytes() {
-        let lines_of = |start: usize, bytes: u64| {
+        let offsets_of = |start: usize, bytes: u64| {
             let (first, last) = (start / LINE, (start + bytes as usize - 1) / LINE);
-            first..(last + 1).min(first + PREFETCH_LINES as usize)
+            let lines = first..(last + 1).min(first + PREFETCH_LINES as usize);
+            lines.map(|line| line * LINE).collect::<Vec<_>>()
         };
         for start in [0, 1, 63, 64, 100, 4000, 4095] {
             for bytes in [1u64, 2, 63, 64, 65, 128, 1000, 1024, 4096, 1 << 20] {
                 assert_eq!(
-                    prefetch_lines(start, bytes),
-                    lines_of(start, bytes),
+                    prefetch_offsets(start, bytes).collect::<Vec<_>>(),
+                    offsets_of(start, bytes),
                     "{start} {bytes}"
                 );
             }
         }
-        assert_eq!(prefetch_lines(100, 1), 1..2);
-        assert_eq!(prefetch_lines(60, 10), 0..2);
-        assert_eq!(prefetch_lines(128, 1 << 20), 2..2 + PREFETCH_LINES as usize);
+        let offsets = |start, bytes| prefetch_offsets(start, bytes).collect::<Vec<_>>();
+        assert_eq!(offsets(100, 1), [64]);
+        assert_eq!(offsets(60, 10), [0, 64]);
+        assert_eq!(offsets(128, 1 << 20).len(), PREFETCH_LINES as usize);
+        assert_eq!(offsets(128, 1 << 20)[0], 128);
+    }
+
+    /// A prefetch maps the page under the run's first byte, once, and
+    /// releases it; `page_under` finds that page and the offset in it.
+    #[test]
+    fn prefetch_maps_the_page_under_the_run_once() {
+        let pages = sg_testkit::MockPages::<4096>::linear();
+        let run = pages.add_run(10, 3);
+        assert_eq!(page_under(&pages, run[0], 2 * 4096 + 100), (run[2], 100));
+        assert_eq!(page_under(&pages, run[1], 4095), (run[1], 4095));
+        assert_eq!(page_under(&pages, run[0], 4096), (run[1], 0));
+        prefetch_run(&pages, run[0], 2 * 4096 + 100, 64);
+        assert_eq!(pages.total_mappings(), 1);
+        assert_eq!(pages.live_mappings(), 0);
+        pages.assert_clean();
     }
 
     /// Every way of copying a run (one memcpy, pieces of each tuning's

@@ -13,6 +13,8 @@
 use sg_core::volatile::{copy_from_shared, copy_to_shared, fill_shared};
 use sg_core::{PageProvider, SgList, SgListMut};
 
+use crate::runs::page_under;
+
 /// Calls `visit` with each piece of up to `len` bytes of `list` from
 /// `skip` on: a pointer to its first byte, valid for reads and writes of
 /// its length while `visit` runs, its length, and the bytes visited before
@@ -44,10 +46,8 @@ fn for_each_piece<P: PageProvider>(
         let mut left = (segment_len - skip).min(len - done);
         skip = 0;
         while left > 0 {
-            // Offsets stay below 2^33 and pages are at least 64 bytes, so
-            // the page index fits a usize and the in-page offset a page.
-            let page = provider.nth(segment.page, (offset / page_size) as usize);
-            let start = offset % page_size;
+            let (page, start) = page_under(provider, segment.page, offset);
+            let start = start as u64;
             let piece = if linear {
                 left.min(isize::MAX as u64)
             } else {

@@ -6,6 +6,7 @@
 use sg_core::{PageProvider, SgList, run_continues};
 
 use crate::io_slices::cut;
+use crate::runs::page_under;
 
 /// The most bytes entries are joined into (one entry alone may be longer,
 /// as before any joining): 1 GiB, the largest buffer the kernel registers
@@ -115,14 +116,13 @@ impl<'a, P: PageProvider> Walk<'a, P> {
             // captured copy lives in the iterator's state, where the
             // compiler no longer sees a power of two, and divides.
             cut(offset, len, linear, P::PAGE_SIZE as u64).map(move |(offset, len)| {
-                let page_size = P::PAGE_SIZE as u64;
+                // The offset lies in a run the address space holds (one
+                // entry's, or entries joined into one piece of memory); a
+                // piece holds at most `isize::MAX` bytes.
+                let (page, start) = page_under(provider, page, offset);
                 Piece {
-                    // The offset lies in a run the address space holds (one
-                    // entry's, or entries joined into one piece of memory),
-                    // so its page index fits a usize; the start is in-page;
-                    // a piece holds at most `isize::MAX` bytes.
-                    page: provider.nth(page, (offset / page_size) as usize),
-                    start: (offset % page_size) as usize,
+                    page,
+                    start,
                     len: len as usize,
                 }
             })
