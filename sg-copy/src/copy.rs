@@ -3,7 +3,7 @@
 use sg_core::{ListView, PageProvider, SgList, SgListMut};
 use sg_iter::{MappingIter, MappingIterMut};
 
-use crate::runs::{Run, copy_chunked, for_each_run};
+use crate::runs::{Run, RunCopy, for_each_run};
 
 /// Copies the list's bytes from `skip` on into `buffer` (the kernel's
 /// `sg_pcopy_to_buffer`; `sg_copy_to_buffer` is `skip` 0).
@@ -52,32 +52,42 @@ pub fn copy_to_slice<P: PageProvider>(list: SgList<'_, P>, skip: u64, buffer: &m
     if P::SHARED {
         return crate::volatile::copy_to_slice(list, skip, buffer);
     }
-    let linear = linear_copy(list, skip, buffer.len(), |run, done| {
-        // SAFETY: not a shared provider (returned above for those).
-        let bytes = unsafe { run.bytes_unchecked() };
-        copy_chunked(bytes, &mut buffer[done..done + run.len()]);
-    });
+    let linear = linear_copy(
+        list,
+        skip,
+        buffer.len(),
+        #[inline(always)]
+        |run, done, how| {
+            // SAFETY: not a shared provider (returned above for those).
+            let bytes = unsafe { run.bytes_unchecked() };
+            how.copy(bytes, &mut buffer[done..done + run.len()]);
+        },
+    );
     linear.unwrap_or_else(|| copy_out_page_by_page(list, skip, buffer))
 }
 
 /// The linear fast path of both copies: visits the runs of `len` bytes of
-/// the view from `skip` on, calling `copy` with each and the bytes done
-/// before it; returns the bytes done, or `None` on a provider that is not
+/// the view from `skip` on, calling `copy` with each, the bytes done
+/// before it and the way to copy it; returns the bytes done, or `None` on a provider that is not
 /// linear. Nothing is visited for `len` 0.
 #[inline(always)]
 fn linear_copy<'v, V: ListView<'v>>(
     list: V,
     skip: u64,
     len: usize,
-    mut copy: impl FnMut(&mut Run<'_, 'v, V>, usize),
+    mut copy: impl FnMut(&mut Run<'_, 'v, V>, usize, RunCopy),
 ) -> Option<usize> {
     if len == 0 {
         return Some(0);
     }
     // `len` fits a usize, and so does every count of bytes done below it.
-    let done = for_each_run(list, skip, len as u64, move |run, done| {
-        copy(run, done as usize)
-    })?;
+    let done = for_each_run(
+        list,
+        skip,
+        len as u64,
+        #[inline(always)]
+        move |run, done, how| copy(run, done as usize, how),
+    )?;
     Some(done as usize)
 }
 
@@ -176,11 +186,17 @@ pub fn copy_from_slice<P: PageProvider>(
     if P::SHARED {
         return crate::volatile::copy_from_slice(list, skip, buffer);
     }
-    let linear = linear_copy(list.reborrow(), skip, buffer.len(), move |run, done| {
-        let source = &buffer[done..done + run.len()];
-        // SAFETY: not a shared provider (returned above for those).
-        copy_chunked(source, unsafe { run.bytes_mut_unchecked() });
-    });
+    let linear = linear_copy(
+        list.reborrow(),
+        skip,
+        buffer.len(),
+        #[inline(always)]
+        move |run, done, how| {
+            let source = &buffer[done..done + run.len()];
+            // SAFETY: not a shared provider (returned above for those).
+            how.copy(source, unsafe { run.bytes_mut_unchecked() });
+        },
+    );
     linear.unwrap_or_else(|| copy_in_page_by_page(list, skip, buffer))
 }
 

@@ -11,6 +11,8 @@
 
 use sg_core::{ListView, MappedBytes, PageProvider, Segment, Segments, SgList, run_continues};
 
+use crate::tune::Tuning;
+
 /// Longest range handed to a visitor at once: a slice may not exceed
 /// `isize::MAX` bytes (which only matters on 32-bit targets); longer runs
 /// are visited in pieces.
@@ -21,8 +23,47 @@ const MAX_PIECE: u64 = isize::MAX as u64;
 pub(crate) type Run<'a, 'v, V> =
     MappedBytes<'a, <V as ListView<'v>>::Provider, <V as ListView<'v>>::Access>;
 
+/// How a visitor of [`for_each_run`] copies the run it is handed; each
+/// way copies the same bytes, and only the speed differs.
+///
+/// Either [`copy_chunked`] ([`RunCopy::CHUNKED`]), for the few entries of
+/// a short copy or the one entry a copy lies in, where the length alone
+/// decides most copies and the tuning is read only for long ones; or
+/// [`copy_tuned`] with the processor's tuning, read once for a walk over
+/// many runs rather than once per run ([`RunCopy::tuned`]).
+///
+/// One word, so that it stays in a register across the walk: the tuning's
+/// piece size (a multiple of 4 KiB) with its line-copy choice in bit 0, or
+/// 0 for [`copy_chunked`]. (As an enum of a tuning, the compiler copied it
+/// through the stack for every run.)
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct RunCopy(usize);
+
+impl RunCopy {
+    /// Copies with [`copy_chunked`].
+    pub(crate) const CHUNKED: RunCopy = RunCopy(0);
+
+    /// Copies with [`copy_tuned`] and `tuning`.
+    #[inline(always)]
+    pub(crate) fn tuned(tuning: Tuning) -> RunCopy {
+        // A nonzero multiple of 4 KiB leaves bit 0 free (checked by
+        // `tuning_follows_the_vendor` and the tests below).
+        RunCopy(tuning.aligned_chunk | usize::from(tuning.lines_when_misaligned))
+    }
+
+    /// Copies `source` into `target` (the same length) this way.
+    #[inline(always)]
+    pub(crate) fn copy(self, source: &[u8], target: &mut [u8]) {
+        if self.0 == 0 {
+            copy_chunked(source, target);
+        } else {
+            copy_tuned(source, target, self.0 & !1, self.0 & 1 != 0);
+        }
+    }
+}
+
 /// Calls `visit` with each contiguous run of up to `budget` bytes of `list`
-/// from `skip` on, when the provider is linear; returns the bytes visited
+/// from `skip` on (and the bytes visited before it, and the way to copy it), when the provider is linear; returns the bytes visited
 /// (the smaller of `budget` and the bytes after `skip`), or `None` without
 /// visiting anything when the provider is not linear.
 ///
@@ -33,7 +74,7 @@ pub(crate) fn for_each_run<'v, V: ListView<'v>>(
     list: V,
     skip: u64,
     budget: u64,
-    mut visit: impl FnMut(&mut Run<'_, 'v, V>, u64),
+    mut visit: impl FnMut(&mut Run<'_, 'v, V>, u64, RunCopy),
 ) -> Option<u64> {
     let list = list.into_list();
     let provider = list.provider();
@@ -55,6 +96,7 @@ pub(crate) fn for_each_run<'v, V: ListView<'v>>(
                     first.offset + skip,
                     budget,
                     0,
+                    RunCopy::CHUNKED,
                     &mut visit,
                 )
             };
@@ -113,7 +155,7 @@ unsafe fn visit_slots<'v, V: ListView<'v>>(
     list: SgList<'_, V::Provider>,
     slots: &[sg_core::SgEntry<<V::Provider as PageProvider>::Page>],
     budget: u64,
-    visit: &mut impl FnMut(&mut Run<'_, 'v, V>, u64),
+    visit: &mut impl FnMut(&mut Run<'_, 'v, V>, u64, RunCopy),
 ) -> u64 {
     let provider = list.provider();
     let mut done = 0;
@@ -129,7 +171,15 @@ unsafe fn visit_slots<'v, V: ListView<'v>>(
             if count > 0 {
                 // SAFETY: the caller's promise; `count` bytes of one entry.
                 unsafe {
-                    visit_run::<V>(provider, page, u64::from(slot.offset()), count, done, visit)
+                    visit_run::<V>(
+                        provider,
+                        page,
+                        u64::from(slot.offset()),
+                        count,
+                        done,
+                        RunCopy::CHUNKED,
+                        visit,
+                    )
                 };
                 done += count;
                 if done == budget {
@@ -156,7 +206,7 @@ unsafe fn visit_after_link<'v, V: ListView<'v>>(
     list: SgList<'_, V::Provider>,
     done: u64,
     budget: u64,
-    visit: &mut impl FnMut(&mut Run<'_, 'v, V>, u64),
+    visit: &mut impl FnMut(&mut Run<'_, 'v, V>, u64, RunCopy),
 ) -> u64 {
     // SAFETY: the caller's promise.
     let more = unsafe {
@@ -186,7 +236,7 @@ unsafe fn visit_segments<'v, V: ListView<'v>>(
     mut skip: u64,
     mut budget: u64,
     before: u64,
-    visit: &mut impl FnMut(&mut Run<'_, 'v, V>, u64),
+    visit: &mut impl FnMut(&mut Run<'_, 'v, V>, u64, RunCopy),
 ) -> u64 {
     let mut done = 0;
     for segment in segments {
@@ -204,6 +254,7 @@ unsafe fn visit_segments<'v, V: ListView<'v>>(
                 segment.offset + skip,
                 count,
                 before + done,
+                RunCopy::CHUNKED,
                 visit,
             )
         };
@@ -231,7 +282,7 @@ unsafe fn walk_runs<'v, V: ListView<'v>>(
     provider: &V::Provider,
     mut skip: u64,
     budget: u64,
-    visit: &mut impl FnMut(&mut Run<'_, 'v, V>, u64),
+    visit: &mut impl FnMut(&mut Run<'_, 'v, V>, u64, RunCopy),
 ) -> u64 {
     let first = loop {
         let Some(segment) = segments.next() else {
@@ -262,9 +313,9 @@ unsafe fn visit_runs<'v, 's, V: ListView<'v>>(
     mut segments: Segments<'s, <V::Provider as PageProvider>::Page>,
     mut first: Segment<'s, <V::Provider as PageProvider>::Page>,
     mut budget: u64,
-    visit: &mut impl FnMut(&mut Run<'_, 'v, V>, u64),
+    visit: &mut impl FnMut(&mut Run<'_, 'v, V>, u64, RunCopy),
 ) -> u64 {
-    let prefetch = crate::tune::tuning().prefetch_next_run;
+    let tuning = crate::tune::tuning();
     let mut done = 0u64;
     loop {
         // Grow the run while the following segments continue it.
@@ -287,13 +338,23 @@ unsafe fn visit_runs<'v, 's, V: ListView<'v>>(
             // Only the bytes of the next run that will be copied: never a
             // line past the end of the budget.
             let ahead = (budget - len).min(u64::from(next.len));
-            if prefetch && ahead >= PREFETCH_MIN {
+            if tuning.prefetch_next_run && ahead >= PREFETCH_MIN {
                 prefetch_run(provider, next.page, next.offset, ahead);
             }
         }
         // SAFETY: the caller's promise; `len` bytes of a run of entries that
         // continue each other.
-        unsafe { visit_run::<V>(provider, first.page, first.offset, len, done, visit) };
+        unsafe {
+            visit_run::<V>(
+                provider,
+                first.page,
+                first.offset,
+                len,
+                done,
+                RunCopy::tuned(tuning),
+                visit,
+            )
+        };
         done += len;
         budget -= len;
         match following {
@@ -357,8 +418,8 @@ pub(crate) fn page_under<P: PageProvider>(
     (provider.nth(page, index), (offset % page_size) as usize)
 }
 
-/// Maps the run of `len` bytes at `offset` from `page`, visits it, and
-/// releases it (flushing it when `V` writes).
+/// Maps the run of `len` bytes at `offset` from `page`, visits it (to be
+/// copied `how`), and releases it (flushing it when `V` writes).
 ///
 /// # Safety
 ///
@@ -371,11 +432,12 @@ unsafe fn visit_run<'v, V: ListView<'v>>(
     offset: u64,
     len: u64,
     done: u64,
-    visit: &mut impl FnMut(&mut Run<'_, 'v, V>, u64),
+    how: RunCopy,
+    visit: &mut impl FnMut(&mut Run<'_, 'v, V>, u64, RunCopy),
 ) {
     if len > MAX_PIECE {
         // SAFETY: the caller's promise.
-        return unsafe { visit_in_pieces::<V>(provider, page, offset, len, done, visit) };
+        return unsafe { visit_in_pieces::<V>(provider, page, offset, len, done, how, visit) };
     }
     let (first, start) = page_under(provider, page, offset);
     // SAFETY: the caller's promise: the provider is linear, so mapping the
@@ -383,7 +445,7 @@ unsafe fn visit_run<'v, V: ListView<'v>>(
     // view's, exclusive when `V` writes; `len` is at most `isize::MAX`, so
     // the cast keeps it.
     let mut mapped = unsafe { MappedBytes::new(provider, first, start, len as usize) };
-    visit(&mut mapped, done);
+    visit(&mut mapped, done, how);
 }
 
 /// Visits a run longer than a slice may be in pieces of at most
@@ -399,12 +461,13 @@ unsafe fn visit_in_pieces<'v, V: ListView<'v>>(
     mut offset: u64,
     mut len: u64,
     mut done: u64,
-    visit: &mut impl FnMut(&mut Run<'_, 'v, V>, u64),
+    how: RunCopy,
+    visit: &mut impl FnMut(&mut Run<'_, 'v, V>, u64, RunCopy),
 ) {
     while len > 0 {
         let piece = len.min(MAX_PIECE);
         // SAFETY: the caller's promise, for the first `piece` bytes.
-        unsafe { visit_run::<V>(provider, page, offset, piece, done, visit) };
+        unsafe { visit_run::<V>(provider, page, offset, piece, done, how, visit) };
         done += piece;
         offset += piece;
         len -= piece;
@@ -446,6 +509,41 @@ pub(crate) fn copy_chunked(source: &[u8], target: &mut [u8]) {
 /// below about 2 KiB glibc copies with vector moves whatever the offsets
 /// (its `rep movsb` threshold is 2112 bytes on the machine above).
 const SHORT_MEMCPY: usize = 2 << 10;
+
+/// [`copy_chunked`] with the tuning already read, for the runs of a walk
+/// over many: the copies that are one `memcpy` (all of them on the plain
+/// tuning, up to 256 KiB aligned) are made here, inline, and only pieces
+/// and line copies go out of line.
+///
+/// Inline, one `memcpy` per run keeps a walk over pages scattered in memory
+/// level with a hand loop of `copy_from_slice` calls; through
+/// [`copy_chunked`]'s out-of-line call, on the Intel Xeon of
+/// [`crate::tune`], a 64 MiB list of separately allocated pages copied out
+/// at 0.90-0.92 of that loop.
+///
+/// `aligned_chunk` and `lines` are the tuning's fields of those names.
+#[inline(always)]
+pub(crate) fn copy_tuned(source: &[u8], target: &mut [u8], aligned_chunk: usize, lines: bool) {
+    let same_offset = (source.as_ptr() as usize ^ target.as_ptr() as usize) % LINE == 0;
+    if same_offset {
+        if source.len() <= aligned_chunk {
+            target.copy_from_slice(source);
+        } else {
+            copy_pieces(source, target, aligned_chunk);
+        }
+    } else if lines && source.len() > SHORT_MEMCPY {
+        copy_long(source, target, false, true);
+    } else {
+        target.copy_from_slice(source);
+    }
+}
+
+/// [`copy_in_pieces`] out of line, for [`copy_tuned`]: its arguments are
+/// scalars, so the tuning stays in registers.
+#[inline(never)]
+fn copy_pieces(source: &[u8], target: &mut [u8], chunk: usize) {
+    copy_in_pieces(source, target, chunk);
+}
 
 /// [`copy_chunked`] for a copy longer than [`SHORT_MEMCPY`] whose ends lie
 /// at different offsets in their cache lines, or longer than
@@ -540,8 +638,21 @@ mod tests {
         pages.assert_clean();
     }
 
+    /// A tuning read once keeps both its choices for copies, and is told
+    /// apart from `copy_chunked`.
+    #[test]
+    fn run_copy_keeps_the_tuning() {
+        for tuning in [Tuning::PLAIN, Tuning::LINES] {
+            let RunCopy(word) = RunCopy::tuned(tuning);
+            assert_ne!(RunCopy::tuned(tuning), RunCopy::CHUNKED);
+            assert_eq!(word & !1, tuning.aligned_chunk);
+            assert_eq!(word & 1 != 0, tuning.lines_when_misaligned);
+        }
+    }
+
     /// Every way of copying a run (one memcpy, pieces of each tuning's
-    /// size, cache lines) gives the source's bytes, for ends at the same
+    /// size, cache lines; through `copy_chunked` or a tuning read once)
+    /// gives the source's bytes, for ends at the same
     /// and at different offsets in a cache line and lengths around each
     /// threshold.
     #[test]
@@ -586,23 +697,25 @@ mod tests {
         for &from in offsets {
             for &to in offsets {
                 for &len in lengths {
-                    // This processor's choice, then each tuning on its own.
-                    for way in 0..3 {
+                    // This processor's choice, then each tuning on its own,
+                    // read once (as a walk does) and directly.
+                    for way in 0..5 {
                         target.fill(0xEE);
                         let (from_bytes, to_bytes) =
                             (&source[from..from + len], &mut target[to..to + len]);
+                        let tuning = if way % 2 == 1 {
+                            Tuning::LINES
+                        } else {
+                            Tuning::PLAIN
+                        };
                         match way {
-                            0 => copy_chunked(from_bytes, to_bytes),
-                            way => {
+                            0 => RunCopy::CHUNKED.copy(from_bytes, to_bytes),
+                            1 | 2 => RunCopy::tuned(tuning).copy(from_bytes, to_bytes),
+                            _ => {
                                 let same = (from_bytes.as_ptr() as usize
                                     ^ to_bytes.as_ptr() as usize)
                                     % LINE
                                     == 0;
-                                let tuning = if way == 1 {
-                                    Tuning::LINES
-                                } else {
-                                    Tuning::PLAIN
-                                };
                                 if same {
                                     copy_in_pieces(from_bytes, to_bytes, tuning.aligned_chunk);
                                 } else {

@@ -85,7 +85,8 @@ mod tests {
 
     /// The tuning follows the processor's vendor, and the two tunings
     /// differ in every choice; both copy aligned runs of up to a page
-    /// with one `memcpy` (what `copy_chunked` assumes).
+    /// with one `memcpy` (what `copy_chunked` assumes), and their piece
+    /// sizes are whole pages.
     #[test]
     fn tuning_follows_the_vendor() {
         let expected = if sg_core::hint::memcpy_slow_across_offsets() {
@@ -105,6 +106,8 @@ mod tests {
         assert_ne!(Tuning::PLAIN.aligned_chunk, Tuning::LINES.aligned_chunk);
         for tuning in [Tuning::PLAIN, Tuning::LINES] {
             assert!(tuning.aligned_chunk >= crate::runs::PAGE_CHUNK);
+            // `RunCopy` keeps a flag in bit 0 of the piece size.
+            assert_eq!(tuning.aligned_chunk % crate::runs::PAGE_CHUNK, 0);
         }
     }
 }

@@ -41,7 +41,7 @@ pub fn zero<P: PageProvider>(mut list: SgListMut<'_, P>, skip: u64, len: u64) ->
     if len == 0 {
         return 0;
     }
-    let linear = for_each_run(list.reborrow(), skip, len, |run, _| run.fill(0));
+    let linear = for_each_run(list.reborrow(), skip, len, |run, _, _| run.fill(0));
     if let Some(done) = linear {
         return done;
     }
