@@ -47,17 +47,24 @@ impl RunCopy {
     #[inline(always)]
     pub(crate) fn tuned(tuning: Tuning) -> RunCopy {
         // A nonzero multiple of 4 KiB leaves bit 0 free (checked by
-        // `tuning_follows_the_vendor` and the tests below).
+        // `tuning_follows_the_vendor` and the tests below), so `|` here
+        // is `^` too.
         RunCopy(tuning.aligned_chunk | usize::from(tuning.lines_when_misaligned))
+    }
+
+    /// The tuning's piece size and line-copy choice; `None` for
+    /// [`copy_chunked`].
+    #[inline(always)]
+    fn tuning(self) -> Option<(usize, bool)> {
+        (self.0 != 0).then_some((self.0 & !1, self.0 & 1 != 0))
     }
 
     /// Copies `source` into `target` (the same length) this way.
     #[inline(always)]
     pub(crate) fn copy(self, source: &[u8], target: &mut [u8]) {
-        if self.0 == 0 {
-            copy_chunked(source, target);
-        } else {
-            copy_tuned(source, target, self.0 & !1, self.0 & 1 != 0);
+        match self.tuning() {
+            None => copy_chunked(source, target),
+            Some((aligned_chunk, lines)) => copy_tuned(source, target, aligned_chunk, lines),
         }
     }
 }
@@ -524,17 +531,41 @@ const SHORT_MEMCPY: usize = 2 << 10;
 /// `aligned_chunk` and `lines` are the tuning's fields of those names.
 #[inline(always)]
 pub(crate) fn copy_tuned(source: &[u8], target: &mut [u8], aligned_chunk: usize, lines: bool) {
+    match tuned_way(source, target, aligned_chunk, lines) {
+        Way::Memcpy => target.copy_from_slice(source),
+        Way::Pieces => copy_pieces(source, target, aligned_chunk),
+        Way::Lines => copy_long(source, target, false, true),
+    }
+}
+
+/// How [`copy_tuned`] copies a run; each way gives the same bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Way {
+    /// One `memcpy`.
+    Memcpy,
+    /// One `memcpy` per piece of the tuning's size.
+    Pieces,
+    /// [`copy_lines`].
+    Lines,
+}
+
+/// The way [`copy_tuned`] copies `source` into `target` with the tuning's
+/// `aligned_chunk` and `lines`: ends at the same offset in their cache
+/// lines in pieces past `aligned_chunk`; ends at different offsets a line
+/// at a time past a short copy when `lines`; one `memcpy` otherwise.
+#[inline(always)]
+fn tuned_way(source: &[u8], target: &[u8], aligned_chunk: usize, lines: bool) -> Way {
     let same_offset = (source.as_ptr() as usize ^ target.as_ptr() as usize) % LINE == 0;
     if same_offset {
         if source.len() <= aligned_chunk {
-            target.copy_from_slice(source);
+            Way::Memcpy
         } else {
-            copy_pieces(source, target, aligned_chunk);
+            Way::Pieces
         }
     } else if lines && source.len() > SHORT_MEMCPY {
-        copy_long(source, target, false, true);
+        Way::Lines
     } else {
-        target.copy_from_slice(source);
+        Way::Memcpy
     }
 }
 
@@ -642,11 +673,53 @@ mod tests {
     /// apart from `copy_chunked`.
     #[test]
     fn run_copy_keeps_the_tuning() {
+        assert_eq!(RunCopy::CHUNKED.tuning(), None);
         for tuning in [Tuning::PLAIN, Tuning::LINES] {
-            let RunCopy(word) = RunCopy::tuned(tuning);
-            assert_ne!(RunCopy::tuned(tuning), RunCopy::CHUNKED);
-            assert_eq!(word & !1, tuning.aligned_chunk);
-            assert_eq!(word & 1 != 0, tuning.lines_when_misaligned);
+            assert_eq!(
+                RunCopy::tuned(tuning).tuning(),
+                Some((tuning.aligned_chunk, tuning.lines_when_misaligned))
+            );
+        }
+        // Either choice alone survives too.
+        for (aligned_chunk, lines) in [(4 << 10, false), (8 << 10, true), (1 << 20, true)] {
+            let tuning = Tuning {
+                lines_when_misaligned: lines,
+                prefetch_next_run: false,
+                aligned_chunk,
+            };
+            assert_eq!(
+                RunCopy::tuned(tuning).tuning(),
+                Some((aligned_chunk, lines))
+            );
+        }
+    }
+
+    /// A walk's copy of a run: one `memcpy` for aligned ends up to the
+    /// piece size and for any short run, pieces past it, and lines only
+    /// for misaligned ends past a short copy where the tuning asks.
+    #[test]
+    fn tuned_way_follows_offsets_length_and_tuning() {
+        let buffer = vec![0u8; 3 * PAGE_CHUNK + 2 * LINE];
+        // Offsets from a line's start: `at(0)` and `at(LINE)` share an
+        // offset in their lines, `at(1)` and `at(0)` do not.
+        let base = buffer.as_ptr().align_offset(LINE);
+        let at = |offset: usize, len: usize| &buffer[base + offset..base + offset + len];
+        let chunk = PAGE_CHUNK;
+        for lines in [false, true] {
+            let way = |source: usize, target: usize, len: usize| {
+                tuned_way(at(source, len), at(target, len), chunk, lines)
+            };
+            assert_eq!(way(0, LINE, 1), Way::Memcpy);
+            assert_eq!(way(0, LINE, chunk), Way::Memcpy);
+            assert_eq!(way(0, LINE, chunk + 1), Way::Pieces);
+            assert_eq!(way(LINE, 0, 2 * chunk), Way::Pieces);
+            // The same offset in their lines, though not at a line's start.
+            assert_eq!(way(1, LINE + 1, chunk + 1), Way::Pieces);
+            assert_eq!(way(0, 1, SHORT_MEMCPY), Way::Memcpy);
+            assert_eq!(way(1, 0, 1), Way::Memcpy);
+            let misaligned = if lines { Way::Lines } else { Way::Memcpy };
+            assert_eq!(way(0, 1, SHORT_MEMCPY + 1), misaligned, "{lines}");
+            assert_eq!(way(LINE - 1, 0, 2 * chunk), misaligned, "{lines}");
         }
     }
 
