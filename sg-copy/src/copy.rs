@@ -68,8 +68,8 @@ pub fn copy_to_slice<P: PageProvider>(list: SgList<'_, P>, skip: u64, buffer: &m
 
 /// The linear fast path of both copies: visits the runs of `len` bytes of
 /// the view from `skip` on, calling `copy` with each, the bytes done
-/// before it and the way to copy it; returns the bytes done, or `None` on a provider that is not
-/// linear. Nothing is visited for `len` 0.
+/// before it and the way to copy it; returns the bytes done, or `None` on
+/// a provider that is not linear. Nothing is visited for `len` 0.
 #[inline(always)]
 fn linear_copy<'v, V: ListView<'v>>(
     list: V,

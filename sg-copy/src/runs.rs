@@ -7,9 +7,9 @@
 //! run instead of one per page, with none of the bookkeeping a mapping
 //! iterator needs to hand out slices. (A long walk joins runs only when
 //! its first segments do; pages in no order go one call per segment,
-//! without the question: see `walk_runs`.) Each run is mapped through sg-core's
-//! [`MappedBytes`] guard, which flushes written pages and unmaps even when
-//! the visitor or a flush panics.
+//! without the question: see `walk_runs`.) Each run is mapped through
+//! sg-core's [`MappedBytes`] guard, which flushes written pages and unmaps
+//! even when the visitor or a flush panics.
 
 use sg_core::{ListView, MappedBytes, PageProvider, Segment, Segments, SgList, run_continues};
 
@@ -72,8 +72,9 @@ impl RunCopy {
 }
 
 /// Calls `visit` with each contiguous run of up to `budget` bytes of `list`
-/// from `skip` on (and the bytes visited before it, and the way to copy it), when the provider is linear; returns the bytes visited
-/// (the smaller of `budget` and the bytes after `skip`), or `None` without
+/// from `skip` on (with the bytes visited before it and the way to copy
+/// it), when the provider is linear; returns the bytes visited (the
+/// smaller of `budget` and the bytes after `skip`), or `None` without
 /// visiting anything when the provider is not linear.
 ///
 /// Each run is mapped once, for reads through a shared view and for writes
