@@ -25,7 +25,7 @@
 use std::hint::black_box;
 use std::io::{IoSlice, IoSliceMut, Read as _, Write as _};
 
-use sg_alloc::{FromPages, SgTable};
+use sg_alloc::{FromPages, PageList, SgTable};
 use sg_copy::{copy_from_slice, copy_to_slice};
 use sg_core::{Pages, VIRT_PAGE_SIZE, VirtPage, VirtPages};
 use vm_memory::{Bytes as _, GuestAddress, GuestMemoryMmap, GuestRegionMmap, MmapRegion};
@@ -546,6 +546,95 @@ fn run_build(reps: usize, builds: usize) -> Vec<Row> {
     rows("build_4096_pages", PAGES * builds, seconds, "Mpage/s", 1e-6)
 }
 
+/// Copy-out of a `PageList` of `bytes` bytes into a linear buffer: the
+/// quickstart's list, one entry per separately allocated page (pages of
+/// no run, far apart), so the copy is bound by memory and each page starts
+/// cold. sg against a hand loop over the pages' slices, `write_vectored`
+/// of `IoSlice`s over them, and `memcpy` of each page (the floor); no
+/// vm-memory, whose guest memory is one region, not pages apart.
+fn run_page_list(reps: usize, bytes: usize) -> Vec<Row> {
+    let mut list = PageList::new(VirtPages::new(), bytes as u64).expect("out of memory");
+    let mut random = Random(5);
+    let pattern: Vec<u8> = (0..bytes).map(|_| random.next() as u8).collect();
+    assert_eq!(copy_from_slice(list.as_list_mut(), 0, &pattern), bytes);
+    let list = list;
+    // From here on the list's bytes are only read (sg's copy takes a
+    // shared view), and the list outlives the slices (declared first).
+    let pages: Vec<&[u8]> = list
+        .as_list()
+        .segments()
+        .map(|segment| {
+            // SAFETY: `len` initialised bytes of a page the list holds,
+            // from `offset` in it, only read while the slices live.
+            unsafe {
+                std::slice::from_raw_parts(
+                    segment.page.as_ptr().add(segment.offset as usize),
+                    segment.len as usize,
+                )
+            }
+        })
+        .collect();
+    let mut target = vec![0u8; bytes];
+    let contend = |contender: usize, target: &mut [u8]| -> f64 {
+        match contender {
+            0 => timed(1, || {
+                copy_to_slice(black_box(&list).as_list(), 0, black_box(&mut *target))
+            }),
+            1 => timed(1, || {
+                let mut done = 0;
+                for page in black_box(&pages).iter() {
+                    target[done..done + page.len()].copy_from_slice(page);
+                    done += page.len();
+                }
+                done
+            }),
+            2 => {
+                let slices: Vec<IoSlice<'_>> =
+                    pages.iter().map(|page| IoSlice::new(page)).collect();
+                timed(1, || {
+                    let mut writer = black_box(&mut *target);
+                    writer.write_vectored(black_box(&slices)).unwrap_or(0)
+                })
+            }
+            _ => timed(1, || {
+                let (mut to, mut done) = (target.as_mut_ptr(), 0);
+                for page in black_box(&pages).iter() {
+                    // SAFETY: `page.len()` bytes of a page into the target
+                    // at `done`; the pages fill the target exactly, and
+                    // the two are distinct allocations.
+                    unsafe {
+                        std::ptr::copy_nonoverlapping(page.as_ptr(), to, page.len());
+                        to = to.add(page.len());
+                    }
+                    done += page.len();
+                }
+                done
+            }),
+        }
+    };
+    // Every contender's bytes, once, before timing.
+    for contender in 0..4 {
+        target.fill(0);
+        contend(contender, &mut target);
+        assert!(
+            target == pattern,
+            "copy_out_page_list: contender {contender} copied wrong bytes"
+        );
+    }
+    let mut seconds: Vec<Vec<f64>> = vec![Vec::new(); 1 + PEERS.len()];
+    let mut turns = Turns::new(4);
+    for rep in 0..=reps {
+        for &contender in turns.next() {
+            let took = contend(contender, &mut target);
+            if rep > 0 {
+                // The peers as in `PEERS`: hand at 1, io at 2, memcpy at 4.
+                seconds[[0, 1, 2, 4][contender]].push(took);
+            }
+        }
+    }
+    rows("copy_out_page_list", bytes, seconds, "GB/s", 1e-9)
+}
+
 /// sg's build over the pages `handles` (out of line, so that profilers
 /// such as callgrind see it as one function).
 #[inline(never)]
@@ -675,6 +764,10 @@ fn main() {
     if wanted("build_4096_pages") {
         eprintln!("peers: build_4096_pages");
         all.extend(run_build(reps, 2000 / scale));
+    }
+    if wanted("copy_out_page_list") {
+        eprintln!("peers: copy_out_page_list");
+        all.extend(run_page_list(reps, if quick { 8 << 20 } else { 64 << 20 }));
     }
     drop(guest);
     let guest_sizes = workloads_guest::Sizes {
