@@ -41,7 +41,11 @@ const TAG_BITS: usize = ORDER_BITS | PARTIAL;
 /// same page made in different ways may differ (they compare unequal) while
 /// naming the same bytes.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct VirtPage(NonNull<u8>);
+pub struct VirtPage(
+    // INVARIANT: the address with the tag bits cleared is not 0, so that
+    // `start` needs no fallback on the path of every copy.
+    NonNull<u8>,
+);
 
 // SAFETY: a handle is an address; the memory it names is reached only
 // through a provider's mappings, whose callers uphold the aliasing rules.
@@ -50,13 +54,14 @@ unsafe impl Send for VirtPage {}
 unsafe impl Sync for VirtPage {}
 
 impl VirtPage {
-    /// The handle of the page at `start` (page-aligned, non-null) with the
-    /// tag bits `tag`.
+    /// The handle of the page at `start` (page-aligned, non-null: every
+    /// caller makes sure) with the tag bits `tag`.
     #[inline]
     fn tagged(start: NonNull<u8>, tag: usize) -> Self {
         debug_assert!(start.as_ptr() as usize % VIRT_PAGE_SIZE == 0 && tag & !TAG_BITS == 0);
         // Setting low bits of a non-null, page-aligned address keeps it
-        // non-null; the pointer keeps its provenance.
+        // non-null; the pointer keeps its provenance. INVARIANT: clearing
+        // them again gives back `start`, which is not 0.
         VirtPage(start.map_addr(|address| address | tag))
     }
 
@@ -96,17 +101,25 @@ impl VirtPage {
     ///
     /// Entries made with the handle keep [`SgEntry::set_page`]'s contract,
     /// as [`SgEntry::set_buf`] does.
+    ///
+    /// # Panics
+    ///
+    /// If `address` lies in the first page of the address space (below
+    /// [`VIRT_PAGE_SIZE`]), whose start, address 0, no handle can name.
+    /// Hosted systems never allocate there; a target with memory at
+    /// address 0 must leave its first page out of lists.
     pub unsafe fn containing(address: NonNull<u8>) -> (Self, u32) {
         let offset = address.as_ptr() as usize % VIRT_PAGE_SIZE;
         // The page may start before the allocation that holds `address`, so
         // step back with wrapping arithmetic: the pointer keeps its
         // provenance and is only used again after adding an offset back.
         let start = address.as_ptr().wrapping_sub(offset);
-        // The start of a page holding a non-null address is non-null (page 0
-        // holds only address 0..4096 and `address` would have to be in it,
-        // which no allocation is), but stay total anyway.
+        // The start of a page holding a non-null address is non-null unless
+        // the page is page 0, which holds only addresses 0..4096, where no
+        // allocation lies. A handle there would point at the wrong bytes
+        // (its tag bits would hide the address's low bits), so refuse it.
         let Some(start) = NonNull::new(start) else {
-            return (VirtPage::tagged(address, PARTIAL), 0);
+            panic!("VirtPage::containing: {address:p} lies in page 0, which no handle can name");
         };
         // `offset < VIRT_PAGE_SIZE`, which fits a u32.
         (VirtPage::tagged(start, PARTIAL), offset as u32)
@@ -127,9 +140,10 @@ impl VirtPage {
     /// The first byte of the page, with the handle's provenance.
     #[inline]
     fn start(self) -> NonNull<u8> {
-        // Clearing the tag bits leaves the page's non-null address.
+        // SAFETY: clearing the tag bits leaves the page's address, which is
+        // not 0 (type invariant).
         self.0
-            .map_addr(|address| NonZeroUsize::new(address.get() & !TAG_BITS).unwrap_or(address))
+            .map_addr(|address| unsafe { NonZeroUsize::new_unchecked(address.get() & !TAG_BITS) })
     }
 
     /// The aligned block of `2^order` pages of one allocation that the
@@ -246,9 +260,14 @@ unsafe impl<A: Allocator> PageProvider for VirtPages<A> {
         // Wrapping arithmetic keeps the provenance of the run's allocation,
         // and the tag bits, since the step is a multiple of the page size.
         let pointer = page.0.as_ptr().wrapping_add(n.wrapping_mul(VIRT_PAGE_SIZE));
-        // A run of valid pages never wraps to address 0; should a caller
-        // ask for a page outside a run anyway, stay on the first page.
-        VirtPage(NonNull::new(pointer).unwrap_or(page.0))
+        // A run of valid pages never wraps to page 0; should a caller ask
+        // for a page outside a run anyway, stay on the first page.
+        if pointer as usize & !TAG_BITS == 0 {
+            return page;
+        }
+        // SAFETY: `pointer` is not null, since its address with the tag bits
+        // cleared is not. INVARIANT: that address is not 0.
+        VirtPage(unsafe { NonNull::new_unchecked(pointer) })
     }
 
     #[inline]
@@ -323,6 +342,10 @@ impl SgEntry<VirtPage> {
     /// valid for reads and writes through `buffer` for as long as any list
     /// holding this entry is used, and are not accessed otherwise while a
     /// list maps them.
+    ///
+    /// # Panics
+    ///
+    /// As [`VirtPage::containing`]: if `buffer` lies in page 0.
     #[doc(alias = "sg_set_buf")]
     pub unsafe fn set_buf(&mut self, buffer: NonNull<u8>, len: u32) {
         // SAFETY: the handle is used for this entry only, whose bytes the
@@ -347,6 +370,10 @@ impl SgEntry<VirtPage> {
     /// # Safety
     ///
     /// As for [`set_buf`](Self::set_buf).
+    ///
+    /// # Panics
+    ///
+    /// As [`set_buf`](Self::set_buf): if `buffer` lies in page 0.
     ///
     /// # Examples
     ///

@@ -139,6 +139,33 @@ fn set_buf_points_an_entry_at_bytes_inside_a_buffer() {
 }
 
 #[test]
+fn nth_never_steps_onto_page_0() {
+    let pages = VirtPages::new();
+    let page = pages.alloc_pages(2).unwrap();
+    // The step that wraps the handle around to page 0, and the one before
+    // it: `nth` stays on the first page for the first (no handle names page
+    // 0) and names page 1 for the second. Neither is mapped: they lie
+    // outside the run.
+    let to_zero = (page.addr() / 4096).wrapping_neg();
+    assert_eq!(pages.nth(page, to_zero), page);
+    assert_eq!(pages.nth(page, to_zero.wrapping_add(1)).addr(), 4096);
+    assert!(!pages.nth(page, to_zero).as_ptr().is_null());
+    // Within the run, it steps as before.
+    assert_eq!(pages.nth(page, 3).addr(), page.addr() + 3 * 4096);
+    // SAFETY: allocated above with this order, in no list.
+    unsafe { pages.free_pages(page, 2) };
+}
+
+#[test]
+#[should_panic(expected = "page 0")]
+fn containing_refuses_an_address_in_page_0() {
+    let address = NonNull::new(core::ptr::without_provenance_mut::<u8>(0x105)).unwrap();
+    // SAFETY: the call panics before making a handle, so no entry is made
+    // with one and the address is never read.
+    let _ = unsafe { sg_core::VirtPage::containing(address) };
+}
+
+#[test]
 fn entry_size_is_at_most_32_bytes() {
     let size = core::mem::size_of::<SgEntry<sg_core::VirtPage>>();
     assert!(size <= 32, "{size} bytes");
