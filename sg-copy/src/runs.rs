@@ -544,8 +544,21 @@ pub(crate) fn copy_chunked(source: &[u8], target: &mut [u8]) {
     // the offsets are looked at only past it.
     if source.len() <= SHORT_MEMCPY {
         target.copy_from_slice(source);
-        return;
+    } else {
+        copy_past_short(source, target);
     }
+}
+
+/// [`copy_chunked`] past [`SHORT_MEMCPY`] bytes, out of line and cold, so
+/// that the short copies of lists of a few entries fall through to their
+/// `memcpy` instead of jumping around this code and back. Inline, 512
+/// bytes into two 256-byte entries took 10.2 ns against 8.9 ns out of
+/// line, and the peer row of that copy rose from 0.715 to 0.731 of a hand
+/// loop (the Intel Xeon of [`crate::tune`]). A call costs nothing against
+/// a copy of more than 2 KiB.
+#[cold]
+#[inline(never)]
+fn copy_past_short(source: &[u8], target: &mut [u8]) {
     let same_offset = (source.as_ptr() as usize ^ target.as_ptr() as usize) % LINE == 0;
     if same_offset && source.len() <= PAGE_CHUNK {
         target.copy_from_slice(source);
