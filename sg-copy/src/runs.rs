@@ -539,11 +539,18 @@ unsafe fn visit_run<'v, V: ListView<'v>>(
         // SAFETY: the caller's promise.
         return unsafe { visit_in_pieces::<V>(provider, page, offset, len, done, how, visit) };
     }
-    let (first, start) = page_under(provider, page, offset);
-    // SAFETY: the caller's promise: the provider is linear, so mapping the
-    // page under `offset` reaches the rest of the run; the bytes are the
-    // view's, exclusive when `V` writes; `len` is at most `isize::MAX`, so
-    // the cast keeps it.
+    // The provider is linear, so the mapping of `page` reaches the whole
+    // run, however far into it `offset` lies: no page to step to (as the
+    // kernel's `sg_virt` adds the offset to its page's address). Only an
+    // offset past a usize (on 32-bit targets) maps the page under it.
+    let (first, start) = match usize::try_from(offset) {
+        Ok(start) => (page, start),
+        Err(_) => page_under(provider, page, offset),
+    };
+    // SAFETY: the caller's promise: the provider is linear, so mapping
+    // `first` reaches the rest of the run; the bytes are the view's,
+    // exclusive when `V` writes; `len` is at most `isize::MAX`, so the cast
+    // keeps it.
     let mut mapped = unsafe { MappedBytes::new(provider, first, start, len as usize) };
     visit(&mut mapped, done, how);
 }
@@ -937,6 +944,63 @@ mod tests {
                     }
                 }
             }
+        }
+        pages.assert_clean();
+    }
+
+    /// A run is mapped from its entry's page however far into the run its
+    /// bytes start, and a write flushes the pages its bytes lie in, each
+    /// once, and no other: not the pages of the run before them.
+    #[test]
+    fn a_write_flushes_the_pages_of_its_bytes_only() {
+        use sg_core::{SgEntry, SgListMut};
+        use sg_testkit::{MockPage, MockPages};
+        const PAGE: usize = 4096;
+        let pages = MockPages::<PAGE>::linear();
+        let run = pages.add_run(10, 6);
+        let full = PAGE as u32;
+        // (entries, pages written by a copy of all their bytes)
+        type Layout = Vec<(MockPage, u32, u32)>;
+        let cases: [(Layout, Vec<usize>); 3] = [
+            // Bytes 5000..9000 of the run: its second and third pages.
+            (vec![(run[0], 5000, 4000)], vec![1, 2]),
+            // A run joined across entries, starting in its second page.
+            (
+                vec![(run[0], PAGE as u32 + 100, full - 100), (run[2], 0, full)],
+                vec![1, 2],
+            ),
+            // Two entries, each a page into its own run of pages.
+            (
+                vec![(run[3], PAGE as u32, 10), (run[0], 2 * PAGE as u32 + 1, 50)],
+                vec![4, 2],
+            ),
+        ];
+        for (layout, written) in cases {
+            let mut entries: Vec<SgEntry<MockPage>> =
+                layout.iter().map(|_| SgEntry::default()).collect();
+            sg_core::init_table(&mut entries).unwrap();
+            for (entry, &(page, offset, len)) in entries.iter_mut().zip(&layout) {
+                // SAFETY: bytes of the mock's frames, written only below.
+                unsafe { entry.set_page(page, offset, len) };
+            }
+            let before: Vec<usize> = run.iter().map(|&page| pages.flushes_of(page)).collect();
+            // SAFETY: the entries describe bytes of the mock's frames, which
+            // nothing else reaches while the view is used.
+            let list = unsafe { SgListMut::new(&mut entries, &pages) };
+            let bytes = list.as_list().byte_len() as usize;
+            let source: Vec<u8> = (0..bytes).map(|index| index as u8 ^ 0x5A).collect();
+            assert_eq!(crate::copy_from_slice(list, 0, &source), bytes);
+            for (index, &page) in run.iter().enumerate() {
+                let expected = usize::from(written.contains(&index));
+                assert_eq!(
+                    pages.flushes_of(page) - before[index],
+                    expected,
+                    "{layout:?}: page {index}"
+                );
+            }
+            // SAFETY: as above; only read now.
+            let list = unsafe { sg_core::SgList::new(&entries, &pages) };
+            assert_eq!(pages.list_bytes(list), source);
         }
         pages.assert_clean();
     }

@@ -261,10 +261,16 @@ impl<P: PageProvider, A: Access> Drop for MappedBytes<'_, P, A> {
     fn drop(&mut self) {
         if A::WRITES && self.len > 0 {
             let Unmap { provider, page, .. } = self.unmap;
-            let pages = (self.start + self.len).div_ceil(P::PAGE_SIZE);
-            provider.flush_write(page);
-            for index in 1..pages {
-                provider.flush_write(provider.nth(page, index));
+            // The pages the bytes lie in: on a linear provider they may
+            // start pages after the one mapped.
+            let first = self.start / P::PAGE_SIZE;
+            let end = (self.start + self.len).div_ceil(P::PAGE_SIZE);
+            for index in first..end {
+                provider.flush_write(if index == 0 {
+                    page
+                } else {
+                    provider.nth(page, index)
+                });
             }
         }
         // `self.unmap` is dropped next, which unmaps; it also is when a
