@@ -1005,6 +1005,31 @@ mod tests {
         pages.assert_clean();
     }
 
+    /// A guard flushes only when it was written through and holds bytes,
+    /// and then the pages its bytes lie in: a read guard and an empty write
+    /// guard flush nothing. It reports the page it mapped and where in it
+    /// the bytes start.
+    #[test]
+    fn only_a_written_guard_with_bytes_flushes() {
+        use sg_core::{Read, Write};
+        use sg_testkit::MockPages;
+        let pages = MockPages::<4096>::linear();
+        let run = pages.add_run(10, 2);
+        let flushes = || (pages.flushes_of(run[0]), pages.flushes_of(run[1]));
+        // SAFETY: bytes of the mock's run, which nothing else reaches
+        // meanwhile; no slice is taken (the same for each guard below).
+        let read = unsafe { MappedBytes::<_, Read>::new(&pages, run[0], 4196, 10) };
+        assert_eq!((read.page(), read.start(), read.len()), (run[0], 4196, 10));
+        drop(read);
+        // SAFETY: as above.
+        drop(unsafe { MappedBytes::<_, Write>::new(&pages, run[0], 100, 0) });
+        assert_eq!(flushes(), (0, 0));
+        // SAFETY: as above.
+        drop(unsafe { MappedBytes::<_, Write>::new(&pages, run[0], 4196, 10) });
+        assert_eq!(flushes(), (0, 1));
+        pages.assert_clean();
+    }
+
     /// A tuning read once keeps both its choices for copies, and is told
     /// apart from `copy_chunked`.
     #[test]
