@@ -181,7 +181,7 @@ pub unsafe trait PageProvider {
     /// is safe and its handle is only a name. The library never maps, frees
     /// or describes such a handle; a provider may return any handle (the
     /// process-memory provider wraps its address arithmetic and returns
-    /// `page` itself if the result would be null; the test kit's frame
+    /// `page` itself if the result would name page 0; the test kit's frame
     /// providers wrap the frame number) or panic, but must not read memory
     /// to answer.
     #[doc(alias = "nth_page")]
