@@ -742,6 +742,25 @@ mod tests {
     use super::*;
     use crate::tune::Tuning;
 
+    /// The entries of a table over `layout`, (page, offset, length) per
+    /// entry, end-marked.
+    ///
+    /// # Safety
+    ///
+    /// Each triple names bytes of the mock's frames that lists made of the
+    /// entries may reach, as [`sg_core::SgEntry::set_page`] asks.
+    unsafe fn entries_of(
+        layout: &[(sg_testkit::MockPage, u32, u32)],
+    ) -> Vec<sg_core::SgEntry<sg_testkit::MockPage>> {
+        let mut entries: Vec<_> = layout.iter().map(|_| sg_core::SgEntry::default()).collect();
+        sg_core::init_table(&mut entries).unwrap();
+        for (entry, &(page, offset, len)) in entries.iter_mut().zip(layout) {
+            // SAFETY: the caller's promise.
+            unsafe { entry.set_page(page, offset, len) };
+        }
+        entries
+    }
+
     /// The prefetched lines are exactly those holding the bytes asked for,
     /// up to the bound, and never one past the last byte.
     #[test]
@@ -787,7 +806,7 @@ mod tests {
     /// joined, a run is mapped once. Either way every byte is copied.
     #[test]
     fn a_walk_joins_runs_only_when_its_start_has_one() {
-        use sg_core::{SgEntry, SgList};
+        use sg_core::SgList;
         use sg_testkit::{MockPage, MockPages};
         const PAGE: usize = 4096;
         let pages = MockPages::<PAGE>::linear();
@@ -824,13 +843,8 @@ mod tests {
             (vec![(run[3], 0, full), (run[0], 0, full)], false),
         ];
         for (layout, joins) in cases {
-            let mut entries: Vec<SgEntry<MockPage>> =
-                layout.iter().map(|_| SgEntry::default()).collect();
-            sg_core::init_table(&mut entries).unwrap();
-            for (entry, &(page, offset, len)) in entries.iter_mut().zip(&layout) {
-                // SAFETY: bytes of the mock's frames, only read below.
-                unsafe { entry.set_page(page, offset, len) };
-            }
+            // SAFETY: bytes of the mock's frames, only read below.
+            let entries = unsafe { entries_of(&layout) };
             // SAFETY: the entries describe bytes of the mock's frames, only
             // read while the view is used.
             let list = unsafe { SgList::new(&entries, &pages) };
@@ -863,7 +877,7 @@ mod tests {
     /// the joining loop maps a run of pages once.
     #[test]
     fn every_loop_of_a_walk_copies_the_same_bytes() {
-        use sg_core::{SgEntry, SgList};
+        use sg_core::SgList;
         use sg_testkit::{MockPage, MockPages};
         const PAGE: usize = 4096;
         let pages = MockPages::<PAGE>::linear();
@@ -883,13 +897,8 @@ mod tests {
             ],
         ];
         for layout in &layouts {
-            let mut entries: Vec<SgEntry<MockPage>> =
-                layout.iter().map(|_| SgEntry::default()).collect();
-            sg_core::init_table(&mut entries).unwrap();
-            for (entry, &(page, offset, len)) in entries.iter_mut().zip(layout) {
-                // SAFETY: bytes of the mock's frames, only read below.
-                unsafe { entry.set_page(page, offset, len) };
-            }
+            // SAFETY: bytes of the mock's frames, only read below.
+            let entries = unsafe { entries_of(layout) };
             // SAFETY: the entries describe bytes of the mock's frames, only
             // read while the view is used.
             let list = unsafe { SgList::new(&entries, &pages) };
@@ -953,7 +962,7 @@ mod tests {
     /// once, and no other: not the pages of the run before them.
     #[test]
     fn a_write_flushes_the_pages_of_its_bytes_only() {
-        use sg_core::{SgEntry, SgListMut};
+        use sg_core::SgListMut;
         use sg_testkit::{MockPage, MockPages};
         const PAGE: usize = 4096;
         let pages = MockPages::<PAGE>::linear();
@@ -976,13 +985,8 @@ mod tests {
             ),
         ];
         for (layout, written) in cases {
-            let mut entries: Vec<SgEntry<MockPage>> =
-                layout.iter().map(|_| SgEntry::default()).collect();
-            sg_core::init_table(&mut entries).unwrap();
-            for (entry, &(page, offset, len)) in entries.iter_mut().zip(&layout) {
-                // SAFETY: bytes of the mock's frames, written only below.
-                unsafe { entry.set_page(page, offset, len) };
-            }
+            // SAFETY: bytes of the mock's frames, written only below.
+            let mut entries = unsafe { entries_of(&layout) };
             let before: Vec<usize> = run.iter().map(|&page| pages.flushes_of(page)).collect();
             // SAFETY: the entries describe bytes of the mock's frames, which
             // nothing else reaches while the view is used.
