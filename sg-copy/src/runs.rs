@@ -134,7 +134,15 @@ pub(crate) fn for_each_run<'v, V: ListView<'v>>(
     if budget <= SHORT_COPY {
         // SAFETY: the provider is linear; `rest` is part of `V`'s view.
         return Some(unsafe {
-            visit_segments::<V>(rest.segments(), provider, 0, budget, 0, &mut visit)
+            visit_segments::<V>(
+                rest.segments(),
+                provider,
+                0,
+                budget,
+                0,
+                RunCopy::CHUNKED,
+                &mut visit,
+            )
         });
     }
     // SAFETY: the provider is linear; `rest` is part of `V`'s view.
@@ -226,15 +234,17 @@ unsafe fn visit_after_link<'v, V: ListView<'v>>(
             done,
             budget - done,
             done,
+            RunCopy::CHUNKED,
             visit,
         )
     };
     done + more
 }
 
-/// [`for_each_run`] for a short budget: skips `skip` bytes, then visits
-/// each segment (trimmed to the budget) on its own, with `before` added to
-/// the bytes done it tells the visitor; returns the bytes it visited.
+/// [`for_each_run`] for a short budget (and [`walk_each`]'s loop): skips
+/// `skip` bytes, then visits each segment (trimmed to the budget) on its
+/// own, to be copied `how`, with `before` added to the bytes done it tells
+/// the visitor; returns the bytes it visited.
 ///
 /// # Safety
 ///
@@ -246,6 +256,7 @@ unsafe fn visit_segments<'v, V: ListView<'v>>(
     mut skip: u64,
     mut budget: u64,
     before: u64,
+    how: RunCopy,
     visit: &mut impl FnMut(&mut Run<'_, 'v, V>, u64, RunCopy),
 ) -> u64 {
     let mut done = 0;
@@ -264,7 +275,7 @@ unsafe fn visit_segments<'v, V: ListView<'v>>(
                 segment.offset + skip,
                 count,
                 before + done,
-                RunCopy::CHUNKED,
+                how,
                 visit,
             )
         };
@@ -335,32 +346,12 @@ unsafe fn walk_runs<'v, V: ListView<'v>>(
 unsafe fn walk_each<'v, V: ListView<'v>>(
     segments: Segments<'_, <V::Provider as PageProvider>::Page>,
     provider: &V::Provider,
-    mut budget: u64,
+    budget: u64,
     visit: &mut impl FnMut(&mut Run<'_, 'v, V>, u64, RunCopy),
 ) -> u64 {
     let how = RunCopy::tuned(crate::tune::tuning());
-    let mut done = 0;
-    for segment in segments {
-        let len = u64::from(segment.len).min(budget);
-        // SAFETY: the caller's promise; `len` bytes of one entry.
-        unsafe {
-            visit_run::<V>(
-                provider,
-                segment.page,
-                segment.offset,
-                len,
-                done,
-                how,
-                visit,
-            )
-        };
-        done += len;
-        budget -= len;
-        if budget == 0 {
-            break;
-        }
-    }
-    done
+    // SAFETY: the caller's promise.
+    unsafe { visit_segments::<V>(segments, provider, 0, budget, 0, how, visit) }
 }
 
 /// Whether one of the first three of `segments` continues the one before
@@ -581,9 +572,11 @@ unsafe fn visit_in_pieces<'v, V: ListView<'v>>(
     }
 }
 
-/// Aligned runs up to this long are one `memcpy` on every processor
-/// (the smallest [`Tuning::aligned_chunk`](crate::tune::Tuning)): a page,
-/// the common case of a list of pages.
+/// A page, the common case of a list of pages: every tuning's
+/// [`aligned_chunk`](crate::tune::Tuning) is a multiple of it (so that
+/// [`RunCopy`] keeps a flag in bit 0), and aligned runs up to it are one
+/// `memcpy` on every processor. The tests set their lengths around it.
+#[cfg(test)]
 pub(crate) const PAGE_CHUNK: usize = 4 << 10;
 
 /// Cache line bytes: the unit of [`copy_lines`] and of "the same offset".
@@ -606,9 +599,10 @@ pub(crate) fn copy_chunked(source: &[u8], target: &mut [u8]) {
     }
 }
 
-/// [`copy_chunked`] past [`SHORT_MEMCPY`] bytes, out of line and cold, so
-/// that the short copies of lists of a few entries fall through to their
-/// `memcpy` instead of jumping around this code and back. Inline, 512
+/// [`copy_chunked`] past [`SHORT_MEMCPY`] bytes: [`copy_tuned`] with the
+/// processor's tuning, read here. Out of line and cold, so that the short
+/// copies of lists of a few entries fall through to their `memcpy`
+/// instead of jumping around this code and back. Inline, 512
 /// bytes into two 256-byte entries took 10.2 ns against 8.9 ns out of
 /// line, and the peer row of that copy rose from 0.715 to 0.731 of a hand
 /// loop (the Intel Xeon of [`crate::tune`]). A call costs nothing against
@@ -616,13 +610,13 @@ pub(crate) fn copy_chunked(source: &[u8], target: &mut [u8]) {
 #[cold]
 #[inline(never)]
 fn copy_past_short(source: &[u8], target: &mut [u8]) {
-    let same_offset = (source.as_ptr() as usize ^ target.as_ptr() as usize) % LINE == 0;
-    if same_offset && source.len() <= PAGE_CHUNK {
-        target.copy_from_slice(source);
-    } else {
-        let lines = crate::tune::tuning().lines_when_misaligned;
-        copy_long(source, target, same_offset, lines);
-    }
+    let tuning = crate::tune::tuning();
+    copy_tuned(
+        source,
+        target,
+        tuning.aligned_chunk,
+        tuning.lines_when_misaligned,
+    );
 }
 
 /// Copies up to this many bytes are one `memcpy` wherever their ends lie:
@@ -647,7 +641,7 @@ pub(crate) fn copy_tuned(source: &[u8], target: &mut [u8], aligned_chunk: usize,
     match tuned_way(source, target, aligned_chunk, lines) {
         Way::Memcpy => target.copy_from_slice(source),
         Way::Pieces => copy_pieces(source, target, aligned_chunk),
-        Way::Lines => copy_long(source, target, false, true),
+        Way::Lines => copy_lines_apart(source, target),
     }
 }
 
@@ -689,21 +683,12 @@ fn copy_pieces(source: &[u8], target: &mut [u8], chunk: usize) {
     copy_in_pieces(source, target, chunk);
 }
 
-/// [`copy_chunked`] for a copy longer than [`SHORT_MEMCPY`] whose ends lie
-/// at different offsets in their cache lines, or longer than
-/// [`PAGE_CHUNK`]; out of line so that short copies stay small. `lines`
-/// picks [`copy_lines`] over one `memcpy` for ends at different offsets;
-/// an aligned copy goes in pieces of this processor's
-/// [`aligned_chunk`](crate::tune::Tuning) bytes.
+/// [`copy_lines`] out of line, for [`copy_tuned`]: a copy longer than
+/// [`SHORT_MEMCPY`] whose ends lie at different offsets in their cache
+/// lines, where the processor's tuning asks for lines.
 #[inline(never)]
-fn copy_long(source: &[u8], target: &mut [u8], same_offset: bool, lines: bool) {
-    if same_offset {
-        copy_in_pieces(source, target, crate::tune::tuning().aligned_chunk);
-    } else if lines {
-        copy_lines(source, target);
-    } else {
-        target.copy_from_slice(source);
-    }
+fn copy_lines_apart(source: &[u8], target: &mut [u8]) {
+    copy_lines(source, target);
 }
 
 /// Copies `source` into `target` (the same length) with one `memcpy` per
@@ -1156,13 +1141,10 @@ mod tests {
                                     == 0;
                                 if same {
                                     copy_in_pieces(from_bytes, to_bytes, tuning.aligned_chunk);
+                                } else if tuning.lines_when_misaligned {
+                                    copy_lines_apart(from_bytes, to_bytes);
                                 } else {
-                                    copy_long(
-                                        from_bytes,
-                                        to_bytes,
-                                        false,
-                                        tuning.lines_when_misaligned,
-                                    );
+                                    to_bytes.copy_from_slice(from_bytes);
                                 }
                             }
                         }

@@ -85,7 +85,7 @@ mod tests {
 
     /// The tuning follows the processor's vendor, and the two tunings
     /// differ in every choice; both copy aligned runs of up to a page
-    /// with one `memcpy` (what `copy_chunked` assumes), and their piece
+    /// with one `memcpy` (as `copy_tuned` does), and their piece
     /// sizes are whole pages.
     #[test]
     fn tuning_follows_the_vendor() {
