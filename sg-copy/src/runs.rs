@@ -13,7 +13,7 @@
 
 use sg_core::{ListView, MappedBytes, PageProvider, Segment, Segments, SgList, run_continues};
 
-use crate::tune::Tuning;
+use crate::tune::{LongCopy, Tuning};
 
 /// Longest range handed to a visitor at once: a slice may not exceed
 /// `isize::MAX` bytes (which only matters on 32-bit targets); longer runs
@@ -35,8 +35,8 @@ pub(crate) type Run<'a, 'v, V> =
 /// many runs rather than once per run ([`RunCopy::tuned`]).
 ///
 /// One word, so that it stays in a register across the walk: the tuning's
-/// piece size (a multiple of 4 KiB) with its line-copy choice in bit 0, or
-/// 0 for [`copy_chunked`]. (As an enum of a tuning, the compiler copied it
+/// piece size (a multiple of 4 KiB) with its [`LongCopy`] in bits 0 and 1,
+/// or 0 for [`copy_chunked`]. (As an enum of a tuning, the compiler copied it
 /// through the stack for every run.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct RunCopy(usize);
@@ -48,17 +48,22 @@ impl RunCopy {
     /// Copies with [`copy_tuned`] and `tuning`.
     #[inline(always)]
     pub(crate) fn tuned(tuning: Tuning) -> RunCopy {
-        // A nonzero multiple of 4 KiB leaves bit 0 free (checked by
-        // `tuning_follows_the_vendor` and the tests below), so `|` here
-        // is `^` too.
-        RunCopy(tuning.aligned_chunk | usize::from(tuning.lines_when_misaligned))
+        // A nonzero multiple of 4 KiB leaves bits 0 and 1 free (checked
+        // by `tuning_follows_the_processor` and the tests below), so `|`
+        // here is `^` too.
+        RunCopy(tuning.aligned_chunk | tuning.long as usize)
     }
 
-    /// The tuning's piece size and line-copy choice; `None` for
+    /// The tuning's piece size and long copy; `None` for
     /// [`copy_chunked`].
     #[inline(always)]
-    fn tuning(self) -> Option<(usize, bool)> {
-        (self.0 != 0).then_some((self.0 & !1, self.0 & 1 != 0))
+    fn tuning(self) -> Option<(usize, LongCopy)> {
+        let long = match self.0 & LONG_BITS {
+            0 => LongCopy::Memcpy,
+            1 => LongCopy::LinesWhenMisaligned,
+            _ => LongCopy::String,
+        };
+        (self.0 != 0).then_some((self.0 & !LONG_BITS, long))
     }
 
     /// Copies `source` into `target` (the same length) this way.
@@ -66,10 +71,13 @@ impl RunCopy {
     pub(crate) fn copy(self, source: &[u8], target: &mut [u8]) {
         match self.tuning() {
             None => copy_chunked(source, target),
-            Some((aligned_chunk, lines)) => copy_tuned(source, target, aligned_chunk, lines),
+            Some((aligned_chunk, long)) => copy_tuned(source, target, aligned_chunk, long),
         }
     }
 }
+
+/// The bits of a [`RunCopy`] that hold its [`LongCopy`].
+const LONG_BITS: usize = 3;
 
 /// Calls `visit` with each contiguous run of up to `budget` bytes of `list`
 /// from `skip` on (with the bytes visited before it and the way to copy
@@ -582,10 +590,12 @@ pub(crate) const PAGE_CHUNK: usize = 4 << 10;
 /// Cache line bytes: the unit of [`copy_lines`] and of "the same offset".
 const LINE: usize = 64;
 
-/// Copies `source` into `target`, which has the same length: when both
+/// Copies `source` into `target`, which has the same length: up to a short
+/// copy with one `memcpy`; past it with one string copy where the
+/// processor's tuning asks for it (AMD's Zen 5); otherwise, when both
 /// start at the same offset in a cache line, with `memcpy` in pieces of
 /// the processor's [`aligned_chunk`](crate::tune::Tuning) bytes (4 KiB on
-/// AMD, 256 KiB elsewhere; see [`crate::tune`]); otherwise with
+/// AMD before Zen 5, 256 KiB elsewhere; see [`crate::tune`]), and with
 /// [`copy_lines`] where the processor's tuning asks for it, with one
 /// `memcpy` elsewhere.
 #[inline(always)]
@@ -611,12 +621,7 @@ pub(crate) fn copy_chunked(source: &[u8], target: &mut [u8]) {
 #[inline(never)]
 fn copy_past_short(source: &[u8], target: &mut [u8]) {
     let tuning = crate::tune::tuning();
-    copy_tuned(
-        source,
-        target,
-        tuning.aligned_chunk,
-        tuning.lines_when_misaligned,
-    );
+    copy_tuned(source, target, tuning.aligned_chunk, tuning.long);
 }
 
 /// Copies up to this many bytes are one `memcpy` wherever their ends lie:
@@ -635,13 +640,14 @@ const SHORT_MEMCPY: usize = 2 << 10;
 /// [`crate::tune`], a 64 MiB list of separately allocated pages copied out
 /// at 0.90-0.92 of that loop.
 ///
-/// `aligned_chunk` and `lines` are the tuning's fields of those names.
+/// `aligned_chunk` and `long` are the tuning's fields of those names.
 #[inline(always)]
-pub(crate) fn copy_tuned(source: &[u8], target: &mut [u8], aligned_chunk: usize, lines: bool) {
-    match tuned_way(source, target, aligned_chunk, lines) {
+pub(crate) fn copy_tuned(source: &[u8], target: &mut [u8], aligned_chunk: usize, long: LongCopy) {
+    match tuned_way(source, target, aligned_chunk, long) {
         Way::Memcpy => target.copy_from_slice(source),
         Way::Pieces => copy_pieces(source, target, aligned_chunk),
         Way::Lines => copy_lines_apart(source, target),
+        Way::String => copy_string(source, target),
     }
 }
 
@@ -654,14 +660,21 @@ enum Way {
     Pieces,
     /// [`copy_lines`].
     Lines,
+    /// [`copy_string`].
+    String,
 }
 
 /// The way [`copy_tuned`] copies `source` into `target` with the tuning's
-/// `aligned_chunk` and `lines`: ends at the same offset in their cache
-/// lines in pieces past `aligned_chunk`; ends at different offsets a line
-/// at a time past a short copy when `lines`; one `memcpy` otherwise.
+/// `aligned_chunk` and `long`: past a short copy, with the string copy
+/// when `long` asks for it; ends at the same offset in their cache lines
+/// in pieces past `aligned_chunk`; ends at different offsets a line at a
+/// time past a short copy when `long` asks for it; one `memcpy` otherwise.
 #[inline(always)]
-fn tuned_way(source: &[u8], target: &[u8], aligned_chunk: usize, lines: bool) -> Way {
+fn tuned_way(source: &[u8], target: &[u8], aligned_chunk: usize, long: LongCopy) -> Way {
+    let past_short = source.len() > SHORT_MEMCPY;
+    if long == LongCopy::String && past_short {
+        return Way::String;
+    }
     let same_offset = (source.as_ptr() as usize ^ target.as_ptr() as usize) % LINE == 0;
     if same_offset {
         if source.len() <= aligned_chunk {
@@ -669,7 +682,7 @@ fn tuned_way(source: &[u8], target: &[u8], aligned_chunk: usize, lines: bool) ->
         } else {
             Way::Pieces
         }
-    } else if lines && source.len() > SHORT_MEMCPY {
+    } else if long == LongCopy::LinesWhenMisaligned && past_short {
         Way::Lines
     } else {
         Way::Memcpy
@@ -691,6 +704,34 @@ fn copy_lines_apart(source: &[u8], target: &mut [u8]) {
     copy_lines(source, target);
 }
 
+/// Copies `source` into `target` (the same length) with one string copy
+/// (`rep movsb`) on x86_64 outside Miri, with one `memcpy` elsewhere: for
+/// [`copy_tuned`] where the processor's string copy beats its `memcpy`
+/// (see [`crate::tune`]).
+#[inline]
+fn copy_string(source: &[u8], target: &mut [u8]) {
+    assert_eq!(source.len(), target.len(), "a copy between equal lengths");
+    #[cfg(all(target_arch = "x86_64", not(miri)))]
+    // SAFETY: the instruction reads `source.len()` bytes forwards from
+    // `source` and writes as many forwards from `target` (the direction
+    // flag is clear, as the ABI keeps it outside an asm block that sets
+    // it): both slices hold that many bytes, checked just above, and
+    // `target`, a unique borrow, overlaps nothing else. It touches no
+    // stack, and the block's default memory clobber keeps the compiler
+    // from moving other accesses across it.
+    unsafe {
+        core::arch::asm!(
+            "rep movsb",
+            inout("rcx") source.len() => _,
+            inout("rsi") source.as_ptr() => _,
+            inout("rdi") target.as_mut_ptr() => _,
+            options(nostack, preserves_flags),
+        );
+    }
+    #[cfg(not(all(target_arch = "x86_64", not(miri))))]
+    target.copy_from_slice(source);
+}
+
 /// Copies `source` into `target` (the same length) with one `memcpy` per
 /// `chunk` bytes.
 #[inline(always)]
@@ -704,11 +745,12 @@ fn copy_in_pieces(source: &[u8], target: &mut [u8], chunk: usize) {
 /// with unaligned vector loads and stores, for ends at different offsets
 /// in their cache lines.
 ///
-/// There glibc's `memcpy` is slow on some machines: on the AMD EPYC above,
-/// its `rep movsb` (below 1 MiB) ran 4 KiB pieces at 3.1-3.4 GB/s with the
-/// ends 1 or 8 bytes apart modulo 64 and 7.5-9.6 GB/s at 16 or 48, and its
-/// 1 MiB vector loop at 10.3-11.8 GB/s, where this loop ran at 12.7-14.4
-/// GB/s (64 MiB; 19-23 against 17-22 GB/s for 16 MiB in cache).
+/// There glibc's `memcpy` is slow on some machines: on the AMD EPYC before
+/// Zen 5 of [`crate::tune`], its `rep movsb` (below 1 MiB) ran 4 KiB pieces
+/// at 3.1-3.4 GB/s with the ends 1 or 8 bytes apart modulo 64 and 7.5-9.6
+/// GB/s at 16 or 48, and its 1 MiB vector loop at 10.3-11.8 GB/s, where
+/// this loop ran at 12.7-14.4 GB/s (64 MiB; 19-23 against 17-22 GB/s for
+/// 16 MiB in cache).
 #[inline]
 fn copy_lines(source: &[u8], target: &mut [u8]) {
     let mut to = target.chunks_exact_mut(LINE);
@@ -725,7 +767,7 @@ mod tests {
     use std::vec::Vec;
 
     use super::*;
-    use crate::tune::Tuning;
+    use crate::tune::{LongCopy, Tuning};
 
     /// The entries of a table over `layout`, (page, offset, length) per
     /// entry, end-marked.
@@ -1024,29 +1066,42 @@ mod tests {
     #[test]
     fn run_copy_keeps_the_tuning() {
         assert_eq!(RunCopy::CHUNKED.tuning(), None);
-        for tuning in [Tuning::PLAIN, Tuning::LINES] {
+        for tuning in [Tuning::PLAIN, Tuning::LINES, Tuning::STRING] {
             assert_eq!(
                 RunCopy::tuned(tuning).tuning(),
-                Some((tuning.aligned_chunk, tuning.lines_when_misaligned))
+                Some((tuning.aligned_chunk, tuning.long))
             );
         }
-        // Either choice alone survives too.
-        for (aligned_chunk, lines) in [(4 << 10, false), (8 << 10, true), (1 << 20, true)] {
-            let tuning = Tuning {
-                lines_when_misaligned: lines,
-                prefetch_next_run: false,
-                aligned_chunk,
-            };
-            assert_eq!(
-                RunCopy::tuned(tuning).tuning(),
-                Some((aligned_chunk, lines))
-            );
+        // Each choice survives with other piece sizes too.
+        for aligned_chunk in [4 << 10, 8 << 10, 1 << 20] {
+            for long in [
+                LongCopy::Memcpy,
+                LongCopy::LinesWhenMisaligned,
+                LongCopy::String,
+            ] {
+                let tuning = Tuning {
+                    long,
+                    prefetch_next_run: false,
+                    aligned_chunk,
+                };
+                assert_eq!(RunCopy::tuned(tuning).tuning(), Some((aligned_chunk, long)));
+            }
         }
+    }
+
+    /// The string copy checks the lengths it is given: it copies exactly
+    /// the source's length, which must be the target's.
+    #[test]
+    #[should_panic(expected = "a copy between equal lengths")]
+    fn copy_string_refuses_unequal_lengths() {
+        let mut target = [0u8; 8];
+        copy_string(&[1; 9], &mut target);
     }
 
     /// A walk's copy of a run: one `memcpy` for aligned ends up to the
     /// piece size and for any short run, pieces past it, and lines only
-    /// for misaligned ends past a short copy where the tuning asks.
+    /// for misaligned ends past a short copy where the tuning asks; with
+    /// the string copy, one string copy for every run past a short copy.
     #[test]
     fn tuned_way_follows_offsets_length_and_tuning() {
         let buffer = vec![0u8; 3 * PAGE_CHUNK + 2 * LINE];
@@ -1055,9 +1110,9 @@ mod tests {
         let base = buffer.as_ptr().align_offset(LINE);
         let at = |offset: usize, len: usize| &buffer[base + offset..base + offset + len];
         let chunk = PAGE_CHUNK;
-        for lines in [false, true] {
+        for long in [LongCopy::Memcpy, LongCopy::LinesWhenMisaligned] {
             let way = |source: usize, target: usize, len: usize| {
-                tuned_way(at(source, len), at(target, len), chunk, lines)
+                tuned_way(at(source, len), at(target, len), chunk, long)
             };
             assert_eq!(way(0, LINE, 1), Way::Memcpy);
             assert_eq!(way(0, LINE, chunk), Way::Memcpy);
@@ -1067,14 +1122,29 @@ mod tests {
             assert_eq!(way(1, LINE + 1, chunk + 1), Way::Pieces);
             assert_eq!(way(0, 1, SHORT_MEMCPY), Way::Memcpy);
             assert_eq!(way(1, 0, 1), Way::Memcpy);
-            let misaligned = if lines { Way::Lines } else { Way::Memcpy };
-            assert_eq!(way(0, 1, SHORT_MEMCPY + 1), misaligned, "{lines}");
-            assert_eq!(way(LINE - 1, 0, 2 * chunk), misaligned, "{lines}");
+            let misaligned = if long == LongCopy::Memcpy {
+                Way::Memcpy
+            } else {
+                Way::Lines
+            };
+            assert_eq!(way(0, 1, SHORT_MEMCPY + 1), misaligned, "{long:?}");
+            assert_eq!(way(LINE - 1, 0, 2 * chunk), misaligned, "{long:?}");
         }
+        let way = |source: usize, target: usize, len: usize| {
+            tuned_way(at(source, len), at(target, len), chunk, LongCopy::String)
+        };
+        assert_eq!(way(0, LINE, SHORT_MEMCPY), Way::Memcpy);
+        assert_eq!(way(0, 1, SHORT_MEMCPY), Way::Memcpy);
+        assert_eq!(way(1, 0, 1), Way::Memcpy);
+        assert_eq!(way(0, LINE, SHORT_MEMCPY + 1), Way::String);
+        assert_eq!(way(0, 1, SHORT_MEMCPY + 1), Way::String);
+        assert_eq!(way(0, LINE, 2 * chunk), Way::String);
+        assert_eq!(way(LINE - 1, 0, 2 * chunk), Way::String);
     }
 
     /// Every way of copying a run (one memcpy, pieces of each tuning's
-    /// size, cache lines; through `copy_chunked` or a tuning read once)
+    /// size, cache lines, the string copy; through `copy_chunked` or a
+    /// tuning read once)
     /// gives the source's bytes, for ends at the same
     /// and at different offsets in a cache line and lengths around each
     /// threshold.
@@ -1122,18 +1192,15 @@ mod tests {
                 for &len in lengths {
                     // This processor's choice, then each tuning on its own,
                     // read once (as a walk does) and directly.
-                    for way in 0..5 {
+                    for way in 0..7 {
                         target.fill(0xEE);
                         let (from_bytes, to_bytes) =
                             (&source[from..from + len], &mut target[to..to + len]);
-                        let tuning = if way % 2 == 1 {
-                            Tuning::LINES
-                        } else {
-                            Tuning::PLAIN
-                        };
+                        let tuning = [Tuning::PLAIN, Tuning::LINES, Tuning::STRING][way % 3];
                         match way {
                             0 => RunCopy::CHUNKED.copy(from_bytes, to_bytes),
-                            1 | 2 => RunCopy::tuned(tuning).copy(from_bytes, to_bytes),
+                            1..=3 => RunCopy::tuned(tuning).copy(from_bytes, to_bytes),
+                            6 => copy_string(from_bytes, to_bytes),
                             _ => {
                                 let same = (from_bytes.as_ptr() as usize
                                     ^ to_bytes.as_ptr() as usize)
@@ -1141,7 +1208,7 @@ mod tests {
                                     == 0;
                                 if same {
                                     copy_in_pieces(from_bytes, to_bytes, tuning.aligned_chunk);
-                                } else if tuning.lines_when_misaligned {
+                                } else if tuning.long == LongCopy::LinesWhenMisaligned {
                                     copy_lines_apart(from_bytes, to_bytes);
                                 } else {
                                     to_bytes.copy_from_slice(from_bytes);

@@ -8,9 +8,10 @@
 //! not at all). These copies read and write the shared side with volatile
 //! accesses of a machine word (16 bytes on x86-64, a `usize` elsewhere;
 //! in the middle of long copies on x86-64, with the `std` feature, one
-//! `rep movsb` in an `asm!` block on Intel and 32-byte accesses on AMD
-//! processors with AVX2), so every byte is read or written exactly once,
-//! and the private side with plain (possibly unaligned) accesses.
+//! `rep movsb` in an `asm!` block on Intel and AMD's Zen 5, and 32-byte
+//! accesses on earlier AMD processors with AVX2), so every byte is read or
+//! written exactly once, and the private side with plain (possibly
+//! unaligned) accesses.
 //!
 //! The guard [`MappedBytes`] uses them for shared providers:
 //! [`read_to`](MappedBytes::read_to), [`write_from`](MappedBytes::write_from)
@@ -158,9 +159,10 @@ pub unsafe fn copy_to_shared(source: &[u8], target: *mut u8) {
 
 /// The middle of long copies on x86-64 (with the `std` feature, outside
 /// Miri): one `rep movsb` where the processor's string copy is fast for
-/// any offsets ([`crate::hint::memcpy_slow_across_offsets`] false: Intel),
-/// 32-byte volatile accesses on processors with AVX2 elsewhere (AMD, where
-/// `rep movsb` is slow across offsets), the word loop otherwise.
+/// any offsets ([`crate::hint::memcpy_slow_across_offsets`] false: Intel,
+/// AMD's Zen 5), 32-byte volatile accesses on processors with AVX2
+/// elsewhere (AMD before Zen 5, where `rep movsb` is slow across offsets),
+/// the word loop otherwise.
 ///
 /// `rep movsb` in an `asm!` block reads each byte once and writes each
 /// once, with accesses the compiler cannot see into: it can neither
