@@ -103,6 +103,7 @@ unsafe impl<T: PageProvider> PageProvider for PanicAt<T> {
     type Page = T::Page;
     type Pfn = T::Pfn;
     const PAGE_SIZE: usize = T::PAGE_SIZE;
+    const SHARED: bool = T::SHARED;
 
     fn pfn(&self, page: Self::Page) -> Self::Pfn {
         self.call();

@@ -343,6 +343,7 @@ unsafe impl<P: PageProvider, H: AsRef<[P::Page]>> PageProvider for Pages<P, H> {
     type Page = P::Page;
     type Pfn = P::Pfn;
     const PAGE_SIZE: usize = P::PAGE_SIZE;
+    const SHARED: bool = P::SHARED;
 
     #[inline]
     fn pfn(&self, page: Self::Page) -> Self::Pfn {

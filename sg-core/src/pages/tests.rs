@@ -158,6 +158,60 @@ unsafe impl PageProvider for Counting {
     }
 }
 
+/// `Counting`'s pages, but shared: someone else may reach their memory.
+#[derive(Default, Debug)]
+struct SharedCounting(Counting);
+
+// SAFETY: as for `Counting`: no page has memory and `map` panics.
+unsafe impl PageProvider for SharedCounting {
+    type Page = u64;
+    type Pfn = u64;
+    const PAGE_SIZE: usize = 4096;
+    const SHARED: bool = true;
+
+    fn pfn(&self, page: u64) -> u64 {
+        self.0.pfn(page)
+    }
+
+    fn nth(&self, page: u64, n: usize) -> u64 {
+        self.0.nth(page, n)
+    }
+
+    fn map(&self, page: u64) -> NonNull<u8> {
+        self.0.map(page)
+    }
+
+    unsafe fn unmap(&self, _page: u64, _mapping: NonNull<u8>) {}
+
+    fn alloc_pages(&self, order: u32) -> Result<u64, Error> {
+        self.0.alloc_pages(order)
+    }
+
+    unsafe fn free_pages(&self, page: u64, order: u32) {
+        // SAFETY: the caller's promise.
+        unsafe { self.0.free_pages(page, order) }
+    }
+}
+
+/// A set's pages are shared when its provider's are: copies and the APIs
+/// that lend `&[u8]` ask the provider of the list, the set, so a set over
+/// shared memory that called itself private would lend slices over bytes
+/// another party writes.
+#[test]
+fn a_set_over_shared_memory_is_shared() {
+    let shared = [
+        <Pages<SharedCounting> as PageProvider>::SHARED,
+        <Pages<&SharedCounting> as PageProvider>::SHARED,
+        <Pages<Counting> as PageProvider>::SHARED,
+    ];
+    assert_eq!(shared, [true, true, false]);
+    let provider = SharedCounting::default();
+    let set = Pages::alloc(&provider, 0).unwrap();
+    assert_eq!(set.handles(), &[100]);
+    drop(set);
+    assert_eq!(*provider.0.frees.borrow(), [(100, 0)]);
+}
+
 #[test]
 fn a_set_forwards_every_question_to_its_provider() {
     let provider = Counting {
