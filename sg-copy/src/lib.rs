@@ -99,6 +99,7 @@ mod file;
 mod io;
 #[cfg(feature = "std")]
 mod io_slices;
+mod moves;
 mod runs;
 mod tune;
 #[cfg(all(feature = "io-uring", target_os = "linux"))]

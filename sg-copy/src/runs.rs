@@ -13,6 +13,7 @@
 
 use sg_core::{ListView, MappedBytes, PageProvider, Segment, Segments, SgList, run_continues};
 
+use crate::moves::{copy_string, copy_wide};
 use crate::tune::{LongCopy, Tuning};
 
 /// Longest range handed to a visitor at once: a slice may not exceed
@@ -35,8 +36,10 @@ pub(crate) type Run<'a, 'v, V> =
 /// many runs rather than once per run ([`RunCopy::tuned`]).
 ///
 /// One word, so that it stays in a register across the walk: the tuning's
-/// piece size (a multiple of 4 KiB) with its [`LongCopy`] in bits 0 and 1,
-/// or 0 for [`copy_chunked`]. (As an enum of a tuning, the compiler copied it
+/// piece size (a multiple of 4 KiB) with the [`LongCopy`] of this copy in
+/// bits 0 and 1 and that of a copy out of a list
+/// ([`out_of_list`](RunCopy::out_of_list)) in bits 2 and 3, or 0 for
+/// [`copy_chunked`]. (As an enum of a tuning, the compiler copied it
 /// through the stack for every run.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct RunCopy(usize);
@@ -48,10 +51,21 @@ impl RunCopy {
     /// Copies with [`copy_tuned`] and `tuning`.
     #[inline(always)]
     pub(crate) fn tuned(tuning: Tuning) -> RunCopy {
-        // A nonzero multiple of 4 KiB leaves bits 0 and 1 free (checked
-        // by `tuning_follows_the_processor` and the tests below), so `|`
-        // here is `^` too.
-        RunCopy(tuning.aligned_chunk | tuning.long as usize)
+        // A nonzero multiple of 4 KiB leaves bits 0 to 3 free (checked by
+        // `tuning_follows_the_processor` and the tests below), so `|` here
+        // is `^` too.
+        RunCopy(
+            tuning.aligned_chunk | tuning.long as usize | (tuning.long_out as usize) << OUT_SHIFT,
+        )
+    }
+
+    /// This way for a copy out of a list into a linear buffer: the
+    /// tuning's [`long_out`](Tuning::long_out) in place of its `long`.
+    /// [`copy_chunked`] stays as it is.
+    #[inline(always)]
+    pub(crate) fn out_of_list(self) -> RunCopy {
+        let out = (self.0 >> OUT_SHIFT) & LONG_BITS;
+        RunCopy(self.0 & !LONG_BITS | out)
     }
 
     /// The tuning's piece size and long copy; `None` for
@@ -61,9 +75,10 @@ impl RunCopy {
         let long = match self.0 & LONG_BITS {
             0 => LongCopy::Memcpy,
             1 => LongCopy::LinesWhenMisaligned,
-            _ => LongCopy::String,
+            2 => LongCopy::String,
+            _ => LongCopy::WideWhenMisaligned,
         };
-        (self.0 != 0).then_some((self.0 & !LONG_BITS, long))
+        (self.0 != 0).then_some((self.0 & !(LONG_BITS | LONG_BITS << OUT_SHIFT), long))
     }
 
     /// Copies `source` into `target` (the same length) this way.
@@ -78,6 +93,9 @@ impl RunCopy {
 
 /// The bits of a [`RunCopy`] that hold its [`LongCopy`].
 const LONG_BITS: usize = 3;
+
+/// Where a [`RunCopy`] keeps the [`LongCopy`] of a copy out of a list.
+const OUT_SHIFT: u32 = 2;
 
 /// Calls `visit` with each contiguous run of up to `budget` bytes of `list`
 /// from `skip` on (with the bytes visited before it and the way to copy
@@ -624,6 +642,11 @@ fn copy_past_short(source: &[u8], target: &mut [u8]) {
     copy_tuned(source, target, tuning.aligned_chunk, tuning.long);
 }
 
+/// Runs up to this long, with ends at different offsets in their cache
+/// lines, go through [`copy_wide`] where the tuning asks for it
+/// ([`LongCopy::WideWhenMisaligned`]); longer ones take the string copy.
+const WIDE_RUN: usize = 64 << 10;
+
 /// Copies up to this many bytes are one `memcpy` wherever their ends lie:
 /// below about 2 KiB glibc copies with vector moves whatever the offsets
 /// (its `rep movsb` threshold is 2112 bytes on the machine above).
@@ -648,6 +671,7 @@ pub(crate) fn copy_tuned(source: &[u8], target: &mut [u8], aligned_chunk: usize,
         Way::Pieces => copy_pieces(source, target, aligned_chunk),
         Way::Lines => copy_lines_apart(source, target),
         Way::String => copy_string(source, target),
+        Way::Wide => copy_wide(source, target),
     }
 }
 
@@ -662,20 +686,32 @@ enum Way {
     Lines,
     /// [`copy_string`].
     String,
+    /// [`copy_wide`].
+    Wide,
 }
 
 /// The way [`copy_tuned`] copies `source` into `target` with the tuning's
-/// `aligned_chunk` and `long`: past a short copy, with the string copy
-/// when `long` asks for it; ends at the same offset in their cache lines
-/// in pieces past `aligned_chunk`; ends at different offsets a line at a
-/// time past a short copy when `long` asks for it; one `memcpy` otherwise.
+/// `aligned_chunk` and `long` (see [`LongCopy`]): past a short copy, with
+/// the string copy when `long` asks for it, or with the wide loop for ends
+/// at different offsets in their cache lines up to [`WIDE_RUN`] bytes;
+/// ends at the same offset in their cache lines in pieces past
+/// `aligned_chunk`; ends at different offsets a line at a time past a
+/// short copy when `long` asks for it; one `memcpy` otherwise.
 #[inline(always)]
 fn tuned_way(source: &[u8], target: &[u8], aligned_chunk: usize, long: LongCopy) -> Way {
     let past_short = source.len() > SHORT_MEMCPY;
-    if long == LongCopy::String && past_short {
-        return Way::String;
-    }
     let same_offset = (source.as_ptr() as usize ^ target.as_ptr() as usize) % LINE == 0;
+    match long {
+        LongCopy::String if past_short => return Way::String,
+        LongCopy::WideWhenMisaligned if past_short => {
+            return if !same_offset && source.len() <= WIDE_RUN {
+                Way::Wide
+            } else {
+                Way::String
+            };
+        }
+        _ => {}
+    }
     if same_offset {
         if source.len() <= aligned_chunk {
             Way::Memcpy
@@ -702,34 +738,6 @@ fn copy_pieces(source: &[u8], target: &mut [u8], chunk: usize) {
 #[inline(never)]
 fn copy_lines_apart(source: &[u8], target: &mut [u8]) {
     copy_lines(source, target);
-}
-
-/// Copies `source` into `target` (the same length) with one string copy
-/// (`rep movsb`) on x86_64 outside Miri, with one `memcpy` elsewhere: for
-/// [`copy_tuned`] where the processor's string copy beats its `memcpy`
-/// (see [`crate::tune`]).
-#[inline]
-fn copy_string(source: &[u8], target: &mut [u8]) {
-    assert_eq!(source.len(), target.len(), "a copy between equal lengths");
-    #[cfg(all(target_arch = "x86_64", not(miri)))]
-    // SAFETY: the instruction reads `source.len()` bytes forwards from
-    // `source` and writes as many forwards from `target` (the direction
-    // flag is clear, as the ABI keeps it outside an asm block that sets
-    // it): both slices hold that many bytes, checked just above, and
-    // `target`, a unique borrow, overlaps nothing else. It touches no
-    // stack, and the block's default memory clobber keeps the compiler
-    // from moving other accesses across it.
-    unsafe {
-        core::arch::asm!(
-            "rep movsb",
-            inout("rcx") source.len() => _,
-            inout("rsi") source.as_ptr() => _,
-            inout("rdi") target.as_mut_ptr() => _,
-            options(nostack, preserves_flags),
-        );
-    }
-    #[cfg(not(all(target_arch = "x86_64", not(miri))))]
-    target.copy_from_slice(source);
 }
 
 /// Copies `source` into `target` (the same length) with one `memcpy` per
@@ -1061,41 +1069,43 @@ mod tests {
         pages.assert_clean();
     }
 
-    /// A tuning read once keeps both its choices for copies, and is told
-    /// apart from `copy_chunked`.
+    /// A tuning read once keeps its choices for copies, in and out of a
+    /// list, and is told apart from `copy_chunked`, which a copy out of a
+    /// list keeps.
     #[test]
     fn run_copy_keeps_the_tuning() {
         assert_eq!(RunCopy::CHUNKED.tuning(), None);
+        assert_eq!(RunCopy::CHUNKED.out_of_list(), RunCopy::CHUNKED);
         for tuning in [Tuning::PLAIN, Tuning::LINES, Tuning::STRING] {
+            let how = RunCopy::tuned(tuning);
+            assert_eq!(how.tuning(), Some((tuning.aligned_chunk, tuning.long)));
             assert_eq!(
-                RunCopy::tuned(tuning).tuning(),
-                Some((tuning.aligned_chunk, tuning.long))
+                how.out_of_list().tuning(),
+                Some((tuning.aligned_chunk, tuning.long_out))
             );
         }
-        // Each choice survives with other piece sizes too.
+        // Each pair of choices survives with other piece sizes too.
+        let longs = [
+            LongCopy::Memcpy,
+            LongCopy::LinesWhenMisaligned,
+            LongCopy::String,
+            LongCopy::WideWhenMisaligned,
+        ];
         for aligned_chunk in [4 << 10, 8 << 10, 1 << 20] {
-            for long in [
-                LongCopy::Memcpy,
-                LongCopy::LinesWhenMisaligned,
-                LongCopy::String,
-            ] {
-                let tuning = Tuning {
-                    long,
-                    prefetch_next_run: false,
-                    aligned_chunk,
-                };
-                assert_eq!(RunCopy::tuned(tuning).tuning(), Some((aligned_chunk, long)));
+            for long in longs {
+                for long_out in longs {
+                    let tuning = Tuning {
+                        long,
+                        long_out,
+                        prefetch_next_run: false,
+                        aligned_chunk,
+                    };
+                    let how = RunCopy::tuned(tuning);
+                    assert_eq!(how.tuning(), Some((aligned_chunk, long)));
+                    assert_eq!(how.out_of_list().tuning(), Some((aligned_chunk, long_out)));
+                }
             }
         }
-    }
-
-    /// The string copy checks the lengths it is given: it copies exactly
-    /// the source's length, which must be the target's.
-    #[test]
-    #[should_panic(expected = "a copy between equal lengths")]
-    fn copy_string_refuses_unequal_lengths() {
-        let mut target = [0u8; 8];
-        copy_string(&[1; 9], &mut target);
     }
 
     /// A walk's copy of a run: one `memcpy` for aligned ends up to the
@@ -1140,11 +1150,32 @@ mod tests {
         assert_eq!(way(0, 1, SHORT_MEMCPY + 1), Way::String);
         assert_eq!(way(0, LINE, 2 * chunk), Way::String);
         assert_eq!(way(LINE - 1, 0, 2 * chunk), Way::String);
+        // The wide loop only for misaligned ends up to its bound.
+        let way = |source: usize, target: usize, len: usize| {
+            tuned_way(
+                at(source, len),
+                at(target, len),
+                chunk,
+                LongCopy::WideWhenMisaligned,
+            )
+        };
+        assert_eq!(way(0, 1, SHORT_MEMCPY), Way::Memcpy);
+        assert_eq!(way(0, LINE, SHORT_MEMCPY + 1), Way::String);
+        assert_eq!(way(0, LINE, 2 * chunk), Way::String);
+        assert_eq!(way(0, 1, SHORT_MEMCPY + 1), Way::Wide);
+        assert_eq!(way(LINE - 1, 0, 2 * chunk), Way::Wide);
+        let long = vec![0u8; WIDE_RUN + 2 * LINE];
+        let base = long.as_ptr().align_offset(LINE);
+        let at = |offset: usize, len: usize| &long[base + offset..base + offset + len];
+        let way =
+            |len: usize| tuned_way(at(1, len), at(0, len), chunk, LongCopy::WideWhenMisaligned);
+        assert_eq!(way(WIDE_RUN), Way::Wide);
+        assert_eq!(way(WIDE_RUN + 1), Way::String);
     }
 
     /// Every way of copying a run (one memcpy, pieces of each tuning's
-    /// size, cache lines, the string copy; through `copy_chunked` or a
-    /// tuning read once)
+    /// size, cache lines, the string copy, the wide loop; through
+    /// `copy_chunked` or a tuning read once, in and out of a list)
     /// gives the source's bytes, for ends at the same
     /// and at different offsets in a cache line and lengths around each
     /// threshold.
@@ -1191,8 +1222,9 @@ mod tests {
             for &to in offsets {
                 for &len in lengths {
                     // This processor's choice, then each tuning on its own,
-                    // read once (as a walk does) and directly.
-                    for way in 0..7 {
+                    // read once (as a walk does), for a copy out of a list,
+                    // and directly.
+                    for way in 0..10 {
                         target.fill(0xEE);
                         let (from_bytes, to_bytes) =
                             (&source[from..from + len], &mut target[to..to + len]);
@@ -1200,7 +1232,9 @@ mod tests {
                         match way {
                             0 => RunCopy::CHUNKED.copy(from_bytes, to_bytes),
                             1..=3 => RunCopy::tuned(tuning).copy(from_bytes, to_bytes),
-                            6 => copy_string(from_bytes, to_bytes),
+                            4..=6 => RunCopy::tuned(tuning)
+                                .out_of_list()
+                                .copy(from_bytes, to_bytes),
                             _ => {
                                 let same = (from_bytes.as_ptr() as usize
                                     ^ to_bytes.as_ptr() as usize)
