@@ -60,8 +60,7 @@ pub fn copy_to_slice<P: PageProvider>(list: SgList<'_, P>, skip: u64, buffer: &m
         |run, done, how| {
             // SAFETY: not a shared provider (returned above for those).
             let bytes = unsafe { run.bytes_unchecked() };
-            how.out_of_list()
-                .copy(bytes, &mut buffer[done..done + run.len()]);
+            how.copy(bytes, &mut buffer[done..done + run.len()]);
         },
     );
     linear.unwrap_or_else(|| copy_out_page_by_page(list, skip, buffer))

@@ -11,7 +11,9 @@
 //! sg-core's [`MappedBytes`] guard, which flushes written pages and unmaps
 //! even when the visitor or a flush panics.
 
-use sg_core::{ListView, MappedBytes, PageProvider, Segment, Segments, SgList, run_continues};
+use sg_core::{
+    Access, ListView, MappedBytes, PageProvider, Segment, Segments, SgList, run_continues,
+};
 
 use crate::moves::{copy_string, copy_wide};
 use crate::tune::{LongCopy, Tuning};
@@ -36,10 +38,8 @@ pub(crate) type Run<'a, 'v, V> =
 /// many runs rather than once per run ([`RunCopy::tuned`]).
 ///
 /// One word, so that it stays in a register across the walk: the tuning's
-/// piece size (a multiple of 4 KiB) with the [`LongCopy`] of this copy in
-/// bits 0 and 1 and that of a copy out of a list
-/// ([`out_of_list`](RunCopy::out_of_list)) in bits 2 and 3, or 0 for
-/// [`copy_chunked`]. (As an enum of a tuning, the compiler copied it
+/// piece size (a multiple of 4 KiB) with the [`LongCopy`] of the copy's
+/// direction in bits 0 and 1, or 0 for [`copy_chunked`]. (As an enum of a tuning, the compiler copied it
 /// through the stack for every run.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct RunCopy(usize);
@@ -48,24 +48,14 @@ impl RunCopy {
     /// Copies with [`copy_chunked`].
     pub(crate) const CHUNKED: RunCopy = RunCopy(0);
 
-    /// Copies with [`copy_tuned`] and `tuning`.
+    /// Copies with [`copy_tuned`] and `tuning`, in the direction of a
+    /// view of access `A` ([`Tuning::direction`]).
     #[inline(always)]
-    pub(crate) fn tuned(tuning: Tuning) -> RunCopy {
-        // A nonzero multiple of 4 KiB leaves bits 0 to 3 free (checked by
+    pub(crate) fn tuned<A: Access>(tuning: Tuning) -> RunCopy {
+        // A nonzero multiple of 4 KiB leaves bits 0 and 1 free (checked by
         // `tuning_follows_the_processor` and the tests below), so `|` here
         // is `^` too.
-        RunCopy(
-            tuning.aligned_chunk | tuning.long as usize | (tuning.long_out as usize) << OUT_SHIFT,
-        )
-    }
-
-    /// This way for a copy out of a list into a linear buffer: the
-    /// tuning's [`long_out`](Tuning::long_out) in place of its `long`.
-    /// [`copy_chunked`] stays as it is.
-    #[inline(always)]
-    pub(crate) fn out_of_list(self) -> RunCopy {
-        let out = (self.0 >> OUT_SHIFT) & LONG_BITS;
-        RunCopy(self.0 & !LONG_BITS | out)
+        RunCopy(tuning.aligned_chunk | tuning.direction::<A>().long as usize)
     }
 
     /// The tuning's piece size and long copy; `None` for
@@ -78,7 +68,7 @@ impl RunCopy {
             2 => LongCopy::String,
             _ => LongCopy::WideWhenMisaligned,
         };
-        (self.0 != 0).then_some((self.0 & !(LONG_BITS | LONG_BITS << OUT_SHIFT), long))
+        (self.0 != 0).then_some((self.0 & !LONG_BITS, long))
     }
 
     /// Copies `source` into `target` (the same length) this way.
@@ -93,9 +83,6 @@ impl RunCopy {
 
 /// The bits of a [`RunCopy`] that hold its [`LongCopy`].
 const LONG_BITS: usize = 3;
-
-/// Where a [`RunCopy`] keeps the [`LongCopy`] of a copy out of a list.
-const OUT_SHIFT: u32 = 2;
 
 /// Calls `visit` with each contiguous run of up to `budget` bytes of `list`
 /// from `skip` on (with the bytes visited before it and the way to copy
@@ -172,7 +159,15 @@ pub(crate) fn for_each_run<'v, V: ListView<'v>>(
         });
     }
     // SAFETY: the provider is linear; `rest` is part of `V`'s view.
-    Some(unsafe { walk_runs::<V>(rest.segments(), provider, budget, &mut visit) })
+    Some(unsafe {
+        walk_runs::<V>(
+            rest.segments(),
+            provider,
+            budget,
+            crate::tune::tuning(),
+            &mut visit,
+        )
+    })
 }
 
 /// `list.skip_bytes(skip)`, out of line: a skip costs a walk anyway, and
@@ -338,6 +333,9 @@ unsafe fn visit_segments<'v, V: ListView<'v>>(
 /// loop (4 KiB shuffled), from 1.012 to 1.046 (1 MiB at 7 MiB) and from
 /// 0.958 to 1.012 (a 64 MiB `PageList`), medians of 8-12 alternated runs.
 ///
+/// The walk copies as `tuning` says (the processor's, [`crate::tune`];
+/// tests pass others).
+///
 /// # Safety
 ///
 /// `provider` is linear, and `segments` are those of a view of kind `V`
@@ -347,17 +345,18 @@ unsafe fn walk_runs<'v, V: ListView<'v>>(
     segments: Segments<'_, <V::Provider as PageProvider>::Page>,
     provider: &V::Provider,
     budget: u64,
+    tuning: Tuning,
     visit: &mut impl FnMut(&mut Run<'_, 'v, V>, u64, RunCopy),
 ) -> u64 {
     if runs_at_start(provider, segments.clone()) {
         // SAFETY: the caller's promise.
-        unsafe { walk_runs_as::<V, true>(segments, provider, budget, visit) }
-    } else if crate::tune::tuning().prefetch_next_run {
+        unsafe { walk_runs_as::<V, true>(segments, provider, budget, tuning, visit) }
+    } else if tuning.direction::<V::Access>().prefetch_next_run {
         // SAFETY: the caller's promise.
-        unsafe { walk_runs_as::<V, false>(segments, provider, budget, visit) }
+        unsafe { walk_runs_as::<V, false>(segments, provider, budget, tuning, visit) }
     } else {
         // SAFETY: the caller's promise.
-        unsafe { walk_each::<V>(segments, provider, budget, visit) }
+        unsafe { walk_each::<V>(segments, provider, budget, tuning, visit) }
     }
 }
 
@@ -373,9 +372,10 @@ unsafe fn walk_each<'v, V: ListView<'v>>(
     segments: Segments<'_, <V::Provider as PageProvider>::Page>,
     provider: &V::Provider,
     budget: u64,
+    tuning: Tuning,
     visit: &mut impl FnMut(&mut Run<'_, 'v, V>, u64, RunCopy),
 ) -> u64 {
-    let how = RunCopy::tuned(crate::tune::tuning());
+    let how = RunCopy::tuned::<V::Access>(tuning);
     // SAFETY: the caller's promise.
     unsafe { visit_segments::<V>(segments, provider, 0, budget, 0, how, visit) }
 }
@@ -408,13 +408,14 @@ unsafe fn walk_runs_as<'v, V: ListView<'v>, const JOIN: bool>(
     mut segments: Segments<'_, <V::Provider as PageProvider>::Page>,
     provider: &V::Provider,
     budget: u64,
+    tuning: Tuning,
     visit: &mut impl FnMut(&mut Run<'_, 'v, V>, u64, RunCopy),
 ) -> u64 {
     let Some(first) = segments.next() else {
         return 0;
     };
     // SAFETY: the caller's promise.
-    unsafe { visit_runs::<V, JOIN>(provider, segments, first, budget, visit) }
+    unsafe { visit_runs::<V, JOIN>(provider, segments, first, budget, tuning, visit) }
 }
 
 /// The runs of [`for_each_run`] from its first segment on, joined when
@@ -429,9 +430,10 @@ unsafe fn visit_runs<'v, 's, V: ListView<'v>, const JOIN: bool>(
     mut segments: Segments<'s, <V::Provider as PageProvider>::Page>,
     mut first: Segment<'s, <V::Provider as PageProvider>::Page>,
     mut budget: u64,
+    tuning: Tuning,
     visit: &mut impl FnMut(&mut Run<'_, 'v, V>, u64, RunCopy),
 ) -> u64 {
-    let tuning = crate::tune::tuning();
+    let prefetch = tuning.direction::<V::Access>().prefetch_next_run;
     let mut done = 0u64;
     loop {
         // Grow the run while the following segments continue it.
@@ -455,7 +457,7 @@ unsafe fn visit_runs<'v, 's, V: ListView<'v>, const JOIN: bool>(
             // Only the bytes of the next run that will be copied: never a
             // line past the end of the budget.
             let ahead = (budget - len).min(u64::from(next.len));
-            if tuning.prefetch_next_run && ahead >= PREFETCH_MIN {
+            if prefetch && ahead >= PREFETCH_MIN {
                 prefetch_run(provider, next.page, next.offset, ahead);
             }
         }
@@ -468,7 +470,7 @@ unsafe fn visit_runs<'v, 's, V: ListView<'v>, const JOIN: bool>(
                 first.offset,
                 len,
                 done,
-                RunCopy::tuned(tuning),
+                RunCopy::tuned::<V::Access>(tuning),
                 visit,
             )
         };
@@ -634,12 +636,14 @@ pub(crate) fn copy_chunked(source: &[u8], target: &mut [u8]) {
 /// bytes into two 256-byte entries took 10.2 ns against 8.9 ns out of
 /// line, and the peer row of that copy rose from 0.715 to 0.731 of a hand
 /// loop (the Intel Xeon of [`crate::tune`]). A call costs nothing against
-/// a copy of more than 2 KiB.
+/// a copy of more than 2 KiB. These copies are few (one entry, or a short
+/// copy over a few) and take the tuning's copy into a list whichever way
+/// they go; only the walks over many runs tell the directions apart.
 #[cold]
 #[inline(never)]
 fn copy_past_short(source: &[u8], target: &mut [u8]) {
     let tuning = crate::tune::tuning();
-    copy_tuned(source, target, tuning.aligned_chunk, tuning.long);
+    copy_tuned(source, target, tuning.aligned_chunk, tuning.into_list.long);
 }
 
 /// Runs up to this long, with ends at different offsets in their cache
@@ -796,6 +800,61 @@ mod tests {
         entries
     }
 
+    /// Which loop of a long walk [`walk_out`] runs.
+    #[derive(Clone, Copy, Debug)]
+    enum Loop {
+        /// `walk_runs`, which picks one of the others.
+        Chosen,
+        /// `walk_runs_as` joining runs.
+        Joining,
+        /// `walk_runs_as` without joining, looking a segment ahead.
+        Ahead,
+        /// `walk_each`.
+        Each,
+    }
+
+    /// Copies `budget` bytes out of `list` (over `pages`) with one loop of
+    /// a long walk and `tuning`; returns the bytes and the mappings made.
+    fn walk_out<const PAGE: usize>(
+        list: sg_core::SgList<'_, sg_testkit::MockPages<PAGE>>,
+        pages: &sg_testkit::MockPages<PAGE>,
+        budget: u64,
+        tuning: Tuning,
+        walk: Loop,
+    ) -> (Vec<u8>, usize) {
+        let mut out = vec![0u8; budget as usize];
+        let mut visit =
+            |run: &mut Run<'_, '_, sg_core::SgList<'_, sg_testkit::MockPages<PAGE>>>,
+             done: u64,
+             how: RunCopy| {
+                let done = done as usize;
+                how.copy(run.bytes(), &mut out[done..done + run.len()]);
+            };
+        let before = pages.total_mappings();
+        let (segments, provider) = (list.segments(), list.provider());
+        type View<'a, const PAGE: usize> = sg_core::SgList<'a, sg_testkit::MockPages<PAGE>>;
+        // SAFETY: the provider is linear and the segments are those of a
+        // shared view, only read.
+        let got = unsafe {
+            match walk {
+                Loop::Chosen => {
+                    walk_runs::<View<'_, PAGE>>(segments, provider, budget, tuning, &mut visit)
+                }
+                Loop::Joining => walk_runs_as::<View<'_, PAGE>, true>(
+                    segments, provider, budget, tuning, &mut visit,
+                ),
+                Loop::Ahead => walk_runs_as::<View<'_, PAGE>, false>(
+                    segments, provider, budget, tuning, &mut visit,
+                ),
+                Loop::Each => {
+                    walk_each::<View<'_, PAGE>>(segments, provider, budget, tuning, &mut visit)
+                }
+            }
+        };
+        assert_eq!(got, budget, "{walk:?}");
+        (out, pages.total_mappings() - before)
+    }
+
     /// The prefetched lines are exactly those holding the bytes asked for,
     /// up to the bound, and never one past the last byte.
     #[test]
@@ -884,10 +943,13 @@ mod tests {
             // read while the view is used.
             let list = unsafe { SgList::new(&entries, &pages) };
             assert_eq!(runs_at_start(&pages, list.segments()), joins, "{layout:?}");
-            let bytes = list.byte_len() as usize;
-            let mut out = vec![0u8; bytes];
-            let before = pages.total_mappings();
-            assert_eq!(crate::copy_to_slice(list, 0, &mut out), bytes);
+            let bytes = list.byte_len();
+            // The processor's tuning copies the bytes; one that prefetches
+            // nothing counts the mappings.
+            let mut out = vec![0u8; bytes as usize];
+            assert_eq!(crate::copy_to_slice(list, 0, &mut out), bytes as usize);
+            assert_eq!(out, pages.list_bytes(list));
+            let (out, mappings) = walk_out(list, &pages, bytes, Tuning::PLAIN, Loop::Chosen);
             assert_eq!(out, pages.list_bytes(list));
             // Joined, the pages that follow each other are one mapping.
             let joined = layout
@@ -901,7 +963,7 @@ mod tests {
                 })
                 .count();
             let expected = layout.len() - if joins { joined } else { 0 };
-            assert_eq!(pages.total_mappings() - before, expected, "{layout:?}");
+            assert_eq!(mappings, expected, "{layout:?}");
         }
         pages.assert_clean();
     }
@@ -909,7 +971,9 @@ mod tests {
     /// Each of the three loops of a long walk (joining, not joining with
     /// the lookahead a prefetch needs, and one segment at a time) copies
     /// the bytes of the list up to the budget, whatever the layout; only
-    /// the joining loop maps a run of pages once.
+    /// the joining loop maps a run of pages once. A tuning that prefetches
+    /// maps each next segment once more, when at least `PREFETCH_MIN` of
+    /// its bytes are still to copy.
     #[test]
     fn every_loop_of_a_walk_copies_the_same_bytes() {
         use sg_core::SgList;
@@ -940,53 +1004,48 @@ mod tests {
             let whole = pages.list_bytes(list);
             let total = whole.len() as u64;
             let first = u64::from(layout[0].2);
+            // Where each segment starts in the list's bytes.
+            let starts: Vec<u64> = layout
+                .iter()
+                .scan(0u64, |before, &(_, _, len)| {
+                    let starts = *before;
+                    *before += u64::from(len);
+                    Some(starts)
+                })
+                .collect();
             for budget in [1, first, first + 1, total - 1, total] {
-                for walk in 0..3 {
-                    let mut out = vec![0u8; budget as usize];
-                    let mut visit = |run: &mut Run<'_, '_, SgList<'_, MockPages<PAGE>>>,
-                                     done: u64,
-                                     how: RunCopy| {
-                        let done = done as usize;
-                        how.copy(run.bytes(), &mut out[done..done + run.len()]);
-                    };
-                    let before = pages.total_mappings();
-                    let (segments, provider) = (list.segments(), list.provider());
-                    // SAFETY: the provider is linear and the segments are
-                    // those of a shared view, only read.
-                    let got = unsafe {
-                        match walk {
-                            0 => walk_runs_as::<SgList<'_, _>, true>(
-                                segments, provider, budget, &mut visit,
-                            ),
-                            1 => walk_runs_as::<SgList<'_, _>, false>(
-                                segments, provider, budget, &mut visit,
-                            ),
-                            _ => walk_each::<SgList<'_, _>>(segments, provider, budget, &mut visit),
-                        }
-                    };
-                    assert_eq!(got, budget, "{layout:?} {walk}");
-                    assert_eq!(out, whole[..budget as usize], "{layout:?} {budget} {walk}");
-                    // Without joining, one mapping per segment reached.
-                    let reached = layout
-                        .iter()
-                        .scan(0u64, |before, &(_, _, len)| {
-                            let starts = *before;
-                            *before += u64::from(len);
-                            Some(starts)
-                        })
-                        .filter(|&starts| starts < budget)
-                        .count();
-                    let mappings = pages.total_mappings() - before;
-                    if walk == 0 {
+                // Without joining, one mapping per segment reached.
+                let reached = starts.iter().filter(|&&at| at < budget).count();
+                for walk in [Loop::Joining, Loop::Ahead, Loop::Each] {
+                    let (out, mappings) = walk_out(list, &pages, budget, Tuning::PLAIN, walk);
+                    assert_eq!(
+                        out,
+                        whole[..budget as usize],
+                        "{layout:?} {budget} {walk:?}"
+                    );
+                    if let Loop::Joining = walk {
                         assert!(mappings <= reached, "{layout:?} {budget}");
                         // Three pages that follow each other: one run.
                         if layout.len() == 3 && layout[1].0 == run[1] && budget == total {
                             assert_eq!(mappings, 1);
                         }
                     } else {
-                        assert_eq!(mappings, reached, "{layout:?} {budget} {walk}");
+                        assert_eq!(mappings, reached, "{layout:?} {budget} {walk:?}");
                     }
                 }
+                // With the prefetch: each later segment reached, with at
+                // least `PREFETCH_MIN` of its bytes to copy, once more.
+                let prefetched = starts
+                    .iter()
+                    .zip(layout)
+                    .skip(1)
+                    .filter(|&(&at, &(_, _, len))| {
+                        at < budget && (budget - at).min(u64::from(len)) >= PREFETCH_MIN
+                    })
+                    .count();
+                let (out, mappings) = walk_out(list, &pages, budget, Tuning::LINES, Loop::Ahead);
+                assert_eq!(out, whole[..budget as usize], "{layout:?} {budget}");
+                assert_eq!(mappings, reached + prefetched, "{layout:?} {budget}");
             }
         }
         pages.assert_clean();
@@ -1069,19 +1128,22 @@ mod tests {
         pages.assert_clean();
     }
 
-    /// A tuning read once keeps its choices for copies, in and out of a
-    /// list, and is told apart from `copy_chunked`, which a copy out of a
-    /// list keeps.
+    /// A tuning read once keeps its piece size and the long copy of the
+    /// view's direction (into a list for views that write, out of it for
+    /// views that read), and is told apart from `copy_chunked`.
     #[test]
     fn run_copy_keeps_the_tuning() {
+        use sg_core::{Read, Write};
+
         assert_eq!(RunCopy::CHUNKED.tuning(), None);
-        assert_eq!(RunCopy::CHUNKED.out_of_list(), RunCopy::CHUNKED);
         for tuning in [Tuning::PLAIN, Tuning::LINES, Tuning::STRING] {
-            let how = RunCopy::tuned(tuning);
-            assert_eq!(how.tuning(), Some((tuning.aligned_chunk, tuning.long)));
             assert_eq!(
-                how.out_of_list().tuning(),
-                Some((tuning.aligned_chunk, tuning.long_out))
+                RunCopy::tuned::<Write>(tuning).tuning(),
+                Some((tuning.aligned_chunk, tuning.into_list.long))
+            );
+            assert_eq!(
+                RunCopy::tuned::<Read>(tuning).tuning(),
+                Some((tuning.aligned_chunk, tuning.out_of_list.long))
             );
         }
         // Each pair of choices survives with other piece sizes too.
@@ -1091,18 +1153,26 @@ mod tests {
             LongCopy::String,
             LongCopy::WideWhenMisaligned,
         ];
+        let direction = |long| crate::tune::Direction {
+            long,
+            prefetch_next_run: false,
+        };
         for aligned_chunk in [4 << 10, 8 << 10, 1 << 20] {
-            for long in longs {
-                for long_out in longs {
+            for into in longs {
+                for out in longs {
                     let tuning = Tuning {
-                        long,
-                        long_out,
-                        prefetch_next_run: false,
+                        into_list: direction(into),
+                        out_of_list: direction(out),
                         aligned_chunk,
                     };
-                    let how = RunCopy::tuned(tuning);
-                    assert_eq!(how.tuning(), Some((aligned_chunk, long)));
-                    assert_eq!(how.out_of_list().tuning(), Some((aligned_chunk, long_out)));
+                    let copies = (
+                        RunCopy::tuned::<Write>(tuning).tuning(),
+                        RunCopy::tuned::<Read>(tuning).tuning(),
+                    );
+                    assert_eq!(
+                        copies,
+                        (Some((aligned_chunk, into)), Some((aligned_chunk, out)))
+                    );
                 }
             }
         }
@@ -1231,10 +1301,12 @@ mod tests {
                         let tuning = [Tuning::PLAIN, Tuning::LINES, Tuning::STRING][way % 3];
                         match way {
                             0 => RunCopy::CHUNKED.copy(from_bytes, to_bytes),
-                            1..=3 => RunCopy::tuned(tuning).copy(from_bytes, to_bytes),
-                            4..=6 => RunCopy::tuned(tuning)
-                                .out_of_list()
-                                .copy(from_bytes, to_bytes),
+                            1..=3 => {
+                                RunCopy::tuned::<sg_core::Write>(tuning).copy(from_bytes, to_bytes)
+                            }
+                            4..=6 => {
+                                RunCopy::tuned::<sg_core::Read>(tuning).copy(from_bytes, to_bytes)
+                            }
                             _ => {
                                 let same = (from_bytes.as_ptr() as usize
                                     ^ to_bytes.as_ptr() as usize)
@@ -1242,7 +1314,7 @@ mod tests {
                                     == 0;
                                 if same {
                                     copy_in_pieces(from_bytes, to_bytes, tuning.aligned_chunk);
-                                } else if tuning.long == LongCopy::LinesWhenMisaligned {
+                                } else if tuning.into_list.long == LongCopy::LinesWhenMisaligned {
                                     copy_lines_apart(from_bytes, to_bytes);
                                 } else {
                                     to_bytes.copy_from_slice(from_bytes);
