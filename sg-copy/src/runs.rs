@@ -1013,7 +1013,18 @@ mod tests {
                     Some(starts)
                 })
                 .collect();
-            for budget in [1, first, first + 1, total - 1, total] {
+            // Budgets around each threshold: the first segment's end, the
+            // list's end, and `PREFETCH_MIN` bytes into the second segment.
+            let budgets = [
+                1,
+                first,
+                first + 1,
+                first + PREFETCH_MIN - 1,
+                first + PREFETCH_MIN,
+                total - 1,
+                total,
+            ];
+            for budget in budgets.into_iter().filter(|&budget| budget <= total) {
                 // Without joining, one mapping per segment reached.
                 let reached = starts.iter().filter(|&&at| at < budget).count();
                 for walk in [Loop::Joining, Loop::Ahead, Loop::Each] {
