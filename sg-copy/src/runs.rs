@@ -39,8 +39,8 @@ pub(crate) type Run<'a, 'v, V> =
 ///
 /// One word, so that it stays in a register across the walk: the tuning's
 /// piece size (a multiple of 4 KiB) with the [`LongCopy`] of the copy's
-/// direction in bits 0 and 1, or 0 for [`copy_chunked`]. (As an enum of a tuning, the compiler copied it
-/// through the stack for every run.)
+/// direction in bits 0 and 1, or 0 for [`copy_chunked`]. (As an enum of a
+/// tuning, the compiler copied it through the stack for every run.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct RunCopy(usize);
 
@@ -822,17 +822,14 @@ mod tests {
         tuning: Tuning,
         walk: Loop,
     ) -> (Vec<u8>, usize) {
+        type View<'a, const PAGE: usize> = sg_core::SgList<'a, sg_testkit::MockPages<PAGE>>;
         let mut out = vec![0u8; budget as usize];
-        let mut visit =
-            |run: &mut Run<'_, '_, sg_core::SgList<'_, sg_testkit::MockPages<PAGE>>>,
-             done: u64,
-             how: RunCopy| {
-                let done = done as usize;
-                how.copy(run.bytes(), &mut out[done..done + run.len()]);
-            };
+        let mut visit = |run: &mut Run<'_, '_, View<'_, PAGE>>, done: u64, how: RunCopy| {
+            let done = done as usize;
+            how.copy(run.bytes(), &mut out[done..done + run.len()]);
+        };
         let before = pages.total_mappings();
         let (segments, provider) = (list.segments(), list.provider());
-        type View<'a, const PAGE: usize> = sg_core::SgList<'a, sg_testkit::MockPages<PAGE>>;
         // SAFETY: the provider is linear and the segments are those of a
         // shared view, only read.
         let got = unsafe {

@@ -1,7 +1,9 @@
 //! Which way of copying long runs suits the processor the program runs on.
 //!
-//! Three tricks of the linear fast path pay on some processors and cost on
-//! others, so they are chosen from the processor's vendor and family
+//! How long runs are copied, and whether the next run is prefetched, pay
+//! on some processors and cost on others, and on some differ by direction
+//! (into a list, through a view that writes, or out of one). They are
+//! chosen from the processor's vendor and family
 //! ([`sg_core::hint::memcpy_slow_across_offsets`],
 //! [`sg_core::hint::string_copy_beats_memcpy`]):
 //!
@@ -11,37 +13,37 @@
 //!   loop of cache-line moves ([`copy_lines`](crate::runs)) runs at full
 //!   speed there, and prefetching the start of the next run (entries in no
 //!   particular page order) hides the stall of crossing into an unrelated
-//!   page.
+//!   page. Both ways.
 //! - On AMD's Zen 5 (family 0x1A; measured on a 2-core EPYC VM, 32 MiB L3,
 //!   glibc 2.36) `rep movsb` is fast for any offsets, but glibc's `memcpy`
 //!   copies a few KiB with vector moves, which write into pages in no order
 //!   at two thirds of its speed: one `rep movsb` per page copied a buffer
 //!   into 4096 shuffled pages at 1.14-1.17 of a hand loop of
 //!   `copy_from_slice` calls, `memcpy` per page at 0.96-1.02, the line
-//!   loop with the prefetch (the tuning above) at 0.64-0.72. There every
-//!   run past a short copy into a list is one `rep movsb`, without
-//!   prefetch (which cost 5-10% there). Out of a list the next run is
-//!   prefetched: 64 MiB out of 4 KiB pages in no order
-//!   (`copy_to_buf_shuffled`) went from 0.63-0.73 to 0.73-0.84 of one 64
-//!   MiB `memcpy`, while copies out of pages in cache stayed level. And
-//!   into a buffer whose bytes lie
-//!   at other offsets in their cache lines than the pages' (a `Vec`),
-//!   runs up to 64 KiB are copied front to back with 32-byte moves where
-//!   the processor has AVX2, which read pages in no order faster than
-//!   either `memcpy` or `rep movsb` there. Out of 4096 shuffled pages that
-//!   took sg from 0.96-0.97 to 1.00-1.08 of the hand loop, out of a 64
-//!   MiB `PageList` from 0.86-0.98 to 1.08-1.10, out of 1 MiB of pages at
-//!   7 MiB from 1.00-1.06 to 1.08-1.16. Longer runs, and runs between
-//!   ends at the same offsets, stay with `rep movsb`, which copied 64 MiB
-//!   runs out at 1.26-1.64 of one `memcpy` against 1.02-1.19 for the
-//!   32-byte loop.
+//!   loop with the prefetch (the tuning above) at 0.64-0.72. Into a list,
+//!   every run past a short copy is one `rep movsb`, without prefetch
+//!   (which cost 5-10% there).
+//!
+//!   Out of a list the next run is prefetched: 64 MiB out of 4 KiB pages
+//!   in no order (`copy_to_buf_shuffled`) went from 0.63-0.73 to 0.73-0.84
+//!   of one 64 MiB `memcpy`, and copies out of pages in cache stayed level.
+//!   Into a buffer whose bytes lie at other offsets in their cache lines
+//!   than the pages' (a `Vec`), runs up to 64 KiB are copied front to back
+//!   with 32-byte moves where the processor has AVX2, which read pages in
+//!   no order faster than either `memcpy` or `rep movsb` there: out of
+//!   4096 shuffled pages that took sg from 0.96-0.97 to 1.00-1.08 of the
+//!   hand loop, out of a 64 MiB `PageList` from 0.86-0.98 to 1.08-1.10,
+//!   out of 1 MiB of pages at 7 MiB from 1.00-1.06 to 1.08-1.16. Longer
+//!   runs, and runs between ends at the same offsets, stay with `rep
+//!   movsb`, which copied 64 MiB runs out at 1.26-1.64 of one `memcpy`
+//!   against 1.02-1.19 for the 32-byte loop.
 //! - On Intel processors (measured on a 2-core Xeon VM, glibc 2.36) the same
 //!   `memcpy` is as fast for any offsets, the line loop ran list -> buffer
 //!   copies at 0.84-0.86 of a hand loop of `copy_from_slice` calls, and the
 //!   prefetch cost 1-3% more; plain `memcpy` per run is level with the
-//!   hand loop.
+//!   hand loop. Both ways.
 //!
-//! The third choice is the piece size for long runs whose ends lie at the
+//! The last choice is the piece size for long runs whose ends lie at the
 //! same offset in their cache lines (page-aligned buffers and pages).
 //!
 //! - On the AMD EPYC before Zen 5 (32 MiB L3, glibc 2.36), whose `memcpy`
