@@ -800,6 +800,23 @@ mod tests {
         entries
     }
 
+    /// The mock the walk tests lay their lists over: a run of four pages
+    /// (frames 10 to 13) and two pages apart (frames 50 and 70), filled
+    /// from `seed`.
+    fn walk_pages(
+        seed: u64,
+    ) -> (
+        sg_testkit::MockPages<4096>,
+        Vec<sg_testkit::MockPage>,
+        Vec<sg_testkit::MockPage>,
+    ) {
+        let pages = sg_testkit::MockPages::<4096>::linear();
+        let run = pages.add_run(10, 4);
+        let apart = pages.add_pages([50, 70]);
+        pages.fill(seed);
+        (pages, run, apart)
+    }
+
     /// Which loop of a long walk [`walk_out`] runs.
     #[derive(Clone, Copy, Debug)]
     enum Loop {
@@ -898,12 +915,9 @@ mod tests {
     #[test]
     fn a_walk_joins_runs_only_when_its_start_has_one() {
         use sg_core::SgList;
-        use sg_testkit::{MockPage, MockPages};
+        use sg_testkit::MockPage;
         const PAGE: usize = 4096;
-        let pages = MockPages::<PAGE>::linear();
-        let run = pages.add_run(10, 4);
-        let apart = pages.add_pages([50, 70]);
-        pages.fill(9);
+        let (pages, run, apart) = walk_pages(9);
         // (page, offset, len) per entry, and whether the walk joins.
         type Layout = Vec<(MockPage, u32, u32)>;
         let full = PAGE as u32;
@@ -974,12 +988,9 @@ mod tests {
     #[test]
     fn every_loop_of_a_walk_copies_the_same_bytes() {
         use sg_core::SgList;
-        use sg_testkit::{MockPage, MockPages};
+        use sg_testkit::MockPage;
         const PAGE: usize = 4096;
-        let pages = MockPages::<PAGE>::linear();
-        let run = pages.add_run(10, 4);
-        let apart = pages.add_pages([50, 70]);
-        pages.fill(3);
+        let (pages, run, apart) = walk_pages(3);
         let full = PAGE as u32;
         let layouts: [Vec<(MockPage, u32, u32)>; 3] = [
             vec![(run[0], 0, full), (run[1], 0, full), (run[2], 0, full)],
