@@ -42,14 +42,30 @@ pub(crate) fn copy_string(source: &[u8], target: &mut [u8]) {
 /// When the two lengths differ.
 #[inline]
 pub(crate) fn copy_wide(source: &[u8], target: &mut [u8]) {
+    if !try_copy_wide(source, target) {
+        copy_string(source, target);
+    }
+}
+
+/// [`copy_wide`]'s loop where the processor has AVX2 (x86-64 with the
+/// `std` feature, outside Miri), returning true; elsewhere false, having
+/// copied nothing.
+///
+/// # Panics
+///
+/// When the two lengths differ.
+#[inline]
+#[must_use = "nothing is copied when it returns false"]
+pub(crate) fn try_copy_wide(source: &[u8], target: &mut [u8]) -> bool {
     #[cfg(all(target_arch = "x86_64", feature = "std", not(miri)))]
     if std::is_x86_feature_detected!("avx2") {
         // SAFETY: the processor has AVX2, the one feature the function
         // enables.
         unsafe { copy_avx2(source, target) };
-        return;
+        return true;
     }
-    copy_string(source, target);
+    let _ = (source, target);
+    false
 }
 
 /// [`copy_wide`]'s loop: compiled for AVX2, each 64-byte `copy_from_slice`

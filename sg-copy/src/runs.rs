@@ -15,7 +15,7 @@ use sg_core::{
     Access, ListView, MappedBytes, PageProvider, Segment, Segments, SgList, run_continues,
 };
 
-use crate::moves::{copy_string, copy_wide};
+use crate::moves::{copy_string, copy_wide, try_copy_wide};
 use crate::tune::{LongCopy, Tuning};
 
 /// Longest range handed to a visitor at once: a slice may not exceed
@@ -64,7 +64,7 @@ impl RunCopy {
     fn tuning(self) -> Option<(usize, LongCopy)> {
         let long = match self.0 & LONG_BITS {
             0 => LongCopy::Memcpy,
-            1 => LongCopy::LinesWhenMisaligned,
+            1 => LongCopy::StringOrLines,
             2 => LongCopy::String,
             _ => LongCopy::WideWhenMisaligned,
         };
@@ -611,13 +611,13 @@ pub(crate) const PAGE_CHUNK: usize = 4 << 10;
 const LINE: usize = 64;
 
 /// Copies `source` into `target`, which has the same length: up to a short
-/// copy with one `memcpy`; past it with one string copy where the
-/// processor's tuning asks for it (AMD's Zen 5); otherwise, when both
-/// start at the same offset in a cache line, with `memcpy` in pieces of
-/// the processor's [`aligned_chunk`](crate::tune::Tuning) bytes (4 KiB on
-/// AMD before Zen 5, 256 KiB elsewhere; see [`crate::tune`]), and with
-/// [`copy_lines`] where the processor's tuning asks for it, with one
-/// `memcpy` elsewhere.
+/// copy with one `memcpy`; past it as the processor's tuning says (see
+/// [`crate::tune`]): on AMD, ends at the same offset in a cache line with
+/// one string copy, and at different offsets with [`copy_lines`] before
+/// Zen 5; elsewhere, when both start at the same offset in a cache line,
+/// with `memcpy` in pieces of the tuning's
+/// [`aligned_chunk`](crate::tune::Tuning) bytes, and with one `memcpy`
+/// otherwise.
 #[inline(always)]
 pub(crate) fn copy_chunked(source: &[u8], target: &mut [u8]) {
     // The length alone decides short copies (the segments of small lists):
@@ -648,7 +648,9 @@ fn copy_past_short(source: &[u8], target: &mut [u8]) {
 
 /// Runs up to this long, with ends at different offsets in their cache
 /// lines, go through [`copy_wide`] where the tuning asks for it
-/// ([`LongCopy::WideWhenMisaligned`]); longer ones take the string copy.
+/// ([`LongCopy::WideWhenMisaligned`]; longer ones take the string copy)
+/// and through its loop in [`copy_lines_apart`] (longer ones take
+/// [`copy_lines`]).
 const WIDE_RUN: usize = 64 << 10;
 
 /// Copies up to this many bytes are one `memcpy` wherever their ends lie:
@@ -695,37 +697,26 @@ enum Way {
 }
 
 /// The way [`copy_tuned`] copies `source` into `target` with the tuning's
-/// `aligned_chunk` and `long` (see [`LongCopy`]): past a short copy, with
-/// the string copy when `long` asks for it, or with the wide loop for ends
-/// at different offsets in their cache lines up to [`WIDE_RUN`] bytes;
-/// ends at the same offset in their cache lines in pieces past
-/// `aligned_chunk`; ends at different offsets a line at a time past a
-/// short copy when `long` asks for it; one `memcpy` otherwise.
+/// `aligned_chunk` and `long` (see [`LongCopy`]): up to a short copy with
+/// one `memcpy`; past it, as `long` says: the string copy for any ends,
+/// or for ends at the same offset in their cache lines, with ends at
+/// different offsets either in the wide loop up to [`WIDE_RUN`] bytes
+/// (the string copy past it) or a line at a time; or `memcpy`, in pieces
+/// of `aligned_chunk` for ends at the same offset past it.
 #[inline(always)]
 fn tuned_way(source: &[u8], target: &[u8], aligned_chunk: usize, long: LongCopy) -> Way {
-    let past_short = source.len() > SHORT_MEMCPY;
+    if source.len() <= SHORT_MEMCPY {
+        return Way::Memcpy;
+    }
     let same_offset = (source.as_ptr() as usize ^ target.as_ptr() as usize) % LINE == 0;
     match long {
-        LongCopy::String if past_short => return Way::String,
-        LongCopy::WideWhenMisaligned if past_short => {
-            return if !same_offset && source.len() <= WIDE_RUN {
-                Way::Wide
-            } else {
-                Way::String
-            };
-        }
-        _ => {}
-    }
-    if same_offset {
-        if source.len() <= aligned_chunk {
-            Way::Memcpy
-        } else {
-            Way::Pieces
-        }
-    } else if long == LongCopy::LinesWhenMisaligned && past_short {
-        Way::Lines
-    } else {
-        Way::Memcpy
+        LongCopy::String => Way::String,
+        LongCopy::WideWhenMisaligned if !same_offset && source.len() <= WIDE_RUN => Way::Wide,
+        LongCopy::WideWhenMisaligned => Way::String,
+        LongCopy::StringOrLines if same_offset => Way::String,
+        LongCopy::StringOrLines => Way::Lines,
+        LongCopy::Memcpy if same_offset && source.len() > aligned_chunk => Way::Pieces,
+        LongCopy::Memcpy => Way::Memcpy,
     }
 }
 
@@ -736,12 +727,22 @@ fn copy_pieces(source: &[u8], target: &mut [u8], chunk: usize) {
     copy_in_pieces(source, target, chunk);
 }
 
-/// [`copy_lines`] out of line, for [`copy_tuned`]: a copy longer than
-/// [`SHORT_MEMCPY`] whose ends lie at different offsets in their cache
-/// lines, where the processor's tuning asks for lines.
+/// A copy longer than [`SHORT_MEMCPY`] whose ends lie at different offsets
+/// in their cache lines, where the processor's tuning asks for lines: up
+/// to [`WIDE_RUN`] bytes in [`copy_wide`]'s loop of 32-byte moves where
+/// the processor has AVX2, otherwise with [`copy_lines`]. Out of line, for
+/// [`copy_tuned`].
+///
+/// On the AMD EPYC of family 0x19 of [`crate::tune`] the 32-byte loop
+/// copied 4096 shuffled pages into a `Vec` at 1.04-1.10 of a hand loop
+/// of `copy_from_slice` calls (0.94-0.98 a line at a time with 16-byte
+/// moves), and out of 256 shuffled 64 KiB segments at 2.2-2.4 (2.0); but
+/// 1 MiB out of pages into a `Vec` at 1.20 against 1.27-1.37.
 #[inline(never)]
 fn copy_lines_apart(source: &[u8], target: &mut [u8]) {
-    copy_lines(source, target);
+    if source.len() > WIDE_RUN || !try_copy_wide(source, target) {
+        copy_lines(source, target);
+    }
 }
 
 /// Copies `source` into `target` (the same length) with one `memcpy` per
@@ -757,8 +758,8 @@ fn copy_in_pieces(source: &[u8], target: &mut [u8], chunk: usize) {
 /// with unaligned vector loads and stores, for ends at different offsets
 /// in their cache lines.
 ///
-/// There glibc's `memcpy` is slow on some machines: on the AMD EPYC before
-/// Zen 5 of [`crate::tune`], its `rep movsb` (below 1 MiB) ran 4 KiB pieces
+/// There glibc's `memcpy` is slow on some machines: on an AMD EPYC before
+/// Zen 5 (see [`crate::tune`]), its `rep movsb` (below 1 MiB) ran 4 KiB pieces
 /// at 3.1-3.4 GB/s with the ends 1 or 8 bytes apart modulo 64 and 7.5-9.6
 /// GB/s at 16 or 48, and its 1 MiB vector loop at 10.3-11.8 GB/s, where
 /// this loop ran at 12.7-14.4 GB/s (64 MiB; 19-23 against 17-22 GB/s for
@@ -1168,7 +1169,7 @@ mod tests {
         // Each pair of choices survives with other piece sizes too.
         let longs = [
             LongCopy::Memcpy,
-            LongCopy::LinesWhenMisaligned,
+            LongCopy::StringOrLines,
             LongCopy::String,
             LongCopy::WideWhenMisaligned,
         ];
@@ -1197,10 +1198,11 @@ mod tests {
         }
     }
 
-    /// A walk's copy of a run: one `memcpy` for aligned ends up to the
-    /// piece size and for any short run, pieces past it, and lines only
-    /// for misaligned ends past a short copy where the tuning asks; with
-    /// the string copy, one string copy for every run past a short copy.
+    /// A walk's copy of a run: one `memcpy` for any short run; past it,
+    /// with `memcpy`, one call for aligned ends up to the piece size,
+    /// pieces past it, one call for misaligned ends; with lines, one
+    /// string copy for aligned ends and lines for misaligned ones; with
+    /// the string copy, one string copy for every run.
     #[test]
     fn tuned_way_follows_offsets_length_and_tuning() {
         let buffer = vec![0u8; 3 * PAGE_CHUNK + 2 * LINE];
@@ -1209,23 +1211,25 @@ mod tests {
         let base = buffer.as_ptr().align_offset(LINE);
         let at = |offset: usize, len: usize| &buffer[base + offset..base + offset + len];
         let chunk = PAGE_CHUNK;
-        for long in [LongCopy::Memcpy, LongCopy::LinesWhenMisaligned] {
+        for long in [LongCopy::Memcpy, LongCopy::StringOrLines] {
             let way = |source: usize, target: usize, len: usize| {
                 tuned_way(at(source, len), at(target, len), chunk, long)
             };
             assert_eq!(way(0, LINE, 1), Way::Memcpy);
-            assert_eq!(way(0, LINE, chunk), Way::Memcpy);
-            assert_eq!(way(0, LINE, chunk + 1), Way::Pieces);
-            assert_eq!(way(LINE, 0, 2 * chunk), Way::Pieces);
-            // The same offset in their lines, though not at a line's start.
-            assert_eq!(way(1, LINE + 1, chunk + 1), Way::Pieces);
+            assert_eq!(way(0, LINE, SHORT_MEMCPY), Way::Memcpy);
             assert_eq!(way(0, 1, SHORT_MEMCPY), Way::Memcpy);
             assert_eq!(way(1, 0, 1), Way::Memcpy);
-            let misaligned = if long == LongCopy::Memcpy {
-                Way::Memcpy
+            let (aligned, pieces, misaligned) = if long == LongCopy::Memcpy {
+                (Way::Memcpy, Way::Pieces, Way::Memcpy)
             } else {
-                Way::Lines
+                (Way::String, Way::String, Way::Lines)
             };
+            assert_eq!(way(0, LINE, SHORT_MEMCPY + 1), aligned, "{long:?}");
+            assert_eq!(way(0, LINE, chunk), aligned, "{long:?}");
+            assert_eq!(way(0, LINE, chunk + 1), pieces, "{long:?}");
+            assert_eq!(way(LINE, 0, 2 * chunk), pieces, "{long:?}");
+            // The same offset in their lines, though not at a line's start.
+            assert_eq!(way(1, LINE + 1, chunk + 1), pieces, "{long:?}");
             assert_eq!(way(0, 1, SHORT_MEMCPY + 1), misaligned, "{long:?}");
             assert_eq!(way(LINE - 1, 0, 2 * chunk), misaligned, "{long:?}");
         }
@@ -1289,6 +1293,8 @@ mod tests {
                 PAGE_CHUNK,
                 PAGE_CHUNK + 1,
                 2 * PAGE_CHUNK + 100,
+                WIDE_RUN,
+                WIDE_RUN + 1,
                 Tuning::PLAIN.aligned_chunk,
                 2 * Tuning::PLAIN.aligned_chunk + 100,
             ]
@@ -1333,7 +1339,7 @@ mod tests {
                                     == 0;
                                 if same {
                                     copy_in_pieces(from_bytes, to_bytes, tuning.aligned_chunk);
-                                } else if tuning.into_list.long == LongCopy::LinesWhenMisaligned {
+                                } else if tuning.into_list.long == LongCopy::StringOrLines {
                                     copy_lines_apart(from_bytes, to_bytes);
                                 } else {
                                     to_bytes.copy_from_slice(from_bytes);

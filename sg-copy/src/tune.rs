@@ -7,13 +7,26 @@
 //! ([`sg_core::hint::memcpy_slow_across_offsets`],
 //! [`sg_core::hint::string_copy_beats_memcpy`]):
 //!
-//! - On AMD processors before Zen 5 (and Hygon's) glibc's `memcpy` copies
-//!   with `rep movsb` below 1 MiB, which runs at a third of the speed when
-//!   source and target lie at different offsets in their cache lines; a
-//!   loop of cache-line moves ([`copy_lines`](crate::runs)) runs at full
+//! - On AMD processors before Zen 5 (and Hygon's) `rep movsb`, which
+//!   glibc's `memcpy` uses for some lengths, runs at a third of the speed
+//!   when source and target lie at different offsets in their cache lines;
+//!   a loop of cache-line moves ([`copy_lines`](crate::runs)) runs at full
 //!   speed there, and prefetching the start of the next run (entries in no
 //!   particular page order) hides the stall of crossing into an unrelated
 //!   page. Both ways.
+//!
+//!   With the ends at the same offset, one `rep movsb` per run beats
+//!   `memcpy` in any piece size. On an AMD EPYC of family 0x19 (Zen 4,
+//!   model 0x11; 2-core VM, 32 MiB L3, glibc 2.36, `memcpy` of 64 MiB at
+//!   7-10 GB/s), 64 MiB between page-aligned buffers ran at 13-14 GB/s
+//!   in one `rep movsb` against 10.8-11.3 in 4 KiB `memcpy` pieces, 9-11
+//!   in 64 KiB to 1 MiB pieces and 8.5 in one `memcpy` (whose vector loop
+//!   from 1 MiB on ran 4 MiB in cache at 20 GB/s against 45); in `cargo
+//!   xtask perf` (5 alternated runs) `copy_to_buf_4k` went from 0.99 to
+//!   1.80 of one 64 MiB `memcpy` against 4 KiB pieces, `copy_to_buf_merged`
+//!   from 1.03 to 1.75 and `copy_from_buf_4k` from 1.20 to 1.73. Ends at
+//!   different offsets go through 32-byte moves up to 64 KiB where the
+//!   processor has AVX2 (see [`copy_lines_apart`](crate::runs)).
 //! - On AMD's Zen 5 (family 0x1A; measured on a 2-core EPYC VM, 32 MiB L3,
 //!   glibc 2.36) `rep movsb` is fast for any offsets, but glibc's `memcpy`
 //!   copies a few KiB with vector moves, which write into pages in no order
@@ -46,11 +59,11 @@
 //! The last choice is the piece size for long runs whose ends lie at the
 //! same offset in their cache lines (page-aligned buffers and pages).
 //!
-//! - On the AMD EPYC before Zen 5 (32 MiB L3, glibc 2.36), whose `memcpy`
-//!   uses `rep movsb` below 1 MiB and a slower vector loop from 1 MiB on,
-//!   64 MiB between page-aligned buffers ran at 13.3-14.0 GB/s in 4 KiB
-//!   pieces, 12.3-13.1 in 64 KiB and 11.3-12.3 in 1 MiB (16 MiB in cache:
-//!   24 against 20-21.6); the kernel's page-by-page copy is the 4 KiB case.
+//! - On AMD, the string copy takes runs of any length whose ends lie at
+//!   the same offset (above), so the piece size is not used there. On Zen
+//!   5, 64 MiB of 4 KiB pages merged into one run copied out at 1.32-1.41
+//!   of one `memcpy` of 64 MiB in the same process with one `rep movsb`,
+//!   against 1.23-1.35 in 256 KiB `memcpy` pieces.
 //! - On the Intel Xeon (family 6 model 167, 2 MiB L2), 64 MiB between
 //!   page-aligned buffers in pieces, against one `memcpy` of it in the
 //!   same process: 4 KiB pieces 0.90-0.93, 16 KiB 0.96-0.98, 64 KiB
@@ -58,10 +71,6 @@
 //!   are 256 KiB: level with one `memcpy`, and well below the sizes at
 //!   which glibc turns to non-temporal stores on any processor with a few
 //!   MiB of cache.
-//! - On Zen 5 a long run is one `rep movsb` whatever its length: 64 MiB
-//!   of 4 KiB pages merged into one run copied out at 1.32-1.41 of one
-//!   `memcpy` of 64 MiB in the same process, against 1.23-1.35 in 256 KiB
-//!   `memcpy` pieces.
 //!
 //! Everything else, and any target that is not x86_64 (or runs under Miri),
 //! takes the plain path: one `memcpy` per run (in 256 KiB pieces when
@@ -77,9 +86,11 @@ pub(crate) enum LongCopy {
     /// Ends at the same offset in their cache lines: `memcpy` in pieces of
     /// the tuning's size; at different offsets: one `memcpy`.
     Memcpy = 0,
-    /// As [`LongCopy::Memcpy`], but ends at different offsets are copied a
-    /// cache line at a time.
-    LinesWhenMisaligned = 1,
+    /// Ends at the same offset in their cache lines: one string copy
+    /// (`rep movsb`) for any length; at different offsets: a cache line
+    /// at a time (32-byte moves up to 64 KiB where the processor has
+    /// AVX2, `copy_lines_apart`).
+    StringOrLines = 1,
     /// One string copy (`rep movsb`) for any offsets and length.
     String = 2,
     /// As [`LongCopy::String`], but ends at different offsets in their
@@ -107,17 +118,19 @@ pub(crate) struct Tuning {
     /// Copies out of a list.
     pub(crate) out_of_list: Direction,
     /// Bytes per `memcpy` call for a long run whose ends lie at the same
-    /// offset in their cache lines (at least 4 KiB), unless the long copy
-    /// is a string copy.
+    /// offset in their cache lines (at least 4 KiB), where the long copy
+    /// is [`LongCopy::Memcpy`]; the others copy such runs with one string
+    /// copy.
     pub(crate) aligned_chunk: usize,
 }
 
 impl Tuning {
-    /// The tuning for processors whose `memcpy` is slow across offsets.
+    /// The tuning for processors whose `memcpy` is slow across offsets:
+    /// one string copy for aligned runs, lines for others.
     pub(crate) const LINES: Tuning = Tuning {
         into_list: Direction::LINES,
         out_of_list: Direction::LINES,
-        aligned_chunk: 4 << 10,
+        aligned_chunk: 256 << 10,
     };
 
     /// The plain path: one `memcpy` per run (per 256 KiB of an aligned
@@ -157,9 +170,10 @@ impl Tuning {
 }
 
 impl Direction {
-    /// Cache lines across offsets, and the next run prefetched.
+    /// A string copy for aligned ends, cache lines across offsets, and the
+    /// next run prefetched.
     const LINES: Direction = Direction {
-        long: LongCopy::LinesWhenMisaligned,
+        long: LongCopy::StringOrLines,
         prefetch_next_run: true,
     };
 
@@ -190,9 +204,7 @@ mod tests {
     use super::*;
 
     /// The tuning follows the processor, and the tunings differ in their
-    /// long copies each way; each copies aligned runs of up to a page with
-    /// one `memcpy` (as `copy_tuned` does), and their piece sizes are whole
-    /// pages. A view that writes copies into its list, one that reads out
+    /// long copies each way; their piece sizes are whole pages. A view that writes copies into its list, one that reads out
     /// of it.
     #[test]
     fn tuning_follows_the_processor() {
@@ -224,7 +236,6 @@ mod tests {
             )
         });
         assert_eq!(prefetching, [(false, false), (true, true), (false, true)]);
-        assert_ne!(Tuning::PLAIN.aligned_chunk, Tuning::LINES.aligned_chunk);
         for tuning in all {
             assert!(tuning.aligned_chunk >= crate::runs::PAGE_CHUNK);
             // `RunCopy` keeps the long copy in bits 0 and 1 of the piece

@@ -433,8 +433,8 @@ const PIECE_NAMES: [&str; 5] = [
 ];
 
 /// The whole buffer copied in pieces of each size of `PIECES` (what
-/// sg-copy does with a long aligned run, in the piece size of its vendor
-/// tuning: 4 KiB on AMD, 256 KiB elsewhere), each interleaved with one
+/// sg-copy does with a long aligned run in its plain tuning, in 256 KiB
+/// pieces; on AMD it takes one `rep movsb`), each interleaved with one
 /// whole memcpy: which piece size wins on this machine.
 fn pieces(sizes: &Sizes) -> Vec<Row> {
     let n = sizes.buffer;
