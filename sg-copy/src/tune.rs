@@ -19,14 +19,15 @@
 //!   `memcpy` in any piece size. On an AMD EPYC of family 0x19 (Zen 4,
 //!   model 0x11; 2-core VM, 32 MiB L3, glibc 2.36, `memcpy` of 64 MiB at
 //!   7-10 GB/s), 64 MiB between page-aligned buffers ran at 13-14 GB/s
-//!   in one `rep movsb` against 10.8-11.3 in 4 KiB `memcpy` pieces, 9-11
-//!   in 64 KiB to 1 MiB pieces and 8.5 in one `memcpy` (whose vector loop
-//!   from 1 MiB on ran 4 MiB in cache at 20 GB/s against 45); in `cargo
-//!   xtask perf` (5 alternated runs) `copy_to_buf_4k` went from 0.99 to
-//!   1.80 of one 64 MiB `memcpy` against 4 KiB pieces, `copy_to_buf_merged`
-//!   from 1.03 to 1.75 and `copy_from_buf_4k` from 1.20 to 1.73. Ends at
-//!   different offsets go through 32-byte moves up to 64 KiB where the
-//!   processor has AVX2 (see [`copy_lines_apart`](crate::runs)).
+//!   in one `rep movsb` against 10.8-11.3 in 4 KiB `memcpy` pieces,
+//!   8.2-10.9 in 16 KiB to 1 MiB pieces and 8.5-8.6 in one `memcpy`
+//!   (whose loop from 1 MiB on ran 4 MiB in cache at 20 GB/s against 45
+//!   for `rep movsb`); in `cargo xtask perf` (5 alternated runs)
+//!   `copy_to_buf_4k` went from 0.99 to 1.80 of one 64 MiB `memcpy`
+//!   against 4 KiB pieces, `copy_to_buf_merged` from 1.03 to 1.75 and
+//!   `copy_from_buf_4k` from 1.20 to 1.73. Ends at different offsets go
+//!   through 32-byte moves up to 64 KiB where the processor has AVX2 (see
+//!   [`copy_lines_apart`](crate::runs)).
 //! - On AMD's Zen 5 (family 0x1A; measured on a 2-core EPYC VM, 32 MiB L3,
 //!   glibc 2.36) `rep movsb` is fast for any offsets, but glibc's `memcpy`
 //!   copies a few KiB with vector moves, which write into pages in no order
