@@ -146,8 +146,10 @@ fn small(c: &mut Criterion) {
 /// The fast paths of a few entries, of a long skip and of ends at different
 /// offsets in a cache line: 512 bytes into a list of two 256-byte entries
 /// in pages far apart (segment by segment, no run joining), 16 MiB of
-/// shuffled one-page entries into a `Vec` (cache-line copies), and 1 MiB at
-/// 7 MiB of that list (the skip passes over 1792 entries array by array).
+/// shuffled one-page entries into a `Vec` (cache-line copies) and back
+/// (streamed where the tuning streams long copies into a list), and 1 MiB
+/// at 7 MiB of that list (the skip passes over 1792 entries array by
+/// array).
 fn fast_paths(c: &mut Criterion) {
     let provider = VirtPages::new();
     let memory = memory(16 << 20);
@@ -188,6 +190,18 @@ fn fast_paths(c: &mut Criterion) {
                 black_box(shuffled_table.as_list()),
                 0,
                 black_box(&mut vec_out),
+            )
+        })
+    });
+    // 16 MiB into the list: on AMD before Zen 5 a copy this long writes
+    // its runs with non-temporal stores.
+    group.throughput(Throughput::Bytes(16 << 20));
+    group.bench_function("copy_in_4k_shuffled_from_vec", |b| {
+        b.iter(|| {
+            copy_from_slice(
+                black_box(shuffled_table.as_list_mut()),
+                0,
+                black_box(&vec_out),
             )
         })
     });

@@ -1,7 +1,8 @@
 //! Copies of private bytes with instructions the platform's `memcpy` may
-//! not choose for them: one string copy (`rep movsb`), and a front-to-back
-//! loop of 32-byte moves. The linear fast path picks them per processor
-//! (see [`crate::tune`]); each copies the same bytes as `memcpy`.
+//! not choose for them: one string copy (`rep movsb`), a front-to-back
+//! loop of 32-byte moves, and the same loop with non-temporal stores. The
+//! linear fast path picks them per processor (see [`crate::tune`]); each
+//! copies the same bytes as `memcpy`.
 
 /// Copies `source` into `target` with one string copy (`rep movsb`) on
 /// x86-64 outside Miri, with one `memcpy` elsewhere.
@@ -86,7 +87,87 @@ fn copy_avx2(source: &[u8], target: &mut [u8]) {
     to.into_remainder().copy_from_slice(from.remainder());
 }
 
-/// Bytes per step of [`copy_wide`]: one cache line.
+/// Copies `source` into `target` front to back with 32-byte loads and
+/// non-temporal 32-byte stores (which write around the caches, without
+/// first reading the target's lines into them), where the processor has
+/// AVX2 (x86-64 with the `std` feature, outside Miri), returning true;
+/// elsewhere false, having copied nothing.
+///
+/// The bytes before the target's first 32-byte boundary and after its
+/// last whole step are copied with plain stores. The non-temporal stores
+/// are fenced (`sfence`) before it returns, so that everything after it,
+/// in this thread or in any thread that synchronises with it later, sees
+/// them as it sees plain stores.
+///
+/// # Panics
+///
+/// When the two lengths differ.
+#[inline]
+#[must_use = "nothing is copied when it returns false"]
+pub(crate) fn try_copy_stream(source: &[u8], target: &mut [u8]) -> bool {
+    #[cfg(all(target_arch = "x86_64", feature = "std", not(miri)))]
+    if std::is_x86_feature_detected!("avx2") {
+        // SAFETY: the processor has AVX2, the one feature the function
+        // enables.
+        unsafe { stream_avx2(source, target) };
+        return true;
+    }
+    let _ = (source, target);
+    false
+}
+
+/// [`try_copy_stream`]'s loop, compiled for AVX2.
+///
+/// # Panics
+///
+/// When the two lengths differ (before anything is written).
+#[cfg(all(target_arch = "x86_64", feature = "std", not(miri)))]
+#[target_feature(enable = "avx2")]
+fn stream_avx2(source: &[u8], target: &mut [u8]) {
+    use core::arch::x86_64::{__m256i, _mm_sfence, _mm256_loadu_si256, _mm256_stream_si256};
+
+    /// Bytes per non-temporal store; its target must be aligned to them.
+    const WIDE: usize = 32;
+
+    assert_eq!(source.len(), target.len(), "a copy between equal lengths");
+    let len = source.len();
+    let head = target.as_ptr().align_offset(WIDE).min(len);
+    let (head_from, from) = source.split_at(head);
+    let (head_to, to) = target.split_at_mut(head);
+    head_to.copy_from_slice(head_from);
+    let body = from.len() / STEP * STEP;
+    let (from_body, from_tail) = from.split_at(body);
+    let (to_body, to_tail) = to.split_at_mut(body);
+    for (to, from) in to_body
+        .chunks_exact_mut(STEP)
+        .zip(from_body.chunks_exact(STEP))
+    {
+        let (from, to) = (
+            from.as_ptr().cast::<__m256i>(),
+            to.as_mut_ptr().cast::<__m256i>(),
+        );
+        // SAFETY: each chunk holds `STEP` bytes, two 32-byte values, in
+        // both slices; the loads take any alignment, and the stores' target
+        // is 32-byte aligned: `head` bytes brought it to a boundary (when
+        // the body is not empty, `head` is the distance to it), and whole
+        // steps keep it there.
+        unsafe {
+            let first = _mm256_loadu_si256(from);
+            let second = _mm256_loadu_si256(from.add(1));
+            _mm256_stream_si256(to, first);
+            _mm256_stream_si256(to.add(1), second);
+        }
+    }
+    // The non-temporal stores are weakly ordered: the fence orders them
+    // before every later store (and nothing between them and it can
+    // unwind), as the intrinsics' contract asks before the function
+    // returns.
+    _mm_sfence();
+    to_tail.copy_from_slice(from_tail);
+}
+
+/// Bytes per step of [`copy_wide`] and [`try_copy_stream`]: one cache
+/// line.
 #[cfg(all(target_arch = "x86_64", feature = "std", not(miri)))]
 const STEP: usize = 64;
 
@@ -97,11 +178,11 @@ mod tests {
 
     use super::*;
 
-    /// Both copies give the source's bytes, for every length around a
+    /// Every copy gives the source's bytes, for every length around a
     /// step and every offset of either end in a cache line, and touch
     /// nothing around the target.
     #[test]
-    fn both_copies_give_the_source_bytes() {
+    fn every_copy_gives_the_source_bytes() {
         let source: Vec<u8> = (0..600).map(|index| (index * 13 + 5) as u8).collect();
         let lengths: &[usize] = if cfg!(miri) {
             &[0, 65, 200]
@@ -113,7 +194,7 @@ mod tests {
         } else {
             &[0, 1, 7, 32, 63]
         };
-        for copy in [copy_string, copy_wide] {
+        for copy in [copy_string, copy_wide, stream_or_memcpy] {
             for &len in lengths {
                 for &from in offsets {
                     for &to in offsets {
@@ -124,6 +205,45 @@ mod tests {
                         assert!(target[to + len..].iter().all(|&byte| byte == 0xEE));
                     }
                 }
+            }
+        }
+    }
+
+    /// [`try_copy_stream`], or `memcpy` where it copies nothing.
+    fn stream_or_memcpy(source: &[u8], target: &mut [u8]) {
+        if !try_copy_stream(source, target) {
+            target.copy_from_slice(source);
+        }
+    }
+
+    /// The streaming loop runs exactly where the processor has AVX2
+    /// (x86-64 with `std`, outside Miri): there it copies, around a target
+    /// at every offset from a 32-byte boundary, and says so; elsewhere it
+    /// touches nothing and says so.
+    #[test]
+    fn the_streaming_loop_says_whether_it_copied() {
+        #[cfg(all(target_arch = "x86_64", feature = "std", not(miri)))]
+        let streams = std::is_x86_feature_detected!("avx2");
+        #[cfg(not(all(target_arch = "x86_64", feature = "std", not(miri))))]
+        let streams = false;
+        let source: Vec<u8> = (0..300).map(|index| (index * 3) as u8).collect();
+        let mut target = vec![0xEEu8; 400];
+        let base = target.as_ptr().align_offset(32);
+        for offset in [0, 1, 31, 32] {
+            for len in [0, 31, 64, 97, 300] {
+                target.fill(0xEE);
+                let at = base + offset;
+                assert_eq!(
+                    try_copy_stream(&source[..len], &mut target[at..at + len]),
+                    streams
+                );
+                if streams {
+                    assert_eq!(&target[at..at + len], &source[..len]);
+                } else {
+                    assert!(target[at..at + len].iter().all(|&byte| byte == 0xEE));
+                }
+                assert!(target[..at].iter().all(|&byte| byte == 0xEE));
+                assert!(target[at + len..].iter().all(|&byte| byte == 0xEE));
             }
         }
     }
@@ -150,8 +270,8 @@ mod tests {
     /// Each copy checks the lengths it is given: it copies exactly the
     /// source's length, which must be the target's.
     #[test]
-    fn both_copies_refuse_unequal_lengths() {
-        for copy in [copy_string, copy_wide] {
+    fn every_copy_refuses_unequal_lengths() {
+        for copy in [copy_string, copy_wide, stream_or_memcpy] {
             let result = std::panic::catch_unwind(|| {
                 let mut target = [0u8; 8];
                 copy(&[1; 9], &mut target);

@@ -15,7 +15,7 @@ use sg_core::{
     Access, ListView, MappedBytes, PageProvider, Segment, Segments, SgList, run_continues,
 };
 
-use crate::moves::{copy_string, copy_wide, try_copy_wide};
+use crate::moves::{copy_string, copy_wide, try_copy_stream, try_copy_wide};
 use crate::tune::{LongCopy, Tuning};
 
 /// Longest range handed to a visitor at once: a slice may not exceed
@@ -39,7 +39,8 @@ pub(crate) type Run<'a, 'v, V> =
 ///
 /// One word, so that it stays in a register across the walk: the tuning's
 /// piece size (a multiple of 4 KiB) with the [`LongCopy`] of the copy's
-/// direction in bits 0 and 1, or 0 for [`copy_chunked`]. (As an enum of a
+/// direction in bits 0 and 1 and whether its runs stream in bit 2, or 0
+/// for [`copy_chunked`]. (As an enum of a
 /// tuning, the compiler copied it through the stack for every run.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct RunCopy(usize);
@@ -49,26 +50,34 @@ impl RunCopy {
     pub(crate) const CHUNKED: RunCopy = RunCopy(0);
 
     /// Copies with [`copy_tuned`] and `tuning`, in the direction of a
-    /// view of access `A` ([`Tuning::direction`]).
+    /// view of access `A` ([`Tuning::direction`]), for the runs of a copy
+    /// of `budget` bytes in all (which decides whether they stream).
     #[inline(always)]
-    pub(crate) fn tuned<A: Access>(tuning: Tuning) -> RunCopy {
-        // A nonzero multiple of 4 KiB leaves bits 0 and 1 free (checked by
+    pub(crate) fn tuned<A: Access>(tuning: Tuning, budget: u64) -> RunCopy {
+        let direction = tuning.direction::<A>();
+        let stream = if direction.streams(budget) {
+            STREAM_BIT
+        } else {
+            0
+        };
+        // A nonzero multiple of 4 KiB leaves bits 0 to 2 free (checked by
         // `tuning_follows_the_processor` and the tests below), so `|` here
         // is `^` too.
-        RunCopy(tuning.aligned_chunk | tuning.direction::<A>().long as usize)
+        RunCopy(tuning.aligned_chunk | direction.long as usize | stream)
     }
 
-    /// The tuning's piece size and long copy; `None` for
-    /// [`copy_chunked`].
+    /// The tuning's piece size and long copy, and whether runs stream;
+    /// `None` for [`copy_chunked`].
     #[inline(always)]
-    fn tuning(self) -> Option<(usize, LongCopy)> {
+    fn tuning(self) -> Option<(usize, LongCopy, bool)> {
         let long = match self.0 & LONG_BITS {
             0 => LongCopy::Memcpy,
             1 => LongCopy::StringOrLines,
             2 => LongCopy::String,
             _ => LongCopy::WideWhenMisaligned,
         };
-        (self.0 != 0).then_some((self.0 & !LONG_BITS, long))
+        let chunk = self.0 & !(LONG_BITS | STREAM_BIT);
+        (self.0 != 0).then_some((chunk, long, self.0 & STREAM_BIT != 0))
     }
 
     /// Copies `source` into `target` (the same length) this way.
@@ -76,13 +85,18 @@ impl RunCopy {
     pub(crate) fn copy(self, source: &[u8], target: &mut [u8]) {
         match self.tuning() {
             None => copy_chunked(source, target),
-            Some((aligned_chunk, long)) => copy_tuned(source, target, aligned_chunk, long),
+            Some((aligned_chunk, long, stream)) => {
+                copy_tuned(source, target, aligned_chunk, long, stream)
+            }
         }
     }
 }
 
 /// The bits of a [`RunCopy`] that hold its [`LongCopy`].
 const LONG_BITS: usize = 3;
+
+/// The bit of a [`RunCopy`] set when its runs stream.
+const STREAM_BIT: usize = 4;
 
 /// Calls `visit` with each contiguous run of up to `budget` bytes of `list`
 /// from `skip` on (with the bytes visited before it and the way to copy
@@ -351,7 +365,7 @@ unsafe fn walk_runs<'v, V: ListView<'v>>(
     if runs_at_start(provider, segments.clone()) {
         // SAFETY: the caller's promise.
         unsafe { walk_runs_as::<V, true>(segments, provider, budget, tuning, visit) }
-    } else if tuning.direction::<V::Access>().prefetch_next_run {
+    } else if tuning.direction::<V::Access>().prefetches(budget) {
         // SAFETY: the caller's promise.
         unsafe { walk_runs_as::<V, false>(segments, provider, budget, tuning, visit) }
     } else {
@@ -375,7 +389,7 @@ unsafe fn walk_each<'v, V: ListView<'v>>(
     tuning: Tuning,
     visit: &mut impl FnMut(&mut Run<'_, 'v, V>, u64, RunCopy),
 ) -> u64 {
-    let how = RunCopy::tuned::<V::Access>(tuning);
+    let how = RunCopy::tuned::<V::Access>(tuning, budget);
     // SAFETY: the caller's promise.
     unsafe { visit_segments::<V>(segments, provider, 0, budget, 0, how, visit) }
 }
@@ -433,7 +447,8 @@ unsafe fn visit_runs<'v, 's, V: ListView<'v>, const JOIN: bool>(
     tuning: Tuning,
     visit: &mut impl FnMut(&mut Run<'_, 'v, V>, u64, RunCopy),
 ) -> u64 {
-    let prefetch = tuning.direction::<V::Access>().prefetch_next_run;
+    let prefetch = tuning.direction::<V::Access>().prefetches(budget);
+    let how = RunCopy::tuned::<V::Access>(tuning, budget);
     let mut done = 0u64;
     loop {
         // Grow the run while the following segments continue it.
@@ -463,17 +478,7 @@ unsafe fn visit_runs<'v, 's, V: ListView<'v>, const JOIN: bool>(
         }
         // SAFETY: the caller's promise; `len` bytes of a run of entries that
         // continue each other.
-        unsafe {
-            visit_run::<V>(
-                provider,
-                first.page,
-                first.offset,
-                len,
-                done,
-                RunCopy::tuned::<V::Access>(tuning),
-                visit,
-            )
-        };
+        unsafe { visit_run::<V>(provider, first.page, first.offset, len, done, how, visit) };
         done += len;
         budget -= len;
         match following {
@@ -643,7 +648,13 @@ pub(crate) fn copy_chunked(source: &[u8], target: &mut [u8]) {
 #[inline(never)]
 fn copy_past_short(source: &[u8], target: &mut [u8]) {
     let tuning = crate::tune::tuning();
-    copy_tuned(source, target, tuning.aligned_chunk, tuning.into_list.long);
+    copy_tuned(
+        source,
+        target,
+        tuning.aligned_chunk,
+        tuning.into_list.long,
+        false,
+    );
 }
 
 /// Runs up to this long, with ends at different offsets in their cache
@@ -669,15 +680,24 @@ const SHORT_MEMCPY: usize = 2 << 10;
 /// [`crate::tune`], a 64 MiB list of separately allocated pages copied out
 /// at 0.90-0.92 of that loop.
 ///
-/// `aligned_chunk` and `long` are the tuning's fields of those names.
+/// `aligned_chunk` and `long` are the tuning's fields of those names;
+/// `stream` says whether the run belongs to a copy that streams
+/// ([`crate::tune::Direction::stream_from`]).
 #[inline(always)]
-pub(crate) fn copy_tuned(source: &[u8], target: &mut [u8], aligned_chunk: usize, long: LongCopy) {
-    match tuned_way(source, target, aligned_chunk, long) {
+pub(crate) fn copy_tuned(
+    source: &[u8],
+    target: &mut [u8],
+    aligned_chunk: usize,
+    long: LongCopy,
+    stream: bool,
+) {
+    match tuned_way(source, target, aligned_chunk, long, stream) {
         Way::Memcpy => target.copy_from_slice(source),
         Way::Pieces => copy_pieces(source, target, aligned_chunk),
         Way::Lines => copy_lines_apart(source, target),
         Way::String => copy_string(source, target),
         Way::Wide => copy_wide(source, target),
+        Way::Stream => copy_stream(source, target, aligned_chunk, long),
     }
 }
 
@@ -694,19 +714,32 @@ enum Way {
     String,
     /// [`copy_wide`].
     Wide,
+    /// [`copy_stream`].
+    Stream,
 }
 
 /// The way [`copy_tuned`] copies `source` into `target` with the tuning's
 /// `aligned_chunk` and `long` (see [`LongCopy`]): up to a short copy with
-/// one `memcpy`; past it, as `long` says: the string copy for any ends,
+/// one `memcpy`; past it, streamed when `stream` (the runs of a long copy
+/// into a list on some processors), otherwise as `long` says: the string
+/// copy for any ends,
 /// or for ends at the same offset in their cache lines, with ends at
 /// different offsets either in the wide loop up to [`WIDE_RUN`] bytes
 /// (the string copy past it) or a line at a time; or `memcpy`, in pieces
 /// of `aligned_chunk` for ends at the same offset past it.
 #[inline(always)]
-fn tuned_way(source: &[u8], target: &[u8], aligned_chunk: usize, long: LongCopy) -> Way {
+fn tuned_way(
+    source: &[u8],
+    target: &[u8],
+    aligned_chunk: usize,
+    long: LongCopy,
+    stream: bool,
+) -> Way {
     if source.len() <= SHORT_MEMCPY {
         return Way::Memcpy;
+    }
+    if stream {
+        return Way::Stream;
     }
     let same_offset = (source.as_ptr() as usize ^ target.as_ptr() as usize) % LINE == 0;
     match long {
@@ -744,6 +777,17 @@ fn copy_pieces(source: &[u8], target: &mut [u8], chunk: usize) {
 fn copy_lines_apart(source: &[u8], target: &mut [u8]) {
     if source.len() > WIDE_RUN || !try_copy_wide(source, target) {
         copy_lines(source, target);
+    }
+}
+
+/// A run of a copy that streams ([`crate::tune::Direction::stream_from`]):
+/// with [`try_copy_stream`]'s non-temporal stores where the processor has
+/// AVX2, otherwise as [`copy_tuned`] copies without streaming. Out of line,
+/// for [`copy_tuned`].
+#[inline(never)]
+fn copy_stream(source: &[u8], target: &mut [u8], aligned_chunk: usize, long: LongCopy) {
+    if !try_copy_stream(source, target) {
+        copy_tuned(source, target, aligned_chunk, long, false);
     }
 }
 
@@ -1068,8 +1112,69 @@ mod tests {
                 let (out, mappings) = walk_out(list, &pages, budget, Tuning::LINES, Loop::Ahead);
                 assert_eq!(out, whole[..budget as usize], "{layout:?} {budget}");
                 assert_eq!(mappings, reached + prefetched, "{layout:?} {budget}");
+                // A copy that streams (here from the list's last byte on)
+                // prefetches nothing, and gives the same bytes.
+                let streaming = Tuning {
+                    out_of_list: crate::tune::Direction {
+                        stream_from: total,
+                        ..Tuning::LINES.out_of_list
+                    },
+                    ..Tuning::LINES
+                };
+                for walk in [Loop::Chosen, Loop::Ahead] {
+                    let (out, mappings) = walk_out(list, &pages, budget, streaming, walk);
+                    assert_eq!(out, whole[..budget as usize], "{layout:?} {budget}");
+                    let expected = if budget == total {
+                        reached
+                    } else {
+                        reached + prefetched
+                    };
+                    if let Loop::Ahead = walk {
+                        assert_eq!(mappings, expected, "{layout:?} {budget}");
+                    }
+                }
             }
         }
+        pages.assert_clean();
+    }
+
+    /// A copy into a list long enough to stream on processors whose
+    /// tuning streams (pages in no order, from a buffer 16 bytes off a
+    /// cache line) writes every byte once, flushes every page once, and
+    /// leaves every mapping released; on the others it is an ordinary long
+    /// copy, with the same outcome.
+    #[test]
+    fn a_copy_long_enough_to_stream_writes_every_page_once() {
+        use sg_core::SgListMut;
+        const PAGE: usize = 4096;
+        if cfg!(miri) {
+            // 12 MiB of pages and bytes: too slow there, and Miri never
+            // streams.
+            return;
+        }
+        let count = (Tuning::LINES.into_list.stream_from as usize).div_ceil(PAGE) + 3;
+        let pages = sg_testkit::MockPages::<PAGE>::linear();
+        // Frames two apart: no two pages continue each other.
+        let mut order = pages.add_pages((0..count as u64).map(|index| 2 * index + 100));
+        // A fixed shuffle: every page goes to the slot 7919 places on.
+        order = (0..count)
+            .map(|index| order[index * 7919 % count])
+            .collect();
+        let layout: Vec<_> = order.iter().map(|&page| (page, 0, PAGE as u32)).collect();
+        // SAFETY: whole pages of the mock, reached only through the list.
+        let mut entries = unsafe { entries_of(&layout) };
+        let bytes = count * PAGE;
+        let source: Vec<u8> = (0..bytes + 16).map(|index| (index % 251) as u8).collect();
+        // SAFETY: the entries describe bytes of the mock's frames, which
+        // nothing else reaches while the view is used.
+        let list = unsafe { SgListMut::new(&mut entries, &pages) };
+        assert_eq!(crate::copy_from_slice(list, 0, &source[16..]), bytes);
+        for &page in &order {
+            assert_eq!(pages.flushes_of(page), 1);
+        }
+        // SAFETY: as above; only read now.
+        let list = unsafe { sg_core::SgList::new(&entries, &pages) };
+        assert!(pages.list_bytes(list) == source[16..]);
         pages.assert_clean();
     }
 
@@ -1160,12 +1265,25 @@ mod tests {
         assert_eq!(RunCopy::CHUNKED.tuning(), None);
         for tuning in [Tuning::PLAIN, Tuning::LINES, Tuning::STRING] {
             assert_eq!(
-                RunCopy::tuned::<Write>(tuning).tuning(),
-                Some((tuning.aligned_chunk, tuning.into_list.long))
+                RunCopy::tuned::<Write>(tuning, 0).tuning(),
+                Some((tuning.aligned_chunk, tuning.into_list.long, false))
             );
             assert_eq!(
-                RunCopy::tuned::<Read>(tuning).tuning(),
-                Some((tuning.aligned_chunk, tuning.out_of_list.long))
+                RunCopy::tuned::<Read>(tuning, u64::MAX - 1).tuning(),
+                Some((tuning.aligned_chunk, tuning.out_of_list.long, false))
+            );
+        }
+        // Copies into a list stream from the tuning's bound on; out of
+        // one never, on any processor's tuning.
+        let from = Tuning::LINES.into_list.stream_from;
+        for (budget, streams) in [(from - 1, false), (from, true), (u64::MAX - 1, true)] {
+            assert_eq!(
+                RunCopy::tuned::<Write>(Tuning::LINES, budget).tuning(),
+                Some((
+                    Tuning::LINES.aligned_chunk,
+                    LongCopy::StringOrLines,
+                    streams
+                ))
             );
         }
         // Each pair of choices survives with other piece sizes too.
@@ -1175,26 +1293,36 @@ mod tests {
             LongCopy::String,
             LongCopy::WideWhenMisaligned,
         ];
-        let direction = |long| crate::tune::Direction {
+        let direction = |long, stream_from| crate::tune::Direction {
             long,
             prefetch_next_run: false,
+            stream_from,
         };
         for aligned_chunk in [4 << 10, 8 << 10, 1 << 20] {
             for into in longs {
                 for out in longs {
+                    // Into the list streams from 100 bytes on, out of it
+                    // from 200.
                     let tuning = Tuning {
-                        into_list: direction(into),
-                        out_of_list: direction(out),
+                        into_list: direction(into, 100),
+                        out_of_list: direction(out, 200),
                         aligned_chunk,
                     };
-                    let copies = (
-                        RunCopy::tuned::<Write>(tuning).tuning(),
-                        RunCopy::tuned::<Read>(tuning).tuning(),
-                    );
-                    assert_eq!(
-                        copies,
-                        (Some((aligned_chunk, into)), Some((aligned_chunk, out)))
-                    );
+                    for (budget, into_streams, out_streams) in
+                        [(99, false, false), (100, true, false), (200, true, true)]
+                    {
+                        let copies = (
+                            RunCopy::tuned::<Write>(tuning, budget).tuning(),
+                            RunCopy::tuned::<Read>(tuning, budget).tuning(),
+                        );
+                        assert_eq!(
+                            copies,
+                            (
+                                Some((aligned_chunk, into, into_streams)),
+                                Some((aligned_chunk, out, out_streams))
+                            )
+                        );
+                    }
                 }
             }
         }
@@ -1215,7 +1343,7 @@ mod tests {
         let chunk = PAGE_CHUNK;
         for long in [LongCopy::Memcpy, LongCopy::StringOrLines] {
             let way = |source: usize, target: usize, len: usize| {
-                tuned_way(at(source, len), at(target, len), chunk, long)
+                tuned_way(at(source, len), at(target, len), chunk, long, false)
             };
             assert_eq!(way(0, LINE, 1), Way::Memcpy);
             assert_eq!(way(0, LINE, SHORT_MEMCPY), Way::Memcpy);
@@ -1236,7 +1364,13 @@ mod tests {
             assert_eq!(way(LINE - 1, 0, 2 * chunk), misaligned, "{long:?}");
         }
         let way = |source: usize, target: usize, len: usize| {
-            tuned_way(at(source, len), at(target, len), chunk, LongCopy::String)
+            tuned_way(
+                at(source, len),
+                at(target, len),
+                chunk,
+                LongCopy::String,
+                false,
+            )
         };
         assert_eq!(way(0, LINE, SHORT_MEMCPY), Way::Memcpy);
         assert_eq!(way(0, 1, SHORT_MEMCPY), Way::Memcpy);
@@ -1252,6 +1386,7 @@ mod tests {
                 at(target, len),
                 chunk,
                 LongCopy::WideWhenMisaligned,
+                false,
             )
         };
         assert_eq!(way(0, 1, SHORT_MEMCPY), Way::Memcpy);
@@ -1262,10 +1397,35 @@ mod tests {
         let long = vec![0u8; WIDE_RUN + 2 * LINE];
         let base = long.as_ptr().align_offset(LINE);
         let at = |offset: usize, len: usize| &long[base + offset..base + offset + len];
-        let way =
-            |len: usize| tuned_way(at(1, len), at(0, len), chunk, LongCopy::WideWhenMisaligned);
+        let way = |len: usize| {
+            tuned_way(
+                at(1, len),
+                at(0, len),
+                chunk,
+                LongCopy::WideWhenMisaligned,
+                false,
+            )
+        };
         assert_eq!(way(WIDE_RUN), Way::Wide);
         assert_eq!(way(WIDE_RUN + 1), Way::String);
+        // A copy that streams does so past a short copy, whatever the
+        // long copy, the offsets and the length.
+        for long in [
+            LongCopy::Memcpy,
+            LongCopy::StringOrLines,
+            LongCopy::String,
+            LongCopy::WideWhenMisaligned,
+        ] {
+            for (source, target) in [(0, LINE), (1, 0), (0, 16)] {
+                let way =
+                    |len: usize| tuned_way(at(source, len), at(target, len), chunk, long, true);
+                assert_eq!(way(1), Way::Memcpy, "{long:?}");
+                assert_eq!(way(SHORT_MEMCPY), Way::Memcpy, "{long:?}");
+                assert_eq!(way(SHORT_MEMCPY + 1), Way::Stream, "{long:?}");
+                assert_eq!(way(2 * chunk), Way::Stream, "{long:?}");
+                assert_eq!(way(WIDE_RUN + 1), Way::Stream, "{long:?}");
+            }
+        }
     }
 
     /// Every way of copying a run (one memcpy, pieces of each tuning's
@@ -1321,18 +1481,29 @@ mod tests {
                     // This processor's choice, then each tuning on its own,
                     // read once (as a walk does), for a copy out of a list,
                     // and directly.
-                    for way in 0..10 {
+                    for way in 0..13 {
                         target.fill(0xEE);
                         let (from_bytes, to_bytes) =
                             (&source[from..from + len], &mut target[to..to + len]);
                         let tuning = [Tuning::PLAIN, Tuning::LINES, Tuning::STRING][way % 3];
                         match way {
                             0 => RunCopy::CHUNKED.copy(from_bytes, to_bytes),
-                            1..=3 => {
-                                RunCopy::tuned::<sg_core::Write>(tuning).copy(from_bytes, to_bytes)
-                            }
-                            4..=6 => {
-                                RunCopy::tuned::<sg_core::Read>(tuning).copy(from_bytes, to_bytes)
+                            1..=3 => RunCopy::tuned::<sg_core::Write>(tuning, 0)
+                                .copy(from_bytes, to_bytes),
+                            4..=6 => RunCopy::tuned::<sg_core::Read>(tuning, 0)
+                                .copy(from_bytes, to_bytes),
+                            // Streamed, as long copies into a list are on
+                            // some processors.
+                            10..=12 => {
+                                let streaming = Tuning {
+                                    into_list: crate::tune::Direction {
+                                        stream_from: 0,
+                                        ..tuning.into_list
+                                    },
+                                    ..tuning
+                                };
+                                RunCopy::tuned::<sg_core::Write>(streaming, 0)
+                                    .copy(from_bytes, to_bytes)
                             }
                             _ => {
                                 let same = (from_bytes.as_ptr() as usize
