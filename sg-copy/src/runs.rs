@@ -16,7 +16,7 @@ use sg_core::{
 };
 
 use crate::moves::{copy_string, copy_wide, try_copy_stream, try_copy_wide};
-use crate::tune::{LongCopy, Tuning};
+use crate::tune::{LongCopy, StreamedRuns, Tuning};
 
 /// Longest range handed to a visitor at once: a slice may not exceed
 /// `isize::MAX` bytes (which only matters on 32-bit targets); longer runs
@@ -55,29 +55,34 @@ impl RunCopy {
     #[inline(always)]
     pub(crate) fn tuned<A: Access>(tuning: Tuning, budget: u64) -> RunCopy {
         let direction = tuning.direction::<A>();
-        let stream = if direction.streams(budget) {
-            STREAM_BIT
+        let streamed = if direction.streams(budget) {
+            (direction.streamed_runs as usize) << STREAMED_SHIFT
         } else {
             0
         };
-        // A nonzero multiple of 4 KiB leaves bits 0 to 2 free (checked by
+        // A nonzero multiple of 4 KiB leaves bits 0 to 3 free (checked by
         // `tuning_follows_the_processor` and the tests below), so `|` here
         // is `^` too.
-        RunCopy(tuning.aligned_chunk | direction.long as usize | stream)
+        RunCopy(tuning.aligned_chunk | direction.long as usize | streamed)
     }
 
-    /// The tuning's piece size and long copy, and whether runs stream;
-    /// `None` for [`copy_chunked`].
+    /// The tuning's piece size and long copy, and which runs stream
+    /// (`None`: none); `None` for [`copy_chunked`].
     #[inline(always)]
-    fn tuning(self) -> Option<(usize, LongCopy, bool)> {
+    fn tuning(self) -> Option<(usize, LongCopy, Option<StreamedRuns>)> {
         let long = match self.0 & LONG_BITS {
             0 => LongCopy::Memcpy,
             1 => LongCopy::StringOrLines,
             2 => LongCopy::String,
             _ => LongCopy::WideWhenMisaligned,
         };
-        let chunk = self.0 & !(LONG_BITS | STREAM_BIT);
-        (self.0 != 0).then_some((chunk, long, self.0 & STREAM_BIT != 0))
+        let streamed = match (self.0 & STREAMED_BITS) >> STREAMED_SHIFT {
+            0 => None,
+            1 => Some(StreamedRuns::PastShort),
+            _ => Some(StreamedRuns::Long),
+        };
+        let chunk = self.0 & !(LONG_BITS | STREAMED_BITS);
+        (self.0 != 0).then_some((chunk, long, streamed))
     }
 
     /// Copies `source` into `target` (the same length) this way.
@@ -85,8 +90,8 @@ impl RunCopy {
     pub(crate) fn copy(self, source: &[u8], target: &mut [u8]) {
         match self.tuning() {
             None => copy_chunked(source, target),
-            Some((aligned_chunk, long, stream)) => {
-                copy_tuned(source, target, aligned_chunk, long, stream)
+            Some((aligned_chunk, long, streamed)) => {
+                copy_tuned(source, target, aligned_chunk, long, streamed)
             }
         }
     }
@@ -95,8 +100,10 @@ impl RunCopy {
 /// The bits of a [`RunCopy`] that hold its [`LongCopy`].
 const LONG_BITS: usize = 3;
 
-/// The bit of a [`RunCopy`] set when its runs stream.
-const STREAM_BIT: usize = 4;
+/// The bits of a [`RunCopy`] that hold the [`StreamedRuns`] of a copy
+/// that streams (0 when it does not), and where they start.
+const STREAMED_BITS: usize = 3 << STREAMED_SHIFT;
+const STREAMED_SHIFT: u32 = 2;
 
 /// Calls `visit` with each contiguous run of up to `budget` bytes of `list`
 /// from `skip` on (with the bytes visited before it and the way to copy
@@ -365,7 +372,7 @@ unsafe fn walk_runs<'v, V: ListView<'v>>(
     if runs_at_start(provider, segments.clone()) {
         // SAFETY: the caller's promise.
         unsafe { walk_runs_as::<V, true>(segments, provider, budget, tuning, visit) }
-    } else if tuning.direction::<V::Access>().prefetches(budget) {
+    } else if tuning.prefetches::<V::Access>(budget) {
         // SAFETY: the caller's promise.
         unsafe { walk_runs_as::<V, false>(segments, provider, budget, tuning, visit) }
     } else {
@@ -447,7 +454,7 @@ unsafe fn visit_runs<'v, 's, V: ListView<'v>, const JOIN: bool>(
     tuning: Tuning,
     visit: &mut impl FnMut(&mut Run<'_, 'v, V>, u64, RunCopy),
 ) -> u64 {
-    let prefetch = tuning.direction::<V::Access>().prefetches(budget);
+    let prefetch = tuning.prefetches::<V::Access>(budget);
     let how = RunCopy::tuned::<V::Access>(tuning, budget);
     let mut done = 0u64;
     loop {
@@ -643,18 +650,19 @@ pub(crate) fn copy_chunked(source: &[u8], target: &mut [u8]) {
 /// loop (the Intel Xeon of [`crate::tune`]). A call costs nothing against
 /// a copy of more than 2 KiB. These copies are few (one entry, or a short
 /// copy over a few) and take the tuning's copy into a list whichever way
-/// they go; only the walks over many runs tell the directions apart.
+/// they go; only the walks over many runs tell the directions apart. The
+/// run is the whole copy, so it streams when its own length is enough
+/// ([`crate::tune::Direction::stream_from`]): one entry of 64 MiB is as
+/// long a copy as 16384 entries of 4 KiB.
 #[cold]
 #[inline(never)]
 fn copy_past_short(source: &[u8], target: &mut [u8]) {
     let tuning = crate::tune::tuning();
-    copy_tuned(
-        source,
-        target,
-        tuning.aligned_chunk,
-        tuning.into_list.long,
-        false,
-    );
+    let into = tuning.into_list;
+    let streamed = into
+        .streams(source.len() as u64)
+        .then_some(into.streamed_runs);
+    copy_tuned(source, target, tuning.aligned_chunk, into.long, streamed);
 }
 
 /// Runs up to this long, with ends at different offsets in their cache
@@ -663,6 +671,10 @@ fn copy_past_short(source: &[u8], target: &mut [u8]) {
 /// and through its loop in [`copy_lines_apart`] (longer ones take
 /// [`copy_lines`]).
 const WIDE_RUN: usize = 64 << 10;
+
+/// Runs of at least this many bytes stream in a copy that streams long
+/// runs only ([`StreamedRuns::Long`]).
+const STREAMED_LONG_RUN: usize = 64 << 10;
 
 /// Copies up to this many bytes are one `memcpy` wherever their ends lie:
 /// below about 2 KiB glibc copies with vector moves whatever the offsets
@@ -689,9 +701,9 @@ pub(crate) fn copy_tuned(
     target: &mut [u8],
     aligned_chunk: usize,
     long: LongCopy,
-    stream: bool,
+    streamed: Option<StreamedRuns>,
 ) {
-    match tuned_way(source, target, aligned_chunk, long, stream) {
+    match tuned_way(source, target, aligned_chunk, long, streamed) {
         Way::Memcpy => target.copy_from_slice(source),
         Way::Pieces => copy_pieces(source, target, aligned_chunk),
         Way::Lines => copy_lines_apart(source, target),
@@ -733,13 +745,15 @@ fn tuned_way(
     target: &[u8],
     aligned_chunk: usize,
     long: LongCopy,
-    stream: bool,
+    streamed: Option<StreamedRuns>,
 ) -> Way {
     if source.len() <= SHORT_MEMCPY {
         return Way::Memcpy;
     }
-    if stream {
-        return Way::Stream;
+    match streamed {
+        Some(StreamedRuns::PastShort) => return Way::Stream,
+        Some(StreamedRuns::Long) if source.len() >= STREAMED_LONG_RUN => return Way::Stream,
+        _ => {}
     }
     let same_offset = (source.as_ptr() as usize ^ target.as_ptr() as usize) % LINE == 0;
     match long {
@@ -787,7 +801,7 @@ fn copy_lines_apart(source: &[u8], target: &mut [u8]) {
 #[inline(never)]
 fn copy_stream(source: &[u8], target: &mut [u8], aligned_chunk: usize, long: LongCopy) {
     if !try_copy_stream(source, target) {
-        copy_tuned(source, target, aligned_chunk, long, false);
+        copy_tuned(source, target, aligned_chunk, long, None);
     }
 }
 
@@ -826,7 +840,7 @@ mod tests {
     use std::vec::Vec;
 
     use super::*;
-    use crate::tune::{LongCopy, Tuning};
+    use crate::tune::{LongCopy, StreamedRuns, Tuning};
 
     /// The entries of a table over `layout`, (page, offset, length) per
     /// entry, end-marked.
@@ -914,6 +928,33 @@ mod tests {
         };
         assert_eq!(got, budget, "{walk:?}");
         (out, pages.total_mappings() - before)
+    }
+
+    /// Copies the first `budget` bytes of `source` into `list` (over
+    /// `pages`) with the loop that looks a segment ahead and `tuning`;
+    /// returns the mappings made.
+    fn walk_in<const PAGE: usize>(
+        list: sg_core::SgListMut<'_, sg_testkit::MockPages<PAGE>>,
+        pages: &sg_testkit::MockPages<PAGE>,
+        source: &[u8],
+        budget: u64,
+        tuning: Tuning,
+    ) -> usize {
+        type View<'a, const PAGE: usize> = sg_core::SgListMut<'a, sg_testkit::MockPages<PAGE>>;
+        let mut visit = |run: &mut Run<'_, '_, View<'_, PAGE>>, done: u64, how: RunCopy| {
+            let done = done as usize;
+            how.copy(&source[done..done + run.len()], run.bytes_mut());
+        };
+        let before = pages.total_mappings();
+        let list = list.into_list();
+        let (segments, provider) = (list.segments(), list.provider());
+        // SAFETY: the provider is linear and the segments are those of an
+        // exclusive view, written only through the visitor.
+        let got = unsafe {
+            walk_runs_as::<View<'_, PAGE>, false>(segments, provider, budget, tuning, &mut visit)
+        };
+        assert_eq!(got, budget);
+        pages.total_mappings() - before
     }
 
     /// The prefetched lines are exactly those holding the bytes asked for,
@@ -1038,6 +1079,7 @@ mod tests {
         use sg_testkit::MockPage;
         const PAGE: usize = 4096;
         let (pages, run, apart) = walk_pages(3);
+        let (pages_in, _, _) = walk_pages(3);
         let full = PAGE as u32;
         let layouts: [Vec<(MockPage, u32, u32)>; 3] = [
             vec![(run[0], 0, full), (run[1], 0, full), (run[2], 0, full)],
@@ -1112,39 +1154,56 @@ mod tests {
                 let (out, mappings) = walk_out(list, &pages, budget, Tuning::LINES, Loop::Ahead);
                 assert_eq!(out, whole[..budget as usize], "{layout:?} {budget}");
                 assert_eq!(mappings, reached + prefetched, "{layout:?} {budget}");
-                // A copy that streams (here from the list's last byte on)
-                // prefetches nothing, and gives the same bytes.
+                // Copies that stream every run (here from the list's last
+                // byte on) give the same bytes. Out of the list they still
+                // prefetch (the source's lines); into it they prefetch
+                // nothing.
+                let direction = crate::tune::Direction {
+                    stream_from: total,
+                    streamed_runs: StreamedRuns::PastShort,
+                    ..Tuning::LINES.out_of_list
+                };
                 let streaming = Tuning {
-                    out_of_list: crate::tune::Direction {
-                        stream_from: total,
-                        ..Tuning::LINES.out_of_list
-                    },
+                    into_list: direction,
+                    out_of_list: direction,
                     ..Tuning::LINES
                 };
-                for walk in [Loop::Chosen, Loop::Ahead] {
-                    let (out, mappings) = walk_out(list, &pages, budget, streaming, walk);
-                    assert_eq!(out, whole[..budget as usize], "{layout:?} {budget}");
-                    let expected = if budget == total {
-                        reached
-                    } else {
-                        reached + prefetched
-                    };
-                    if let Loop::Ahead = walk {
-                        assert_eq!(mappings, expected, "{layout:?} {budget}");
-                    }
-                }
+                let (out, mappings) = walk_out(list, &pages, budget, streaming, Loop::Ahead);
+                assert_eq!(out, whole[..budget as usize], "{layout:?} {budget}");
+                assert_eq!(mappings, reached + prefetched, "{layout:?} {budget}");
+                // Into the same layout over a second mock with the same
+                // frames, which only this part writes.
+                // SAFETY: bytes of the second mock's frames, written only
+                // below.
+                let mut into = unsafe { entries_of(layout) };
+                // SAFETY: the entries describe bytes of the second mock's
+                // frames, which nothing else reaches while the view is used.
+                let list_in = unsafe { sg_core::SgListMut::new(&mut into, &pages_in) };
+                let source: Vec<u8> = whole.iter().map(|byte| byte ^ (budget as u8)).collect();
+                let mappings = walk_in(list_in, &pages_in, &source, budget, streaming);
+                let expected = if budget == total {
+                    reached
+                } else {
+                    reached + prefetched
+                };
+                assert_eq!(mappings, expected, "{layout:?} {budget}");
+                // SAFETY: as above; only read now.
+                let written = pages_in.list_bytes(unsafe { SgList::new(&into, &pages_in) });
+                assert_eq!(written[..budget as usize], source[..budget as usize]);
             }
         }
         pages.assert_clean();
+        pages_in.assert_clean();
     }
 
-    /// A copy into a list long enough to stream on processors whose
-    /// tuning streams (pages in no order, from a buffer 16 bytes off a
-    /// cache line) writes every byte once, flushes every page once, and
-    /// leaves every mapping released; on the others it is an ordinary long
-    /// copy, with the same outcome.
+    /// Copies long enough to stream on processors whose tuning streams
+    /// (into pages in no order from a buffer 16 bytes off a cache line,
+    /// out of them, and both ways through pages that follow each other)
+    /// give the same bytes, flush every page written once per copy, and
+    /// leave every mapping released; on the other processors they are
+    /// ordinary long copies, with the same outcome.
     #[test]
-    fn a_copy_long_enough_to_stream_writes_every_page_once() {
+    fn copies_long_enough_to_stream_give_the_same_bytes() {
         use sg_core::SgListMut;
         const PAGE: usize = 4096;
         if cfg!(miri) {
@@ -1175,6 +1234,35 @@ mod tests {
         // SAFETY: as above; only read now.
         let list = unsafe { sg_core::SgList::new(&entries, &pages) };
         assert!(pages.list_bytes(list) == source[16..]);
+        // Out of it into a buffer 16 bytes off: runs of a page, none
+        // streamed.
+        let mut out = vec![0u8; bytes + 16];
+        assert_eq!(crate::copy_to_slice(list, 0, &mut out[16..]), bytes);
+        assert!(out[16..] == source[16..]);
+        // Pages that follow each other, as one entry (one run, copied as
+        // the copy of one entry is) and as an entry per page (runs joined
+        // by the walk): long runs, streamed both ways where copies stream.
+        let run = pages.add_run(1 << 20, count as u64);
+        let one = [(run[0], 0, bytes as u32)];
+        let each: Vec<_> = run.iter().map(|&page| (page, 0, PAGE as u32)).collect();
+        for (layout, seed) in [(&one[..], 7), (&each[..], 11)] {
+            let source: Vec<u8> = (0..bytes + 16).map(|index| (index % seed) as u8).collect();
+            // SAFETY: whole pages of the mock, reached only through the
+            // list.
+            let mut entries = unsafe { entries_of(layout) };
+            // SAFETY: as above.
+            let list = unsafe { SgListMut::new(&mut entries, &pages) };
+            assert_eq!(crate::copy_from_slice(list, 0, &source[16..]), bytes);
+            // SAFETY: as above; only read now.
+            let list = unsafe { sg_core::SgList::new(&entries, &pages) };
+            assert!(pages.list_bytes(list) == source[16..]);
+            out.fill(0);
+            assert_eq!(crate::copy_to_slice(list, 0, &mut out[16..]), bytes);
+            assert!(out[16..] == source[16..]);
+        }
+        for &page in &run {
+            assert_eq!(pages.flushes_of(page), 2);
+        }
         pages.assert_clean();
     }
 
@@ -1266,24 +1354,34 @@ mod tests {
         for tuning in [Tuning::PLAIN, Tuning::LINES, Tuning::STRING] {
             assert_eq!(
                 RunCopy::tuned::<Write>(tuning, 0).tuning(),
-                Some((tuning.aligned_chunk, tuning.into_list.long, false))
+                Some((tuning.aligned_chunk, tuning.into_list.long, None))
             );
             assert_eq!(
-                RunCopy::tuned::<Read>(tuning, u64::MAX - 1).tuning(),
-                Some((tuning.aligned_chunk, tuning.out_of_list.long, false))
+                RunCopy::tuned::<Read>(tuning, 0).tuning(),
+                Some((tuning.aligned_chunk, tuning.out_of_list.long, None))
             );
         }
-        // Copies into a list stream from the tuning's bound on; out of
-        // one never, on any processor's tuning.
+        // The line copy's tuning streams from its bound on: every run
+        // into a list, long runs out of one.
         let from = Tuning::LINES.into_list.stream_from;
-        for (budget, streams) in [(from - 1, false), (from, true), (u64::MAX - 1, true)] {
-            assert_eq!(
+        let lines = |budget| {
+            (
                 RunCopy::tuned::<Write>(Tuning::LINES, budget).tuning(),
-                Some((
-                    Tuning::LINES.aligned_chunk,
-                    LongCopy::StringOrLines,
-                    streams
-                ))
+                RunCopy::tuned::<Read>(Tuning::LINES, budget).tuning(),
+            )
+        };
+        let (chunk, long) = (Tuning::LINES.aligned_chunk, LongCopy::StringOrLines);
+        assert_eq!(
+            lines(from - 1),
+            (Some((chunk, long, None)), Some((chunk, long, None)))
+        );
+        for budget in [from, u64::MAX - 1] {
+            assert_eq!(
+                lines(budget),
+                (
+                    Some((chunk, long, Some(StreamedRuns::PastShort))),
+                    Some((chunk, long, Some(StreamedRuns::Long)))
+                )
             );
         }
         // Each pair of choices survives with other piece sizes too.
@@ -1293,24 +1391,29 @@ mod tests {
             LongCopy::String,
             LongCopy::WideWhenMisaligned,
         ];
-        let direction = |long, stream_from| crate::tune::Direction {
+        let direction = |long, stream_from, streamed_runs| crate::tune::Direction {
             long,
             prefetch_next_run: false,
             stream_from,
+            streamed_runs,
         };
         for aligned_chunk in [4 << 10, 8 << 10, 1 << 20] {
             for into in longs {
                 for out in longs {
-                    // Into the list streams from 100 bytes on, out of it
-                    // from 200.
+                    // Into the list every run streams from 100 bytes on,
+                    // out of it long runs from 200.
                     let tuning = Tuning {
-                        into_list: direction(into, 100),
-                        out_of_list: direction(out, 200),
+                        into_list: direction(into, 100, StreamedRuns::PastShort),
+                        out_of_list: direction(out, 200, StreamedRuns::Long),
                         aligned_chunk,
                     };
-                    for (budget, into_streams, out_streams) in
-                        [(99, false, false), (100, true, false), (200, true, true)]
-                    {
+                    let (past_short, long) =
+                        (Some(StreamedRuns::PastShort), Some(StreamedRuns::Long));
+                    for (budget, into_streams, out_streams) in [
+                        (99, None, None),
+                        (100, past_short, None),
+                        (200, past_short, long),
+                    ] {
                         let copies = (
                             RunCopy::tuned::<Write>(tuning, budget).tuning(),
                             RunCopy::tuned::<Read>(tuning, budget).tuning(),
@@ -1343,7 +1446,7 @@ mod tests {
         let chunk = PAGE_CHUNK;
         for long in [LongCopy::Memcpy, LongCopy::StringOrLines] {
             let way = |source: usize, target: usize, len: usize| {
-                tuned_way(at(source, len), at(target, len), chunk, long, false)
+                tuned_way(at(source, len), at(target, len), chunk, long, None)
             };
             assert_eq!(way(0, LINE, 1), Way::Memcpy);
             assert_eq!(way(0, LINE, SHORT_MEMCPY), Way::Memcpy);
@@ -1369,7 +1472,7 @@ mod tests {
                 at(target, len),
                 chunk,
                 LongCopy::String,
-                false,
+                None,
             )
         };
         assert_eq!(way(0, LINE, SHORT_MEMCPY), Way::Memcpy);
@@ -1386,7 +1489,7 @@ mod tests {
                 at(target, len),
                 chunk,
                 LongCopy::WideWhenMisaligned,
-                false,
+                None,
             )
         };
         assert_eq!(way(0, 1, SHORT_MEMCPY), Way::Memcpy);
@@ -1403,13 +1506,14 @@ mod tests {
                 at(0, len),
                 chunk,
                 LongCopy::WideWhenMisaligned,
-                false,
+                None,
             )
         };
         assert_eq!(way(WIDE_RUN), Way::Wide);
         assert_eq!(way(WIDE_RUN + 1), Way::String);
-        // A copy that streams does so past a short copy, whatever the
-        // long copy, the offsets and the length.
+        // A copy that streams every run does so past a short copy, one
+        // that streams long runs from their bound on, whatever the long
+        // copy and the offsets; shorter runs go the long copy's way.
         for long in [
             LongCopy::Memcpy,
             LongCopy::StringOrLines,
@@ -1417,13 +1521,22 @@ mod tests {
             LongCopy::WideWhenMisaligned,
         ] {
             for (source, target) in [(0, LINE), (1, 0), (0, 16)] {
-                let way =
-                    |len: usize| tuned_way(at(source, len), at(target, len), chunk, long, true);
-                assert_eq!(way(1), Way::Memcpy, "{long:?}");
-                assert_eq!(way(SHORT_MEMCPY), Way::Memcpy, "{long:?}");
-                assert_eq!(way(SHORT_MEMCPY + 1), Way::Stream, "{long:?}");
-                assert_eq!(way(2 * chunk), Way::Stream, "{long:?}");
-                assert_eq!(way(WIDE_RUN + 1), Way::Stream, "{long:?}");
+                let way = |len: usize, streamed| {
+                    tuned_way(at(source, len), at(target, len), chunk, long, streamed)
+                };
+                for streamed in [StreamedRuns::PastShort, StreamedRuns::Long] {
+                    assert_eq!(way(1, Some(streamed)), Way::Memcpy, "{long:?}");
+                    assert_eq!(way(SHORT_MEMCPY, Some(streamed)), Way::Memcpy);
+                    assert_eq!(way(STREAMED_LONG_RUN, Some(streamed)), Way::Stream);
+                    assert_eq!(way(WIDE_RUN + 1, Some(streamed)), Way::Stream);
+                }
+                let past_short = Some(StreamedRuns::PastShort);
+                assert_eq!(way(SHORT_MEMCPY + 1, past_short), Way::Stream);
+                assert_eq!(way(2 * chunk, past_short), Way::Stream);
+                let long_runs = Some(StreamedRuns::Long);
+                for len in [SHORT_MEMCPY + 1, 2 * chunk, STREAMED_LONG_RUN - 1] {
+                    assert_eq!(way(len, long_runs), way(len, None), "{long:?} {len}");
+                }
             }
         }
     }
@@ -1481,7 +1594,7 @@ mod tests {
                     // This processor's choice, then each tuning on its own,
                     // read once (as a walk does), for a copy out of a list,
                     // and directly.
-                    for way in 0..13 {
+                    for way in 0..16 {
                         target.fill(0xEE);
                         let (from_bytes, to_bytes) =
                             (&source[from..from + len], &mut target[to..to + len]);
@@ -1492,18 +1605,31 @@ mod tests {
                                 .copy(from_bytes, to_bytes),
                             4..=6 => RunCopy::tuned::<sg_core::Read>(tuning, 0)
                                 .copy(from_bytes, to_bytes),
-                            // Streamed, as long copies into a list are on
-                            // some processors.
-                            10..=12 => {
+                            // Streamed, as long copies are on some
+                            // processors: every run into the list, long
+                            // runs out of it.
+                            10..=15 => {
+                                let streaming = |direction| crate::tune::Direction {
+                                    stream_from: 0,
+                                    ..direction
+                                };
                                 let streaming = Tuning {
                                     into_list: crate::tune::Direction {
-                                        stream_from: 0,
-                                        ..tuning.into_list
+                                        streamed_runs: StreamedRuns::PastShort,
+                                        ..streaming(tuning.into_list)
+                                    },
+                                    out_of_list: crate::tune::Direction {
+                                        streamed_runs: StreamedRuns::Long,
+                                        ..streaming(tuning.out_of_list)
                                     },
                                     ..tuning
                                 };
-                                RunCopy::tuned::<sg_core::Write>(streaming, 0)
-                                    .copy(from_bytes, to_bytes)
+                                let how = if way < 13 {
+                                    RunCopy::tuned::<sg_core::Write>(streaming, 0)
+                                } else {
+                                    RunCopy::tuned::<sg_core::Read>(streaming, 0)
+                                };
+                                how.copy(from_bytes, to_bytes)
                             }
                             _ => {
                                 let same = (from_bytes.as_ptr() as usize

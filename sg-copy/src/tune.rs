@@ -29,27 +29,32 @@
 //!   through 32-byte moves up to 64 KiB where the processor has AVX2 (see
 //!   [`copy_lines_apart`](crate::runs)).
 //!
-//!   A copy into a list of 12 MiB or more in all writes every run past 2
-//!   KiB with non-temporal stores (32-byte AVX2 moves, fenced at the end
-//!   of each run; [`Direction::stream_from`]) and prefetches nothing: with
-//!   the target and the source together about the size of the L3, plain
-//!   stores first read each target line into the cache, and the
-//!   processor's prefetcher does not follow pages in no order. In a C
-//!   micro-benchmark on the EPYC above (a buffer 16 bytes off a page into
-//!   shuffled 4 KiB pages, each way measured after three warm rounds of
-//!   itself, `sfence` after every page), 16 MiB ran at 15.9 GB/s
-//!   streamed against 10.9 for `memcpy` per page and 11.0 for `rep
-//!   movsb`, 12 MiB at 16.5 against 15.1, but 8 MiB at 16.7 against 26.2
-//!   (in cache): hence the bound. In the peers of `cargo xtask perf` (7
-//!   alternated runs) the copy into 4096 shuffled pages went from 1.05 to
-//!   1.50 of a hand loop of `copy_from_slice` calls, into 256 shuffled 64
-//!   KiB segments from 1.13 to 1.72, and `copy_from_buf_4k` (one 64 MiB
-//!   run) from 1.85 to 1.91 of one 64 MiB `memcpy`. Copies out of a list
-//!   do not stream: into a linear buffer the prefetcher keeps up with
-//!   plain stores (streamed ones gained 6-13% in the micro-benchmark, and
-//!   that without a fence per page). Nor does zeroing: streamed zeroes of
-//!   64 MiB of pages in order were level with one `memset` (`zero_4k` at
-//!   1.17 against 1.16 of `memset_64m`, 7 alternated runs).
+//!   A copy of 12 MiB or more in all ([`Direction::stream_from`]) writes
+//!   with non-temporal stores (32-byte AVX2 moves, fenced at the end of
+//!   each run): into a list every run past 2 KiB, out of one the runs of
+//!   64 KiB or more ([`StreamedRuns`]). With the target and the source
+//!   together about the size of the L3, plain stores first read each
+//!   target line into the cache, and the processor's prefetcher does not
+//!   follow pages in no order. In a C micro-benchmark on the EPYC above
+//!   (a buffer 16 bytes off a page into shuffled 4 KiB pages, each way
+//!   measured after three warm rounds of itself, `sfence` after every
+//!   page), 16 MiB ran at 15.9 GB/s streamed against 10.9 for `memcpy`
+//!   per page and 11.0 for `rep movsb`, 12 MiB at 16.5 against 15.1, but
+//!   8 MiB at 16.7 against 26.2 (in cache): hence the bound. In `cargo
+//!   xtask perf` (7 alternated runs each) the copy into 4096 shuffled pages
+//!   went from 1.05 to 1.50 of a hand loop of `copy_from_slice` calls,
+//!   into 256 shuffled 64 KiB segments from 1.13 to 1.72; of one 64 MiB
+//!   `memcpy`, `copy_from_buf_4k` (one 64 MiB run) from 1.85 to 1.91,
+//!   `copy_to_buf_4k` from 1.60 to 1.86, `copy_to_buf_merged` (one entry)
+//!   from 1.73 to 1.89, `pcopy_to_buf_skip` (one 16 MiB run) from 1.35 to
+//!   1.79. A streamed copy into a list prefetches nothing (the lines it
+//!   would ask for are the target's); out of one it still prefetches the
+//!   source's. Out of a list, runs of a page stay as they were: streamed,
+//!   the copy out of 4096 shuffled pages into a `Vec` fell from 1.28 to
+//!   0.85 of the hand loop and out of a 64 MiB `PageList` from 1.13 to
+//!   0.83, while 64 KiB segments went from 2.08 to 2.42. Zeroing does not
+//!   stream: 64 MiB of pages in order zeroed with streamed stores were
+//!   level with one `memset` (`zero_4k` 1.17 against 1.16 of `memset_64m`).
 //! - On AMD's Zen 5 (family 0x1A; measured on a 2-core EPYC VM, 32 MiB L3,
 //!   glibc 2.36) `rep movsb` is fast for any offsets, but glibc's `memcpy`
 //!   copies a few KiB with vector moves, which write into pages in no order
@@ -131,13 +136,28 @@ pub(crate) struct Direction {
     /// The first lines of the next run are prefetched before the current
     /// run is visited (unless the copy streams, below).
     pub(crate) prefetch_next_run: bool,
-    /// Copies of at least this many bytes in all write their runs past a
-    /// short copy with non-temporal stores ([`NEVER`]: none do).
+    /// Copies of at least this many bytes in all write the runs that
+    /// [`streamed_runs`](Self::streamed_runs) names with non-temporal
+    /// stores ([`NEVER`]: none do).
     pub(crate) stream_from: u64,
+    /// Which runs of a copy that streams are streamed.
+    pub(crate) streamed_runs: StreamedRuns,
 }
 
 /// A [`Direction::stream_from`] no copy reaches.
 pub(crate) const NEVER: u64 = u64::MAX;
+
+/// Which runs of a copy that streams ([`Direction::stream_from`]) are
+/// written with non-temporal stores; the others are copied as the
+/// direction's long copy says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(usize)]
+pub(crate) enum StreamedRuns {
+    /// Every run longer than a short copy.
+    PastShort = 1,
+    /// Runs of at least 64 KiB (`STREAMED_LONG_RUN`).
+    Long = 2,
+}
 
 /// How the linear fast path copies long runs on this processor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -158,10 +178,14 @@ impl Tuning {
     /// one string copy for aligned runs, lines for others.
     pub(crate) const LINES: Tuning = Tuning {
         into_list: Direction {
-            stream_from: STREAM_INTO_LIST,
+            stream_from: STREAM_FROM,
             ..Direction::LINES
         },
-        out_of_list: Direction::LINES,
+        out_of_list: Direction {
+            stream_from: STREAM_FROM,
+            streamed_runs: StreamedRuns::Long,
+            ..Direction::LINES
+        },
         aligned_chunk: 256 << 10,
     };
 
@@ -182,14 +206,27 @@ impl Tuning {
             long: LongCopy::String,
             prefetch_next_run: false,
             stream_from: NEVER,
+            streamed_runs: StreamedRuns::PastShort,
         },
         out_of_list: Direction {
             long: LongCopy::WideWhenMisaligned,
             prefetch_next_run: true,
             stream_from: NEVER,
+            streamed_runs: StreamedRuns::PastShort,
         },
         aligned_chunk: 256 << 10,
     };
+
+    /// Whether a copy of `budget` bytes in all through a view of access `A`
+    /// prefetches the next run, as its direction says, except a streamed
+    /// copy into a list: its stores do not read the target's lines, so
+    /// prefetching them would only fill the cache. (Out of a list the
+    /// prefetched lines are the source's, read either way.)
+    #[inline(always)]
+    pub(crate) fn prefetches<A: Access>(self, budget: u64) -> bool {
+        let direction = self.direction::<A>();
+        direction.prefetch_next_run && !(A::WRITES && direction.streams(budget))
+    }
 
     /// The direction of a copy through a view of access `A`: into the list
     /// when it writes, out of it when it reads.
@@ -210,6 +247,7 @@ impl Direction {
         long: LongCopy::StringOrLines,
         prefetch_next_run: true,
         stream_from: NEVER,
+        streamed_runs: StreamedRuns::PastShort,
     };
 
     /// `memcpy`, no prefetch.
@@ -217,6 +255,7 @@ impl Direction {
         long: LongCopy::Memcpy,
         prefetch_next_run: false,
         stream_from: NEVER,
+        streamed_runs: StreamedRuns::PastShort,
     };
 
     /// Whether a copy of `budget` bytes in all streams its runs.
@@ -224,19 +263,11 @@ impl Direction {
     pub(crate) fn streams(self, budget: u64) -> bool {
         budget >= self.stream_from
     }
-
-    /// Whether a copy of `budget` bytes in all prefetches the next run: a
-    /// streamed copy does not (its stores do not read the target's lines,
-    /// so a prefetch of them would only fill the cache).
-    #[inline(always)]
-    pub(crate) fn prefetches(self, budget: u64) -> bool {
-        self.prefetch_next_run && !self.streams(budget)
-    }
 }
 
-/// Copies into a list of at least this many bytes stream on AMD before Zen
-/// 5 (see the module doc).
-const STREAM_INTO_LIST: u64 = 12 << 20;
+/// Copies of at least this many bytes stream on AMD before Zen 5 (see the
+/// module doc).
+const STREAM_FROM: u64 = 12 << 20;
 
 /// The tuning for this processor (one relaxed load once the processor is
 /// known).
@@ -291,40 +322,54 @@ mod tests {
             )
         });
         assert_eq!(prefetching, [(false, false), (true, true), (false, true)]);
-        // Only the line copy's tuning streams, and only into a list.
+        // Only the line copy's tuning streams, both ways.
         let streaming = all.map(|tuning| {
             (
                 tuning.into_list.stream_from != NEVER,
                 tuning.out_of_list.stream_from != NEVER,
             )
         });
-        assert_eq!(streaming, [(false, false), (true, false), (false, false)]);
+        assert_eq!(streaming, [(false, false), (true, true), (false, false)]);
         for tuning in all {
             assert!(tuning.aligned_chunk >= crate::runs::PAGE_CHUNK);
             // `RunCopy` keeps the long copy in bits 0 and 1 of the piece
-            // size, and whether it streams in bit 2.
+            // size, and the runs it streams in bits 2 and 3.
             assert_eq!(tuning.aligned_chunk % crate::runs::PAGE_CHUNK, 0);
         }
     }
 
-    /// A copy streams from its direction's bound on, and one that streams
-    /// prefetches nothing; below the bound a direction prefetches as it
-    /// says.
+    /// A copy streams from its direction's bound on. One that streams
+    /// into a list prefetches nothing; one out of a list prefetches as its
+    /// direction says, and so does any copy below the bound.
     #[test]
-    fn a_streamed_copy_prefetches_nothing() {
-        let lines = Tuning::LINES.into_list;
-        let from = lines.stream_from;
-        assert_eq!(from, STREAM_INTO_LIST);
-        assert!(!lines.streams(0) && !lines.streams(from - 1));
-        assert!(lines.streams(from) && lines.streams(u64::MAX - 1));
-        assert!(lines.prefetches(from - 1));
-        assert!(!lines.prefetches(from));
-        for direction in [Direction::PLAIN, Direction::LINES] {
-            assert!(!direction.streams(u64::MAX - 1));
-            assert_eq!(
-                direction.prefetches(u64::MAX - 1),
-                direction.prefetch_next_run
-            );
+    fn a_streamed_copy_into_a_list_prefetches_nothing() {
+        let lines = Tuning::LINES;
+        let from = lines.into_list.stream_from;
+        assert_eq!(from, STREAM_FROM);
+        assert_eq!(lines.out_of_list.stream_from, STREAM_FROM);
+        for direction in [lines.into_list, lines.out_of_list] {
+            assert!(!direction.streams(0) && !direction.streams(from - 1));
+            assert!(direction.streams(from) && direction.streams(u64::MAX - 1));
+        }
+        assert_eq!(lines.into_list.streamed_runs, StreamedRuns::PastShort);
+        assert_eq!(lines.out_of_list.streamed_runs, StreamedRuns::Long);
+        assert!(lines.prefetches::<Write>(from - 1));
+        assert!(!lines.prefetches::<Write>(from));
+        assert!(lines.prefetches::<Read>(from - 1));
+        assert!(lines.prefetches::<Read>(from));
+        for tuning in [Tuning::PLAIN, Tuning::STRING] {
+            for budget in [0, u64::MAX - 1] {
+                assert!(!tuning.into_list.streams(budget));
+                assert!(!tuning.out_of_list.streams(budget));
+                assert_eq!(
+                    tuning.prefetches::<Write>(budget),
+                    tuning.into_list.prefetch_next_run
+                );
+                assert_eq!(
+                    tuning.prefetches::<Read>(budget),
+                    tuning.out_of_list.prefetch_next_run
+                );
+            }
         }
     }
 }
