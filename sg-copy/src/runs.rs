@@ -39,8 +39,8 @@ pub(crate) type Run<'a, 'v, V> =
 ///
 /// One word, so that it stays in a register across the walk: the tuning's
 /// piece size (a multiple of 4 KiB) with the [`LongCopy`] of the copy's
-/// direction in bits 0 and 1 and whether its runs stream in bit 2, or 0
-/// for [`copy_chunked`]. (As an enum of a
+/// direction in bits 0 and 1 and the [`StreamedRuns`] of a copy that
+/// streams in bits 2 and 3, or 0 for [`copy_chunked`]. (As an enum of a
 /// tuning, the compiler copied it through the stack for every run.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct RunCopy(usize);
@@ -101,8 +101,10 @@ impl RunCopy {
 const LONG_BITS: usize = 3;
 
 /// The bits of a [`RunCopy`] that hold the [`StreamedRuns`] of a copy
-/// that streams (0 when it does not), and where they start.
+/// that streams (0 when it does not).
 const STREAMED_BITS: usize = 3 << STREAMED_SHIFT;
+
+/// Where [`STREAMED_BITS`] start.
 const STREAMED_SHIFT: u32 = 2;
 
 /// Calls `visit` with each contiguous run of up to `budget` bytes of `list`
@@ -693,8 +695,8 @@ const SHORT_MEMCPY: usize = 2 << 10;
 /// at 0.90-0.92 of that loop.
 ///
 /// `aligned_chunk` and `long` are the tuning's fields of those names;
-/// `stream` says whether the run belongs to a copy that streams
-/// ([`crate::tune::Direction::stream_from`]).
+/// `streamed` says which runs of the copy stream (`None`: none; see
+/// [`crate::tune::Direction::stream_from`]).
 #[inline(always)]
 pub(crate) fn copy_tuned(
     source: &[u8],
@@ -732,9 +734,9 @@ enum Way {
 
 /// The way [`copy_tuned`] copies `source` into `target` with the tuning's
 /// `aligned_chunk` and `long` (see [`LongCopy`]): up to a short copy with
-/// one `memcpy`; past it, streamed when `stream` (the runs of a long copy
-/// into a list on some processors), otherwise as `long` says: the string
-/// copy for any ends,
+/// one `memcpy`; past it, streamed when `streamed` takes the run in (the
+/// runs of long copies on some processors), otherwise as `long` says: the
+/// string copy for any ends,
 /// or for ends at the same offset in their cache lines, with ends at
 /// different offsets either in the wide loop up to [`WIDE_RUN`] bytes
 /// (the string copy past it) or a line at a time; or `memcpy`, in pieces

@@ -134,7 +134,8 @@ pub(crate) struct Direction {
     /// How runs longer than a short copy are copied.
     pub(crate) long: LongCopy,
     /// The first lines of the next run are prefetched before the current
-    /// run is visited (unless the copy streams, below).
+    /// run is visited (not in a copy into a list that streams: see
+    /// [`Tuning::prefetches`]).
     pub(crate) prefetch_next_run: bool,
     /// Copies of at least this many bytes in all write the runs that
     /// [`streamed_runs`](Self::streamed_runs) names with non-temporal
