@@ -42,6 +42,52 @@ pub fn run(command: &mut Command) -> Result<(), String> {
     }
 }
 
+/// Runs `first` and `second` at once: `first` on the terminal, `second`
+/// into the file `log_path`, whose contents follow once both are done (so
+/// that the two outputs do not interleave). Fails if either fails.
+pub fn run_beside(
+    first: &mut Command,
+    second: &mut Command,
+    log_path: &Path,
+) -> Result<(), String> {
+    let shown = show(second);
+    if let Some(directory) = log_path.parent() {
+        std::fs::create_dir_all(directory)
+            .map_err(|error| format!("creating {}: {error}", directory.display()))?;
+    }
+    let log = std::fs::File::create(log_path)
+        .map_err(|error| format!("creating {}: {error}", log_path.display()))?;
+    let log_too = log
+        .try_clone()
+        .map_err(|error| format!("opening {} twice: {error}", log_path.display()))?;
+    let mut child = second
+        .stdout(log)
+        .stderr(log_too)
+        .spawn()
+        .map_err(|error| format!("could not start `{shown}`: {error}"))?;
+    eprintln!("(and at once, its output shown when done: {shown})");
+    let first_result = run(first);
+    let status = child
+        .wait()
+        .map_err(|error| format!("waiting for `{shown}`: {error}"));
+    eprintln!("\n--- output of `{shown}` ---");
+    match std::fs::read_to_string(log_path) {
+        Ok(text) => eprint!("{text}"),
+        Err(error) => eprintln!("(could not read {}: {error})", log_path.display()),
+    }
+    eprintln!("--- end of its output ---");
+    let second_result = match status {
+        Ok(status) if status.success() => Ok(()),
+        Ok(status) => Err(format!("`{shown}` failed ({status})")),
+        Err(message) => Err(message),
+    };
+    match (first_result, second_result) {
+        (Ok(()), Ok(())) => Ok(()),
+        (Err(message), Ok(())) | (Ok(()), Err(message)) => Err(message),
+        (Err(first), Err(second)) => Err(format!("{first}; {second}")),
+    }
+}
+
 /// Runs `command` quietly and tells whether it succeeded.
 pub fn succeeds(command: &mut Command) -> bool {
     command
@@ -117,5 +163,48 @@ impl Steps {
             eprintln!("  {seconds:>7.1} s  {name}");
         }
         eprintln!("  {:>7.1} s  total", self.started.elapsed().as_secs_f64());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shell(script: &str) -> Command {
+        let mut command = Command::new("sh");
+        command.args(["-c", script]);
+        command
+    }
+
+    #[test]
+    fn commands_run_beside_each_other_and_either_failure_fails_both() {
+        let directory = std::env::temp_dir().join(format!("xtask-beside-{}", std::process::id()));
+        let log = directory.join("second.log");
+        let ok = "echo from the second";
+        run_beside(&mut shell("true"), &mut shell(ok), &log).unwrap();
+        assert_eq!(std::fs::read_to_string(&log).unwrap(), "from the second\n");
+        // Both run at once: the first finds the file the second makes at
+        // its start, and the second waits (10 s at most) for the file the
+        // first makes.
+        let first = format!(
+            "sleep 0.5; test -e {0}/began && touch {0}/first",
+            directory.display()
+        );
+        let second = format!(
+            "touch {0}/began; i=0; while ! test -e {0}/first; do \
+             i=$((i + 1)); test $i -lt 200 || exit 9; sleep 0.05; done",
+            directory.display()
+        );
+        run_beside(&mut shell(&first), &mut shell(&second), &log).unwrap();
+        let second_fails = run_beside(&mut shell("true"), &mut shell("exit 3"), &log);
+        assert!(second_fails.unwrap_err().contains("exit 3"));
+        let first_fails = run_beside(&mut shell("exit 4"), &mut shell("true"), &log);
+        assert!(first_fails.unwrap_err().contains("exit 4"));
+        let both_fail = run_beside(&mut shell("exit 4"), &mut shell("exit 3"), &log).unwrap_err();
+        assert!(
+            both_fail.contains("exit 4") && both_fail.contains("exit 3"),
+            "{both_fail}"
+        );
+        std::fs::remove_dir_all(&directory).unwrap();
     }
 }
