@@ -35,9 +35,10 @@ use crate::{SgTable, WithFirstChunk};
 ///
 /// Implementors promise that when `a.is_same_source(b)` returns `true`:
 ///
-/// - as chunk allocators, each may be given back the arrays the other
-///   allocated ([`ChunkAllocator::free`]), with the same result, and those
-///   arrays stay valid when the other is dropped;
+/// - as chunk allocators, each may be given back the arrays and blocks
+///   the other allocated ([`ChunkAllocator::free`],
+///   [`ChunkAllocator::free_block`]), with the same result, and those stay
+///   valid when the other is dropped;
 /// - as page providers, each upholds the [`PageProvider`] contract for every
 ///   page handle the other hands out, naming the same bytes (same frame
 ///   numbers, same mappings), also after the other is dropped;

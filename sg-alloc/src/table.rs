@@ -105,6 +105,14 @@ impl<P: PageProvider> SgTable<P> {
     /// A table of `nents` empty entries in page-sized arrays from the heap
     /// (the kernel's `sg_alloc_table`); the last one is end-marked.
     ///
+    /// A table of 64 arrays or more (8003 entries and up) takes them all
+    /// from one zeroed allocation ([`ChunkAllocator::alloc_block`]), laid
+    /// out as separate arrays would be (16 bytes apart, as the heap leaves
+    /// them), and gives it back whole: one
+    /// allocator call instead of one per array, and memory the system has
+    /// just mapped is not cleared again. Smaller tables take page-sized
+    /// arrays, which the thread keeps a few of for the next table.
+    ///
     /// # Errors
     ///
     /// [`Error::NoEntries`] for 0 entries, [`Error::Overflow`] when the

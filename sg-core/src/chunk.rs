@@ -34,7 +34,10 @@ pub const FULL_CHUNK_BYTES: usize = 4096;
 /// Implementors promise that a successful [`alloc`](Self::alloc)`(n)`
 /// returns a pointer aligned for `SgEntry<Pg>` and valid for reads and
 /// writes of `n` entries, used by nothing else until it is given to
-/// [`free`](Self::free), and that it fails rather than return less.
+/// [`free`](Self::free), and that it fails rather than return less; and
+/// the same of [`alloc_block`](Self::alloc_block)`(n)` and
+/// [`free_block`](Self::free_block), whose entries are moreover all zero
+/// bytes.
 pub unsafe trait ChunkAllocator<Pg: Copy> {
     /// The largest array, in entries, that [`alloc`](Self::alloc) serves
     /// (the kernel's `SG_MAX_SINGLE_ALLOC` for the default): at least 2, so
@@ -57,6 +60,33 @@ pub unsafe trait ChunkAllocator<Pg: Copy> {
     /// `chunk` came from `alloc(entries)` on this allocator with the same
     /// `entries`, has not been freed, and is not used afterwards.
     unsafe fn free(&self, chunk: NonNull<SgEntry<Pg>>, entries: usize);
+
+    /// One allocation of `entries` empty entries (every byte zero), for a
+    /// table of many arrays that lays them out in it back to back; `None`
+    /// when this allocator serves arrays one at a time only (the default)
+    /// or cannot give this much memory in one piece, and the table then
+    /// takes its arrays one at a time. [`max_entries`](Self::max_entries)
+    /// does not apply.
+    ///
+    /// A table built all at once ([`HeapChunks`] from sg-alloc's
+    /// `SgTable::new`, for tables of at least 64 arrays) makes one call
+    /// instead of one per array, and memory the system hands out zeroed
+    /// is not written again.
+    fn alloc_block(&self, entries: usize) -> Option<NonNull<SgEntry<Pg>>> {
+        let _ = entries;
+        None
+    }
+
+    /// Gives back a block from [`alloc_block`](Self::alloc_block). The
+    /// default does nothing (the default `alloc_block` never gives one).
+    ///
+    /// # Safety
+    ///
+    /// `block` came from `alloc_block(entries)` on this allocator with the
+    /// same `entries`, has not been freed, and is not used afterwards.
+    unsafe fn free_block(&self, block: NonNull<SgEntry<Pg>>, entries: usize) {
+        let _ = (block, entries);
+    }
 }
 
 // SAFETY: every method forwards to `C`, which upholds the contract.
@@ -76,6 +106,17 @@ unsafe impl<Pg: Copy, C: ChunkAllocator<Pg> + ?Sized> ChunkAllocator<Pg> for &C 
         // SAFETY: the caller's promise is the one `C::free` needs.
         unsafe { (**self).free(chunk, entries) }
     }
+
+    #[inline]
+    fn alloc_block(&self, entries: usize) -> Option<NonNull<SgEntry<Pg>>> {
+        (**self).alloc_block(entries)
+    }
+
+    #[inline]
+    unsafe fn free_block(&self, block: NonNull<SgEntry<Pg>>, entries: usize) {
+        // SAFETY: the caller's promise is the one `C::free_block` needs.
+        unsafe { (**self).free_block(block, entries) }
+    }
 }
 
 /// Arrays of entries from an [`allocator_api2`] allocator, the global one by
@@ -87,7 +128,9 @@ unsafe impl<Pg: Copy, C: ChunkAllocator<Pg> + ?Sized> ChunkAllocator<Pg> for &C 
 /// [`new`](Self::new) allocates through [`CachedGlobal`], which keeps the
 /// last freed full arrays of each thread for the next table built there
 /// (up to 256 KiB a thread); `HeapChunks::new_in(Global)` allocates from
-/// the global allocator with nothing kept.
+/// the global allocator with nothing kept. Blocks
+/// ([`alloc_block`](ChunkAllocator::alloc_block)) come from the
+/// allocator's `allocate_zeroed`.
 ///
 /// # Examples
 ///
@@ -223,5 +266,29 @@ unsafe impl<Pg: Copy, A: Allocator> ChunkAllocator<Pg> for HeapChunks<A> {
         // SAFETY: the caller promises `chunk` came from `alloc(entries)`,
         // which allocated it from this allocator with this layout.
         unsafe { self.allocator.deallocate(chunk.cast(), layout) }
+    }
+
+    /// Zeroed memory from the allocator (`calloc` for the global one,
+    /// which does not clear memory the system has just mapped).
+    #[inline]
+    fn alloc_block(&self, entries: usize) -> Option<NonNull<SgEntry<Pg>>> {
+        if entries == 0 {
+            return None;
+        }
+        let layout = Layout::array::<SgEntry<Pg>>(entries).ok()?;
+        let memory = self.allocator.allocate_zeroed(layout).ok()?;
+        Some(memory.cast())
+    }
+
+    #[inline]
+    unsafe fn free_block(&self, block: NonNull<SgEntry<Pg>>, entries: usize) {
+        let Ok(layout) = Layout::array::<SgEntry<Pg>>(entries) else {
+            debug_assert!(false, "free of a block alloc_block refused");
+            return;
+        };
+        // SAFETY: the caller promises `block` came from
+        // `alloc_block(entries)`, which allocated it from this allocator
+        // with this layout.
+        unsafe { self.allocator.deallocate(block.cast(), layout) }
     }
 }

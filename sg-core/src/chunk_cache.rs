@@ -82,6 +82,22 @@ unsafe impl Allocator for CachedGlobal {
         Global.allocate(layout)
     }
 
+    /// Zeroed memory straight from `Global` (whose `calloc` skips clearing
+    /// what the system has just mapped), or a kept block cleared.
+    #[inline]
+    fn allocate_zeroed(&self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
+        #[cfg(feature = "std")]
+        if layout == Self::LAYOUT {
+            if let Some(block) = cache::take() {
+                // SAFETY: a kept block is valid for writes of its layout's
+                // size and belongs to no one else.
+                unsafe { block.write_bytes(0, layout.size()) };
+                return Ok(NonNull::slice_from_raw_parts(block, layout.size()));
+            }
+        }
+        Global.allocate_zeroed(layout)
+    }
+
     #[inline]
     unsafe fn deallocate(&self, pointer: NonNull<u8>, layout: Layout) {
         #[cfg(feature = "std")]

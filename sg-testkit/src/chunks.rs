@@ -23,10 +23,24 @@ unsafe fn free_erased<Pg: Copy, C: ChunkAllocator<Pg>>(
     unsafe { inner.free(array.cast::<SgEntry<Pg>>(), entries) }
 }
 
-/// A live array: where it is, its entry count and how to free it.
+/// # Safety
+///
+/// The contract of `ChunkAllocator::free_block` for `SgEntry<Pg>` blocks.
+unsafe fn free_block_erased<Pg: Copy, C: ChunkAllocator<Pg>>(
+    inner: &C,
+    block: NonNull<u8>,
+    entries: usize,
+) {
+    // SAFETY: the caller's promise is `free_block`'s.
+    unsafe { inner.free_block(block.cast::<SgEntry<Pg>>(), entries) }
+}
+
+/// A live array or block: where it is, its entry count, which of the two
+/// it is and how to free it.
 struct LiveArray<C> {
     pointer: NonNull<u8>,
     entries: usize,
+    block: bool,
     free: FreeErased<C>,
 }
 
@@ -38,6 +52,8 @@ struct Counts<C> {
     /// Sizes of every successful allocation, in order.
     sizes: Vec<usize>,
     calls: usize,
+    /// Blocks given out since creation.
+    blocks: usize,
 }
 
 impl<C> Default for Counts<C> {
@@ -48,6 +64,7 @@ impl<C> Default for Counts<C> {
             frees: 0,
             sizes: Vec::new(),
             calls: 0,
+            blocks: 0,
         }
     }
 }
@@ -57,6 +74,10 @@ impl<C> Default for Counts<C> {
 ///
 /// Dropping it with arrays still live fails the test (unless the thread is
 /// already panicking).
+///
+/// It serves no blocks ([`ChunkAllocator::alloc_block`]), so that a table
+/// takes its arrays one at a time and each is counted, unless made with
+/// [`serving_blocks`](Self::serving_blocks).
 ///
 /// # Examples
 ///
@@ -76,6 +97,7 @@ pub struct CountingChunks<C = HeapChunks> {
     inner: C,
     counts: Mutex<Counts<C>>,
     fail_at: Option<usize>,
+    serves_blocks: bool,
     check_on_drop: AtomicBool,
 }
 
@@ -119,15 +141,38 @@ impl<C> CountingChunks<C> {
             inner,
             counts: Mutex::new(Counts::default()),
             fail_at: None,
+            serves_blocks: false,
             check_on_drop: AtomicBool::new(true),
         }
+    }
+
+    /// The same counter, passing `alloc_block` on to the inner allocator:
+    /// each block counts as a call (which [`fail_at`](Self::fail_at) may
+    /// refuse) and as a live array until `free_block` gives it back.
+    pub fn serving_blocks(mut self) -> Self {
+        self.serves_blocks = true;
+        self
+    }
+
+    /// Blocks given out since creation.
+    pub fn blocks(&self) -> usize {
+        self.counts().blocks
+    }
+
+    /// Blocks given out and not given back.
+    pub fn live_blocks(&self) -> usize {
+        self.counts()
+            .live
+            .values()
+            .filter(|array| array.block)
+            .count()
     }
 
     fn counts(&self) -> MutexGuard<'_, Counts<C>> {
         self.counts.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Arrays allocated and not freed.
+    /// Arrays (and blocks) allocated and not freed.
     pub fn live(&self) -> usize {
         self.counts().live.len()
     }
@@ -241,6 +286,7 @@ unsafe impl<Pg: Copy, C: ChunkAllocator<Pg>> ChunkAllocator<Pg> for CountingChun
             LiveArray {
                 pointer: array.cast(),
                 entries,
+                block: false,
                 free: free_erased::<Pg, C>,
             },
         );
@@ -250,6 +296,11 @@ unsafe impl<Pg: Copy, C: ChunkAllocator<Pg>> ChunkAllocator<Pg> for CountingChun
     unsafe fn free(&self, chunk: NonNull<SgEntry<Pg>>, entries: usize) {
         let mut counts = self.counts();
         match counts.live.remove(&(chunk.as_ptr() as usize)) {
+            Some(array) if array.block => {
+                counts.live.insert(chunk.as_ptr() as usize, array);
+                drop(counts);
+                panic!("CountingChunks: a block given back as an array");
+            }
             Some(array) if array.entries == entries => {}
             Some(array) => {
                 let allocated = array.entries;
@@ -266,6 +317,52 @@ unsafe impl<Pg: Copy, C: ChunkAllocator<Pg>> ChunkAllocator<Pg> for CountingChun
         drop(counts);
         // SAFETY: the array was live, from `inner`, with this size.
         unsafe { self.inner.free(chunk, entries) }
+    }
+
+    fn alloc_block(&self, entries: usize) -> Option<NonNull<SgEntry<Pg>>> {
+        if !self.serves_blocks {
+            return None;
+        }
+        let call = {
+            let mut counts = self.counts();
+            counts.calls += 1;
+            counts.calls - 1
+        };
+        if self.fail_at == Some(call) {
+            return None;
+        }
+        let block = self.inner.alloc_block(entries)?;
+        let mut counts = self.counts();
+        counts.blocks += 1;
+        counts.live.insert(
+            block.as_ptr() as usize,
+            LiveArray {
+                pointer: block.cast(),
+                entries,
+                block: true,
+                free: free_block_erased::<Pg, C>,
+            },
+        );
+        Some(block)
+    }
+
+    unsafe fn free_block(&self, block: NonNull<SgEntry<Pg>>, entries: usize) {
+        let mut counts = self.counts();
+        match counts.live.remove(&(block.as_ptr() as usize)) {
+            Some(live) if live.block && live.entries == entries => {}
+            Some(live) => {
+                counts.live.insert(block.as_ptr() as usize, live);
+                drop(counts);
+                panic!("CountingChunks: free_block of an array, or of another size");
+            }
+            None => {
+                drop(counts);
+                panic!("CountingChunks: free_block of a block that is not live");
+            }
+        }
+        drop(counts);
+        // SAFETY: the block was live, from `inner`, with this size.
+        unsafe { self.inner.free_block(block, entries) }
     }
 }
 

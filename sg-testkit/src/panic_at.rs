@@ -176,6 +176,17 @@ unsafe impl<Pg: Copy, T: ChunkAllocator<Pg>> ChunkAllocator<Pg> for PanicAt<T> {
         unsafe { self.inner.free(chunk, entries) };
         self.call();
     }
+
+    fn alloc_block(&self, entries: usize) -> Option<NonNull<SgEntry<Pg>>> {
+        self.call();
+        self.inner.alloc_block(entries)
+    }
+
+    unsafe fn free_block(&self, block: NonNull<SgEntry<Pg>>, entries: usize) {
+        // SAFETY: the caller's promise, passed on unchanged.
+        unsafe { self.inner.free_block(block, entries) };
+        self.call();
+    }
 }
 
 // SAFETY: every method forwards to `T` with the same arguments, or panics

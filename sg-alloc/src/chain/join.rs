@@ -255,11 +255,16 @@ impl<Pg: Copy, C: ChunkAllocator<Pg>> Chain<Pg, C> {
         other.entries = 0;
         other.byte_len = 0;
         other.tail_bytes = 0;
+        self.take_blocks(other);
         if let Some((old, old_slots)) = retired {
-            // SAFETY: the old tail, not borrowed, came from `self.chunks`
-            // (or an allocator whose arrays it may free) with `old_slots`
-            // slots, and neither chain reaches it any more.
-            unsafe { self.chunks.free(old, old_slots) };
+            if !self.in_blocks(old) {
+                // SAFETY: the old tail, neither borrowed nor in a block,
+                // came from `self.chunks` (or an allocator whose arrays it
+                // may free) with `old_slots` slots, and neither chain
+                // reaches it any more.
+                unsafe { self.chunks.free(old, old_slots) };
+            }
+            // One in a block goes back with the block.
         }
         Ok(())
     }

@@ -6,10 +6,12 @@
 //! everything it did unless it is committed; [`EntriesMut`] (in
 //! `entries.rs`) hands out the data entries (never the links) for writing,
 //! and walks them twice at once for DMA mapping (`DmaFieldsMut`);
-//! `join.rs` links a second chain's arrays after the first's.
+//! `join.rs` links a second chain's arrays after the first's; `block.rs`
+//! lays the arrays of a table built all at once in one allocation.
 //! Tables, builders and page lists are safe code on top.
 
 mod append;
+mod block;
 mod entries;
 mod join;
 
@@ -61,11 +63,16 @@ pub(crate) fn arrays_for(entries: usize, first_capacity: usize, capacity: usize)
 /// - Every slot of every array is initialised (while an `Appender` holds
 ///   the chain, the free slots of arrays it allocated may not be yet; it
 ///   initialises them before letting go).
-/// - Every array except a borrowed head (`borrowed_head`) came from
-///   `chunks.alloc(slots)` with its slot count (or, for arrays a join took
-///   over, from an allocator whose arrays `chunks` may free) and is given
-///   back only by `Drop` (or by an `Appender` rolling back the arrays it
-///   allocated, or a join replacing a last array it copied).
+/// - Every array except a borrowed head (`borrowed_head`) and the arrays
+///   that lie in a block came from `chunks.alloc(slots)` with its slot
+///   count (or, for arrays a join took over, from an allocator whose
+///   arrays `chunks` may free) and is given back only by `Drop` (or by an
+///   `Appender` rolling back the arrays it allocated, or a join replacing
+///   a last array it copied).
+/// - `blocks` lists the blocks the chain owns (see [`block`]), each from
+///   `chunks.alloc_block` (or an allocator whose blocks `chunks` may free)
+///   and given back only by `Drop`, after every array; an array that lies
+///   in one is never given back on its own.
 /// - A borrowed head stays valid, and untouched by anything but this chain,
 ///   for as long as the chain exists (promised to `with_first_array`).
 /// - `entries` counts the data entries; `byte_len` is the sum of their
@@ -82,14 +89,15 @@ pub(crate) struct Chain<Pg: Copy, C: ChunkAllocator<Pg>> {
     byte_len: u64,
     tail_bytes: u64,
     borrowed_head: bool,
+    blocks: Option<NonNull<SgEntry<Pg>>>,
     chunks: C,
 }
 
-// SAFETY: the chain owns its arrays (or, for a borrowed head, has exclusive
-// use of it for its lifetime), and reaches them only through `&self` (reads)
-// or `&mut self` (writes), like a `Box<[SgEntry<Pg>]>` would; entries may be
-// sent when the handles may be sent and shared, and freeing from another
-// thread needs the allocator to be `Send`.
+// SAFETY: the chain owns its arrays and blocks (or, for a borrowed head, has
+// exclusive use of it for its lifetime), and reaches them only through
+// `&self` (reads) or `&mut self` (writes), like a `Box<[SgEntry<Pg>]>`
+// would; entries may be sent when the handles may be sent and shared, and
+// freeing from another thread needs the allocator to be `Send`.
 unsafe impl<Pg: Copy + Send + Sync, C: ChunkAllocator<Pg> + Send> Send for Chain<Pg, C> {}
 // SAFETY: shared access only reads the entries (`SgEntry<Pg>` is `Sync` for
 // these handles) and lends `&C`, which needs `C: Sync`.
@@ -187,6 +195,7 @@ impl<Pg: Copy, C: ChunkAllocator<Pg>> Chain<Pg, C> {
             byte_len: 0,
             tail_bytes: 0,
             borrowed_head: false,
+            blocks: None,
             chunks,
         }
     }
@@ -235,24 +244,45 @@ impl<Pg: Copy, C: ChunkAllocator<Pg>> Chain<Pg, C> {
         }
 
         let mut chain = Chain::new(chunks);
+        // Many arrays, none borrowed: one block for them all when the
+        // allocator gives one, already zeroed, with a gap after each.
+        let mut block = None;
+        if first.is_none() && arrays >= block::BLOCK_FROM_ARRAYS {
+            if let Some(slots) = block::block_slots::<Pg>(entries + (arrays - 1), arrays) {
+                block = chain.alloc_block(slots);
+            }
+        }
         let mut first = first;
         let mut remaining = entries;
         let mut limit = first_capacity;
         loop {
             let last = remaining <= limit;
             let slots = if last { remaining } else { limit };
-            let (array, borrowed) = match first.take() {
-                Some(array) => (array.cast::<SgEntry<Pg>>(), true),
+            let (array, borrowed) = match (first.take(), block.as_mut()) {
+                (Some(array), _) => (array.cast::<SgEntry<Pg>>(), true),
+                (None, Some(next)) => {
+                    let array = *next;
+                    // SAFETY: the block holds every array's slots and the
+                    // gap after each, one after the other (`block_slots`
+                    // counted them all), so this array and its gap lie in
+                    // it.
+                    *next = unsafe { block::after(array, slots) };
+                    (array, false)
+                }
                 // On failure `chain` is dropped and gives back what it holds.
-                None => (chain.chunks.alloc(slots)?, false),
+                (None, None) => (chain.chunks.alloc(slots)?, false),
             };
-            // SAFETY: the array holds at least `slots` entries: it came from
-            // `alloc(slots)`, or is the caller's array of `first_capacity`
-            // slots, `slots <= first_capacity`.
-            unsafe { init_slots(array, slots) };
+            if block.is_none() {
+                // SAFETY: the array holds at least `slots` entries: it came
+                // from `alloc(slots)`, or is the caller's array of
+                // `first_capacity` slots, `slots <= first_capacity`. (A
+                // block's slots are zero bytes already: empty entries.)
+                unsafe { init_slots(array, slots) };
+            }
             // SAFETY: the array is initialised, belongs to the chain from now
-            // on (allocated with `slots`, or borrowed for the chain's life);
-            // the old tail, if any, holds empty entries (`tail_bytes` 0).
+            // on (allocated with `slots`, borrowed for the chain's life, or
+            // in the chain's block); the old tail, if any, holds empty
+            // entries (`tail_bytes` 0).
             unsafe { chain.attach(array, slots, borrowed) };
             let data = if last { slots } else { slots - 1 };
             chain.tail_used = data;
@@ -276,7 +306,8 @@ impl<Pg: Copy, C: ChunkAllocator<Pg>> Chain<Pg, C> {
     ///
     /// `array` holds `slots >= 1` entries, initialised before the chain is
     /// used outside the `Appender` attaching it, and belongs to the
-    /// chain: it came from `self.chunks.alloc(slots)`, or (`borrowed`, and
+    /// chain: it came from `self.chunks.alloc(slots)`, lies in one of the
+    /// chain's blocks (apart from every other array), or (`borrowed`, and
     /// only as the first array) it is a caller's array with the promise of
     /// `with_first_array`. If the chain has arrays, the old tail's last slot
     /// holds no data entry that is still needed, its other slots are
@@ -444,11 +475,12 @@ impl<Pg: Copy, C: ChunkAllocator<Pg>> Chain<Pg, C> {
                 None => self.arrays = 0,
             }
         }
-        if !borrowed {
+        if !borrowed && !self.in_blocks(array) {
             // SAFETY: the array came from `chunks.alloc(slots)` (the slot
             // count is the one recorded in the link to it, or
-            // `head_slots`); the chain no longer reaches it, so it is freed
-            // once, here, and not used again.
+            // `head_slots`): it is neither borrowed nor in a block. The
+            // chain no longer reaches it, so it is freed once, here, and
+            // not used again.
             unsafe { self.chunks.free(array, slots) };
         }
         true
@@ -457,9 +489,13 @@ impl<Pg: Copy, C: ChunkAllocator<Pg>> Chain<Pg, C> {
 
 impl<Pg: Copy, C: ChunkAllocator<Pg>> Drop for Chain<Pg, C> {
     fn drop(&mut self) {
-        // An allocator that panics in `free` still gets every other array
-        // back.
-        Finish::new(self, |chain: &mut &mut Self| chain.free_first_array()).run();
+        // Every array first (the walk reads links that may lie in blocks),
+        // then every block; an allocator that panics in `free` or
+        // `free_block` still gets everything else back.
+        Finish::new(self, |chain: &mut &mut Self| {
+            chain.free_first_array() || chain.free_first_block()
+        })
+        .run();
     }
 }
 

@@ -122,6 +122,17 @@ unsafe impl<Pg: Copy, C: ChunkAllocator<Pg>> ChunkAllocator<Pg> for WithFirstChu
         // SAFETY: the caller's promise is the one `C::free` needs.
         unsafe { self.inner.free(chunk, entries) }
     }
+
+    #[inline]
+    fn alloc_block(&self, entries: usize) -> Option<NonNull<SgEntry<Pg>>> {
+        self.inner.alloc_block(entries)
+    }
+
+    #[inline]
+    unsafe fn free_block(&self, block: NonNull<SgEntry<Pg>>, entries: usize) {
+        // SAFETY: the caller's promise is the one `C::free_block` needs.
+        unsafe { self.inner.free_block(block, entries) }
+    }
 }
 
 /// A chain of `entries` empty entries whose first array is `first`.
