@@ -27,25 +27,27 @@ fn live() -> usize {
     LIVE.with(Cell::get)
 }
 
+/// Counts an allocation of `layout`.
+fn count(layout: Layout) {
+    let live = live().wrapping_add(layout.size());
+    LIVE.with(|cell| cell.set(live));
+    // Memory freed here but allocated on another thread can make the
+    // count wrap; the test only compares counts it takes itself.
+    PEAK.with(|cell| cell.set(cell.get().max(live)));
+    CALLS.with(|cell| cell.set(cell.get() + 1));
+}
+
 // SAFETY: forwards to `System`, which upholds the contract; the counters
 // are only statistics.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let live = live().wrapping_add(layout.size());
-        LIVE.with(|cell| cell.set(live));
-        // Memory freed here but allocated on another thread can make the
-        // count wrap; the test only compares counts it takes itself.
-        PEAK.with(|cell| cell.set(cell.get().max(live)));
-        CALLS.with(|cell| cell.set(cell.get() + 1));
+        count(layout);
         // SAFETY: the caller's promise is `System`'s.
         unsafe { System.alloc(layout) }
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let live = live().wrapping_add(layout.size());
-        LIVE.with(|cell| cell.set(live));
-        PEAK.with(|cell| cell.set(cell.get().max(live)));
-        CALLS.with(|cell| cell.set(cell.get() + 1));
+        count(layout);
         // SAFETY: the caller's promise is `System`'s.
         unsafe { System.alloc_zeroed(layout) }
     }

@@ -172,6 +172,13 @@ impl<C> CountingChunks<C> {
         self.counts.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Counts an allocation call; whether it is the one made to fail.
+    fn next_call_fails(&self) -> bool {
+        let mut counts = self.counts();
+        counts.calls += 1;
+        self.fail_at == Some(counts.calls - 1)
+    }
+
     /// Arrays (and blocks) allocated and not freed.
     pub fn live(&self) -> usize {
         self.counts().live.len()
@@ -269,12 +276,7 @@ unsafe impl<Pg: Copy, C: ChunkAllocator<Pg>> ChunkAllocator<Pg> for CountingChun
     }
 
     fn alloc(&self, entries: usize) -> Result<NonNull<SgEntry<Pg>>, Error> {
-        let call = {
-            let mut counts = self.counts();
-            counts.calls += 1;
-            counts.calls - 1
-        };
-        if self.fail_at == Some(call) {
+        if self.next_call_fails() {
             return Err(Error::OutOfMemory);
         }
         let array = self.inner.alloc(entries)?;
@@ -323,12 +325,7 @@ unsafe impl<Pg: Copy, C: ChunkAllocator<Pg>> ChunkAllocator<Pg> for CountingChun
         if !self.serves_blocks {
             return None;
         }
-        let call = {
-            let mut counts = self.counts();
-            counts.calls += 1;
-            counts.calls - 1
-        };
-        if self.fail_at == Some(call) {
+        if self.next_call_fails() {
             return None;
         }
         let block = self.inner.alloc_block(entries)?;
